@@ -1,0 +1,344 @@
+//! Finding images on disk: walking folders, picking image files, and the prompts or captions
+//! that come with them.
+//!
+//! A walk never stops on a bad entry: unreadable folders, broken links and names that are not
+//! UTF-8 become [`CatalogWarning`]s for the scan report, and the walk goes on.
+
+mod prompts;
+
+pub use prompts::{PromptIndex, prompt_from_png_text};
+
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+/// File extensions (lower case) that are taken as images without looking inside the file.
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff", "pbm", "pgm", "ppm", "pnm",
+];
+
+/// Extensions that are never images and never sniffed: sidecars and metadata files.
+const NEVER_IMAGE_EXTENSIONS: &[&str] =
+    &["txt", "json", "jsonl", "csv", "md", "yml", "yaml", "toml"];
+
+/// One image file found by a walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageEntry {
+    /// The path to open, as found (through symbolic links where the walk followed them).
+    pub abs_path: PathBuf,
+    /// The path relative to the folder given, with `/` separators, for display and output.
+    /// Names that are not UTF-8 are shown with U+FFFD in their place.
+    pub rel_path: String,
+    /// File size in bytes, from the walk's metadata.
+    pub size_bytes: u64,
+    /// Modification time in nanoseconds since the Unix epoch (0 when the system has none).
+    pub mtime_ns: i64,
+    /// True when the extension was not an image extension but the bytes are an image.
+    pub sniffed: bool,
+}
+
+/// Something a walk could not use, for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogWarning {
+    /// The path concerned, relative to the folder given where possible.
+    pub path: String,
+    /// What went wrong and what to do about it.
+    pub reason: String,
+    /// True when the file or folder was left out of the scan; false for a note about a
+    /// file that is still scanned (an odd name, say).
+    pub skipped: bool,
+}
+
+/// The result of walking one folder.
+#[derive(Debug, Default, Clone)]
+pub struct Catalog {
+    /// The images found, in a deterministic order (by relative path, byte-wise).
+    pub images: Vec<ImageEntry>,
+    /// Entries that were skipped, with reasons.
+    pub warnings: Vec<CatalogWarning>,
+}
+
+/// Errors that stop a walk before it starts.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The folder given does not exist or is not a folder.
+    #[error("{path}: not a folder; check the path (it must be an existing folder of images)")]
+    NotAFolder {
+        /// The folder given.
+        path: PathBuf,
+    },
+    /// The folder given cannot be read.
+    #[error("{path}: cannot read the folder: {source}; check its permissions")]
+    Unreadable {
+        /// The folder given.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Whether `path` has an image extension (case-insensitive).
+pub fn has_image_extension(path: &Path) -> bool {
+    extension_lower(path).is_some_and(|ext| IMAGE_EXTENSIONS.contains(&ext.as_str()))
+}
+
+fn extension_lower(path: &Path) -> Option<String> {
+    path.extension()
+        .map(|ext| ext.to_string_lossy().to_ascii_lowercase())
+}
+
+/// Walks `root` recursively, following symbolic links (a link back to a folder already on the
+/// path is reported, never followed twice), and returns its images sorted by relative path.
+///
+/// Files with an image extension are taken as they are; other files (not sidecars) are
+/// sniffed by their first bytes, so an image saved under a wrong extension is still found.
+pub fn walk_images(root: &Path) -> Result<Catalog, CatalogError> {
+    let meta = std::fs::metadata(root).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            CatalogError::NotAFolder {
+                path: root.to_path_buf(),
+            }
+        } else {
+            CatalogError::Unreadable {
+                path: root.to_path_buf(),
+                source,
+            }
+        }
+    })?;
+    if !meta.is_dir() {
+        return Err(CatalogError::NotAFolder {
+            path: root.to_path_buf(),
+        });
+    }
+    std::fs::read_dir(root).map_err(|source| CatalogError::Unreadable {
+        path: root.to_path_buf(),
+        source,
+    })?;
+
+    let mut catalog = Catalog::default();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name();
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(err) => {
+                catalog.warnings.push(walk_warning(root, &err));
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.path();
+        let rel = relative_display(root, path);
+        if path.file_name().and_then(|n| n.to_str()).is_none() {
+            catalog.warnings.push(CatalogWarning {
+                path: rel.clone(),
+                reason: "file name is not valid UTF-8; it is scanned, but shown with \u{FFFD} \
+                         in place of the bytes that are not text"
+                    .into(),
+                skipped: false,
+            });
+        }
+        let name_is_hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        let ext = extension_lower(path);
+        let by_extension = has_image_extension(path);
+        let sniffed = if by_extension || name_is_hidden {
+            false
+        } else if ext
+            .as_deref()
+            .is_some_and(|e| NEVER_IMAGE_EXTENSIONS.contains(&e))
+        {
+            continue;
+        } else {
+            match crate::decode::sniff_file(path) {
+                Ok(Some(_)) => true,
+                Ok(None) => continue,
+                Err(err) => {
+                    catalog.warnings.push(CatalogWarning {
+                        path: rel,
+                        reason: format!("cannot read the file: {err}; check its permissions"),
+                        skipped: true,
+                    });
+                    continue;
+                }
+            }
+        };
+        if !by_extension && !sniffed {
+            continue;
+        }
+        let meta = match entry.metadata() {
+            Ok(meta) => meta,
+            Err(err) => {
+                catalog.warnings.push(CatalogWarning {
+                    path: rel,
+                    reason: format!("cannot read the file's metadata: {err}"),
+                    skipped: true,
+                });
+                continue;
+            }
+        };
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+        catalog.images.push(ImageEntry {
+            abs_path: path.to_path_buf(),
+            rel_path: rel,
+            size_bytes: meta.len(),
+            mtime_ns,
+            sniffed,
+        });
+    }
+    catalog.images.sort_by(|a, b| a.rel_path.cmp(&b.rel_path));
+    Ok(catalog)
+}
+
+fn walk_warning(root: &Path, err: &walkdir::Error) -> CatalogWarning {
+    let path = err
+        .path()
+        .map_or_else(|| root.display().to_string(), |p| relative_display(root, p));
+    let reason = if let Some(ancestor) = err.loop_ancestor() {
+        format!(
+            "symbolic link loops back to {}; not followed again",
+            relative_display(root, ancestor)
+        )
+    } else if let Some(io) = err.io_error() {
+        match io.kind() {
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied; skipped (grant read access to include it)".to_string()
+            }
+            std::io::ErrorKind::NotFound => "broken symbolic link or vanished file; skipped".into(),
+            _ => format!("cannot read: {io}; skipped"),
+        }
+    } else {
+        format!("{err}; skipped")
+    };
+    CatalogWarning {
+        path,
+        reason,
+        skipped: true,
+    }
+}
+
+/// `path` relative to `root`, `/`-separated; the full path when it is not under `root`.
+pub fn relative_display(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path, bytes: &[u8]) {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create folder");
+        }
+        std::fs::write(path, bytes).expect("write file");
+    }
+
+    fn png_bytes() -> Vec<u8> {
+        let img = image::RgbImage::from_pixel(4, 4, image::Rgb([1, 2, 3]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .expect("encode");
+        out.into_inner()
+    }
+
+    #[test]
+    fn finds_images_by_extension_case_insensitively_in_sorted_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let png = png_bytes();
+        touch(&dir.path().join("b.PNG"), &png);
+        touch(&dir.path().join("a/z.JpEg"), b"not really");
+        touch(&dir.path().join("a/y.tif"), b"x");
+        touch(&dir.path().join("notes.txt"), b"a prompt");
+        touch(&dir.path().join("data.bin"), b"random bytes");
+        let catalog = walk_images(dir.path()).expect("walk");
+        let names: Vec<_> = catalog.images.iter().map(|e| e.rel_path.as_str()).collect();
+        assert_eq!(names, ["a/y.tif", "a/z.JpEg", "b.PNG"]);
+    }
+
+    #[test]
+    fn sniffs_images_with_unknown_extensions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        touch(&dir.path().join("picture.svg"), &png_bytes());
+        touch(
+            &dir.path().join("real.svg"),
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+        );
+        let catalog = walk_images(dir.path()).expect("walk");
+        assert_eq!(catalog.images.len(), 1);
+        assert_eq!(catalog.images[0].rel_path, "picture.svg");
+        assert!(catalog.images[0].sniffed);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn follows_symlinks_without_looping() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        touch(&dir.path().join("sub/a.png"), &png_bytes());
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("sub/loop")).expect("symlink");
+        std::os::unix::fs::symlink(dir.path().join("sub"), dir.path().join("alias"))
+            .expect("symlink");
+        let catalog = walk_images(dir.path()).expect("walk");
+        let names: Vec<_> = catalog.images.iter().map(|e| e.rel_path.as_str()).collect();
+        assert_eq!(names, ["alias/a.png", "sub/a.png"]);
+        assert!(
+            catalog
+                .warnings
+                .iter()
+                .any(|w| w.reason.contains("loops back")),
+            "{:?}",
+            catalog.warnings
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reports_non_utf8_names_and_unreadable_folders() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let odd = std::ffi::OsStr::from_bytes(b"caf\xe9.png");
+        touch(&dir.path().join(odd), &png_bytes());
+        let locked = dir.path().join("locked");
+        std::fs::create_dir(&locked).expect("mkdir");
+        touch(&locked.join("x.png"), &png_bytes());
+        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000))
+            .expect("chmod");
+        // Root reads a folder whatever its mode, so the unreadable case only shows for others.
+        let privileged = std::fs::read_dir(&locked).is_ok();
+        let catalog = walk_images(dir.path()).expect("walk");
+        std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod back");
+        assert_eq!(catalog.images.len(), 1 + usize::from(privileged));
+        assert!(
+            catalog
+                .images
+                .iter()
+                .any(|e| e.rel_path == "caf\u{FFFD}.png")
+        );
+        assert!(catalog.warnings.iter().any(|w| w.reason.contains("UTF-8")));
+        if !privileged {
+            assert!(catalog.warnings.iter().any(|w| w.path == "locked"));
+        }
+    }
+
+    #[test]
+    fn missing_folder_is_an_error_naming_it() {
+        let err = walk_images(Path::new("/definitely/not/here")).expect_err("must fail");
+        assert!(err.to_string().contains("/definitely/not/here"));
+    }
+}

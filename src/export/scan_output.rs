@@ -1,0 +1,157 @@
+//! The scan's output: JSON Lines (one object per generation) or CSV (one row per match).
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::matches::GenerationMatches;
+
+/// The format of `replicant scan --out`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanOutputFormat {
+    /// One JSON object per generation.
+    JsonLines,
+    /// One row per generation and match.
+    Csv,
+}
+
+impl ScanOutputFormat {
+    /// CSV for a `.csv` path, JSON Lines otherwise.
+    pub fn for_path(path: &Path) -> Self {
+        if path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        {
+            Self::Csv
+        } else {
+            Self::JsonLines
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct JsonMatch<'a> {
+    rank: usize,
+    training: &'a str,
+    similarity: f64,
+    region: Option<[u32; 4]>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonGeneration<'a> {
+    generation: &'a str,
+    prompt: Option<&'a str>,
+    matches: Vec<JsonMatch<'a>>,
+}
+
+/// Similarities are written with 4 decimals: f16 index storage makes further digits noise.
+fn rounded(similarity: f32) -> f64 {
+    (f64::from(similarity) * 10_000.0).round() / 10_000.0
+}
+
+/// Writes `results` (already in the order wanted) to `out` in `format`.
+pub fn write_scan_results(
+    results: &[GenerationMatches],
+    format: ScanOutputFormat,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    match format {
+        ScanOutputFormat::JsonLines => {
+            for result in results {
+                let line = JsonGeneration {
+                    generation: &result.generation,
+                    prompt: result.prompt.as_deref(),
+                    matches: result
+                        .matches
+                        .iter()
+                        .map(|m| JsonMatch {
+                            rank: m.rank,
+                            training: &m.training,
+                            similarity: rounded(m.similarity),
+                            region: m.region,
+                        })
+                        .collect(),
+                };
+                serde_json::to_writer(&mut *out, &line)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        ScanOutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(&mut *out);
+            writer.write_record([
+                "generation",
+                "prompt",
+                "rank",
+                "training",
+                "similarity",
+                "region",
+            ])?;
+            for result in results {
+                let prompt = result.prompt.as_deref().unwrap_or("");
+                if result.matches.is_empty() {
+                    writer.write_record([result.generation.as_str(), prompt, "", "", "", ""])?;
+                }
+                for m in &result.matches {
+                    let region = m
+                        .region
+                        .map_or_else(String::new, |[x, y, w, h]| format!("{x} {y} {w} {h}"));
+                    writer.write_record([
+                        result.generation.as_str(),
+                        prompt,
+                        &m.rank.to_string(),
+                        &m.training,
+                        &format!("{:.4}", rounded(m.similarity)),
+                        &region,
+                    ])?;
+                }
+            }
+            writer.flush()?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matches::Match;
+
+    fn sample() -> Vec<GenerationMatches> {
+        vec![GenerationMatches {
+            generation: "sub/a.png".into(),
+            generation_path: "/g/sub/a.png".into(),
+            prompt: Some("a \"quoted\", prompt".into()),
+            matches: vec![Match {
+                rank: 1,
+                training: "x.jpg".into(),
+                similarity: 0.831_234,
+                region: None,
+                training_path: "/t/x.jpg".into(),
+                training_caption: None,
+            }],
+        }]
+    }
+
+    #[test]
+    fn json_lines_have_the_documented_keys() {
+        let mut out = Vec::new();
+        write_scan_results(&sample(), ScanOutputFormat::JsonLines, &mut out).expect("write");
+        let value: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(value["generation"], "sub/a.png");
+        assert_eq!(value["prompt"], "a \"quoted\", prompt");
+        assert_eq!(value["matches"][0]["rank"], 1);
+        assert_eq!(value["matches"][0]["training"], "x.jpg");
+        assert_eq!(value["matches"][0]["similarity"], 0.8312);
+        assert!(value["matches"][0]["region"].is_null());
+    }
+
+    #[test]
+    fn csv_has_a_row_per_match_and_quotes_prompts() {
+        let mut out = Vec::new();
+        write_scan_results(&sample(), ScanOutputFormat::Csv, &mut out).expect("write");
+        let mut reader = csv::Reader::from_reader(out.as_slice());
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(&rows[0][1], "a \"quoted\", prompt");
+        assert_eq!(&rows[0][4], "0.8312");
+    }
+}

@@ -1,0 +1,35 @@
+//! The `replicant` binary: the command line, and the review desk when run without a command.
+
+mod bench;
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = cli::Cli::parse();
+    let result = match cli.command {
+        Some(cli::Command::Scan(args)) => cli::scan(args),
+        Some(cli::Command::Setup(args)) => cli::setup(&args),
+        Some(cli::Command::Bench(args)) => bench::run(&args),
+        None => {
+            eprintln!("replicant: the desk is not built yet; try `replicant scan --help`");
+            Ok(ExitCode::from(2))
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("replicant: error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}

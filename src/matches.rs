@@ -1,0 +1,83 @@
+//! The domain's shared types: a generation, its matches among the training images, and files
+//! that were skipped. Every layer above uses these; they depend on nothing in the crate.
+
+use std::path::PathBuf;
+
+/// A training image found close to a generation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Match {
+    /// 1 for the most similar.
+    pub rank: usize,
+    /// The training image's path relative to its training folder (prefixed with the folder's
+    /// name when several training folders were given).
+    pub training: String,
+    /// Cosine similarity of the SSCD embeddings (1 means identical content).
+    pub similarity: f32,
+    /// The part of the generation that matched, `[x, y, w, h]` in generation pixels; `None`
+    /// when the whole generation matched.
+    pub region: Option<[u32; 4]>,
+    /// The training image on disk.
+    pub training_path: PathBuf,
+    /// The training image's caption, if one was found.
+    pub training_caption: Option<String>,
+}
+
+/// A generation and its closest training images.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GenerationMatches {
+    /// The generation's path relative to the generations folder.
+    pub generation: String,
+    /// The generation on disk.
+    pub generation_path: PathBuf,
+    /// The prompt it was made from, if one was found.
+    pub prompt: Option<String>,
+    /// Matches, most similar first.
+    pub matches: Vec<Match>,
+}
+
+impl GenerationMatches {
+    /// The similarity of the best match, or `None` when there is none.
+    pub fn top_similarity(&self) -> Option<f32> {
+        self.matches.first().map(|m| m.similarity)
+    }
+}
+
+/// Which side of the comparison a file belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Side {
+    /// The generated images under audit.
+    Generation,
+    /// The training set.
+    Training,
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Generation => "generation",
+            Self::Training => "training",
+        })
+    }
+}
+
+/// A file the scan could not use, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SkippedFile {
+    /// Which folder it was in.
+    pub side: Side,
+    /// Its path, relative to its folder.
+    pub path: String,
+    /// What went wrong and what to do.
+    pub reason: String,
+}
+
+/// Sorts generations by top-1 similarity, highest first; generations without matches last;
+/// ties by path, so output is deterministic.
+pub fn sort_by_top_similarity(results: &mut [GenerationMatches]) {
+    results.sort_by(|a, b| {
+        let sa = a.top_similarity().unwrap_or(f32::NEG_INFINITY);
+        let sb = b.top_similarity().unwrap_or(f32::NEG_INFINITY);
+        sb.total_cmp(&sa)
+            .then_with(|| a.generation.cmp(&b.generation))
+    });
+}

@@ -1,0 +1,327 @@
+//! The embedding cache: SQLite in the project folder. Embeddings are keyed by the file's
+//! content hash (blake3) and the model key, so a renamed file is not embedded again and two
+//! models never share vectors. A second table remembers each path's size, modification time
+//! and hash, so an unchanged file is not even read on the next scan.
+//!
+//! Each batch is written in one transaction: a scan killed midway loses at most the batch in
+//! flight.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+const SCHEMA_VERSION: i64 = 1;
+
+/// A content hash (blake3 of the file's bytes).
+pub type ContentHash = [u8; 32];
+
+/// Errors from the cache. Each names the file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// SQLite failed.
+    #[error(
+        "embedding cache {path}: {source}; if it is damaged, delete it (it is rebuilt by the next scan)"
+    )]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+}
+
+/// What the cache knows of a path whose size and modification time are unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownFile {
+    /// Its content hash.
+    pub hash: ContentHash,
+    /// A prompt read from the file's own metadata (PNG text chunks), if any.
+    pub embedded_prompt: Option<String>,
+}
+
+/// One file's results to store.
+#[derive(Debug, Clone)]
+pub struct FileRecord {
+    /// The path scanned.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size_bytes: u64,
+    /// Its modification time.
+    pub mtime_ns: i64,
+    /// Its content hash.
+    pub hash: ContentHash,
+    /// A prompt from the file's own metadata.
+    pub embedded_prompt: Option<String>,
+}
+
+/// The embedding cache of one project.
+pub struct EmbeddingCache {
+    conn: Connection,
+    path: PathBuf,
+}
+
+fn path_key(path: &Path) -> Vec<u8> {
+    path.as_os_str().as_encoded_bytes().to_vec()
+}
+
+fn vector_blob(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn blob_vector(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+impl EmbeddingCache {
+    /// Opens (or creates) the cache at `path`.
+    pub fn open(path: &Path) -> Result<Self, CacheError> {
+        let err = |source| CacheError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             PRAGMA busy_timeout = 5000;
+             CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS files (
+                 path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+                 hash BLOB NOT NULL, embedded_prompt TEXT);
+             CREATE TABLE IF NOT EXISTS embeddings (
+                 model_key TEXT NOT NULL, hash BLOB NOT NULL, view TEXT NOT NULL,
+                 vector BLOB NOT NULL, PRIMARY KEY (model_key, hash, view)) WITHOUT ROWID;
+             CREATE TABLE IF NOT EXISTS failures (
+                 hash BLOB PRIMARY KEY, program_version TEXT NOT NULL, reason TEXT NOT NULL);",
+        )
+        .map_err(err)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
+            params![SCHEMA_VERSION.to_string()],
+        )
+        .map_err(err)?;
+        Ok(Self {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> CacheError {
+        CacheError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The hash of `path` if it was seen before with the same size and modification time.
+    pub fn known_file(
+        &self,
+        path: &Path,
+        size_bytes: u64,
+        mtime_ns: i64,
+    ) -> Result<Option<KnownFile>, CacheError> {
+        self.conn
+            .prepare_cached("SELECT hash, embedded_prompt FROM files WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![path_key(path), size_bytes as i64, mtime_ns], |row| {
+                    let blob: Vec<u8> = row.get(0)?;
+                    Ok((blob, row.get::<_, Option<String>>(1)?))
+                })
+                .optional()
+            })
+            .map(|row| {
+                row.and_then(|(blob, embedded_prompt)| {
+                    let hash: ContentHash = blob.try_into().ok()?;
+                    Some(KnownFile { hash, embedded_prompt })
+                })
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every content hash with an embedding of `view` for `model_key`.
+    pub fn embedded_hashes(
+        &self,
+        model_key: &str,
+        view: &str,
+    ) -> Result<HashSet<ContentHash>, CacheError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash FROM embeddings WHERE model_key = ?1 AND view = ?2")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![model_key, view], |row| row.get::<_, Vec<u8>>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = HashSet::new();
+        for row in rows {
+            if let Ok(hash) = ContentHash::try_from(row.map_err(|e| self.err(e))?) {
+                out.insert(hash);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Decode failures recorded by this decoder revision, by content hash.
+    pub fn failures(&self) -> Result<HashMap<ContentHash, String>, CacheError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash, reason FROM failures WHERE program_version = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![crate::decode::DECODER_REVISION], |row| {
+                Ok((row.get::<_, Vec<u8>>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (blob, reason) = row.map_err(|e| self.err(e))?;
+            if let Ok(hash) = ContentHash::try_from(blob) {
+                out.insert(hash, reason);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The embedding of `view` of the content `hash` for `model_key`.
+    pub fn vector(
+        &self,
+        model_key: &str,
+        hash: &ContentHash,
+        view: &str,
+    ) -> Result<Option<Vec<f32>>, CacheError> {
+        self.conn
+            .prepare_cached(
+                "SELECT vector FROM embeddings WHERE model_key = ?1 AND hash = ?2 AND view = ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![model_key, hash.as_slice(), view], |row| {
+                    row.get::<_, Vec<u8>>(0)
+                })
+                .optional()
+            })
+            .map(|blob| blob.map(|b| blob_vector(&b)))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Stores file records, embeddings (`(hash, view, vector)`) and decode failures in one
+    /// transaction.
+    pub fn write(
+        &mut self,
+        model_key: &str,
+        files: &[FileRecord],
+        embeddings: &[(ContentHash, String, Vec<f32>)],
+        failures: &[(ContentHash, String)],
+    ) -> Result<(), CacheError> {
+        if files.is_empty() && embeddings.is_empty() && failures.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let err = |source| CacheError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        {
+            let mut put_file = tx
+                .prepare_cached("INSERT OR REPLACE INTO files (path, size, mtime_ns, hash, embedded_prompt) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(err)?;
+            for file in files {
+                put_file
+                    .execute(params![
+                        path_key(&file.path),
+                        file.size_bytes as i64,
+                        file.mtime_ns,
+                        file.hash.as_slice(),
+                        file.embedded_prompt
+                    ])
+                    .map_err(err)?;
+            }
+            let mut put_vector = tx
+                .prepare_cached("INSERT OR REPLACE INTO embeddings (model_key, hash, view, vector) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(err)?;
+            for (hash, view, vector) in embeddings {
+                put_vector
+                    .execute(params![
+                        model_key,
+                        hash.as_slice(),
+                        view,
+                        vector_blob(vector)
+                    ])
+                    .map_err(err)?;
+            }
+            let mut put_failure = tx
+                .prepare_cached("INSERT OR REPLACE INTO failures (hash, program_version, reason) VALUES (?1, ?2, ?3)")
+                .map_err(err)?;
+            for (hash, reason) in failures {
+                put_failure
+                    .execute(params![
+                        hash.as_slice(),
+                        crate::decode::DECODER_REVISION,
+                        reason
+                    ])
+                    .map_err(err)?;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stores_and_finds_embeddings_by_hash_and_model() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cache = EmbeddingCache::open(&dir.path().join("cache.sqlite")).expect("open");
+        let hash = [7u8; 32];
+        let file = FileRecord {
+            path: "/x/a.png".into(),
+            size_bytes: 10,
+            mtime_ns: 99,
+            hash,
+            embedded_prompt: Some("p".into()),
+        };
+        cache
+            .write(
+                "m1",
+                &[file],
+                &[(hash, String::new(), vec![0.6, 0.8])],
+                &[([9u8; 32], "bad".into())],
+            )
+            .expect("write");
+        assert_eq!(
+            cache.vector("m1", &hash, "").expect("read"),
+            Some(vec![0.6, 0.8])
+        );
+        assert_eq!(cache.vector("m2", &hash, "").expect("read"), None);
+        assert!(
+            cache
+                .embedded_hashes("m1", "")
+                .expect("hashes")
+                .contains(&hash)
+        );
+        let known = cache
+            .known_file(Path::new("/x/a.png"), 10, 99)
+            .expect("known")
+            .expect("some");
+        assert_eq!(known.hash, hash);
+        assert_eq!(known.embedded_prompt.as_deref(), Some("p"));
+        assert_eq!(
+            cache
+                .known_file(Path::new("/x/a.png"), 11, 99)
+                .expect("known"),
+            None
+        );
+        assert_eq!(
+            cache
+                .failures()
+                .expect("failures")
+                .get(&[9u8; 32])
+                .map(String::as_str),
+            Some("bad")
+        );
+    }
+}

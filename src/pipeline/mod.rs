@@ -1,0 +1,245 @@
+//! Jobs: the scan that embeds both folders and matches each generation against the training
+//! set, with typed progress events, cancellation and caches. The desk, the command line and
+//! the tests all drive the engine through [`start_scan`].
+//!
+//! Threads: the scan's coordinator runs on `replicant-scan`; decoding and resizing run on a
+//! rayon pool (`replicant-decode-N`) over all cores; one `replicant-inference` thread owns the
+//! ONNX Runtime session. They talk through bounded channels, so memory stays flat whatever
+//! the folder size. Dropping the [`ScanHandle`] cancels the scan.
+
+mod cache;
+mod model;
+pub mod project;
+mod scan;
+mod workers;
+
+pub use cache::{CacheError, ContentHash, EmbeddingCache};
+pub use model::{ModelRequest, load_embedder, resolve_runtime};
+pub use project::{Project, ProjectSpec};
+pub use scan::{LastScan, ScanError};
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use crate::index::Precision;
+use crate::matches::{GenerationMatches, SkippedFile};
+
+/// Called after events are sent, to wake the UI (the desk passes `ctx.request_repaint`).
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+/// Everything a scan needs to know.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// The folder of generated images.
+    pub generations: PathBuf,
+    /// One or more training folders.
+    pub training: Vec<PathBuf>,
+    /// The project folder; `None` for the default one under the data folder.
+    pub project_dir: Option<PathBuf>,
+    /// Which model, and where its runtime is.
+    pub model: ModelRequest,
+    /// Images per inference batch.
+    pub batch_size: usize,
+    /// Matches kept per generation.
+    pub top_k: usize,
+    /// Top-1 similarity at or above which a generation counts as a likely copy.
+    pub threshold: f32,
+    /// Index storage precision.
+    pub precision: Precision,
+    /// Decoding threads (0: one per core).
+    pub decode_threads: usize,
+}
+
+impl ScanOptions {
+    /// Options with the defaults of `replicant scan` for these folders.
+    pub fn new(generations: PathBuf, training: Vec<PathBuf>) -> Self {
+        Self {
+            generations,
+            training,
+            project_dir: None,
+            model: ModelRequest::default(),
+            batch_size: 16,
+            top_k: 5,
+            threshold: 0.5,
+            precision: Precision::F16,
+            decode_threads: 0,
+        }
+    }
+}
+
+/// What the scan is doing now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanPhase {
+    /// Walking the folders.
+    Cataloguing,
+    /// Finding and loading the model and its runtime.
+    LoadingModel,
+    /// Decoding and embedding images.
+    Embedding,
+    /// Building the training index.
+    Indexing,
+}
+
+/// Counts for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Progress {
+    /// Images finished (embedded, found in the cache by content, or skipped).
+    pub done: usize,
+    /// Images to finish (those not already cached by path).
+    pub total: usize,
+    /// Embedding rate so far.
+    pub images_per_sec: f64,
+    /// Estimated seconds left, once a rate is known.
+    pub eta_secs: Option<f64>,
+    /// Files skipped so far.
+    pub skipped: usize,
+}
+
+/// The final report of a scan.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ScanSummary {
+    /// Generations scanned (skipped ones not counted).
+    pub generations: usize,
+    /// Training images indexed.
+    pub training_images: usize,
+    /// Files that could not be used, with reasons.
+    pub skipped: Vec<SkippedFile>,
+    /// Notes about files that were still scanned (odd names, metadata problems).
+    pub notes: Vec<SkippedFile>,
+    /// Images embedded by this scan.
+    pub embedded: usize,
+    /// Images whose embedding came from the cache.
+    pub cached: usize,
+    /// The threshold used.
+    pub threshold: f32,
+    /// Generations whose top-1 similarity is at or above the threshold.
+    pub at_or_above_threshold: usize,
+    /// Generations whose top-1 similarity is at or above 0.95 (duplicates).
+    pub duplicates: usize,
+    /// Wall time of the whole scan.
+    pub elapsed_secs: f64,
+    /// Images (both folders) per second of wall time.
+    pub images_per_sec: f64,
+    /// The model key.
+    pub model_key: String,
+    /// Where inference ran ("CPU" or "CUDA").
+    pub execution_provider: String,
+    /// Whether search was exhaustive.
+    pub exact_search: bool,
+    /// The project folder.
+    pub project_dir: PathBuf,
+}
+
+impl ScanSummary {
+    /// The share of generations at or above the threshold (the replication rate).
+    pub fn replication_rate(&self) -> f64 {
+        if self.generations == 0 {
+            0.0
+        } else {
+            self.at_or_above_threshold as f64 / self.generations as f64
+        }
+    }
+
+    /// The share of generations at or above 0.95.
+    pub fn duplicate_rate(&self) -> f64 {
+        if self.generations == 0 {
+            0.0
+        } else {
+            self.duplicates as f64 / self.generations as f64
+        }
+    }
+}
+
+/// Similarity at or above which a match is taken as a duplicate.
+pub const DUPLICATE_SIMILARITY: f32 = 0.95;
+
+/// Events a scan sends, in order: phases and counts, then results as they are ready, then
+/// exactly one of `Finished`, `Failed` or `Cancelled`.
+#[derive(Debug, Clone)]
+pub enum ScanEvent {
+    /// A new phase began.
+    Phase(ScanPhase),
+    /// The folders were walked.
+    Catalogued {
+        /// Generations found.
+        generations: usize,
+        /// Training images found.
+        training: usize,
+        /// Images that need reading (not cached by path).
+        to_process: usize,
+    },
+    /// A line for the log ("running on CPU", "index loaded from ...").
+    Info(String),
+    /// Progress of the embedding phase.
+    Progress(Progress),
+    /// A file was skipped (or a note about one that was scanned).
+    Skipped(SkippedFile),
+    /// One generation's matches.
+    Generation(GenerationMatches),
+    /// The scan ended.
+    Finished(Box<ScanSummary>),
+    /// The scan could not go on.
+    Failed(String),
+    /// The scan was cancelled.
+    Cancelled,
+}
+
+/// A running scan. Dropping it cancels the scan; its threads stop after the batch in hand.
+pub struct ScanHandle {
+    /// The scan's events.
+    pub events: crossbeam_channel::Receiver<ScanEvent>,
+    cancel: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ScanHandle {
+    /// Asks the scan to stop; it sends `Cancelled` when it has.
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the scan's thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+}
+
+impl Drop for ScanHandle {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Starts a scan on a background thread. `waker` is called after each event is sent.
+pub fn start_scan(options: ScanOptions, waker: Option<Waker>) -> ScanHandle {
+    let (tx, rx) = crossbeam_channel::bounded(1024);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let thread_cancel = cancel.clone();
+    let thread = std::thread::Builder::new()
+        .name("replicant-scan".into())
+        .spawn(move || {
+            let events = scan::EventSink::new(tx, waker, thread_cancel.clone());
+            scan::run(&options, &events, &thread_cancel);
+        });
+    let thread = match thread {
+        Ok(handle) => Some(handle),
+        Err(err) => {
+            let (tx, rx2) = crossbeam_channel::bounded(1);
+            let _ = tx.send(ScanEvent::Failed(format!(
+                "cannot start the scan thread: {err}"
+            )));
+            return ScanHandle {
+                events: rx2,
+                cancel,
+                thread: None,
+            };
+        }
+    };
+    ScanHandle {
+        events: rx,
+        cancel,
+        thread,
+    }
+}

@@ -1,0 +1,121 @@
+//! Finding the runtime and model for a scan (installing them with pip when allowed) and
+//! loading the embedder.
+
+use std::path::PathBuf;
+
+use crate::embed::provision::{self, Found};
+use crate::embed::{
+    Device, EmbedError, ModelChoice, OnnxEmbedder, OrtEnvironment, PreprocessOverrides,
+};
+
+/// Which model to run, and where.
+#[derive(Debug, Clone)]
+pub struct ModelRequest {
+    /// The model.
+    pub choice: ModelChoice,
+    /// Preprocessing overrides for custom models.
+    pub overrides: PreprocessOverrides,
+    /// The ONNX Runtime library, when given (`--ort-lib`).
+    pub ort_lib: Option<PathBuf>,
+    /// Where inference runs.
+    pub device: Device,
+    /// Threads for inference (0: one per core).
+    pub intra_threads: usize,
+    /// Whether a missing runtime or model may be installed with pip.
+    pub auto_setup: bool,
+}
+
+impl Default for ModelRequest {
+    fn default() -> Self {
+        Self {
+            choice: ModelChoice::Sscd,
+            overrides: PreprocessOverrides::default(),
+            ort_lib: None,
+            device: Device::Auto,
+            intra_threads: 0,
+            auto_setup: true,
+        }
+    }
+}
+
+/// Finds the ONNX Runtime library and the model file, running `replicant setup` (pip) first
+/// when they are missing and `auto_setup` allows it. `say` gets a line for each step taken.
+pub fn resolve_runtime(
+    request: &ModelRequest,
+    say: &mut dyn FnMut(&str),
+) -> Result<(Found, Found), String> {
+    let prefer_gpu = request.device != Device::Cpu;
+    let mut library = provision::find_ort_library(request.ort_lib.as_deref(), prefer_gpu);
+    let mut model = match &request.choice {
+        ModelChoice::File(path) => {
+            if !path.is_file() {
+                return Err(format!(
+                    "model file {} does not exist; give an existing .onnx file, or --model sscd",
+                    path.display()
+                ));
+            }
+            Some(Found {
+                path: path.clone(),
+                origin: "--model",
+            })
+        }
+        builtin => builtin
+            .builtin_file_name()
+            .and_then(provision::find_builtin_model),
+    };
+    if library.is_none() || model.is_none() {
+        let missing = match (&library, &model) {
+            (None, None) => "ONNX Runtime and the SSCD models",
+            (None, Some(_)) => "ONNX Runtime",
+            _ => "the SSCD models",
+        };
+        if !request.auto_setup {
+            return Err(format!(
+                "{missing} not found; run `replicant setup` (installs them with pip into {})",
+                provision::data_dir().display()
+            ));
+        }
+        if let Err(detail) = provision::pip_available() {
+            return Err(format!(
+                "{missing} not found and pip is not available ({detail}); install Python 3 with pip and run `replicant setup`, or pass --ort-lib FILE and --model FILE"
+            ));
+        }
+        say(&format!(
+            "{missing} not found: running `replicant setup` to install them with pip"
+        ));
+        provision::setup(false, false, say).map_err(|err| err.to_string())?;
+        library = library.or_else(|| provision::find_ort_library(None, prefer_gpu));
+        model = model.or_else(|| {
+            request
+                .choice
+                .builtin_file_name()
+                .and_then(provision::find_builtin_model)
+        });
+    }
+    match (library, model) {
+        (Some(library), Some(model)) => Ok((library, model)),
+        _ => Err("setup finished but the runtime or model is still missing; run `replicant setup --force`".into()),
+    }
+}
+
+/// Loads the embedder for `request` from the files found by [`resolve_runtime`].
+pub fn load_embedder(
+    request: &ModelRequest,
+    library: &Found,
+    model: &Found,
+) -> Result<OnnxEmbedder, EmbedError> {
+    let env = OrtEnvironment::get_or_init(&library.path)?;
+    let threads = if request.intra_threads == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        request.intra_threads
+    };
+    OnnxEmbedder::load(
+        &env,
+        &request.choice,
+        &model.path,
+        &request.overrides,
+        request.device,
+        threads,
+    )
+}

@@ -1,0 +1,291 @@
+//! The scan's worker threads: decoding and resizing on a rayon pool, inference on one thread
+//! that owns the model. Both stop when the cancel flag is set or their output channel closes.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use super::cache::ContentHash;
+use crate::catalog::prompt_from_png_text;
+use crate::decode::{DecodeLimits, decode_image};
+use crate::embed::{Embedder, Preprocess, resize_for_model};
+
+/// Which image of the scan an item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Slot {
+    /// Index into the training list.
+    Training(usize),
+    /// Index into the generation list.
+    Generation(usize),
+}
+
+/// A file to read, hash and (unless its content is cached) embed.
+#[derive(Debug, Clone)]
+pub(super) struct WorkItem {
+    pub slot: Slot,
+    pub path: PathBuf,
+}
+
+/// One embedded view of an image: the whole image (`name` empty) or a region of it.
+#[derive(Debug, Clone)]
+pub(super) struct EmbeddedView {
+    pub name: String,
+    pub vector: Vec<f32>,
+}
+
+/// What the workers tell the coordinator.
+pub(super) enum Report {
+    /// The content is already embedded (the file was renamed, copied or touched).
+    Known {
+        slot: Slot,
+        hash: ContentHash,
+        png_prompt: Option<String>,
+    },
+    /// The file could not be used.
+    Failed {
+        slot: Slot,
+        hash: Option<ContentHash>,
+        reason: String,
+        remember: bool,
+    },
+    /// A batch came out of the model.
+    Embedded(Vec<EmbeddedItem>),
+    /// The model failed; the scan cannot go on.
+    InferenceFailed(String),
+}
+
+/// An image and its embeddings.
+pub(super) struct EmbeddedItem {
+    pub slot: Slot,
+    pub hash: ContentHash,
+    pub png_prompt: Option<String>,
+    pub views: Vec<EmbeddedView>,
+}
+
+struct Prepared {
+    slot: Slot,
+    hash: ContentHash,
+    png_prompt: Option<String>,
+    views: Vec<(String, Vec<u8>)>,
+}
+
+/// What the decode workers need to know.
+pub(super) struct DecodeContext {
+    pub items: Vec<WorkItem>,
+    pub known: HashSet<ContentHash>,
+    pub failures: HashMap<ContentHash, String>,
+    pub preprocess: Preprocess,
+    pub limits: DecodeLimits,
+}
+
+/// The running workers; joined when dropped.
+pub(super) struct Workers {
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts the decode pool and the inference thread. Items are taken in order (training first),
+/// so the training index can be built as soon as the training images are done.
+pub(super) fn spawn(
+    context: DecodeContext,
+    mut embedder: Box<dyn Embedder>,
+    batch_size: usize,
+    decode_threads: usize,
+    cancel: Arc<AtomicBool>,
+    reports: Sender<Report>,
+) -> std::io::Result<Workers> {
+    let threads_wanted = if decode_threads == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        decode_threads
+    };
+    let batch_size = batch_size.max(1);
+    let (prepared_tx, prepared_rx) = crossbeam_channel::bounded::<Prepared>(batch_size * 2);
+
+    let inference_reports = reports.clone();
+    let inference_cancel = cancel.clone();
+    let inference = std::thread::Builder::new()
+        .name("replicant-inference".into())
+        .spawn(move || {
+            inference_loop(
+                embedder.as_mut(),
+                &prepared_rx,
+                batch_size,
+                &inference_cancel,
+                &inference_reports,
+            )
+        })?;
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads_wanted)
+        .thread_name(|i| format!("replicant-decode-{i}"))
+        .build()
+        .map_err(std::io::Error::other)?;
+    let context = Arc::new(context);
+    let feeder = std::thread::Builder::new()
+        .name("replicant-decode-feed".into())
+        .spawn(move || {
+            let next = AtomicUsize::new(0);
+            pool.scope(|scope| {
+                for _ in 0..threads_wanted {
+                    scope.spawn(|_| decode_loop(&context, &next, &cancel, &prepared_tx, &reports));
+                }
+            });
+        })?;
+    Ok(Workers {
+        threads: vec![feeder, inference],
+    })
+}
+
+fn decode_loop(
+    context: &DecodeContext,
+    next: &AtomicUsize,
+    cancel: &AtomicBool,
+    prepared: &Sender<Prepared>,
+    reports: &Sender<Report>,
+) {
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return;
+        }
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(item) = context.items.get(i) else {
+            return;
+        };
+        let bytes = match std::fs::read(&item.path) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                let reason =
+                    format!("cannot read the file: {err}; check that it exists and is readable");
+                if reports
+                    .send(Report::Failed {
+                        slot: item.slot,
+                        hash: None,
+                        reason,
+                        remember: false,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+        };
+        let hash: ContentHash = *blake3::hash(&bytes).as_bytes();
+        let png_prompt = prompt_from_png_text(&bytes);
+        let report = if context.known.contains(&hash) {
+            Report::Known {
+                slot: item.slot,
+                hash,
+                png_prompt,
+            }
+        } else if let Some(reason) = context.failures.get(&hash) {
+            Report::Failed {
+                slot: item.slot,
+                hash: Some(hash),
+                reason: reason.clone(),
+                remember: false,
+            }
+        } else {
+            match decode_image(&bytes, &context.limits) {
+                Ok(decoded) => {
+                    drop(bytes);
+                    let pixels = resize_for_model(&decoded.rgb, &context.preprocess);
+                    let job = Prepared {
+                        slot: item.slot,
+                        hash,
+                        png_prompt,
+                        views: vec![(String::new(), pixels)],
+                    };
+                    if prepared.send(job).is_err() {
+                        return;
+                    }
+                    continue;
+                }
+                Err(err) => Report::Failed {
+                    slot: item.slot,
+                    hash: Some(hash),
+                    reason: err.to_string(),
+                    remember: true,
+                },
+            }
+        };
+        if reports.send(report).is_err() {
+            return;
+        }
+    }
+}
+
+fn inference_loop(
+    embedder: &mut dyn Embedder,
+    prepared: &Receiver<Prepared>,
+    batch_size: usize,
+    cancel: &AtomicBool,
+    reports: &Sender<Report>,
+) {
+    let mut pending: Vec<Prepared> = Vec::new();
+    let mut views_pending = 0usize;
+    loop {
+        let finished = match prepared.recv() {
+            Ok(job) => {
+                views_pending += job.views.len();
+                pending.push(job);
+                false
+            }
+            Err(_) => true,
+        };
+        if cancel.load(Ordering::Relaxed) {
+            return;
+        }
+        if pending.is_empty() || (!finished && views_pending < batch_size) {
+            if finished {
+                return;
+            }
+            continue;
+        }
+        let jobs = std::mem::take(&mut pending);
+        views_pending = 0;
+        let inputs: Vec<&[u8]> = jobs
+            .iter()
+            .flat_map(|job| job.views.iter().map(|(_, pixels)| pixels.as_slice()))
+            .collect();
+        let vectors = match embedder.embed_batch(&inputs) {
+            Ok(vectors) => vectors,
+            Err(err) => {
+                let _ = reports.send(Report::InferenceFailed(err.to_string()));
+                return;
+            }
+        };
+        let mut vectors = vectors.into_iter();
+        let items: Vec<EmbeddedItem> = jobs
+            .into_iter()
+            .map(|job| EmbeddedItem {
+                slot: job.slot,
+                hash: job.hash,
+                png_prompt: job.png_prompt,
+                views: job
+                    .views
+                    .into_iter()
+                    .map(|(name, _)| EmbeddedView {
+                        name,
+                        vector: vectors.next().unwrap_or_default(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        if reports.send(Report::Embedded(items)).is_err() || finished {
+            return;
+        }
+    }
+}

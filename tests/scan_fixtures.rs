@@ -1,0 +1,152 @@
+//! End to end on `../shared/fixtures` with the real SSCD model and ONNX Runtime: full copies
+//! find their sources, style-only pairs and look-alikes stay below 0.5, bad files are skipped
+//! with reasons, and a second scan embeds nothing. Needs `../shared/fixtures` (skips, saying
+//! so, only where it is absent).
+
+mod common;
+
+use std::collections::HashMap;
+
+use replicant::matches::Side;
+
+#[test]
+fn fixtures_scan_matches_the_ground_truth_and_survives_bad_files() {
+    let Some(fixtures) = common::fixtures_dir() else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("tempdir");
+    let (generations, training) = common::fixture_layout(&fixtures, root.path());
+    let project = root.path().join("project");
+    let (results, summary) = common::scan(common::options(
+        &generations,
+        std::slice::from_ref(&training),
+        &project,
+    ));
+    let by_generation: HashMap<&str, &replicant::matches::GenerationMatches> =
+        results.iter().map(|r| (r.generation.as_str(), r)).collect();
+    let pairs = common::pairs(&fixtures);
+
+    // Every full copy of AugLy and imagededup ranks its source, or a pixel-identical copy of
+    // it, first, with similarity >= 0.5.
+    let mut checked = 0;
+    for pair in pairs.iter().filter(|p| {
+        p.kind == "full_copy" && (p.set == "facebookresearch-augly" || p.set == "idealo-imagededup")
+    }) {
+        let result = by_generation
+            .get(pair.derived_path.as_str())
+            .unwrap_or_else(|| panic!("{} was not scanned", pair.derived_path));
+        let top = result
+            .matches
+            .first()
+            .unwrap_or_else(|| panic!("{} has no match", pair.derived_path));
+        let source_pixels = common::pixels(&fixtures.join(&pair.source_path));
+        let same = top.training == pair.source_path
+            || (source_pixels.is_some() && common::pixels(&top.training_path) == source_pixels);
+        assert!(
+            same,
+            "{}: top match {} ({:.3}), expected {}",
+            pair.derived_path, top.training, top.similarity, pair.source_path
+        );
+        assert!(
+            top.similarity >= 0.5,
+            "{}: similarity {:.3} < 0.5",
+            pair.derived_path,
+            top.similarity
+        );
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} full copies checked");
+
+    // Style-only pairs stay below 0.5.
+    for pair in pairs.iter().filter(|p| p.kind == "style_only") {
+        let result = by_generation[pair.derived_path.as_str()];
+        if let Some(m) = result
+            .matches
+            .iter()
+            .find(|m| m.training == pair.source_path)
+        {
+            assert!(
+                m.similarity < 0.5,
+                "style-only {} ~ {}: {:.3}",
+                pair.derived_path,
+                pair.source_path,
+                m.similarity
+            );
+        }
+    }
+    // AugLy's look-alikes (other faces from the same video set) stay below 0.5 to everything.
+    for name in ["dfdc_2.jpg", "dfdc_3.jpg"] {
+        let result = results
+            .iter()
+            .find(|r| r.generation.ends_with(name))
+            .unwrap_or_else(|| panic!("{name} not scanned"));
+        let top = result.top_similarity().unwrap_or(0.0);
+        assert!(
+            top < 0.5,
+            "{name}: top-1 {top:.3} ({})",
+            result.matches[0].training
+        );
+    }
+
+    // The corrupt JPEGs are skipped with a reason; misnamed files and PNM, GIF and TIFF
+    // files are decoded by their content.
+    let skipped: HashMap<&str, &str> = summary
+        .skipped
+        .iter()
+        .map(|s| (s.path.as_str(), s.reason.as_str()))
+        .collect();
+    for path in [
+        "idealo-imagededup/tests/data/mixed_images/ukbench09268_corrupt.jpg",
+        "idealo-imagededup/tests/data/mixed_nested_images/ukbench09268_corrupt.jpg",
+    ] {
+        let reason = skipped
+            .get(path)
+            .unwrap_or_else(|| panic!("{path} not reported as skipped: {skipped:?}"));
+        assert!(reason.contains("not a recognisable image"), "{reason}");
+    }
+    for path in [
+        "idealo-imagededup/tests/data/formats_images/ukbench09380.svg",
+        "idealo-imagededup/tests/data/formats_images/ukbench09380.bmp",
+        "idealo-imagededup/tests/data/formats_images/marbles.pbm",
+        "idealo-imagededup/tests/data/formats_images/Iggy.1024.ppm",
+        "idealo-imagededup/tests/data/formats_images/giphy.gif",
+        "idealo-imagededup/tests/data/formats_images/copyleft.tiff",
+        "idealo-imagededup/tests/data/alpha_channel_image.png",
+    ] {
+        assert!(
+            by_generation.contains_key(path),
+            "{path} was not decoded: {:?}",
+            skipped.get(path)
+        );
+    }
+    assert!(summary.skipped.iter().all(|s| !s.reason.is_empty()));
+    assert!(summary.skipped.iter().any(|s| s.side == Side::Generation));
+
+    // The output is sorted by top-1 similarity.
+    let tops: Vec<f32> = results
+        .iter()
+        .map(|r| r.top_similarity().unwrap_or(-1.0))
+        .collect();
+    assert!(tops.windows(2).all(|w| w[0] >= w[1]), "not sorted by top-1");
+    assert!(
+        summary.embedded > 150,
+        "first scan embedded only {}",
+        summary.embedded
+    );
+
+    // A second scan embeds nothing and gives the same results.
+    let (again, second) = common::scan(common::options(&generations, &[training], &project));
+    assert_eq!(
+        second.embedded, 0,
+        "second scan embedded {} images",
+        second.embedded
+    );
+    assert_eq!(again.len(), results.len());
+    for (a, b) in again.iter().zip(&results) {
+        assert_eq!(a.generation, b.generation);
+        assert_eq!(
+            a.matches.first().map(|m| &m.training),
+            b.matches.first().map(|m| &m.training)
+        );
+    }
+}
