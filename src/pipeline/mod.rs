@@ -8,15 +8,19 @@
 //! the folder size. Dropping the [`ScanHandle`] cancels the scan.
 
 mod cache;
+mod events;
+mod last_scan;
 mod model;
 pub mod project;
+mod records;
 mod scan;
 mod workers;
 
 pub use cache::{CacheError, ContentHash, EmbeddingCache};
+pub use last_scan::LastScan;
 pub use model::{ModelRequest, load_embedder, resolve_runtime};
 pub use project::{Project, ProjectSpec};
-pub use scan::{LastScan, ScanError};
+pub use scan::ScanError;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -220,7 +224,7 @@ pub fn start_scan(options: ScanOptions, waker: Option<Waker>) -> ScanHandle {
     let thread = std::thread::Builder::new()
         .name("replicant-scan".into())
         .spawn(move || {
-            let events = scan::EventSink::new(tx, waker, thread_cancel.clone());
+            let events = events::EventSink::new(tx, waker, thread_cancel.clone());
             scan::run(&options, &events, &thread_cancel);
         });
     let thread = match thread {

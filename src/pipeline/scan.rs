@@ -3,21 +3,22 @@
 //! images are done, and matches each generation as its embedding arrives.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
-
 use super::cache::{CacheError, ContentHash, EmbeddingCache, FileRecord};
+use super::events::EventSink;
+use super::last_scan::LastScan;
 use super::project::{Project, ProjectError, ProjectSpec, absolute, write_atomically};
+use super::records::{ImageRecord, State, catalogue, folder_names};
 use super::workers::{self, DecodeContext, Report, Slot, WorkItem};
 use super::{
-    DUPLICATE_SIMILARITY, Progress, ScanEvent, ScanOptions, ScanPhase, ScanSummary, Waker,
-    load_embedder, resolve_runtime,
+    DUPLICATE_SIMILARITY, Progress, ScanEvent, ScanOptions, ScanPhase, ScanSummary, load_embedder,
+    resolve_runtime,
 };
-use crate::catalog::{CatalogError, ImageEntry, PromptIndex, walk_images};
+use crate::catalog::CatalogError;
 use crate::decode::DecodeLimits;
 use crate::embed::{EmbedError, Embedder};
 use crate::index::{IndexError, MatchIndex, UsearchIndex};
@@ -54,83 +55,6 @@ pub enum ScanError {
     Threads(std::io::Error),
 }
 
-/// Sends events and wakes the UI; a closed receiver cancels the scan.
-pub(super) struct EventSink {
-    tx: Sender<ScanEvent>,
-    waker: Option<Waker>,
-    cancel: Arc<AtomicBool>,
-}
-
-impl EventSink {
-    pub(super) fn new(
-        tx: Sender<ScanEvent>,
-        waker: Option<Waker>,
-        cancel: Arc<AtomicBool>,
-    ) -> Self {
-        Self { tx, waker, cancel }
-    }
-
-    fn send(&self, event: ScanEvent) {
-        if self.tx.send(event).is_err() {
-            self.cancel.store(true, Ordering::Relaxed);
-        }
-        if let Some(waker) = &self.waker {
-            waker();
-        }
-    }
-
-    fn info(&self, line: impl Into<String>) {
-        let line = line.into();
-        tracing::info!("{line}");
-        self.send(ScanEvent::Info(line));
-    }
-}
-
-/// The results a scan leaves in the project, for opening it later without re-scanning.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct LastScan {
-    /// The model key the results were made with.
-    pub model_key: String,
-    /// Matches kept per generation.
-    pub top_k: usize,
-    /// One entry per generation, sorted by top-1 similarity.
-    pub results: Vec<GenerationMatches>,
-    /// Files that could not be used.
-    pub skipped: Vec<SkippedFile>,
-}
-
-impl LastScan {
-    /// Reads the last scan of `project`, if there is one.
-    pub fn load(project: &Project) -> Option<Self> {
-        let bytes = std::fs::read(project.last_scan_path()).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    }
-}
-
-/// One image of either side, as the coordinator tracks it.
-struct ImageRecord {
-    entry: ImageEntry,
-    display: String,
-    /// Prompt (generations) or caption (training) from a sidecar or metadata file.
-    text: Option<String>,
-    hash: Option<ContentHash>,
-    png_prompt: Option<String>,
-    state: State,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
-    Pending,
-    Ready,
-    Failed,
-}
-
-impl ImageRecord {
-    fn text(&self) -> Option<String> {
-        self.text.clone().or_else(|| self.png_prompt.clone())
-    }
-}
-
 pub(super) fn run(options: &ScanOptions, events: &EventSink, cancel: &Arc<AtomicBool>) {
     let event = match scan(options, events, cancel) {
         Ok(Some(summary)) => ScanEvent::Finished(Box::new(summary)),
@@ -141,64 +65,6 @@ pub(super) fn run(options: &ScanOptions, events: &EventSink, cancel: &Arc<Atomic
         }
     };
     events.send(event);
-}
-
-/// Short names for the training folders, used as path prefixes when there are several.
-fn folder_names(folders: &[PathBuf]) -> Vec<String> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    folders
-        .iter()
-        .map(|folder| {
-            let base = absolute(folder)
-                .file_name()
-                .map_or_else(|| "training".into(), |n| n.to_string_lossy().into_owned());
-            let count = seen.entry(base.clone()).or_insert(0);
-            *count += 1;
-            if *count == 1 {
-                base
-            } else {
-                format!("{base}~{count}")
-            }
-        })
-        .collect()
-}
-
-fn catalogue(
-    root: &Path,
-    side: Side,
-    prefix: Option<&str>,
-    skipped: &mut Vec<SkippedFile>,
-    notes: &mut Vec<SkippedFile>,
-) -> Result<Vec<ImageRecord>, ScanError> {
-    let catalog = walk_images(root).map_err(|source| ScanError::Catalog { side, source })?;
-    let rels: Vec<&str> = catalog.images.iter().map(|e| e.rel_path.as_str()).collect();
-    let mut warnings = catalog.warnings.clone();
-    let prompts = PromptIndex::load(root, &rels, &mut warnings);
-    let shown = |rel: &str| prefix.map_or_else(|| rel.to_string(), |p| format!("{p}/{rel}"));
-    for warning in warnings {
-        let file = SkippedFile {
-            side,
-            path: shown(&warning.path),
-            reason: warning.reason,
-        };
-        if warning.skipped {
-            skipped.push(file)
-        } else {
-            notes.push(file)
-        }
-    }
-    Ok(catalog
-        .images
-        .into_iter()
-        .map(|entry| ImageRecord {
-            display: shown(&entry.rel_path),
-            text: prompts.get(&entry.rel_path).map(str::to_string),
-            entry,
-            hash: None,
-            png_prompt: None,
-            state: State::Pending,
-        })
-        .collect())
 }
 
 struct Coordinator<'a> {
