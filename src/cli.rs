@@ -35,6 +35,14 @@ pub enum Command {
     Setup(SetupArgs),
     /// Measure raw model and end-to-end scan throughput (and Immaculate's, if given).
     Bench(crate::bench::BenchArgs),
+    /// Open the review desk on these folders (a scan starts at once).
+    Open(OpenArgs),
+    /// Make the demo set (procedural training scenes and generations) and open the desk on it.
+    Demo(DemoArgs),
+    /// Label a pair in a project's review store, as the desk does.
+    Label(LabelArgs),
+    /// Export a project's labelled pairs (CSV, JSON Lines or HTML).
+    Export(ExportArgs),
 }
 
 /// Model and runtime choices shared by the commands that embed images.
@@ -134,6 +142,84 @@ pub struct ScanArgs {
     /// Decoding threads (0: one per core).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub decode_threads: usize,
+}
+
+/// `replicant open`.
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The folder of generated images.
+    #[arg(long, value_name = "DIR", required_unless_present = "project")]
+    pub generations: Option<PathBuf>,
+    /// A training folder; repeat for several.
+    #[arg(long, value_name = "DIR")]
+    pub training: Vec<PathBuf>,
+    /// The project folder (an existing one opens as it is).
+    #[arg(long, value_name = "DIR")]
+    pub project: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// `replicant demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to make the demo set (default: `demo` in the data folder).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Only make the set and print its folders; do not open the desk.
+    #[arg(long)]
+    pub no_open: bool,
+    /// Training images to make.
+    #[arg(long, default_value_t = 200)]
+    pub training: usize,
+    /// Generations to make.
+    #[arg(long, default_value_t = 60)]
+    pub generations: usize,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// `replicant label`.
+#[derive(Debug, Args)]
+pub struct LabelArgs {
+    /// The project folder.
+    #[arg(long, value_name = "DIR")]
+    pub project: PathBuf,
+    /// The generation's path, as in the scan's output.
+    #[arg(long, value_name = "PATH")]
+    pub generation: String,
+    /// The training image's path, as in the scan's output.
+    #[arg(long, value_name = "PATH")]
+    pub training: String,
+    /// full_copy, near_copy, distinct, or clear.
+    #[arg(long, value_parser = ["full_copy", "near_copy", "distinct", "clear"])]
+    pub label: String,
+    /// A note to keep with the label.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// The reviewer's name (default: the operating system's user name).
+    #[arg(long)]
+    pub reviewer: Option<String>,
+}
+
+/// `replicant export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The project folder.
+    #[arg(long, value_name = "DIR")]
+    pub project: PathBuf,
+    /// The file to write.
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// csv, jsonl or html (default: from the file's extension, else csv).
+    #[arg(long, value_parser = ["csv", "jsonl", "html"])]
+    pub format: Option<String>,
+    /// Copy both images of each pair into a folder beside the file.
+    #[arg(long)]
+    pub with_images: bool,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `replicant setup`.
@@ -320,5 +406,155 @@ pub fn setup(args: &SetupArgs) -> anyhow::Result<ExitCode> {
     })?;
     eprintln!("replicant: ONNX Runtime: {}", report.ort_library.display());
     eprintln!("replicant: models:       {}", report.models.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `replicant label`.
+pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
+    use replicant::review::{Label, PairContext, PairKey, ReviewStore};
+    let project = replicant::pipeline::Project::open(&args.project)?;
+    let last = replicant::pipeline::LastScan::load(&project).with_context(|| {
+        format!(
+            "{} has no scan results yet; run `replicant scan --project {}` first",
+            project.dir.display(),
+            project.dir.display()
+        )
+    })?;
+    let result = last
+        .results
+        .iter()
+        .find(|r| r.generation == args.generation)
+        .with_context(|| format!("generation {:?} is not in the project's last scan; give its path as the scan printed it", args.generation))?;
+    let m = result
+        .matches
+        .iter()
+        .find(|m| m.training == args.training)
+        .with_context(|| format!("{:?} is not among the matches of {:?}; give a training path from the scan's output", args.training, args.generation))?;
+    let key = PairKey {
+        generation: result.generation.clone(),
+        training: m.training.clone(),
+    };
+    let context = PairContext {
+        rank: m.rank,
+        similarity: m.similarity,
+        model_key: last.model_key.clone(),
+        prompt: result.prompt.clone(),
+        training_caption: m.training_caption.clone(),
+        generation_path: Some(result.generation_path.clone()),
+        training_path: Some(m.training_path.clone()),
+    };
+    let reviewer = args
+        .reviewer
+        .clone()
+        .unwrap_or_else(replicant::review::default_reviewer);
+    let label = if args.label == "clear" {
+        None
+    } else {
+        Label::parse(&args.label)
+    };
+    let mut store = ReviewStore::open(&project.review_path())?;
+    let mut record = store.set_label(&key, label, &reviewer, &context)?;
+    if let Some(note) = &args.note {
+        record = store.set_note(&key, note, &reviewer, &context)?;
+    }
+    eprintln!(
+        "replicant: {} ~ {}: {} (by {}, {})",
+        record.key.generation,
+        record.key.training,
+        record.label.map_or("cleared", |l| l.as_str()),
+        record.reviewer,
+        record.labelled_at
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `replicant export`.
+pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    use replicant::export::{ReviewFormat, export_review_set};
+    let project = replicant::pipeline::Project::open(&args.project)?;
+    let store = replicant::review::ReviewStore::open(&project.review_path())?;
+    let records = store.all()?;
+    let format = args
+        .format
+        .as_deref()
+        .and_then(ReviewFormat::parse)
+        .unwrap_or_else(|| ReviewFormat::for_path(&args.out));
+    let report = export_review_set(&records, &args.out, format, args.with_images, args.force)?;
+    eprintln!(
+        "replicant: exported {} labelled pairs to {}",
+        report.pairs,
+        args.out.display()
+    );
+    if let Some(dir) = &report.images_dir {
+        eprintln!(
+            "replicant: copied {} images into {}",
+            report.images_copied,
+            dir.display()
+        );
+    }
+    for problem in &report.problems {
+        eprintln!("replicant: warning: {problem}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `replicant demo`.
+pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| replicant::embed::provision::data_dir().join("demo"));
+    let spec = replicant::demo::DemoSpec {
+        training: args.training,
+        generations: args.generations,
+        ..Default::default()
+    };
+    eprintln!(
+        "replicant: making the demo set in {} ({} training images, {} generations)",
+        dir.display(),
+        spec.training,
+        spec.generations
+    );
+    let set = replicant::demo::make_demo(&dir, &spec)
+        .with_context(|| format!("cannot write the demo set into {}", dir.display()))?;
+    if args.no_open {
+        println!("{}", set.generations.display());
+        println!("{}", set.training.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let start = replicant::app::StartMode::Folders {
+        generations: set.generations,
+        training: vec![set.training],
+        project: Some(dir.join("project")),
+    };
+    open_desk(start, Some(args.model.request()))
+}
+
+/// Runs `replicant open`.
+pub fn open(args: &OpenArgs) -> anyhow::Result<ExitCode> {
+    let start = match (&args.generations, &args.project) {
+        (Some(generations), _) => {
+            anyhow::ensure!(
+                !args.training.is_empty(),
+                "give at least one --training DIR with --generations"
+            );
+            replicant::app::StartMode::Folders {
+                generations: generations.clone(),
+                training: args.training.clone(),
+                project: args.project.clone(),
+            }
+        }
+        (None, Some(project)) => replicant::app::StartMode::Project(project.clone()),
+        (None, None) => replicant::app::StartMode::Resume,
+    };
+    open_desk(start, Some(args.model.request()))
+}
+
+/// Opens the desk window.
+pub fn open_desk(
+    start: replicant::app::StartMode,
+    model: Option<ModelRequest>,
+) -> anyhow::Result<ExitCode> {
+    replicant::app::run(start, model).map_err(|err| anyhow::anyhow!("cannot open the window: {err}. The desk needs a display (X11 or Wayland) and a GPU or software Vulkan/GL driver; `replicant scan` works without one"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,11 +8,14 @@
 //! uses egui, eframe, winit or wgpu, so the command line and tests drive everything the desk
 //! does.
 
+pub mod app;
 pub mod catalog;
 pub mod decode;
 pub mod demo;
 pub mod embed;
 pub mod export;
+pub mod fsutil;
 pub mod index;
 pub mod matches;
 pub mod pipeline;
+pub mod review;

@@ -20,10 +20,11 @@ fn main() -> ExitCode {
         Some(cli::Command::Scan(args)) => cli::scan(args),
         Some(cli::Command::Setup(args)) => cli::setup(&args),
         Some(cli::Command::Bench(args)) => bench::run(&args),
-        None => {
-            eprintln!("replicant: the desk is not built yet; try `replicant scan --help`");
-            Ok(ExitCode::from(2))
-        }
+        Some(cli::Command::Open(args)) => cli::open(&args),
+        Some(cli::Command::Demo(args)) => cli::demo(&args),
+        Some(cli::Command::Label(args)) => cli::label(&args),
+        Some(cli::Command::Export(args)) => cli::export(&args),
+        None => cli::open_desk(replicant::app::StartMode::Resume, None),
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,8 @@
 use std::io::{Cursor, Read};
 use std::path::Path;
 
+use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
 /// Changes whenever decoding changes what it accepts, so failures cached by an older decoder
@@ -168,6 +170,52 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage,
 pub fn decode_file(path: &Path, limits: &DecodeLimits) -> Result<DecodedImage, DecodeError> {
     let bytes = std::fs::read(path)?;
     decode_image(&bytes, limits)
+}
+
+/// Resizes an RGB image to `width x height` with an antialiased bilinear filter.
+pub fn resize_rgb(image: &RgbImage, width: u32, height: u32) -> RgbImage {
+    if image.dimensions() == (width, height) {
+        return image.clone();
+    }
+    let mut dst = Image::new(width.max(1), height.max(1), PixelType::U8x3);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
+    let mut resizer = Resizer::new();
+    let resized = ImageRef::new(
+        image.width(),
+        image.height(),
+        image.as_raw(),
+        PixelType::U8x3,
+    )
+    .map_err(|err| err.to_string())
+    .and_then(|src| {
+        resizer
+            .resize(&src, &mut dst, &options)
+            .map_err(|err| err.to_string())
+    });
+    if resized.is_err() {
+        // Only reachable for images of zero size, which decoding already refuses; fall back to
+        // the image crate's filter rather than fail.
+        return image::imageops::resize(
+            image,
+            width,
+            height,
+            image::imageops::FilterType::Triangle,
+        );
+    }
+    RgbImage::from_raw(width.max(1), height.max(1), dst.into_vec()).unwrap_or_default()
+}
+
+/// The image scaled down (never up) so its longer side is at most `max_side` pixels.
+pub fn thumbnail(image: &RgbImage, max_side: u32) -> RgbImage {
+    let (w, h) = image.dimensions();
+    let longest = w.max(h);
+    if longest <= max_side {
+        return image.clone();
+    }
+    let scale = max_side as f32 / longest as f32;
+    let tw = ((w as f32 * scale).round() as u32).max(1);
+    let th = ((h as f32 * scale).round() as u32).max(1);
+    resize_rgb(image, tw, th)
 }
 
 /// Converts any pixel format to 8-bit RGB, compositing alpha over white.

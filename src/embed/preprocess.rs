@@ -2,10 +2,6 @@
 //! (SSCD's "skew" resize: aspect ratio not kept, nothing cropped), then packed into the
 //! model's input layout.
 
-use fast_image_resize::{
-    FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer,
-    images::{Image, ImageRef},
-};
 use image::RgbImage;
 
 /// How a model wants its input tensor.
@@ -65,40 +61,7 @@ impl Preprocess {
 /// (triangle) filter, as Pillow's `resize(BILINEAR)` does, which SSCD was evaluated with.
 /// Returns `width * height * 3` bytes of RGB.
 pub fn resize_for_model(image: &RgbImage, preprocess: &Preprocess) -> Vec<u8> {
-    resize_rgb(image, preprocess.width, preprocess.height).into_raw()
-}
-
-/// Resizes an RGB image to `width x height` with an antialiased bilinear filter.
-pub fn resize_rgb(image: &RgbImage, width: u32, height: u32) -> RgbImage {
-    if image.dimensions() == (width, height) {
-        return image.clone();
-    }
-    let mut dst = Image::new(width.max(1), height.max(1), PixelType::U8x3);
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-    let mut resizer = Resizer::new();
-    let resized = ImageRef::new(
-        image.width(),
-        image.height(),
-        image.as_raw(),
-        PixelType::U8x3,
-    )
-    .map_err(|err| err.to_string())
-    .and_then(|src| {
-        resizer
-            .resize(&src, &mut dst, &options)
-            .map_err(|err| err.to_string())
-    });
-    if resized.is_err() {
-        // Only reachable for images of zero size, which decoding already refuses; fall back to
-        // the image crate's filter rather than fail.
-        return image::imageops::resize(
-            image,
-            width,
-            height,
-            image::imageops::FilterType::Triangle,
-        );
-    }
-    RgbImage::from_raw(width.max(1), height.max(1), dst.into_vec()).unwrap_or_default()
+    crate::decode::resize_rgb(image, preprocess.width, preprocess.height).into_raw()
 }
 
 /// Scales `vector` to unit length in place (left as is when it is all zeros).

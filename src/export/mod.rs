@@ -1,5 +1,9 @@
 //! Writing results: the scan's match list (JSON Lines or CSV) and the labelled review set.
 
+mod review_set;
 mod scan_output;
 
+pub use review_set::{
+    ExportError, ExportReport, ReviewFormat, ReviewRow, escape_html, export_review_set, review_rows,
+};
 pub use scan_output::{ScanOutputFormat, write_scan_results};

@@ -9,6 +9,7 @@
 
 mod cache;
 mod events;
+mod images;
 mod last_scan;
 mod model;
 pub mod project;
@@ -17,6 +18,7 @@ mod scan;
 mod workers;
 
 pub use cache::{CacheError, ContentHash, EmbeddingCache};
+pub use images::{ImageLoader, ImageRequest, LoadedImage, MAX_TEXTURE_SIDE, mip_chain};
 pub use last_scan::LastScan;
 pub use model::{ModelRequest, load_embedder, resolve_runtime};
 pub use project::{Project, ProjectSpec};

@@ -1,0 +1,262 @@
+//! The generations list: a virtualised list of thumbnails with top-1 similarity (coloured by
+//! band), label state and a prompt snippet; sort and filters on top.
+
+use super::commands::Command;
+use super::desk::{Desk, LabelFilter, SortKey};
+use super::settings::Settings;
+use super::thumbs::{Thumb, ThumbnailCache};
+use crate::pipeline::DUPLICATE_SIMILARITY;
+use crate::review::Label;
+
+const ROW_HEIGHT: f32 = 72.0;
+const THUMB_POINTS: f32 = 64.0;
+
+/// The colour of a similarity: red for duplicates (≥ 0.95), orange at or above the threshold,
+/// grey-green below.
+pub fn similarity_colour(similarity: f32, threshold: f32) -> egui::Color32 {
+    if similarity >= DUPLICATE_SIMILARITY {
+        egui::Color32::from_rgb(211, 47, 47)
+    } else if similarity >= threshold {
+        egui::Color32::from_rgb(245, 124, 0)
+    } else {
+        egui::Color32::from_rgb(96, 139, 110)
+    }
+}
+
+/// The colour of a label.
+pub fn label_colour(label: Label) -> egui::Color32 {
+    match label {
+        Label::FullCopy => egui::Color32::from_rgb(198, 40, 40),
+        Label::NearCopy => egui::Color32::from_rgb(239, 108, 0),
+        Label::Distinct => egui::Color32::from_rgb(46, 125, 50),
+    }
+}
+
+/// A small coloured chip with text.
+pub fn chip(ui: &mut egui::Ui, text: &str, colour: egui::Color32) {
+    egui::Frame::new()
+        .fill(colour)
+        .corner_radius(4.0)
+        .inner_margin(egui::Margin::symmetric(5, 1))
+        .show(ui, |ui| {
+            ui.label(
+                egui::RichText::new(text)
+                    .color(egui::Color32::WHITE)
+                    .small()
+                    .strong(),
+            );
+        });
+}
+
+/// Draws the list panel.
+pub fn list_ui(
+    ui: &mut egui::Ui,
+    desk: &mut Desk,
+    thumbs: &mut ThumbnailCache,
+    settings: &Settings,
+    out: &mut Vec<Command>,
+) {
+    ui.add_space(4.0);
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        changed |= ui
+            .add(
+                egui::TextEdit::singleline(&mut desk.list.text)
+                    .hint_text("Filter by prompt or name")
+                    .desired_width(ui.available_width() - 4.0),
+            )
+            .changed();
+    });
+    ui.horizontal(|ui| {
+        let before = (desk.list.sort, desk.list.labels);
+        egui::ComboBox::from_id_salt("sort")
+            .selected_text(match desk.list.sort {
+                SortKey::Similarity => "By similarity",
+                SortKey::Name => "By name",
+                SortKey::Label => "By label",
+            })
+            .width(120.0)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut desk.list.sort, SortKey::Similarity, "By similarity");
+                ui.selectable_value(&mut desk.list.sort, SortKey::Name, "By name");
+                ui.selectable_value(&mut desk.list.sort, SortKey::Label, "By label");
+            });
+        egui::ComboBox::from_id_salt("label-filter")
+            .selected_text(desk.list.labels.title())
+            .width(110.0)
+            .show_ui(ui, |ui| {
+                for filter in LabelFilter::ALL {
+                    ui.selectable_value(&mut desk.list.labels, filter, filter.title());
+                }
+            });
+        changed |= before != (desk.list.sort, desk.list.labels);
+    });
+    ui.horizontal(|ui| {
+        ui.label("Similarity");
+        changed |= ui
+            .add(
+                egui::DragValue::new(&mut desk.list.min_similarity)
+                    .range(-1.0..=1.0)
+                    .speed(0.01)
+                    .fixed_decimals(2),
+            )
+            .changed();
+        ui.label("to");
+        changed |= ui
+            .add(
+                egui::DragValue::new(&mut desk.list.max_similarity)
+                    .range(-1.0..=1.0)
+                    .speed(0.01)
+                    .fixed_decimals(2),
+            )
+            .changed();
+        if ui
+            .small_button(format!("≥ {:.2}", settings.threshold))
+            .on_hover_text("Show only likely copies")
+            .clicked()
+        {
+            desk.list.min_similarity = settings.threshold;
+            desk.list.max_similarity = 1.0;
+            changed = true;
+        }
+        if ui.small_button("All").clicked() {
+            desk.list.min_similarity = -1.0;
+            desk.list.max_similarity = 1.0;
+            changed = true;
+        }
+    });
+    if changed {
+        desk.list.invalidate();
+    }
+    ui.weak(format!(
+        "{} of {} generations",
+        desk.list.order.len(),
+        desk.results.len()
+    ));
+    ui.separator();
+
+    let rows = desk.list.order.len();
+    let selected_pos = desk
+        .selected
+        .and_then(|s| desk.list.order.iter().position(|&i| i == s));
+    let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
+    // Keep the selected row in view when the selection moves by keys.
+    let id = ui.scope_id().with("list-scroll");
+    let last: Option<usize> = ui.data(|d| d.get_temp(id));
+    if selected_pos != last {
+        if let Some(pos) = selected_pos {
+            let spacing = ui.spacing().item_spacing.y;
+            let top = pos as f32 * (ROW_HEIGHT + spacing);
+            let view: Option<(f32, f32)> = ui.data(|d| d.get_temp(id.with("view")));
+            if let Some((offset, height)) = view {
+                if top < offset || top + ROW_HEIGHT > offset + height {
+                    area = area.vertical_scroll_offset((top - height * 0.4).max(0.0));
+                }
+            }
+        }
+        ui.data_mut(|d| d.insert_temp(id, selected_pos));
+    }
+    let output = area.show_rows(ui, ROW_HEIGHT, rows, |ui, range| {
+        for pos in range {
+            let i = desk.list.order[pos];
+            row_ui(ui, desk, i, thumbs, settings, out);
+        }
+    });
+    ui.data_mut(|d| {
+        d.insert_temp(
+            id.with("view"),
+            (output.state.clamped_offset().y, output.inner_rect.height()),
+        )
+    });
+}
+
+fn row_ui(
+    ui: &mut egui::Ui,
+    desk: &Desk,
+    i: usize,
+    thumbs: &mut ThumbnailCache,
+    settings: &Settings,
+    out: &mut Vec<Command>,
+) {
+    let result = &desk.results[i];
+    let selected = desk.selected == Some(i);
+    let (rect, response) = ui.allocate_exact_size(
+        egui::vec2(ui.available_width(), ROW_HEIGHT),
+        egui::Sense::click(),
+    );
+    if response.clicked() {
+        out.push(Command::SelectGeneration(i));
+    }
+    let visuals = ui.visuals();
+    if selected {
+        ui.painter()
+            .rect_filled(rect, 4.0, visuals.selection.bg_fill);
+    } else if response.hovered() {
+        ui.painter()
+            .rect_filled(rect, 4.0, visuals.widgets.hovered.weak_bg_fill);
+    }
+    let thumb_rect = egui::Rect::from_min_size(
+        rect.min + egui::vec2(4.0, (ROW_HEIGHT - THUMB_POINTS) * 0.5),
+        egui::vec2(THUMB_POINTS, THUMB_POINTS),
+    );
+    match thumbs.get(&result.generation_path) {
+        Thumb::Ready(texture) => {
+            let size = texture.size;
+            let scale = (THUMB_POINTS / size.x).min(THUMB_POINTS / size.y);
+            let draw = egui::Rect::from_center_size(thumb_rect.center(), size * scale);
+            ui.painter().image(
+                texture.id,
+                draw,
+                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                egui::Color32::WHITE,
+            );
+        }
+        Thumb::Loading => {
+            ui.painter()
+                .rect_filled(thumb_rect, 3.0, visuals.faint_bg_color);
+        }
+        Thumb::Failed => {
+            ui.painter()
+                .rect_filled(thumb_rect, 3.0, visuals.faint_bg_color);
+            ui.painter().text(
+                thumb_rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "!",
+                egui::FontId::proportional(20.0),
+                visuals.warn_fg_color,
+            );
+        }
+    }
+    let text_rect = egui::Rect::from_min_max(
+        egui::pos2(thumb_rect.right() + 8.0, rect.top() + 4.0),
+        rect.max - egui::vec2(4.0, 4.0),
+    );
+    let mut child = ui.new_child(
+        egui::UiBuilder::new()
+            .max_rect(text_rect)
+            .layout(egui::Layout::top_down(egui::Align::Min)),
+    );
+    child.horizontal(|ui| {
+        match result.top_similarity() {
+            Some(s) => chip(
+                ui,
+                &format!("{s:.3}"),
+                similarity_colour(s, settings.threshold),
+            ),
+            None => chip(ui, "no match", egui::Color32::GRAY),
+        }
+        if let Some(label) = desk.generation_label(i) {
+            chip(ui, label.title(), label_colour(label));
+        }
+        ui.add(egui::Label::new(egui::RichText::new(&result.generation).strong()).truncate());
+    });
+    if let Some(prompt) = &result.prompt {
+        child.add(egui::Label::new(egui::RichText::new(prompt).weak().small()).truncate());
+    }
+    if let Some(top) = result.matches.first() {
+        child.add(
+            egui::Label::new(egui::RichText::new(format!("best match: {}", top.training)).small())
+                .truncate(),
+        );
+    }
+}

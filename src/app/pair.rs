@@ -1,0 +1,348 @@
+//! The pair view: the selected generation beside its top matches (rank, similarity, label),
+//! the chosen pair in the compare view with shared zoom and pan, the images' names, sizes,
+//! prompt and caption, and the label buttons and note.
+
+use super::commands::Command;
+use super::compare::{self, CompareImage, CompareMode};
+use super::desk::Desk;
+use super::list::{chip, label_colour, similarity_colour};
+use super::settings::Settings;
+use super::thumbs::{Thumb, ThumbnailCache};
+use crate::review::Label;
+
+const MATCH_THUMB: f32 = 72.0;
+
+/// Draws the pair view.
+pub fn pair_ui(
+    ui: &mut egui::Ui,
+    desk: &mut Desk,
+    thumbs: &mut ThumbnailCache,
+    settings: &Settings,
+    out: &mut Vec<Command>,
+) {
+    let Some(i) = desk.selected.filter(|&i| i < desk.results.len()) else {
+        ui.centered_and_justified(|ui| {
+            if desk.scanning() {
+                ui.label("Scanning… results appear here as they come.");
+            } else {
+                ui.label("No generation selected.");
+            }
+        });
+        return;
+    };
+    let result = desk.results[i].clone();
+    egui::Panel::top("pair-head").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            ui.label(egui::RichText::new(&result.generation).strong().size(15.0));
+            if let Some(s) = result.top_similarity() {
+                chip(
+                    ui,
+                    &format!("top-1 {s:.3}"),
+                    similarity_colour(s, settings.threshold),
+                );
+            }
+        });
+        match &result.prompt {
+            Some(prompt) => {
+                ui.add(
+                    egui::Label::new(egui::RichText::new(format!("Prompt: {prompt}")).italics())
+                        .wrap(),
+                );
+            }
+            None => {
+                ui.weak("No prompt found");
+            }
+        }
+        ui.add_space(4.0);
+        egui::ScrollArea::horizontal()
+            .id_salt("matches")
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    for (m_index, m) in result.matches.iter().enumerate() {
+                        let selected = m_index == desk.selected_match;
+                        let label = desk
+                            .pair_label(&result.generation, &m.training)
+                            .and_then(|r| r.label);
+                        let frame = egui::Frame::new()
+                            .inner_margin(4.0)
+                            .corner_radius(4.0)
+                            .stroke(if selected {
+                                egui::Stroke::new(2.0, ui.visuals().selection.stroke.color)
+                            } else {
+                                egui::Stroke::new(
+                                    1.0,
+                                    ui.visuals().widgets.noninteractive.bg_stroke.color,
+                                )
+                            });
+                        let response = frame
+                            .show(ui, |ui| {
+                                ui.vertical(|ui| {
+                                    ui.set_width(MATCH_THUMB + 40.0);
+                                    let (rect, _) = ui.allocate_exact_size(
+                                        egui::vec2(MATCH_THUMB + 40.0, MATCH_THUMB),
+                                        egui::Sense::hover(),
+                                    );
+                                    if let Thumb::Ready(texture) = thumbs.get(&m.training_path) {
+                                        let scale = ((MATCH_THUMB + 40.0) / texture.size.x)
+                                            .min(MATCH_THUMB / texture.size.y);
+                                        ui.painter().image(
+                                            texture.id,
+                                            egui::Rect::from_center_size(
+                                                rect.center(),
+                                                texture.size * scale,
+                                            ),
+                                            egui::Rect::from_min_max(
+                                                egui::pos2(0.0, 0.0),
+                                                egui::pos2(1.0, 1.0),
+                                            ),
+                                            egui::Color32::WHITE,
+                                        );
+                                    }
+                                    ui.horizontal(|ui| {
+                                        ui.label(
+                                            egui::RichText::new(format!("#{}", m.rank)).strong(),
+                                        );
+                                        chip(
+                                            ui,
+                                            &format!("{:.3}", m.similarity),
+                                            similarity_colour(m.similarity, settings.threshold),
+                                        );
+                                    });
+                                    match label {
+                                        Some(label) => chip(ui, label.title(), label_colour(label)),
+                                        None => {
+                                            ui.weak("unlabelled");
+                                        }
+                                    }
+                                });
+                            })
+                            .response
+                            .interact(egui::Sense::click());
+                        if response.on_hover_text(&m.training).clicked() {
+                            out.push(Command::SelectMatch(m_index));
+                        }
+                    }
+                });
+            });
+    });
+
+    let current = result.matches.get(desk.selected_match).cloned();
+    egui::Panel::bottom("pair-labels").show(ui, |ui| labels_ui(ui, desk, out));
+
+    let gen_image = desk.images.uploaded.get(&result.generation_path).copied();
+    let train_image = current
+        .as_ref()
+        .and_then(|m| desk.images.uploaded.get(&m.training_path).copied());
+    egui::Panel::top("compare-tools").show(ui, |ui| {
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_id_salt("mode")
+                .selected_text(desk.compare.mode.title())
+                .show_ui(ui, |ui| {
+                    for mode in CompareMode::ALL {
+                        ui.selectable_value(&mut desk.compare.mode, mode, mode.title());
+                    }
+                });
+            if ui.button("Fit").clicked() {
+                desk.compare.fit();
+            }
+            if ui
+                .button("1:1")
+                .on_hover_text("One generation pixel per screen pixel")
+                .clicked()
+            {
+                if let Some((image, _)) = gen_image {
+                    desk.compare.zoom = compare::one_to_one_zoom(
+                        ui,
+                        ui.available_size_before_wrap() + egui::vec2(0.0, 400.0),
+                        desk.compare.mode,
+                        image.size,
+                    );
+                }
+            }
+            ui.weak(format!("zoom {:.0}%", desk.compare.zoom * 100.0));
+            match desk.compare.mode {
+                CompareMode::Overlay => {
+                    ui.add(egui::Slider::new(&mut desk.compare.opacity, 0.0..=1.0).text("opacity"));
+                }
+                CompareMode::Difference => {
+                    ui.add(
+                        egui::Slider::new(&mut desk.compare.gain, 0.5..=10.0)
+                            .logarithmic(true)
+                            .text("gain"),
+                    );
+                    ui.checkbox(&mut desk.compare.grayscale, "grayscale");
+                }
+                CompareMode::Swipe => {
+                    ui.add(egui::Slider::new(&mut desk.compare.split, 0.0..=1.0).text("split"));
+                }
+                CompareMode::Blink => {
+                    ui.add(egui::Slider::new(&mut desk.compare.blink_ms, 150..=2000).text("ms"));
+                }
+                CompareMode::SideBySide => {}
+            }
+        });
+    });
+    egui::Panel::bottom("pair-captions").show(ui, |ui| {
+        ui.columns(2, |columns| {
+            let gen_size = gen_image.map(|(_, size)| size);
+            columns[0].label(
+                egui::RichText::new(format!("Generation · {}", size_text(gen_size))).strong(),
+            );
+            columns[0].add(egui::Label::new(result.generation.as_str()).truncate());
+            if let Some(m) = &current {
+                let size = train_image.map(|(_, size)| size);
+                columns[1].label(
+                    egui::RichText::new(format!(
+                        "Training #{} · {} · similarity {:.4}",
+                        m.rank,
+                        size_text(size),
+                        m.similarity
+                    ))
+                    .strong(),
+                );
+                columns[1].add(egui::Label::new(m.training.as_str()).truncate());
+                if let Some(caption) = &m.training_caption {
+                    columns[1].add(
+                        egui::Label::new(egui::RichText::new(format!("Caption: {caption}")).weak())
+                            .truncate(),
+                    );
+                }
+            }
+        });
+        for (path, reason) in [
+            Some(&result.generation_path),
+            current.as_ref().map(|m| &m.training_path),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|p| desk.images.failed.get(p).map(|r| (p, r)))
+        {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("{}: {reason}", path.display()),
+            );
+        }
+    });
+    let a = gen_image.map(|(image, _)| image);
+    let b = train_image.map(|(image, _)| image);
+    let align = match (a, b) {
+        (Some(a), Some(b)) => compare::unaligned(a.size, b.size),
+        _ => [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
+    };
+    if a.is_none() {
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_millis(100));
+    }
+    compare::compare_ui(
+        ui,
+        &mut desk.compare,
+        a,
+        b.or(Some(CompareImage {
+            id: 0,
+            size: [1.0, 1.0],
+        }))
+        .filter(|_| b.is_some()),
+        align,
+    );
+}
+
+fn size_text(size: Option<(u32, u32)>) -> String {
+    size.map_or_else(|| "loading…".into(), |(w, h)| format!("{w}×{h} px"))
+}
+
+fn labels_ui(ui: &mut egui::Ui, desk: &mut Desk, out: &mut Vec<Command>) {
+    let current = desk
+        .current()
+        .map(|(r, m)| (r.generation.clone(), m.training.clone()));
+    let record = current
+        .as_ref()
+        .and_then(|(g, t)| desk.pair_label(g, t))
+        .cloned();
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        for (key, label) in [
+            ("1", Label::FullCopy),
+            ("2", Label::NearCopy),
+            ("3", Label::Distinct),
+        ] {
+            let active = record.as_ref().and_then(|r| r.label) == Some(label);
+            let text = egui::RichText::new(format!("{key}  {}", label.title()))
+                .strong()
+                .color(if active {
+                    egui::Color32::WHITE
+                } else {
+                    label_colour(label)
+                });
+            let button = egui::Button::new(text)
+                .min_size(egui::vec2(118.0, 30.0))
+                .fill(if active {
+                    label_colour(label)
+                } else {
+                    ui.visuals().widgets.inactive.weak_bg_fill
+                });
+            if ui
+                .add_enabled(current.is_some(), button)
+                .on_hover_text(label.definition())
+                .clicked()
+            {
+                out.push(Command::SetLabel(Some(label)));
+            }
+        }
+        if ui
+            .add_enabled(
+                record.as_ref().is_some_and(|r| r.label.is_some()),
+                egui::Button::new("0  Clear").min_size(egui::vec2(80.0, 30.0)),
+            )
+            .clicked()
+        {
+            out.push(Command::SetLabel(None));
+        }
+        ui.separator();
+        if ui.button("Undo").on_hover_text("Ctrl+Z").clicked() {
+            out.push(Command::Undo);
+        }
+        if ui.button("Redo").on_hover_text("Ctrl+Shift+Z").clicked() {
+            out.push(Command::Redo);
+        }
+        ui.separator();
+        if ui
+            .button("< K")
+            .on_hover_text("Previous generation")
+            .clicked()
+        {
+            out.push(Command::PreviousGeneration);
+        }
+        if ui.button("J >").on_hover_text("Next generation").clicked() {
+            out.push(Command::NextGeneration);
+        }
+        if ui
+            .button("N  Next unlabelled")
+            .on_hover_text("Next unlabelled generation at or above the threshold")
+            .clicked()
+        {
+            out.push(Command::NextUnlabelled);
+        }
+        if ui
+            .button("?")
+            .on_hover_text("Keys and label definitions")
+            .clicked()
+        {
+            out.push(Command::ToggleHelp);
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("Note");
+        let response = ui.add(
+            egui::TextEdit::singleline(&mut desk.note.1)
+                .hint_text("What was copied? (saved when you press Enter or leave the field)")
+                .desired_width(ui.available_width() - 8.0),
+        );
+        if response.lost_focus() {
+            out.push(Command::SetNote(desk.note.1.clone()));
+        }
+        if let Some(record) = &record {
+            response.on_hover_text(format!("{} · {}", record.reviewer, record.labelled_at));
+        }
+    });
+    ui.add_space(2.0);
+}

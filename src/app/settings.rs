@@ -1,0 +1,82 @@
+//! Settings kept between sessions in eframe's storage.
+
+use std::path::PathBuf;
+
+/// The colour theme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum ThemeChoice {
+    /// Follow the system.
+    #[default]
+    System,
+    /// Dark.
+    Dark,
+    /// Light.
+    Light,
+}
+
+/// A project opened before, for the welcome screen.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RecentProject {
+    /// The project folder.
+    pub dir: PathBuf,
+    /// Its generations folder, for display.
+    pub generations: PathBuf,
+    /// Its training folders, for display.
+    pub training: Vec<PathBuf>,
+}
+
+/// Everything the desk remembers between sessions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Top-1 similarity at or above which a generation is a likely copy.
+    pub threshold: f32,
+    /// Matches kept per generation.
+    pub top_k: usize,
+    /// The model: `sscd`, `sscd-distilled` or a path.
+    pub model: String,
+    /// The name stored with each label.
+    pub reviewer: String,
+    /// The colour theme.
+    pub theme: ThemeChoice,
+    /// Width of the generations list in points.
+    pub list_width: f32,
+    /// Whether the statistics panel is open.
+    pub show_stats: bool,
+    /// Whether the frame-time readout is shown in the status bar.
+    pub show_frame_time: bool,
+    /// Projects opened before, newest first.
+    pub recent: Vec<RecentProject>,
+    /// The project open when the desk was last closed.
+    pub last_project: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            threshold: 0.5,
+            top_k: 5,
+            model: "sscd".into(),
+            reviewer: crate::review::default_reviewer(),
+            theme: ThemeChoice::System,
+            list_width: 380.0,
+            show_stats: false,
+            show_frame_time: true,
+            recent: Vec::new(),
+            last_project: None,
+        }
+    }
+}
+
+impl Settings {
+    /// The key under which eframe stores the settings.
+    pub const STORAGE_KEY: &'static str = "replicant-settings";
+
+    /// Remembers `project` at the top of the recent list (at most 8).
+    pub fn remember(&mut self, project: RecentProject) {
+        self.recent.retain(|p| p.dir != project.dir);
+        self.last_project = Some(project.dir.clone());
+        self.recent.insert(0, project);
+        self.recent.truncate(8);
+    }
+}

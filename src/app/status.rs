@@ -1,0 +1,137 @@
+//! The status bar: the scan's progress, rate, ETA, skipped files and Cancel; the last label
+//! write and the frame-time readout.
+
+use super::commands::Command;
+use super::desk::Desk;
+use super::frame_stats::FrameStats;
+use super::settings::Settings;
+use crate::pipeline::ScanPhase;
+
+/// Draws the status bar.
+pub fn status_ui(
+    ui: &mut egui::Ui,
+    desk: &Desk,
+    frames: &FrameStats,
+    settings: &Settings,
+    skipped_open: &mut bool,
+    out: &mut Vec<Command>,
+) {
+    ui.horizontal(|ui| {
+        if desk.scanning() {
+            let progress = desk.scan.progress;
+            let phase = match desk.scan.phase {
+                Some(ScanPhase::Cataloguing) | None => "Cataloguing",
+                Some(ScanPhase::LoadingModel) => "Loading model",
+                Some(ScanPhase::Embedding) => "Embedding",
+                Some(ScanPhase::Indexing) => "Indexing",
+            };
+            let fraction = if progress.total == 0 {
+                0.0
+            } else {
+                progress.done as f32 / progress.total as f32
+            };
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .desired_width(220.0)
+                    .text(format!("{phase} {}/{}", progress.done, progress.total)),
+            );
+            if progress.images_per_sec > 0.0 {
+                ui.label(format!("{:.1} images/s", progress.images_per_sec));
+            }
+            if let Some(eta) = progress.eta_secs {
+                ui.label(format!("ETA {}", format_duration(eta)));
+            }
+            if ui.button("Cancel").clicked() {
+                out.push(Command::CancelScan);
+            }
+        } else if let Some(failed) = &desk.scan.failed {
+            ui.colored_label(
+                ui.visuals().error_fg_color,
+                format!("Scan failed: {failed}"),
+            );
+            if ui.button("Retry").clicked() {
+                out.push(Command::StartScan);
+            }
+        } else if let Some(summary) = &desk.scan.summary {
+            ui.label(format!(
+                "{} generations · {} training · {:.1}% at or above {:.2} · {} on {}",
+                summary.generations,
+                summary.training_images,
+                summary.replication_rate() * 100.0,
+                settings.threshold,
+                if summary.exact_search {
+                    "exact"
+                } else {
+                    "approximate"
+                },
+                summary.execution_provider
+            ));
+        } else {
+            ui.label(format!("{} generations", desk.results.len()));
+        }
+        let skipped = desk.scan.skipped.len();
+        if skipped > 0
+            && ui
+                .link(format!("{skipped} skipped"))
+                .on_hover_text("Files that could not be used, with reasons")
+                .clicked()
+        {
+            *skipped_open = !*skipped_open;
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if settings.show_frame_time {
+                if let Some(p95) = frames.p95_ms() {
+                    ui.weak(format!("frame p95 {p95:.1} ms"))
+                        .on_hover_text(format!(
+                            "UI time per frame, 95th percentile of the last {} frames",
+                            frames.frames()
+                        ));
+                }
+            }
+            if let Some(write) = desk.last_write {
+                ui.weak(format!(
+                    "label saved in {:.1} ms",
+                    write.as_secs_f64() * 1000.0
+                ));
+            }
+            ui.weak(format!("reviewer: {}", settings.reviewer));
+        });
+    });
+}
+
+/// "1 min 20 s" style.
+pub fn format_duration(secs: f64) -> String {
+    let secs = secs.max(0.0).round() as u64;
+    if secs >= 3600 {
+        format!("{} h {} min", secs / 3600, secs % 3600 / 60)
+    } else if secs >= 60 {
+        format!("{} min {} s", secs / 60, secs % 60)
+    } else {
+        format!("{secs} s")
+    }
+}
+
+/// The list of skipped files with reasons.
+pub fn skipped_window(ctx: &egui::Context, desk: &Desk, open: &mut bool) {
+    egui::Window::new(format!("Skipped files ({})", desk.scan.skipped.len()))
+        .open(open)
+        .default_size([640.0, 360.0])
+        .show(ctx, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                egui::Grid::new("skipped")
+                    .num_columns(2)
+                    .striped(true)
+                    .spacing([12.0, 4.0])
+                    .show(ui, |ui| {
+                        for file in &desk.scan.skipped {
+                            ui.label(
+                                egui::RichText::new(format!("{} {}", file.side, file.path))
+                                    .monospace(),
+                            );
+                            ui.add(egui::Label::new(&file.reason).wrap());
+                            ui.end_row();
+                        }
+                    });
+            });
+        });
+}

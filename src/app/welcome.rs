@@ -1,0 +1,125 @@
+//! The welcome screen: choose the generations and training folders (dialogs or drag and
+//! drop), or reopen a recent project.
+
+use std::path::PathBuf;
+
+use super::commands::Command;
+use super::settings::Settings;
+
+/// Folders chosen so far on the welcome screen.
+#[derive(Debug, Default)]
+pub struct WelcomeState {
+    /// The generations folder.
+    pub generations: Option<PathBuf>,
+    /// The training folders.
+    pub training: Vec<PathBuf>,
+}
+
+/// Draws the welcome screen.
+pub fn welcome_ui(
+    ui: &mut egui::Ui,
+    state: &mut WelcomeState,
+    settings: &Settings,
+    out: &mut Vec<Command>,
+) {
+    ui.vertical_centered(|ui| {
+        ui.add_space(ui.available_height() * 0.08);
+        ui.heading(egui::RichText::new("Replicant").size(34.0).strong());
+        ui.label("Find generated images that copy their training data, and label each pair.");
+        ui.add_space(24.0);
+    });
+    let width = 560.0_f32.min(ui.available_width());
+    ui.vertical_centered(|ui| {
+        ui.set_max_width(width);
+        egui::Frame::group(ui.style())
+            .inner_margin(16.0)
+            .show(ui, |ui| {
+                ui.set_width(width - 32.0);
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_sized([190.0, 28.0], egui::Button::new("Open generations…"))
+                        .clicked()
+                    {
+                        out.push(Command::PickGenerations);
+                    }
+                    match &state.generations {
+                        Some(path) => ui.label(path.display().to_string()),
+                        None => ui.weak("no folder yet"),
+                    };
+                });
+                ui.add_space(6.0);
+                ui.horizontal(|ui| {
+                    if ui
+                        .add_sized([190.0, 28.0], egui::Button::new("Open training set…"))
+                        .clicked()
+                    {
+                        out.push(Command::PickTraining);
+                    }
+                    if state.training.is_empty() {
+                        ui.weak("no folder yet");
+                    }
+                });
+                let mut remove = None;
+                for (i, path) in state.training.iter().enumerate() {
+                    ui.horizontal(|ui| {
+                        ui.add_space(198.0);
+                        ui.label(path.display().to_string());
+                        if ui
+                            .small_button("x")
+                            .on_hover_text("Remove this training folder")
+                            .clicked()
+                        {
+                            remove = Some(i);
+                        }
+                    });
+                }
+                if let Some(i) = remove {
+                    state.training.remove(i);
+                }
+                ui.add_space(10.0);
+                let ready = state.generations.is_some() && !state.training.is_empty();
+                ui.horizontal(|ui| {
+                    let open = ui.add_enabled(
+                        ready,
+                        egui::Button::new(egui::RichText::new("Scan and review").strong())
+                            .min_size([190.0, 32.0].into()),
+                    );
+                    if open.clicked() {
+                        if let Some(generations) = state.generations.clone() {
+                            out.push(Command::OpenFolders {
+                                generations,
+                                training: state.training.clone(),
+                                project: None,
+                            });
+                        }
+                    }
+                    ui.weak("or drop folders on the window: generations first, then training");
+                });
+            });
+        ui.add_space(18.0);
+        if !settings.recent.is_empty() {
+            ui.label(egui::RichText::new("Recent projects").strong());
+            for recent in &settings.recent {
+                let name = recent.generations.file_name().map_or_else(
+                    || recent.dir.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                let training: Vec<String> = recent
+                    .training
+                    .iter()
+                    .filter_map(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect();
+                let text = format!("{name}  vs  {}", training.join(", "));
+                if ui
+                    .link(text)
+                    .on_hover_text(recent.dir.display().to_string())
+                    .clicked()
+                {
+                    out.push(Command::OpenProject(recent.dir.clone()));
+                }
+            }
+        }
+        ui.add_space(12.0);
+        ui.weak("Try it on a made-up set: replicant demo");
+    });
+}
