@@ -446,20 +446,27 @@ pub fn make_demo(dir: &Path, spec: &DemoSpec) -> std::io::Result<DemoSet> {
     }
     let sizes = [(640, 480), (512, 512), (480, 640), (600, 400)];
     let mut rng = SplitMix::new(spec.seed);
+    // Scenes are seeded by their index, so making them in parallel gives the same set.
+    let training: Vec<RgbImage> = {
+        use rayon::prelude::*;
+        (0..spec.training)
+            .into_par_iter()
+            .map(|i| {
+                let (w, h) = sizes[i % sizes.len()];
+                let image = scene(
+                    spec.seed.wrapping_mul(1_000_003).wrapping_add(i as u64),
+                    w,
+                    h,
+                );
+                save(&image, &training_dir.join(training_name(i))).map(|()| image)
+            })
+            .collect::<std::io::Result<_>>()?
+    };
     let mut captions = String::new();
-    let mut training = Vec::with_capacity(spec.training);
-    for i in 0..spec.training {
-        let (w, h) = sizes[i % sizes.len()];
-        let image = scene(
-            spec.seed.wrapping_mul(1_000_003).wrapping_add(i as u64),
-            w,
-            h,
-        );
-        let name = training_name(i);
-        save(&image, &training_dir.join(&name))?;
-        captions.push_str(&serde_json::json!({"file_name": name, "caption": format!("training scene {i}: shapes on a {w}x{h} gradient")}).to_string());
+    for (i, image) in training.iter().enumerate() {
+        let (w, h) = image.dimensions();
+        captions.push_str(&serde_json::json!({"file_name": training_name(i), "caption": format!("training scene {i}: shapes on a {w}x{h} gradient")}).to_string());
         captions.push('\n');
-        training.push(image);
     }
     std::fs::write(training_dir.join("metadata.jsonl"), captions)?;
 

@@ -23,6 +23,12 @@ pub fn similarity_colour(similarity: f32, threshold: f32) -> egui::Color32 {
     }
 }
 
+/// A similarity as shown: three decimals, rounded down, so 0.9496 never reads as 0.950 and
+/// the colour band always agrees with the number.
+pub fn similarity_text(similarity: f32) -> String {
+    format!("{:.3}", (similarity * 1000.0).floor() / 1000.0)
+}
+
 /// The colour of a label.
 pub fn label_colour(label: Label) -> egui::Color32 {
     match label {
@@ -46,6 +52,11 @@ pub fn chip(ui: &mut egui::Ui, text: &str, colour: egui::Color32) {
                     .strong(),
             );
         });
+}
+
+/// Accessible information for a widget that shows no label of its own.
+pub fn accessible(kind: egui::Role, name: &str) -> egui::WidgetInfo {
+    egui::WidgetInfo::labeled(kind, true, name)
 }
 
 /// Draws the list panel.
@@ -80,7 +91,9 @@ pub fn list_ui(
                 ui.selectable_value(&mut desk.list.sort, SortKey::Similarity, "By similarity");
                 ui.selectable_value(&mut desk.list.sort, SortKey::Name, "By name");
                 ui.selectable_value(&mut desk.list.sort, SortKey::Label, "By label");
-            });
+            })
+            .response
+            .widget_info(|| accessible(egui::Role::ComboBox, "Sort"));
         egui::ComboBox::from_id_salt("label-filter")
             .selected_text(desk.list.labels.title())
             .width(110.0)
@@ -88,28 +101,30 @@ pub fn list_ui(
                 for filter in LabelFilter::ALL {
                     ui.selectable_value(&mut desk.list.labels, filter, filter.title());
                 }
-            });
+            })
+            .response
+            .widget_info(|| accessible(egui::Role::ComboBox, "Label filter"));
         changed |= before != (desk.list.sort, desk.list.labels);
     });
     ui.horizontal(|ui| {
         ui.label("Similarity");
-        changed |= ui
-            .add(
-                egui::DragValue::new(&mut desk.list.min_similarity)
-                    .range(-1.0..=1.0)
-                    .speed(0.01)
-                    .fixed_decimals(2),
-            )
-            .changed();
+        let min = ui.add(
+            egui::DragValue::new(&mut desk.list.min_similarity)
+                .range(-1.0..=1.0)
+                .speed(0.01)
+                .fixed_decimals(2),
+        );
+        min.widget_info(|| accessible(egui::Role::SpinButton, "Lowest similarity"));
+        changed |= min.changed();
         ui.label("to");
-        changed |= ui
-            .add(
-                egui::DragValue::new(&mut desk.list.max_similarity)
-                    .range(-1.0..=1.0)
-                    .speed(0.01)
-                    .fixed_decimals(2),
-            )
-            .changed();
+        let max = ui.add(
+            egui::DragValue::new(&mut desk.list.max_similarity)
+                .range(-1.0..=1.0)
+                .speed(0.01)
+                .fixed_decimals(2),
+        );
+        max.widget_info(|| accessible(egui::Role::SpinButton, "Highest similarity"));
+        changed |= max.changed();
         if ui
             .small_button(format!("≥ {:.2}", settings.threshold))
             .on_hover_text("Show only likely copies")
@@ -184,6 +199,9 @@ fn row_ui(
         egui::vec2(ui.available_width(), ROW_HEIGHT),
         egui::Sense::click(),
     );
+    response.widget_info(|| {
+        egui::WidgetInfo::selected(egui::Role::Button, true, selected, &result.generation)
+    });
     if response.clicked() {
         out.push(Command::SelectGeneration(i));
     }
@@ -240,7 +258,7 @@ fn row_ui(
         match result.top_similarity() {
             Some(s) => chip(
                 ui,
-                &format!("{s:.3}"),
+                &similarity_text(s),
                 similarity_colour(s, settings.threshold),
             ),
             None => chip(ui, "no match", egui::Color32::GRAY),

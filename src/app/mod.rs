@@ -72,6 +72,7 @@ pub struct DeskApp {
     overwrite: Option<PendingOverwrite>,
     notices: Vec<String>,
     frame_started: Option<Instant>,
+    frames_logged: Instant,
     model_override: Option<ModelRequest>,
 }
 
@@ -102,6 +103,7 @@ impl DeskApp {
             overwrite: None,
             notices: Vec::new(),
             frame_started: None,
+            frames_logged: Instant::now(),
             model_override: None,
         };
         app.apply_theme(&cc.egui_ctx);
@@ -458,6 +460,17 @@ impl eframe::App for DeskApp {
         self.commands.extend(out);
         if let Some(started) = self.frame_started.take() {
             self.frames.record(started.elapsed());
+        }
+        if self.frames_logged.elapsed() >= std::time::Duration::from_secs(5) {
+            self.frames_logged = Instant::now();
+            if let Some(p95) = self.frames.p95_ms() {
+                tracing::info!(
+                    p95_ms = format!("{p95:.2}"),
+                    frames = self.frames.frames(),
+                    scanning = self.desk.as_ref().is_some_and(Desk::scanning),
+                    "UI frame time"
+                );
+            }
         }
     }
 

@@ -5,7 +5,7 @@
 use super::commands::Command;
 use super::compare::{self, CompareImage, CompareMode};
 use super::desk::Desk;
-use super::list::{chip, label_colour, similarity_colour};
+use super::list::{chip, label_colour, similarity_colour, similarity_text};
 use super::settings::Settings;
 use super::thumbs::{Thumb, ThumbnailCache};
 use crate::review::Label;
@@ -37,7 +37,7 @@ pub fn pair_ui(
             if let Some(s) = result.top_similarity() {
                 chip(
                     ui,
-                    &format!("top-1 {s:.3}"),
+                    &format!("top-1 {}", similarity_text(s)),
                     similarity_colour(s, settings.threshold),
                 );
             }
@@ -104,7 +104,7 @@ pub fn pair_ui(
                                         );
                                         chip(
                                             ui,
-                                            &format!("{:.3}", m.similarity),
+                                            &similarity_text(m.similarity),
                                             similarity_colour(m.similarity, settings.threshold),
                                         );
                                     });
@@ -141,7 +141,9 @@ pub fn pair_ui(
                     for mode in CompareMode::ALL {
                         ui.selectable_value(&mut desk.compare.mode, mode, mode.title());
                     }
-                });
+                })
+                .response
+                .widget_info(|| super::list::accessible(egui::Role::ComboBox, "Compare mode"));
             if ui.button("Fit").clicked() {
                 desk.compare.fit();
             }
@@ -259,7 +261,7 @@ fn labels_ui(ui: &mut egui::Ui, desk: &mut Desk, out: &mut Vec<Command>) {
         .and_then(|(g, t)| desk.pair_label(g, t))
         .cloned();
     ui.add_space(4.0);
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         for (key, label) in [
             ("1", Label::FullCopy),
             ("2", Label::NearCopy),

@@ -392,7 +392,13 @@ impl Coordinator<'_> {
                 self.events.send(ScanEvent::Progress(progress));
                 last_sent = Instant::now();
             }
-            self.try_build_index()?;
+            if self.index.is_none() {
+                self.try_build_index()?;
+                if self.index.is_some() && progress.done < total {
+                    // Back to embedding the generations after the index.
+                    self.events.send(ScanEvent::Phase(ScanPhase::Embedding));
+                }
+            }
             self.match_waiting()?;
         }
         // Files known by content are recorded too, so the next scan need not read them.

@@ -1,0 +1,166 @@
+//! The desk driven through egui_kittest on the wgpu renderer (a software Vulkan driver in CI):
+//! open a project, select a generation, press 2 and find the label in the store; undo and find
+//! it gone; and snapshots of the welcome screen, the list with the pair view, and the stats.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use replicant::app::{Command, DeskApp, StartMode};
+use replicant::review::{Label, PairKey, ReviewStore};
+
+/// A project scanned from the fixtures: AugLy's edits against its inputs, the emoji and the
+/// screenshot template.
+fn fixtures_project(root: &Path) -> Option<PathBuf> {
+    let fixtures = common::fixtures_dir()?;
+    let generations = root.join("generations");
+    let training = root.join("training");
+    let augly = "facebookresearch-augly/augly";
+    let outputs = fixtures
+        .join(augly)
+        .join("tests/assets/image/dfdc_expected_output");
+    for name in ["test_hflip.png", "test_crop.png", "test_grayscale.png"] {
+        common::link(&outputs, name, &generations);
+    }
+    for (dir, name) in [
+        ("tests/assets/image/inputs", "dfdc_1.jpg"),
+        ("tests/assets/image/inputs", "dfdc_2.jpg"),
+        ("assets/screenshot_templates", "web.png"),
+    ] {
+        common::link(&fixtures.join(augly).join(dir), name, &training);
+    }
+    let project = root.join("project");
+    common::scan(common::options(&generations, &[training], &project));
+    Some(project)
+}
+
+fn harness(start: StartMode, size: egui::Vec2) -> Harness<'static, DeskApp> {
+    Harness::builder()
+        .with_size(size)
+        .wgpu()
+        .build_eframe(move |cc| {
+            let mut app = DeskApp::new(cc, start).with_model(common::sscd());
+            // Fixed texts, so the snapshots do not depend on who runs them.
+            app.settings_mut().reviewer = "reviewer".into();
+            app.settings_mut().show_frame_time = false;
+            app
+        })
+}
+
+/// Steps the harness until `done` holds (background work wakes it), or fails after a while.
+fn step_until(harness: &mut Harness<'_, DeskApp>, what: &str, done: impl Fn(&DeskApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    harness.run_steps(4);
+}
+
+fn images_ready(app: &DeskApp) -> bool {
+    app.desk().is_some_and(|d| {
+        d.current().is_some_and(|(g, m)| {
+            d.images.uploaded.contains_key(&g.generation_path)
+                && d.images.uploaded.contains_key(&m.training_path)
+        })
+    })
+}
+
+#[test]
+fn pressing_2_labels_the_pair_in_the_store_and_undo_removes_it() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(project) = fixtures_project(root.path()) else {
+        return;
+    };
+    let mut harness = harness(
+        StartMode::Project(project.clone()),
+        egui::vec2(1280.0, 800.0),
+    );
+    step_until(&mut harness, "the scan", |app| {
+        app.desk()
+            .is_some_and(|d| !d.scanning() && d.results.len() == 3)
+    });
+
+    // Select a generation by clicking its row.
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "test_crop.png")
+        .click();
+    harness.run_steps(3);
+    let desk = harness.state().desk().expect("desk");
+    let (generation, m) = desk.current().expect("selected pair");
+    assert_eq!(generation.generation, "test_crop.png");
+    let key = PairKey {
+        generation: generation.generation.clone(),
+        training: m.training.clone(),
+    };
+    assert_eq!(key.training, "dfdc_1.jpg");
+
+    harness.key_press(egui::Key::Num2);
+    harness.run_steps(2);
+    let store = ReviewStore::open(&project.join("review.sqlite")).expect("store");
+    let record = store.get(&key).expect("read").expect("label stored");
+    assert_eq!(record.label, Some(Label::NearCopy));
+    assert_eq!(record.reviewer, "reviewer");
+    assert_eq!(record.context.rank, 1);
+
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    harness.run_steps(2);
+    assert_eq!(
+        store.get(&key).expect("read"),
+        None,
+        "undo left the label in the store"
+    );
+    harness.key_press_modifiers(
+        egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+        egui::Key::Z,
+    );
+    harness.run_steps(2);
+    assert_eq!(
+        store.get(&key).expect("read").and_then(|r| r.label),
+        Some(Label::NearCopy),
+        "redo"
+    );
+
+    // The buttons do what the keys do.
+    harness.get_by_label("3  Distinct").click();
+    harness.run_steps(2);
+    assert_eq!(
+        store.get(&key).expect("read").and_then(|r| r.label),
+        Some(Label::Distinct)
+    );
+}
+
+#[test]
+fn snapshot_welcome_screen() {
+    let mut harness = harness(StartMode::Resume, egui::vec2(1280.0, 800.0));
+    harness.run_steps(4);
+    harness.get_by_label("Open generations…");
+    harness.snapshot("welcome");
+}
+
+#[test]
+fn snapshots_of_the_list_with_the_pair_view_and_the_stats_panel() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(project) = fixtures_project(root.path()) else {
+        return;
+    };
+    let mut harness = harness(StartMode::Project(project), egui::vec2(1280.0, 800.0));
+    step_until(&mut harness, "the scan", |app| {
+        app.desk()
+            .is_some_and(|d| !d.scanning() && d.results.len() == 3)
+    });
+    harness.state_mut().push(Command::SelectGeneration(0));
+    step_until(&mut harness, "the pair's images", images_ready);
+    std::thread::sleep(Duration::from_millis(1500));
+    harness.run_steps(6);
+    harness.snapshot("desk_pair_view");
+
+    harness.state_mut().push(Command::ToggleStats);
+    harness.run_steps(4);
+    harness.get_by_label("Replication rate");
+    harness.snapshot("desk_stats");
+}
