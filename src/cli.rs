@@ -142,6 +142,10 @@ pub struct ScanArgs {
     /// Decoding threads (0: one per core).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub decode_threads: usize,
+    /// Match regions (a 3x3 grid) of each generation too: auto turns it on when it costs at
+    /// most 3x of whole-image matching.
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
+    pub regions: replicant::pipeline::regions::RegionMode,
 }
 
 /// `replicant open`.
@@ -158,6 +162,9 @@ pub struct OpenArgs {
     pub project: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Match regions of each generation too (auto: when it costs at most 3x).
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
+    pub regions: replicant::pipeline::regions::RegionMode,
 }
 
 /// `replicant demo`.
@@ -177,6 +184,9 @@ pub struct DemoArgs {
     pub generations: usize,
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Match regions of each generation too (on by default here: the demo has collages).
+    #[arg(long, default_value = "on", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
+    pub regions: replicant::pipeline::regions::RegionMode,
 }
 
 /// `replicant label`.
@@ -243,6 +253,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     options.threshold = args.threshold;
     options.precision = args.precision;
     options.decode_threads = args.decode_threads;
+    options.regions = args.regions;
 
     let (results, summary) = match run_scan_with_progress(options)? {
         Some(done) => done,
@@ -372,6 +383,14 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
     eprintln!(
         "  model:             {} on {}",
         summary.model_key, summary.execution_provider
+    );
+    eprintln!(
+        "  regions:           {}",
+        if summary.regions {
+            format!("on ({} collages)", summary.collages)
+        } else {
+            "off".to_string()
+        }
     );
     eprintln!(
         "  search:            {}",
@@ -527,7 +546,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         training: vec![set.training],
         project: Some(dir.join("project")),
     };
-    open_desk(start, Some(args.model.request()))
+    open_desk(start, Some(args.model.request()), args.regions)
 }
 
 /// Runs `replicant open`.
@@ -547,14 +566,15 @@ pub fn open(args: &OpenArgs) -> anyhow::Result<ExitCode> {
         (None, Some(project)) => replicant::app::StartMode::Project(project.clone()),
         (None, None) => replicant::app::StartMode::Resume,
     };
-    open_desk(start, Some(args.model.request()))
+    open_desk(start, Some(args.model.request()), args.regions)
 }
 
 /// Opens the desk window.
 pub fn open_desk(
     start: replicant::app::StartMode,
     model: Option<ModelRequest>,
+    regions: replicant::pipeline::regions::RegionMode,
 ) -> anyhow::Result<ExitCode> {
-    replicant::app::run(start, model).map_err(|err| anyhow::anyhow!("cannot open the window: {err}. The desk needs a display (X11 or Wayland) and a GPU or software Vulkan/GL driver; `replicant scan` works without one"))?;
+    replicant::app::run(start, model, regions).map_err(|err| anyhow::anyhow!("cannot open the window: {err}. The desk needs a display (X11 or Wayland) and a GPU or software Vulkan/GL driver; `replicant scan` works without one"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@
 //! uses egui, eframe, winit or wgpu, so the command line and tests drive everything the desk
 //! does.
 
+pub mod align;
 pub mod app;
 pub mod catalog;
 pub mod decode;

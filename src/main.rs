@@ -24,7 +24,11 @@ fn main() -> ExitCode {
         Some(cli::Command::Demo(args)) => cli::demo(&args),
         Some(cli::Command::Label(args)) => cli::label(&args),
         Some(cli::Command::Export(args)) => cli::export(&args),
-        None => cli::open_desk(replicant::app::StartMode::Resume, None),
+        None => cli::open_desk(
+            replicant::app::StartMode::Resume,
+            None,
+            replicant::pipeline::regions::RegionMode::Auto,
+        ),
     };
     match result {
         Ok(code) => code,

@@ -33,6 +33,26 @@ pub struct GenerationMatches {
     pub prompt: Option<String>,
     /// Matches, most similar first.
     pub matches: Vec<Match>,
+    /// Each region's best training image, when regions were matched (for the collage map).
+    #[serde(default)]
+    pub region_hits: Vec<RegionHit>,
+    /// Whether regions match two or more different training images at or above the
+    /// threshold.
+    #[serde(default)]
+    pub collage: bool,
+}
+
+/// A region of a generation and the training image it resembles most.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RegionHit {
+    /// The region, `[x, y, w, h]` in generation pixels.
+    pub region: [u32; 4],
+    /// The training image's path as shown.
+    pub training: String,
+    /// The training image on disk.
+    pub training_path: PathBuf,
+    /// Cosine similarity of the region to the training image.
+    pub similarity: f32,
 }
 
 impl GenerationMatches {

@@ -155,6 +155,9 @@ fn snapshots_of_the_list_with_the_pair_view_and_the_stats_panel() {
     });
     harness.state_mut().push(Command::SelectGeneration(0));
     step_until(&mut harness, "the pair's images", images_ready);
+    step_until(&mut harness, "the pair's alignment", |app| {
+        app.desk().is_some_and(|d| d.current_alignment().is_some())
+    });
     std::thread::sleep(Duration::from_millis(1500));
     harness.run_steps(6);
     harness.snapshot("desk_pair_view");

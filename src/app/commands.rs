@@ -33,6 +33,12 @@ pub enum Command {
     SelectMatch(usize),
     /// Show or hide the keys and label definitions.
     ToggleHelp,
+    /// Switch to the next compare mode.
+    NextCompareMode,
+    /// Apply or drop the estimated alignment.
+    ToggleAlignment,
+    /// Show or hide the collage map.
+    ToggleCollageMap,
     /// Show or hide the statistics panel.
     ToggleStats,
     /// Start (or restart) the scan of the open project.
@@ -109,6 +115,9 @@ pub fn from_keys(ctx: &egui::Context) -> Vec<Command> {
         take(Modifiers::NONE, Key::ArrowRight, Command::NextMatch);
         take(Modifiers::NONE, Key::ArrowLeft, Command::PreviousMatch);
         take(Modifiers::NONE, Key::N, Command::NextUnlabelled);
+        take(Modifiers::NONE, Key::M, Command::NextCompareMode);
+        take(Modifiers::NONE, Key::A, Command::ToggleAlignment);
+        take(Modifiers::NONE, Key::C, Command::ToggleCollageMap);
         take(Modifiers::NONE, Key::Questionmark, Command::ToggleHelp);
         take(Modifiers::SHIFT, Key::Questionmark, Command::ToggleHelp);
         take(Modifiers::SHIFT, Key::Slash, Command::ToggleHelp);

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::commands::Command;
 use super::compare::{CompareImage, CompareState};
+use crate::align::Alignment;
 use crate::matches::{GenerationMatches, Match, SkippedFile, sort_by_top_similarity};
+use crate::pipeline::{AlignJob, spawn_alignment};
 use crate::pipeline::{
     ImageLoader, ImageRequest, LastScan, LoadedImage, Progress, Project, ScanEvent, ScanHandle,
     ScanOptions, ScanPhase, ScanSummary, Waker, start_scan,
@@ -81,6 +83,8 @@ pub struct ListState {
     pub max_similarity: f32,
     /// Filter on labels.
     pub labels: LabelFilter,
+    /// Show only generations marked as collages.
+    pub collages_only: bool,
     /// Indices into the results, in list order.
     pub order: Vec<usize>,
     dirty: bool,
@@ -95,6 +99,7 @@ impl Default for ListState {
             min_similarity: -1.0,
             max_similarity: 1.0,
             labels: LabelFilter::All,
+            collages_only: false,
             order: Vec::new(),
             dirty: true,
             rebuilt_at: None,
@@ -138,6 +143,11 @@ pub struct PairImages {
     /// Images that failed to load, with reasons.
     pub failed: HashMap<PathBuf, String>,
     wanted: Vec<PathBuf>,
+    /// Small copies (longest side at most 768 px) for estimating alignments.
+    small: HashMap<PathBuf, image::RgbImage>,
+    /// Estimated alignments by (generation, training), in texture pixels.
+    pub alignments: HashMap<(PathBuf, PathBuf), Alignment>,
+    align_job: Option<((PathBuf, PathBuf), AlignJob)>,
 }
 
 /// A stable texture id for a path (blake3, the same in every run).
@@ -212,6 +222,9 @@ impl Desk {
                 uploaded: HashMap::new(),
                 failed: HashMap::new(),
                 wanted: Vec::new(),
+                small: HashMap::new(),
+                alignments: HashMap::new(),
+                align_job: None,
             },
             messages: Vec::new(),
             last_write: None,
@@ -373,6 +386,9 @@ impl Desk {
                 {
                     return false;
                 }
+                if self.list.collages_only && !r.collage {
+                    return false;
+                }
                 let label = self.generation_label(i);
                 match self.list.labels {
                     LabelFilter::All => true,
@@ -498,14 +514,84 @@ impl Desk {
         self.images.loader.ready()
     }
 
-    /// Records an uploaded image.
-    pub fn image_uploaded(&mut self, path: PathBuf, image: CompareImage, original: (u32, u32)) {
-        self.images.uploaded.insert(path, (image, original));
+    /// Records an uploaded image, with a small copy of it for alignment.
+    pub fn image_uploaded(
+        &mut self,
+        path: PathBuf,
+        image: CompareImage,
+        original: (u32, u32),
+        small: image::RgbImage,
+    ) {
+        self.images.uploaded.insert(path.clone(), (image, original));
+        self.images.small.insert(path, small);
         // Keep the record small: the GPU side keeps only a few textures anyway.
         if self.images.uploaded.len() > 8 {
             let wanted = self.images.wanted.clone();
             self.images.uploaded.retain(|p, _| wanted.contains(p));
+            self.images.small.retain(|p, _| wanted.contains(p));
         }
+    }
+
+    /// Starts estimating the alignment of the pair on screen once both images are loaded,
+    /// and collects a finished estimate (in texture pixels).
+    pub fn poll_alignment(&mut self, waker: Option<&Waker>) {
+        if let Some((key, job)) = &self.images.align_job {
+            if let Ok(found) = job.result.try_recv() {
+                let key = key.clone();
+                self.images.align_job = None;
+                if let (Some(g), Some(t), Some((gi, _)), Some((ti, _))) = (
+                    self.images.small.get(&key.0),
+                    self.images.small.get(&key.1),
+                    self.images.uploaded.get(&key.0),
+                    self.images.uploaded.get(&key.1),
+                ) {
+                    let (fgx, fgy) = (
+                        g.width() as f32 / gi.size[0],
+                        g.height() as f32 / gi.size[1],
+                    );
+                    let (ftx, fty) = (
+                        t.width() as f32 / ti.size[0],
+                        t.height() as f32 / ti.size[1],
+                    );
+                    let m = found.gen_to_train;
+                    let gen_to_train = [
+                        [m[0][0] * fgx / ftx, 0.0, m[0][2] / ftx],
+                        [0.0, m[1][1] * fgy / fty, m[1][2] / fty],
+                    ];
+                    let in_textures = Alignment {
+                        gen_to_train,
+                        scale: gen_to_train[1][1],
+                        ..found
+                    };
+                    self.images.alignments.insert(key, in_textures);
+                }
+            }
+        }
+        let Some((result, m)) = self.current() else {
+            return;
+        };
+        let key = (result.generation_path.clone(), m.training_path.clone());
+        if self.images.alignments.contains_key(&key)
+            || self
+                .images
+                .align_job
+                .as_ref()
+                .is_some_and(|(k, _)| *k == key)
+        {
+            return;
+        }
+        if let (Some(g), Some(t)) = (self.images.small.get(&key.0), self.images.small.get(&key.1)) {
+            let job = spawn_alignment(g.clone(), t.clone(), waker.cloned());
+            self.images.align_job = Some((key, job));
+        }
+    }
+
+    /// The alignment of the pair on screen, if estimated.
+    pub fn current_alignment(&self) -> Option<&Alignment> {
+        let (result, m) = self.current()?;
+        self.images
+            .alignments
+            .get(&(result.generation_path.clone(), m.training_path.clone()))
     }
 
     fn move_generation(&mut self, step: isize) {
@@ -619,6 +705,16 @@ impl Desk {
             }
             Command::SelectGeneration(i) if *i < self.results.len() => self.select(*i),
             Command::SelectMatch(m) => self.select_match(*m),
+            Command::NextCompareMode => {
+                let modes = super::compare::CompareMode::ALL;
+                let at = modes
+                    .iter()
+                    .position(|m| *m == self.compare.mode)
+                    .unwrap_or(0);
+                self.compare.mode = modes[(at + 1) % modes.len()];
+            }
+            Command::ToggleAlignment => self.compare.aligned = !self.compare.aligned,
+            Command::ToggleCollageMap => self.compare.collage_map = !self.compare.collage_map,
             Command::CancelScan => {
                 if let Some(handle) = &self.scan.handle {
                     handle.cancel();

@@ -13,6 +13,12 @@ const KEYS: &[(&str, &str)] = &[
     ("N", "Next unlabelled generation at or above the threshold"),
     ("Ctrl+Z", "Undo"),
     ("Ctrl+Shift+Z / Ctrl+Y", "Redo"),
+    (
+        "M",
+        "Next compare mode: side by side, overlay, difference, swipe, blink",
+    ),
+    ("A", "Aligned / corner to corner"),
+    ("C", "Collage map"),
     ("Wheel / pinch", "Zoom both images"),
     ("Drag", "Pan both images"),
     ("Double-click", "Fit"),

@@ -105,6 +105,10 @@ pub fn list_ui(
             .response
             .widget_info(|| accessible(egui::Role::ComboBox, "Label filter"));
         changed |= before != (desk.list.sort, desk.list.labels);
+        changed |= ui
+            .checkbox(&mut desk.list.collages_only, "Collages")
+            .on_hover_text("Only generations whose regions match several training images")
+            .changed();
     });
     ui.horizontal(|ui| {
         ui.label("Similarity");
@@ -262,6 +266,9 @@ fn row_ui(
                 similarity_colour(s, settings.threshold),
             ),
             None => chip(ui, "no match", egui::Color32::GRAY),
+        }
+        if result.collage {
+            chip(ui, "collage", egui::Color32::from_rgb(106, 27, 154));
         }
         if let Some(label) = desk.generation_label(i) {
             chip(ui, label.title(), label_colour(label));

@@ -73,6 +73,7 @@ pub struct DeskApp {
     notices: Vec<String>,
     frame_started: Option<Instant>,
     frames_logged: Instant,
+    regions: crate::pipeline::regions::RegionMode,
     model_override: Option<ModelRequest>,
 }
 
@@ -104,6 +105,7 @@ impl DeskApp {
             notices: Vec::new(),
             frame_started: None,
             frames_logged: Instant::now(),
+            regions: crate::pipeline::regions::RegionMode::Auto,
             model_override: None,
         };
         app.apply_theme(&cc.egui_ctx);
@@ -136,6 +138,12 @@ impl DeskApp {
     /// `--ort-lib`, `--device` and friends).
     pub fn with_model(mut self, request: ModelRequest) -> Self {
         self.model_override = Some(request);
+        self
+    }
+
+    /// Matches regions of generations as `mode` says (the command line's `--regions`).
+    pub fn with_regions(mut self, mode: crate::pipeline::regions::RegionMode) -> Self {
+        self.regions = mode;
         self
     }
 
@@ -183,6 +191,7 @@ impl DeskApp {
         options.model = self.model_request();
         options.top_k = self.settings.top_k.clamp(1, 100);
         options.threshold = self.settings.threshold;
+        options.regions = self.regions;
         options
     }
 
@@ -359,7 +368,13 @@ impl DeskApp {
                         id,
                         size: [base.width() as f32, base.height() as f32],
                     };
-                    desk.image_uploaded(path, image, loaded.original_size);
+                    // The first level no larger than 768 px, for estimating alignments.
+                    let small = levels
+                        .iter()
+                        .find(|l| l.width().max(l.height()) <= 768)
+                        .unwrap_or(base);
+                    let small = image::DynamicImage::ImageRgba8(small.clone()).into_rgb8();
+                    desk.image_uploaded(path, image, loaded.original_size, small);
                 }
                 Err(reason) => {
                     desk.images.failed.insert(path, reason.clone());
@@ -381,6 +396,9 @@ impl eframe::App for DeskApp {
         }
         self.thumbs.poll(ctx);
         self.upload_images();
+        if let Some(desk) = &mut self.desk {
+            desk.poll_alignment(self.waker.as_ref());
+        }
         for command in std::mem::take(&mut self.commands) {
             self.apply(ctx, command);
         }
@@ -629,7 +647,11 @@ impl DeskApp {
 }
 
 /// Opens the desk window and runs it until closed.
-pub fn run(start: StartMode, model: Option<ModelRequest>) -> eframe::Result {
+pub fn run(
+    start: StartMode,
+    model: Option<ModelRequest>,
+    regions: crate::pipeline::regions::RegionMode,
+) -> eframe::Result {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Replicant")
@@ -643,7 +665,7 @@ pub fn run(start: StartMode, model: Option<ModelRequest>) -> eframe::Result {
         "replicant",
         options,
         Box::new(move |cc| {
-            let app = DeskApp::new(cc, start);
+            let app = DeskApp::new(cc, start).with_regions(regions);
             Ok(Box::new(match model {
                 Some(request) => app.with_model(request),
                 None => app,

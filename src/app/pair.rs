@@ -182,6 +182,29 @@ pub fn pair_ui(
                 }
                 CompareMode::SideBySide => {}
             }
+            ui.separator();
+            let alignment = desk.current_alignment().copied();
+            let tip = match alignment {
+                Some(found) if found.improves() => format!(
+                    "Estimated: training = {:.3} x generation{}, shifted ({:.0}, {:.0}) px; NCC {:.2} (corner to corner {:.2})",
+                    found.scale,
+                    if found.flipped { ", mirrored" } else { "" },
+                    found.gen_to_train[0][2],
+                    found.gen_to_train[1][2],
+                    found.score,
+                    found.unaligned_score
+                ),
+                Some(found) => format!("No better fit than corner to corner (NCC {:.2})", found.unaligned_score),
+                None => "Estimating the alignment…".into(),
+            };
+            ui.checkbox(&mut desk.compare.aligned, "Aligned").on_hover_text(tip);
+            if alignment.is_some_and(|a| a.improves() && desk.compare.aligned) {
+                ui.weak(format!("×{:.2}{}", alignment.map_or(1.0, |a| a.scale), if alignment.is_some_and(|a| a.flipped) { " mirrored" } else { "" }));
+            }
+            let has_regions = !result.region_hits.is_empty();
+            ui.add_enabled(has_regions, egui::Checkbox::new(&mut desk.compare.collage_map, "Collage map"))
+                .on_hover_text("Colour each region of the generation by the training image it matches")
+                .on_disabled_hover_text("This scan did not match regions (scan with regions on)");
         });
     });
     egui::Panel::bottom("pair-captions").show(ui, |ui| {
@@ -227,15 +250,18 @@ pub fn pair_ui(
     });
     let a = gen_image.map(|(image, _)| image);
     let b = train_image.map(|(image, _)| image);
-    let align = match (a, b) {
-        (Some(a), Some(b)) => compare::unaligned(a.size, b.size),
+    let align = match (a, b, desk.current_alignment()) {
+        (Some(_), Some(_), Some(found)) if desk.compare.aligned && found.improves() => {
+            found.gen_to_train
+        }
+        (Some(a), Some(b), _) => compare::unaligned(a.size, b.size),
         _ => [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
     };
     if a.is_none() {
         ui.ctx()
             .request_repaint_after(std::time::Duration::from_millis(100));
     }
-    compare::compare_ui(
+    let (_, pane) = compare::compare_ui(
         ui,
         &mut desk.compare,
         a,
@@ -246,6 +272,116 @@ pub fn pair_ui(
         .filter(|_| b.is_some()),
         align,
     );
+    if desk.compare.collage_map && !result.region_hits.is_empty() {
+        if let (Some(pane), Some((_, original))) = (pane, gen_image) {
+            collage_map_ui(ui, &result, pane, original, settings.threshold, thumbs);
+        }
+    }
+}
+
+/// Distinct colours for the training images of a collage map.
+const PALETTE: [egui::Color32; 8] = [
+    egui::Color32::from_rgb(230, 25, 75),
+    egui::Color32::from_rgb(60, 180, 75),
+    egui::Color32::from_rgb(0, 130, 200),
+    egui::Color32::from_rgb(245, 130, 48),
+    egui::Color32::from_rgb(145, 30, 180),
+    egui::Color32::from_rgb(70, 240, 240),
+    egui::Color32::from_rgb(240, 50, 230),
+    egui::Color32::from_rgb(210, 245, 60),
+];
+
+/// Colours the generation's regions by the training image each one matched, with a legend of
+/// thumbnails and similarities; regions below the threshold are outlined only.
+fn collage_map_ui(
+    ui: &mut egui::Ui,
+    result: &crate::matches::GenerationMatches,
+    pane: compare::GenerationPane,
+    original: (u32, u32),
+    threshold: f32,
+    thumbs: &mut ThumbnailCache,
+) {
+    let painter = ui.painter_at(pane.rect);
+    // Regions are in the original image's pixels; the pane shows the uploaded texture.
+    let scale_x = pane.texture_size[0] / original.0.max(1) as f32;
+    let scale_y = pane.texture_size[1] / original.1.max(1) as f32;
+    let mut sources: Vec<(String, std::path::PathBuf, f32)> = Vec::new();
+    for hit in &result.region_hits {
+        let strong = hit.similarity >= threshold;
+        let index = match sources.iter().position(|(t, _, _)| *t == hit.training) {
+            Some(i) => {
+                sources[i].2 = sources[i].2.max(hit.similarity);
+                i
+            }
+            None if strong => {
+                sources.push((
+                    hit.training.clone(),
+                    hit.training_path.clone(),
+                    hit.similarity,
+                ));
+                sources.len() - 1
+            }
+            None => usize::MAX,
+        };
+        let [x, y, w, h] = hit.region;
+        let min = pane.to_screen(x as f32 * scale_x, y as f32 * scale_y);
+        let max = pane.to_screen((x + w) as f32 * scale_x, (y + h) as f32 * scale_y);
+        let rect = egui::Rect::from_min_max(min, max).shrink(1.0);
+        if strong && index != usize::MAX {
+            let colour = PALETTE[index % PALETTE.len()];
+            painter.rect_filled(rect, 0.0, colour.gamma_multiply(0.35));
+            painter.rect_stroke(
+                rect,
+                0.0,
+                egui::Stroke::new(2.0, colour),
+                egui::StrokeKind::Inside,
+            );
+            painter.text(
+                rect.left_top() + egui::vec2(4.0, 4.0),
+                egui::Align2::LEFT_TOP,
+                format!("{:.2}", hit.similarity),
+                egui::FontId::proportional(12.0),
+                egui::Color32::WHITE,
+            );
+        } else {
+            painter.rect_stroke(
+                rect,
+                0.0,
+                egui::Stroke::new(1.0, egui::Color32::from_white_alpha(90)),
+                egui::StrokeKind::Inside,
+            );
+        }
+    }
+    // The legend, in the pane's bottom-left corner.
+    let legend = egui::Area::new(ui.scope_id().with("collage-legend"))
+        .pivot(egui::Align2::LEFT_BOTTOM)
+        .fixed_pos(pane.rect.left_bottom() + egui::vec2(8.0, -8.0))
+        .order(egui::Order::Foreground);
+    legend.show(ui.ctx(), |ui| {
+        egui::Frame::popup(ui.style()).show(ui, |ui| {
+            if sources.is_empty() {
+                ui.label(format!("No region reaches {threshold:.2}"));
+            }
+            if result.collage {
+                ui.label(
+                    egui::RichText::new("Collage: regions match several training images").strong(),
+                );
+            }
+            for (i, (training, path, similarity)) in sources.iter().enumerate() {
+                ui.horizontal(|ui| {
+                    let (swatch, _) =
+                        ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                    ui.painter()
+                        .rect_filled(swatch, 2.0, PALETTE[i % PALETTE.len()]);
+                    if let Thumb::Ready(texture) = thumbs.get(path) {
+                        let scale = 40.0 / texture.size.x.max(texture.size.y);
+                        ui.add(egui::Image::new(texture).fit_to_exact_size(texture.size * scale));
+                    }
+                    ui.label(format!("{similarity:.3}  {training}"));
+                });
+            }
+        });
+    });
 }
 
 fn size_text(size: Option<(u32, u32)>) -> String {

@@ -128,6 +128,8 @@ mod tests {
                 training_path: "/t/x.jpg".into(),
                 training_caption: None,
             }],
+            region_hits: Vec::new(),
+            collage: false,
         }]
     }
 

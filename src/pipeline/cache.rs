@@ -163,6 +163,56 @@ impl EmbeddingCache {
         Ok(out)
     }
 
+    /// Every content hash with at least `count` embeddings whose view starts with `prefix`
+    /// (the regions of a generation) for `model_key`.
+    pub fn hashes_with_views(
+        &self,
+        model_key: &str,
+        prefix: &str,
+        count: usize,
+    ) -> Result<HashSet<ContentHash>, CacheError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash FROM embeddings WHERE model_key = ?1 AND substr(view, 1, length(?2)) = ?2 GROUP BY hash HAVING count(*) >= ?3")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![model_key, prefix, count as i64], |row| {
+                row.get::<_, Vec<u8>>(0)
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = HashSet::new();
+        for row in rows {
+            if let Ok(hash) = ContentHash::try_from(row.map_err(|e| self.err(e))?) {
+                out.insert(hash);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every view's embedding of the content `hash` for `model_key` (the whole image's view is
+    /// named "").
+    pub fn views(
+        &self,
+        model_key: &str,
+        hash: &ContentHash,
+    ) -> Result<Vec<(String, Vec<f32>)>, CacheError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT view, vector FROM embeddings WHERE model_key = ?1 AND hash = ?2 ORDER BY view")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![model_key, hash.as_slice()], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (view, blob) = row.map_err(|e| self.err(e))?;
+            out.push((view, blob_vector(&blob)));
+        }
+        Ok(out)
+    }
+
     /// Decode failures recorded by this decoder revision, by content hash.
     pub fn failures(&self) -> Result<HashMap<ContentHash, String>, CacheError> {
         let mut stmt = self

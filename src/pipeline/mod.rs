@@ -7,6 +7,7 @@
 //! ONNX Runtime session. They talk through bounded channels, so memory stays flat whatever
 //! the folder size. Dropping the [`ScanHandle`] cancels the scan.
 
+mod align_job;
 mod cache;
 mod events;
 mod images;
@@ -14,9 +15,11 @@ mod last_scan;
 mod model;
 pub mod project;
 mod records;
+pub mod regions;
 mod scan;
 mod workers;
 
+pub use align_job::{AlignJob, spawn_alignment};
 pub use cache::{CacheError, ContentHash, EmbeddingCache};
 pub use images::{ImageLoader, ImageRequest, LoadedImage, MAX_TEXTURE_SIDE, mip_chain};
 pub use last_scan::LastScan;
@@ -56,6 +59,8 @@ pub struct ScanOptions {
     pub precision: Precision,
     /// Decoding threads (0: one per core).
     pub decode_threads: usize,
+    /// Whether generations are matched by region too.
+    pub regions: regions::RegionMode,
 }
 
 impl ScanOptions {
@@ -71,6 +76,7 @@ impl ScanOptions {
             threshold: 0.5,
             precision: Precision::F16,
             decode_threads: 0,
+            regions: regions::RegionMode::Auto,
         }
     }
 }
@@ -134,6 +140,10 @@ pub struct ScanSummary {
     pub execution_provider: String,
     /// Whether search was exhaustive.
     pub exact_search: bool,
+    /// Whether generations were matched by region too.
+    pub regions: bool,
+    /// Generations whose regions match two or more training images at or above the threshold.
+    pub collages: usize,
     /// The project folder.
     pub project_dir: PathBuf,
 }

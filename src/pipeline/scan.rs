@@ -13,6 +13,7 @@ use super::events::EventSink;
 use super::last_scan::LastScan;
 use super::project::{Project, ProjectError, ProjectSpec, absolute, write_atomically};
 use super::records::{ImageRecord, State, catalogue, folder_names};
+use super::regions::{self, RegionMode};
 use super::workers::{self, DecodeContext, Report, Slot, WorkItem};
 use super::{
     DUPLICATE_SIMILARITY, Progress, ScanEvent, ScanOptions, ScanPhase, ScanSummary, load_embedder,
@@ -22,7 +23,7 @@ use crate::catalog::CatalogError;
 use crate::decode::DecodeLimits;
 use crate::embed::{EmbedError, Embedder};
 use crate::index::{IndexError, MatchIndex, UsearchIndex};
-use crate::matches::{GenerationMatches, Match, Side, SkippedFile};
+use crate::matches::{GenerationMatches, Match, RegionHit, Side, SkippedFile};
 
 /// Why a scan could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -77,8 +78,10 @@ struct Coordinator<'a> {
     generations: Vec<ImageRecord>,
     /// Training vectors embedded by this scan, kept until the index is built.
     training_vectors: HashMap<usize, Vec<f32>>,
-    /// Generation vectors waiting for the index.
-    generation_vectors: HashMap<usize, Vec<f32>>,
+    /// Generation views (whole image and regions) waiting for the index.
+    generation_vectors: HashMap<usize, Vec<(String, Vec<f32>)>>,
+    /// Whether generations are matched by region too.
+    regions: bool,
     waiting_generations: Vec<usize>,
     index: Option<UsearchIndex>,
     results: Vec<GenerationMatches>,
@@ -160,12 +163,29 @@ fn scan(
         generations,
         training_vectors: HashMap::new(),
         generation_vectors: HashMap::new(),
+        regions: false,
         waiting_generations: Vec::new(),
         index: None,
         results: Vec::new(),
         skipped,
         embedded: 0,
         cached: 0,
+    };
+    coordinator.regions = match options.regions {
+        RegionMode::On => true,
+        RegionMode::Off => false,
+        RegionMode::Auto => {
+            let cost =
+                regions::region_cost(coordinator.generations.len(), coordinator.training.len());
+            let on = cost <= regions::AUTO_MAX_COST;
+            events.info(format!(
+                "region matching {} (auto: {} views per generation would cost {cost:.1}x of whole-image matching; the limit is {:.0}x; --regions on|off decides)",
+                if on { "on" } else { "off" },
+                regions::VIEWS_PER_GENERATION,
+                regions::AUTO_MAX_COST
+            ));
+            on
+        }
     };
     let work = coordinator.resolve_from_cache()?;
     events.send(ScanEvent::Catalogued {
@@ -200,6 +220,7 @@ impl Coordinator<'_> {
     /// ready; returns the work items for the rest, training first.
     fn resolve_from_cache(&mut self) -> Result<Vec<WorkItem>, ScanError> {
         let embedded = self.cache.embedded_hashes(&self.model_key, "")?;
+        let with_regions = self.known_with_regions()?;
         let failures = self.cache.failures()?;
         let mut work = Vec::new();
         let slots: Vec<Slot> = (0..self.training.len())
@@ -212,7 +233,13 @@ impl Coordinator<'_> {
                 .cache
                 .known_file(&entry.abs_path, entry.size_bytes, entry.mtime_ns)?;
             match known {
-                Some(known) if embedded.contains(&known.hash) => {
+                Some(known)
+                    if embedded.contains(&known.hash)
+                        && (!matches!(slot, Slot::Generation(_))
+                            || with_regions
+                                .as_ref()
+                                .is_none_or(|set| set.contains(&known.hash))) =>
+                {
                     let record = self.records(slot);
                     record.hash = Some(known.hash);
                     record.png_prompt = known.embedded_prompt;
@@ -233,6 +260,21 @@ impl Coordinator<'_> {
             }
         }
         Ok(work)
+    }
+
+    /// With regions on, the hashes whose every region is embedded; `None` with regions off.
+    fn known_with_regions(
+        &self,
+    ) -> Result<Option<std::collections::HashSet<ContentHash>>, ScanError> {
+        if !self.regions {
+            return Ok(None);
+        }
+        let global = self.cache.embedded_hashes(&self.model_key, "")?;
+        let cells = regions::VIEWS_PER_GENERATION - 1;
+        let regional =
+            self.cache
+                .hashes_with_views(&self.model_key, &regions::view_prefix(), cells)?;
+        Ok(Some(global.intersection(&regional).copied().collect()))
     }
 
     fn fail(&mut self, slot: Slot, reason: String) {
@@ -262,6 +304,7 @@ impl Coordinator<'_> {
         let context = DecodeContext {
             items: work,
             known: self.cache.embedded_hashes(&self.model_key, "")?,
+            known_with_regions: self.known_with_regions()?,
             failures: self.cache.failures()?,
             preprocess: embedder.preprocess().clone(),
             limits: DecodeLimits::default(),
@@ -353,22 +396,23 @@ impl Coordinator<'_> {
                         &[],
                     )?;
                     for item in items {
-                        let global = item
-                            .views
-                            .into_iter()
-                            .find(|v| v.name.is_empty())
-                            .map(|v| v.vector)
-                            .unwrap_or_default();
+                        let mut views: Vec<(String, Vec<f32>)> =
+                            item.views.into_iter().map(|v| (v.name, v.vector)).collect();
                         let record = self.records(item.slot);
                         record.hash = Some(item.hash);
                         record.png_prompt = item.png_prompt;
                         record.state = State::Ready;
                         match item.slot {
                             Slot::Training(i) => {
+                                let global = views
+                                    .iter()
+                                    .position(|(name, _)| name.is_empty())
+                                    .map(|p| views.swap_remove(p).1)
+                                    .unwrap_or_default();
                                 self.training_vectors.insert(i, global);
                             }
                             Slot::Generation(i) => {
-                                self.generation_vectors.insert(i, global);
+                                self.generation_vectors.insert(i, views);
                                 self.waiting_generations.push(i);
                             }
                         }
@@ -504,45 +548,87 @@ impl Coordinator<'_> {
         Ok(())
     }
 
-    /// Matches every generation that has its embedding, once the index is ready.
+    /// The views (whole image, and regions when on) of generation `i`: from this scan's
+    /// embeddings or from the cache.
+    fn generation_views(&mut self, i: usize) -> Result<Vec<(String, Vec<f32>)>, ScanError> {
+        if let Some(views) = self.generation_vectors.remove(&i) {
+            return Ok(views);
+        }
+        let Some(hash) = self.generations[i].hash else {
+            return Ok(Vec::new());
+        };
+        Ok(if self.regions {
+            self.cache.views(&self.model_key, &hash)?
+        } else {
+            self.cache
+                .vector(&self.model_key, &hash, "")?
+                .map(|v| vec![(String::new(), v)])
+                .unwrap_or_default()
+        })
+    }
+
+    /// Matches every generation that has its embedding, once the index is ready: the whole
+    /// image, and each region when regions are on (see [`super::regions`]).
     fn match_waiting(&mut self) -> Result<(), ScanError> {
         if self.index.is_none() {
             return Ok(());
         }
         for i in std::mem::take(&mut self.waiting_generations) {
-            let vector = match self.generation_vectors.remove(&i) {
-                Some(v) => Some(v),
-                None => match self.generations[i].hash {
-                    Some(hash) => self.cache.vector(&self.model_key, &hash, "")?,
-                    None => None,
-                },
+            let views = self.generation_views(i)?;
+            let Some(index) = &self.index else { break };
+            let Some((_, global)) = views.iter().find(|(name, _)| name.is_empty()) else {
+                continue;
             };
-            let Some(vector) = vector else { continue };
-            let hits = match &self.index {
-                Some(index) => index.search(&vector, self.options.top_k)?,
-                None => Vec::new(),
-            };
-            let record = &self.generations[i];
-            let matches = hits
+            let top_k = self.options.top_k;
+            let global_hits = index.search(global, top_k)?;
+            let mut region_hits = Vec::new();
+            if self.regions {
+                for (name, vector) in &views {
+                    if let Some(cell) = regions::cell_of_view(name) {
+                        region_hits.push((cell, index.search(vector, 3.min(top_k).max(1))?));
+                    }
+                }
+            }
+            let merged = regions::merge(&global_hits, &region_hits, top_k);
+            let best_cells = regions::best_per_region(&region_hits);
+            let collage = regions::is_collage(&best_cells, self.options.threshold);
+            let training_of = |key: u64| self.training.get(usize::try_from(key).ok()?);
+            let matches = merged
                 .iter()
+                .filter_map(|candidate| {
+                    let training = training_of(candidate.key)?;
+                    Some((training, candidate))
+                })
                 .enumerate()
-                .filter_map(|(rank, hit)| {
-                    let training = self.training.get(usize::try_from(hit.key).ok()?)?;
-                    Some(Match {
-                        rank: rank + 1,
+                .map(|(rank, (training, candidate))| Match {
+                    rank: rank + 1,
+                    training: training.display.clone(),
+                    similarity: candidate.similarity,
+                    region: candidate.region,
+                    training_path: training.entry.abs_path.clone(),
+                    training_caption: training.text(),
+                })
+                .collect();
+            let region_hits = best_cells
+                .iter()
+                .filter_map(|best| {
+                    let training = training_of(best.key)?;
+                    Some(RegionHit {
+                        region: best.cell,
                         training: training.display.clone(),
-                        similarity: hit.similarity,
-                        region: None,
                         training_path: training.entry.abs_path.clone(),
-                        training_caption: training.text(),
+                        similarity: best.similarity,
                     })
                 })
                 .collect();
+            let record = &self.generations[i];
             let result = GenerationMatches {
                 generation: record.display.clone(),
                 generation_path: record.entry.abs_path.clone(),
                 prompt: record.text(),
                 matches,
+                region_hits,
+                collage,
             };
             self.events.send(ScanEvent::Generation(result.clone()));
             self.results.push(result);
@@ -611,6 +697,8 @@ impl Coordinator<'_> {
             model_key: self.model_key,
             execution_provider: provider,
             exact_search,
+            regions: self.regions,
+            collages: self.results.iter().filter(|r| r.collage).count(),
             project_dir: self.project.dir,
         }
     }

@@ -77,6 +77,8 @@ struct Prepared {
 pub(super) struct DecodeContext {
     pub items: Vec<WorkItem>,
     pub known: HashSet<ContentHash>,
+    /// With regions on: generations whose regions are embedded too (`None`: regions off).
+    pub known_with_regions: Option<HashSet<ContentHash>>,
     pub failures: HashMap<ContentHash, String>,
     pub preprocess: Preprocess,
     pub limits: DecodeLimits,
@@ -184,7 +186,13 @@ fn decode_loop(
         };
         let hash: ContentHash = *blake3::hash(&bytes).as_bytes();
         let png_prompt = prompt_from_png_text(&bytes);
-        let report = if context.known.contains(&hash) {
+        let regions =
+            matches!(item.slot, Slot::Generation(_)) && context.known_with_regions.is_some();
+        let known = match (&context.known_with_regions, item.slot) {
+            (Some(with_regions), Slot::Generation(_)) => with_regions.contains(&hash),
+            _ => context.known.contains(&hash),
+        };
+        let report = if known {
             Report::Known {
                 slot: item.slot,
                 hash,
@@ -201,12 +209,32 @@ fn decode_loop(
             match decode_image(&bytes, &context.limits) {
                 Ok(decoded) => {
                     drop(bytes);
-                    let pixels = resize_for_model(&decoded.rgb, &context.preprocess);
+                    let mut views = vec![(
+                        String::new(),
+                        resize_for_model(&decoded.rgb, &context.preprocess),
+                    )];
+                    if regions {
+                        let (width, height) = decoded.rgb.dimensions();
+                        for cell in super::regions::grid_cells(width, height) {
+                            let crop = image::imageops::crop_imm(
+                                &decoded.rgb,
+                                cell[0],
+                                cell[1],
+                                cell[2],
+                                cell[3],
+                            )
+                            .to_image();
+                            views.push((
+                                super::regions::view_name(cell),
+                                resize_for_model(&crop, &context.preprocess),
+                            ));
+                        }
+                    }
                     let job = Prepared {
                         slot: item.slot,
                         hash,
                         png_prompt,
-                        views: vec![(String::new(), pixels)],
+                        views,
                     };
                     if prepared.send(job).is_err() {
                         return;

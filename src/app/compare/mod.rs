@@ -81,6 +81,28 @@ pub struct CompareState {
     /// The generation texture the zoom and pan belong to (a new image starts at "fit").
     #[serde(skip)]
     pub for_image: u64,
+    /// Whether the collage map is drawn over the generation.
+    pub collage_map: bool,
+}
+
+/// Where the generation is drawn, to place overlays on it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GenerationPane {
+    /// The pane, in points.
+    pub rect: egui::Rect,
+    /// The generation pixel at the pane's centre.
+    pub center: egui::Pos2,
+    /// Points per generation pixel.
+    pub scale_points: f32,
+    /// The generation texture's size in pixels.
+    pub texture_size: [f32; 2],
+}
+
+impl GenerationPane {
+    /// The screen position of a generation pixel.
+    pub fn to_screen(&self, x: f32, y: f32) -> egui::Pos2 {
+        self.rect.center() + (egui::pos2(x, y) - self.center) * self.scale_points
+    }
 }
 
 impl Default for CompareState {
@@ -96,6 +118,7 @@ impl Default for CompareState {
             blink_ms: 600,
             aligned: true,
             for_image: 0,
+            collage_map: false,
         }
     }
 }
@@ -143,7 +166,7 @@ pub fn compare_ui(
     a: Option<CompareImage>,
     b: Option<CompareImage>,
     align: Affine,
-) -> egui::Response {
+) -> (egui::Response, Option<GenerationPane>) {
     let (rect, response) =
         ui.allocate_exact_size(ui.available_size(), egui::Sense::click_and_drag());
     let ppp = ui.ctx().pixels_per_point();
@@ -255,7 +278,13 @@ pub fn compare_ui(
     };
     ui.painter()
         .add(egui_wgpu::Callback::new_paint_callback(rect, callback));
-    response
+    let pane = a.map(|a| GenerationPane {
+        rect: egui::Rect::from_min_size(rect.min, pane),
+        center,
+        scale_points,
+        texture_size: a.size,
+    });
+    (response, pane)
 }
 
 /// The zoom that shows one generation pixel per screen pixel, relative to fit.
