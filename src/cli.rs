@@ -146,6 +146,10 @@ pub struct ScanArgs {
     /// most 3x of whole-image matching.
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
     pub regions: replicant::pipeline::regions::RegionMode,
+    /// Rank matches by SSCD similarity alone, without the layout re-rank that lifts images
+    /// whose composition the generation keeps.
+    #[arg(long)]
+    pub no_layout_rerank: bool,
 }
 
 /// `replicant open`.
@@ -254,6 +258,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     options.precision = args.precision;
     options.decode_threads = args.decode_threads;
     options.regions = args.regions;
+    options.layout_rerank = !args.no_layout_rerank;
 
     let (results, summary) = match run_scan_with_progress(options)? {
         Some(done) => done,

@@ -17,6 +17,7 @@ pub mod embed;
 pub mod export;
 pub mod fsutil;
 pub mod index;
+pub mod layout;
 pub mod matches;
 pub mod pipeline;
 pub mod review;

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 /// A training image found close to a generation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Match {
-    /// 1 for the most similar.
+    /// 1 for the likeliest source: SSCD similarity, lifted by layout agreement (see
+    /// [`crate::layout`]).
     pub rank: usize,
     /// The training image's path relative to its training folder (prefixed with the folder's
     /// name when several training folders were given).
@@ -16,6 +17,10 @@ pub struct Match {
     /// The part of the generation that matched, `[x, y, w, h]` in generation pixels; `None`
     /// when the whole generation matched.
     pub region: Option<[u32; 4]>,
+    /// Agreement of the two images' coarse luminance layouts (normalised cross-correlation of
+    /// 32x32 thumbnails, -1 to 1); `None` when unknown.
+    #[serde(default)]
+    pub layout: Option<f32>,
     /// The training image on disk.
     pub training_path: PathBuf,
     /// The training image's caption, if one was found.
@@ -31,7 +36,7 @@ pub struct GenerationMatches {
     pub generation_path: PathBuf,
     /// The prompt it was made from, if one was found.
     pub prompt: Option<String>,
-    /// Matches, most similar first.
+    /// Matches, likeliest source first (see [`Match::rank`]).
     pub matches: Vec<Match>,
     /// Each region's best training image, when regions were matched (for the collage map).
     #[serde(default)]
@@ -56,9 +61,11 @@ pub struct RegionHit {
 }
 
 impl GenerationMatches {
-    /// The similarity of the best match, or `None` when there is none.
+    /// The highest SSCD similarity among the matches (the paper's top-1 similarity: the
+    /// nearest training image), or `None` when there is none. Layout re-ranking can put
+    /// another match first, so this is not always the first match's.
     pub fn top_similarity(&self) -> Option<f32> {
-        self.matches.first().map(|m| m.similarity)
+        self.matches.iter().map(|m| m.similarity).reduce(f32::max)
     }
 }
 

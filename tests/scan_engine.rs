@@ -304,7 +304,8 @@ fn cli_writes_json_lines_and_csv_and_rejects_bad_usage() {
             "rank",
             "training",
             "similarity",
-            "region"
+            "region",
+            "layout"
         ]
     );
     assert_eq!(reader.records().count(), 12);
@@ -383,7 +384,7 @@ fn scan_killed_midway_resumes_from_its_cache() {
         );
         let stored = rusqlite::Connection::open(&cache)
             .and_then(|c| {
-                c.query_row("SELECT count(*) FROM embeddings", [], |r| {
+                c.query_row("SELECT count(*) FROM embeddings WHERE view = ''", [], |r| {
                     r.get::<_, i64>(0)
                 })
             })
@@ -396,7 +397,11 @@ fn scan_killed_midway_resumes_from_its_cache() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
     let stored: i64 = rusqlite::Connection::open(&cache)
-        .and_then(|c| c.query_row("SELECT count(*) FROM embeddings", [], |r| r.get(0)))
+        .and_then(|c| {
+            c.query_row("SELECT count(*) FROM embeddings WHERE view = ''", [], |r| {
+                r.get(0)
+            })
+        })
         .expect("count");
     assert!((16..128).contains(&stored), "stored {stored}");
     let (_, summary) = common::scan(common::options(

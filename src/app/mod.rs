@@ -15,6 +15,9 @@ mod stats;
 mod status;
 mod thumbs;
 mod welcome;
+mod window;
+
+pub use window::{ICON_PNG, run, window_icon};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -644,32 +647,4 @@ impl DeskApp {
             self.notices.clear();
         }
     }
-}
-
-/// Opens the desk window and runs it until closed.
-pub fn run(
-    start: StartMode,
-    model: Option<ModelRequest>,
-    regions: crate::pipeline::regions::RegionMode,
-) -> eframe::Result {
-    let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_title("Replicant")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([900.0, 560.0])
-            .with_drag_and_drop(true),
-        renderer: eframe::Renderer::Wgpu,
-        ..Default::default()
-    };
-    eframe::run_native(
-        "replicant",
-        options,
-        Box::new(move |cc| {
-            let app = DeskApp::new(cc, start).with_regions(regions);
-            Ok(Box::new(match model {
-                Some(request) => app.with_model(request),
-                None => app,
-            }))
-        }),
-    )
 }

@@ -225,7 +225,22 @@ pub fn pair_ui(
                     ))
                     .strong(),
                 );
-                columns[1].add(egui::Label::new(m.training.as_str()).truncate());
+                // The name takes what the layout agreement at the right end leaves.
+                columns[1].with_layout(egui::Layout::right_to_left(egui::Align::Min), |ui| {
+                    if let Some(layout) = m.layout {
+                        ui.weak(format!("layout {layout:.2}"))
+                            .on_hover_text(format!(
+                                "Agreement of the two images' coarse grayscale layouts (1 = same \
+                             composition). Matches are ranked by similarity + {} x layout, so \
+                             a repainted copy of a composition ranks above an image that only \
+                             shares its style; the similarity shown stays SSCD's.",
+                                crate::layout::LAYOUT_WEIGHT
+                            ));
+                    }
+                    ui.with_layout(egui::Layout::left_to_right(egui::Align::Min), |ui| {
+                        ui.add(egui::Label::new(m.training.as_str()).truncate());
+                    });
+                });
                 if let Some(caption) = &m.training_caption {
                     columns[1].add(
                         egui::Label::new(egui::RichText::new(format!("Caption: {caption}")).weak())

@@ -34,6 +34,7 @@ struct JsonMatch<'a> {
     training: &'a str,
     similarity: f64,
     region: Option<[u32; 4]>,
+    layout: Option<f64>,
 }
 
 #[derive(serde::Serialize)]
@@ -43,7 +44,7 @@ struct JsonGeneration<'a> {
     matches: Vec<JsonMatch<'a>>,
 }
 
-/// Similarities are written with 4 decimals: f16 index storage makes further digits noise.
+/// Similarities (and layout agreements) are written with 4 decimals: f16 index storage makes further digits noise.
 fn rounded(similarity: f32) -> f64 {
     (f64::from(similarity) * 10_000.0).round() / 10_000.0
 }
@@ -68,6 +69,7 @@ pub fn write_scan_results(
                             training: &m.training,
                             similarity: rounded(m.similarity),
                             region: m.region,
+                            layout: m.layout.map(rounded),
                         })
                         .collect(),
                 };
@@ -84,11 +86,20 @@ pub fn write_scan_results(
                 "training",
                 "similarity",
                 "region",
+                "layout",
             ])?;
             for result in results {
                 let prompt = result.prompt.as_deref().unwrap_or("");
                 if result.matches.is_empty() {
-                    writer.write_record([result.generation.as_str(), prompt, "", "", "", ""])?;
+                    writer.write_record([
+                        result.generation.as_str(),
+                        prompt,
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                    ])?;
                 }
                 for m in &result.matches {
                     let region = m
@@ -101,6 +112,8 @@ pub fn write_scan_results(
                         &m.training,
                         &format!("{:.4}", rounded(m.similarity)),
                         &region,
+                        &m.layout
+                            .map_or_else(String::new, |l| format!("{:.4}", rounded(l))),
                     ])?;
                 }
             }
@@ -125,6 +138,7 @@ mod tests {
                 training: "x.jpg".into(),
                 similarity: 0.831_234,
                 region: None,
+                layout: Some(0.612_34),
                 training_path: "/t/x.jpg".into(),
                 training_caption: None,
             }],
@@ -144,6 +158,7 @@ mod tests {
         assert_eq!(value["matches"][0]["training"], "x.jpg");
         assert_eq!(value["matches"][0]["similarity"], 0.8312);
         assert!(value["matches"][0]["region"].is_null());
+        assert_eq!(value["matches"][0]["layout"], 0.6123);
     }
 
     #[test]
@@ -155,5 +170,6 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(&rows[0][1], "a \"quoted\", prompt");
         assert_eq!(&rows[0][4], "0.8312");
+        assert_eq!(&rows[0][6], "0.6123");
     }
 }

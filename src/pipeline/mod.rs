@@ -61,6 +61,9 @@ pub struct ScanOptions {
     pub decode_threads: usize,
     /// Whether generations are matched by region too.
     pub regions: regions::RegionMode,
+    /// Whether each generation's candidates are ranked by layout agreement too (see
+    /// [`crate::layout`]); off ranks by SSCD similarity alone.
+    pub layout_rerank: bool,
 }
 
 impl ScanOptions {
@@ -77,6 +80,7 @@ impl ScanOptions {
             precision: Precision::F16,
             decode_threads: 0,
             regions: regions::RegionMode::Auto,
+            layout_rerank: true,
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::catalog::CatalogError;
 use crate::decode::DecodeLimits;
 use crate::embed::{EmbedError, Embedder};
 use crate::index::{IndexError, MatchIndex, UsearchIndex};
+use crate::layout::{LAYOUT_VIEW, RERANK_POOL, layout_agreement, rank_score};
 use crate::matches::{GenerationMatches, Match, RegionHit, Side, SkippedFile};
 
 /// Why a scan could not go on.
@@ -219,7 +220,7 @@ impl Coordinator<'_> {
     /// Marks images whose path, size and time are known and whose content is embedded as
     /// ready; returns the work items for the rest, training first.
     fn resolve_from_cache(&mut self) -> Result<Vec<WorkItem>, ScanError> {
-        let embedded = self.cache.embedded_hashes(&self.model_key, "")?;
+        let embedded = self.known_whole()?;
         let with_regions = self.known_with_regions()?;
         let failures = self.cache.failures()?;
         let mut work = Vec::new();
@@ -262,6 +263,14 @@ impl Coordinator<'_> {
         Ok(work)
     }
 
+    /// The hashes whose whole-image embedding and layout signature are both cached.
+    fn known_whole(&self) -> Result<std::collections::HashSet<ContentHash>, ScanError> {
+        let mut known = self.cache.embedded_hashes(&self.model_key, "")?;
+        let layouts = self.cache.embedded_hashes(&self.model_key, LAYOUT_VIEW)?;
+        known.retain(|hash| layouts.contains(hash));
+        Ok(known)
+    }
+
     /// With regions on, the hashes whose every region is embedded; `None` with regions off.
     fn known_with_regions(
         &self,
@@ -269,7 +278,7 @@ impl Coordinator<'_> {
         if !self.regions {
             return Ok(None);
         }
-        let global = self.cache.embedded_hashes(&self.model_key, "")?;
+        let global = self.known_whole()?;
         let cells = regions::VIEWS_PER_GENERATION - 1;
         let regional =
             self.cache
@@ -303,7 +312,7 @@ impl Coordinator<'_> {
         let total = work.len();
         let context = DecodeContext {
             items: work,
-            known: self.cache.embedded_hashes(&self.model_key, "")?,
+            known: self.known_whole()?,
             known_with_regions: self.known_with_regions()?,
             failures: self.cache.failures()?,
             preprocess: embedder.preprocess().clone(),
@@ -388,6 +397,7 @@ impl Coordinator<'_> {
                         for view in &item.views {
                             vectors.push((item.hash, view.name.clone(), view.vector.clone()));
                         }
+                        vectors.push((item.hash, LAYOUT_VIEW.to_string(), item.layout.clone()));
                     }
                     self.cache.write(
                         &self.model_key,
@@ -412,6 +422,7 @@ impl Coordinator<'_> {
                                 self.training_vectors.insert(i, global);
                             }
                             Slot::Generation(i) => {
+                                views.push((LAYOUT_VIEW.to_string(), item.layout));
                                 self.generation_vectors.insert(i, views);
                                 self.waiting_generations.push(i);
                             }
@@ -548,8 +559,8 @@ impl Coordinator<'_> {
         Ok(())
     }
 
-    /// The views (whole image, and regions when on) of generation `i`: from this scan's
-    /// embeddings or from the cache.
+    /// The views of generation `i` (the whole image, its layout signature, and its regions
+    /// when they were embedded): from this scan's embeddings or from the cache.
     fn generation_views(&mut self, i: usize) -> Result<Vec<(String, Vec<f32>)>, ScanError> {
         if let Some(views) = self.generation_vectors.remove(&i) {
             return Ok(views);
@@ -557,18 +568,29 @@ impl Coordinator<'_> {
         let Some(hash) = self.generations[i].hash else {
             return Ok(Vec::new());
         };
-        Ok(if self.regions {
-            self.cache.views(&self.model_key, &hash)?
-        } else {
-            self.cache
-                .vector(&self.model_key, &hash, "")?
-                .map(|v| vec![(String::new(), v)])
-                .unwrap_or_default()
-        })
+        Ok(self.cache.views(&self.model_key, &hash)?)
+    }
+
+    /// How well the layout of training image `key` agrees with `generation_layout`.
+    fn layout_agreement(
+        &self,
+        key: u64,
+        generation_layout: &[f32],
+    ) -> Result<Option<f32>, ScanError> {
+        let hash = usize::try_from(key)
+            .ok()
+            .and_then(|i| self.training.get(i))
+            .and_then(|record| record.hash);
+        let Some(hash) = hash else { return Ok(None) };
+        Ok(self
+            .cache
+            .vector(&self.model_key, &hash, LAYOUT_VIEW)?
+            .and_then(|training_layout| layout_agreement(generation_layout, &training_layout)))
     }
 
     /// Matches every generation that has its embedding, once the index is ready: the whole
-    /// image, and each region when regions are on (see [`super::regions`]).
+    /// image, and each region when regions are on (see [`super::regions`]); then ranks the
+    /// pool of candidates by layout agreement too (see [`crate::layout`]) and keeps top-k.
     fn match_waiting(&mut self) -> Result<(), ScanError> {
         if self.index.is_none() {
             return Ok(());
@@ -580,7 +602,12 @@ impl Coordinator<'_> {
                 continue;
             };
             let top_k = self.options.top_k;
-            let global_hits = index.search(global, top_k)?;
+            let pool = if self.options.layout_rerank {
+                top_k.max(RERANK_POOL)
+            } else {
+                top_k
+            };
+            let global_hits = index.search(global, pool)?;
             let mut region_hits = Vec::new();
             if self.regions {
                 for (name, vector) in &views {
@@ -589,22 +616,40 @@ impl Coordinator<'_> {
                     }
                 }
             }
-            let merged = regions::merge(&global_hits, &region_hits, top_k);
+            let merged = regions::merge(&global_hits, &region_hits, pool);
+            let generation_layout = views
+                .iter()
+                .find(|(name, _)| name == LAYOUT_VIEW)
+                .map(|(_, layout)| layout.as_slice())
+                .unwrap_or_default();
+            let mut ranked = Vec::with_capacity(merged.len());
+            for candidate in merged {
+                let layout = self.layout_agreement(candidate.key, generation_layout)?;
+                ranked.push((candidate, layout));
+            }
+            if self.options.layout_rerank {
+                // Stable: equal scores keep SSCD's order.
+                ranked.sort_by(|(a, la), (b, lb)| {
+                    rank_score(b.similarity, *lb).total_cmp(&rank_score(a.similarity, *la))
+                });
+            }
+            ranked.truncate(top_k);
             let best_cells = regions::best_per_region(&region_hits);
             let collage = regions::is_collage(&best_cells, self.options.threshold);
             let training_of = |key: u64| self.training.get(usize::try_from(key).ok()?);
-            let matches = merged
+            let matches = ranked
                 .iter()
-                .filter_map(|candidate| {
+                .filter_map(|(candidate, layout)| {
                     let training = training_of(candidate.key)?;
-                    Some((training, candidate))
+                    Some((training, candidate, *layout))
                 })
                 .enumerate()
-                .map(|(rank, (training, candidate))| Match {
+                .map(|(rank, (training, candidate, layout))| Match {
                     rank: rank + 1,
                     training: training.display.clone(),
                     similarity: candidate.similarity,
                     region: candidate.region,
+                    layout,
                     training_path: training.entry.abs_path.clone(),
                     training_caption: training.text(),
                 })

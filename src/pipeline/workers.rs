@@ -13,6 +13,7 @@ use super::cache::ContentHash;
 use crate::catalog::prompt_from_png_text;
 use crate::decode::{DecodeLimits, decode_image};
 use crate::embed::{Embedder, Preprocess, resize_for_model};
+use crate::layout::layout_signature;
 
 /// Which image of the scan an item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +65,8 @@ pub(super) struct EmbeddedItem {
     pub hash: ContentHash,
     pub png_prompt: Option<String>,
     pub views: Vec<EmbeddedView>,
+    /// The whole image's layout signature ([`crate::layout`]).
+    pub layout: Vec<f32>,
 }
 
 struct Prepared {
@@ -71,6 +74,7 @@ struct Prepared {
     hash: ContentHash,
     png_prompt: Option<String>,
     views: Vec<(String, Vec<u8>)>,
+    layout: Vec<f32>,
 }
 
 /// What the decode workers need to know.
@@ -209,10 +213,19 @@ fn decode_loop(
             match decode_image(&bytes, &context.limits) {
                 Ok(decoded) => {
                     drop(bytes);
-                    let mut views = vec![(
-                        String::new(),
-                        resize_for_model(&decoded.rgb, &context.preprocess),
-                    )];
+                    let whole = resize_for_model(&decoded.rgb, &context.preprocess);
+                    // The layout comes from the model's input: already small, and resized
+                    // from the whole frame exactly as SSCD sees it.
+                    let layout = image::RgbImage::from_raw(
+                        context.preprocess.width,
+                        context.preprocess.height,
+                        whole.clone(),
+                    )
+                    .map_or_else(
+                        || layout_signature(&decoded.rgb),
+                        |input| layout_signature(&input),
+                    );
+                    let mut views = vec![(String::new(), whole)];
                     if regions {
                         let (width, height) = decoded.rgb.dimensions();
                         for cell in super::regions::grid_cells(width, height) {
@@ -235,6 +248,7 @@ fn decode_loop(
                         hash,
                         png_prompt,
                         views,
+                        layout,
                     };
                     if prepared.send(job).is_err() {
                         return;
@@ -310,6 +324,7 @@ fn inference_loop(
                         vector: vectors.next().unwrap_or_default(),
                     })
                     .collect(),
+                layout: job.layout,
             })
             .collect();
         if reports.send(Report::Embedded(items)).is_err() || finished {
