@@ -423,12 +423,56 @@ pub fn estimate(generation: &RgbImage, train: &RgbImage) -> Alignment {
     }
 }
 
+/// Estimates the alignment of a training image with one region of a generation (`[x, y, w,
+/// h]` in generation pixels): the region that found the match, for a piece of a collage or a
+/// paste. The search runs on the region alone, so the rest of the generation (other pieces)
+/// cannot pull the estimate away, and the region's own corner-to-corner mapping, which may
+/// stretch the training image unevenly as a collage tile does, is a hypothesis too. The
+/// mapping returned is in whole-generation pixels.
+pub fn estimate_in_region(generation: &RgbImage, train: &RgbImage, region: [u32; 4]) -> Alignment {
+    let (gw, gh) = generation.dimensions();
+    let x = region[0].min(gw.saturating_sub(1));
+    let y = region[1].min(gh.saturating_sub(1));
+    let w = region[2].clamp(1, gw - x);
+    let h = region[3].clamp(1, gh - y);
+    let piece = imageops::crop_imm(generation, x, y, w, h).to_image();
+    let mut found = estimate(&piece, train);
+    let m = &mut found.gen_to_train;
+    let (dx, dy) = (x as f32, y as f32);
+    m[0][2] -= m[0][0] * dx + m[0][1] * dy;
+    m[1][2] -= m[1][0] * dx + m[1][1] * dy;
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn scene() -> RgbImage {
         crate::demo::scene(42, 640, 480)
+    }
+
+    #[test]
+    fn a_collage_tile_stretched_unevenly_is_aligned_through_its_region() {
+        // A 480x640 training image squeezed into a 384x256 tile of a 768x512 collage, beside
+        // an unrelated scene: no single scale fits it, the tile's region does.
+        let train = crate::demo::scene(7, 480, 640);
+        let other = crate::demo::scene(99, 768, 512);
+        let mut collage = other.clone();
+        let tile = imageops::resize(&train, 384, 256, imageops::FilterType::Triangle);
+        imageops::overlay(&mut collage, &tile, 0, 256);
+        let found = estimate_in_region(&collage, &train, [0, 256, 384, 256]);
+        // The tile's corners land on the training image's corners.
+        let truth: Affine = [[1.25, 0.0, 0.0], [0.0, 2.5, -640.0]];
+        let err = [(0.0, 256.0), (384.0, 256.0), (0.0, 512.0), (384.0, 512.0)]
+            .iter()
+            .map(|&(x, y)| {
+                let (a, b) = (apply(&found.gen_to_train, x, y), apply(&truth, x, y));
+                ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt()
+            })
+            .fold(0.0f32, f32::max);
+        assert!(err < 20.0, "corner error {err:.1} px: {found:?}");
+        assert!(found.score > 0.8, "{found:?}");
     }
 
     fn corner_error(found: &Affine, truth: &Affine, w: f32, h: f32) -> f32 {

@@ -581,7 +581,17 @@ impl Desk {
             return;
         }
         if let (Some(g), Some(t)) = (self.images.small.get(&key.0), self.images.small.get(&key.1)) {
-            let job = spawn_alignment(g.clone(), t.clone(), waker.cloned());
+            // The region is in generation pixels; the alignment runs on the small copy.
+            let original_width = self
+                .images
+                .uploaded
+                .get(&key.0)
+                .map_or(g.width(), |(_, original)| original.0);
+            let factor = g.width() as f32 / original_width.max(1) as f32;
+            let region = m
+                .region
+                .map(|r| r.map(|v| (v as f32 * factor).round() as u32));
+            let job = spawn_alignment(g.clone(), t.clone(), region, waker.cloned());
             self.images.align_job = Some((key, job));
         }
     }

@@ -6,7 +6,7 @@ use crossbeam_channel::Receiver;
 use image::RgbImage;
 
 use super::Waker;
-use crate::align::{Alignment, estimate};
+use crate::align::{Alignment, estimate, estimate_in_region};
 
 /// A running alignment; its result arrives on `result`.
 pub struct AlignJob {
@@ -15,13 +15,23 @@ pub struct AlignJob {
     _thread: Option<JoinHandle<()>>,
 }
 
-/// Starts estimating the alignment of `generation` and `train` on a named thread.
-pub fn spawn_alignment(generation: RgbImage, train: RgbImage, waker: Option<Waker>) -> AlignJob {
+/// Starts estimating the alignment of `generation` and `train` on a named thread: within
+/// `region` of the generation (`[x, y, w, h]` in `generation`'s pixels) when the match was
+/// found by a region, else over the whole image.
+pub fn spawn_alignment(
+    generation: RgbImage,
+    train: RgbImage,
+    region: Option<[u32; 4]>,
+    waker: Option<Waker>,
+) -> AlignJob {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let thread = std::thread::Builder::new()
         .name("replicant-align".into())
         .spawn(move || {
-            let alignment = estimate(&generation, &train);
+            let alignment = match region {
+                Some(region) => estimate_in_region(&generation, &train, region),
+                None => estimate(&generation, &train),
+            };
             if tx.send(alignment).is_ok() {
                 if let Some(waker) = waker {
                     waker();
