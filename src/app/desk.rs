@@ -11,8 +11,8 @@ use crate::align::Alignment;
 use crate::matches::{GenerationMatches, Match, SkippedFile, sort_by_top_similarity};
 use crate::pipeline::{AlignJob, spawn_alignment};
 use crate::pipeline::{
-    ImageLoader, ImageRequest, LastScan, LoadedImage, Progress, Project, ScanEvent, ScanHandle,
-    ScanOptions, ScanPhase, ScanSummary, Waker, start_scan,
+    ImageLoader, ImageRequest, LastScan, LoadedImage, OpenedProject, Progress, Project, ScanEvent,
+    ScanHandle, ScanOptions, ScanPhase, ScanSummary, Waker, start_scan,
 };
 use crate::review::{Label, LabelRecord, PairContext, PairKey, ReviewError, ReviewStore};
 
@@ -192,15 +192,32 @@ pub struct Desk {
 }
 
 impl Desk {
-    /// Opens `project`: its label store and last results.
+    /// Opens `project`: reads its label store and last results, blocking (the desk app opens
+    /// projects with [`crate::pipeline::spawn_open`] and [`Desk::from_opened`] instead).
     pub fn open(project: Project, waker: Option<Waker>) -> Result<Self, ReviewError> {
         let review = ReviewStore::open(&project.review_path())?;
-        let labels = review
-            .all()?
-            .into_iter()
-            .map(|r| (r.key.clone(), r))
-            .collect();
+        let labels = review.all()?;
         let last = LastScan::load(&project).unwrap_or_default();
+        Ok(Self::from_opened(
+            OpenedProject {
+                project,
+                review,
+                labels,
+                last,
+            },
+            waker,
+        ))
+    }
+
+    /// A desk on a project already read from disk.
+    pub fn from_opened(opened: OpenedProject, waker: Option<Waker>) -> Self {
+        let OpenedProject {
+            project,
+            review,
+            labels,
+            last,
+        } = opened;
+        let labels = labels.into_iter().map(|r| (r.key.clone(), r)).collect();
         let mut desk = Self {
             project,
             results: Vec::new(),
@@ -232,7 +249,7 @@ impl Desk {
         for result in last.results {
             desk.upsert(result);
         }
-        Ok(desk)
+        desk
     }
 
     fn upsert(&mut self, result: GenerationMatches) {

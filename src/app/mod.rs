@@ -28,7 +28,9 @@ pub use desk::{Desk, LabelFilter, SortKey};
 pub use settings::Settings;
 
 use crate::export::{ReviewFormat, export_review_set};
-use crate::pipeline::{ModelRequest, Project, ProjectSpec, ScanOptions, Waker};
+use crate::pipeline::{
+    ModelRequest, OpenJob, Project, ProjectSource, ProjectSpec, ScanOptions, Waker, spawn_open,
+};
 use dialogs::{DialogPurpose, Dialogs};
 use frame_stats::FrameStats;
 use settings::{RecentProject, ThemeChoice};
@@ -63,6 +65,8 @@ struct PendingOverwrite {
 pub struct DeskApp {
     settings: Settings,
     desk: Option<Desk>,
+    /// A project being read off the UI thread, and whether to scan it once open.
+    opening: Option<(OpenJob, bool)>,
     welcome: WelcomeState,
     commands: Vec<Command>,
     thumbs: ThumbnailCache,
@@ -95,6 +99,7 @@ impl DeskApp {
         let mut app = Self {
             settings,
             desk: None,
+            opening: None,
             welcome: WelcomeState::default(),
             commands: Vec::new(),
             thumbs: ThumbnailCache::new(800, Some(waker.clone())),
@@ -198,9 +203,29 @@ impl DeskApp {
         options
     }
 
-    fn open_project(&mut self, project: Project, scan: bool) {
-        match Desk::open(project, self.waker.clone()) {
-            Ok(mut desk) => {
+    /// Starts reading a project off the UI thread (replacing one being read); the desk opens
+    /// on it when [`Self::poll_opening`] sees it ready.
+    fn open_project(&mut self, source: ProjectSource, scan: bool) {
+        self.opening = Some((spawn_open(source, self.waker.clone()), scan));
+    }
+
+    /// Opens the desk on the project being read, once it is ready.
+    fn poll_opening(&mut self) {
+        let Some((job, scan)) = &self.opening else {
+            return;
+        };
+        let scan = *scan;
+        let opened = match job.result.try_recv() {
+            Ok(opened) => opened,
+            Err(crossbeam_channel::TryRecvError::Empty) => return,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                Err("the project could not be read (its reader stopped)".into())
+            }
+        };
+        self.opening = None;
+        match opened {
+            Ok(opened) => {
+                let mut desk = Desk::from_opened(opened, self.waker.clone());
                 self.settings.remember(RecentProject {
                     dir: desk.project.dir.clone(),
                     generations: desk.project.spec.generations.clone(),
@@ -212,7 +237,7 @@ impl DeskApp {
                 }
                 self.desk = Some(desk);
             }
-            Err(err) => self.notices.push(err.to_string()),
+            Err(err) => self.notices.push(err),
         }
     }
 
@@ -237,15 +262,9 @@ impl DeskApp {
                         .collect(),
                     model: self.settings.model.clone(),
                 };
-                match Project::create_or_update(&dir, spec) {
-                    Ok(project) => self.open_project(project, true),
-                    Err(err) => self.notices.push(err.to_string()),
-                }
+                self.open_project(ProjectSource::Folders { dir, spec }, true);
             }
-            Command::OpenProject(dir) => match Project::open(&dir) {
-                Ok(project) => self.open_project(project, true),
-                Err(err) => self.notices.push(err.to_string()),
-            },
+            Command::OpenProject(dir) => self.open_project(ProjectSource::Existing(dir), true),
             Command::CloseProject => {
                 self.desk = None;
                 self.settings.last_project = None;
@@ -393,8 +412,11 @@ impl eframe::App for DeskApp {
         self.commands.extend(commands::from_keys(ctx));
         self.handle_dialog_answers();
         self.handle_dropped_files(ctx);
+        self.poll_opening();
         if let Some(desk) = &mut self.desk {
-            desk.poll_scan(2000);
+            // A cached re-scan delivers thousands of results at once; 500 a frame keeps each
+            // frame short (measured: 2,000 a frame made the p95 frame 15 ms on 10,000 results).
+            desk.poll_scan(500);
             desk.refresh_list();
         }
         self.thumbs.poll(ctx);
@@ -463,7 +485,14 @@ impl eframe::App for DeskApp {
                 });
             }
             None => {
+                let opening = self.opening.is_some();
                 egui::CentralPanel::default_margins().show(ui, |ui| {
+                    if opening {
+                        ui.horizontal(|ui| {
+                            ui.spinner();
+                            ui.label("Opening the project (reading its labels and last results)…");
+                        });
+                    }
                     welcome::welcome_ui(ui, &mut self.welcome, &self.settings, &mut out)
                 });
             }

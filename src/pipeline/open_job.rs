@@ -1,0 +1,94 @@
+//! Opening a project off the UI thread. Its label store and last results take a while to read
+//! when the project is large (a 10,000-generation scan leaves about 13 MB of results), and the
+//! desk must keep drawing meanwhile.
+
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Receiver;
+
+use super::{LastScan, Project, ProjectSpec, Waker};
+use crate::review::{LabelRecord, ReviewStore};
+
+/// Which project to open.
+#[derive(Debug, Clone)]
+pub enum ProjectSource {
+    /// An existing project folder.
+    Existing(PathBuf),
+    /// A project folder for these folders, made (or updated) if needed.
+    Folders {
+        /// The project folder.
+        dir: PathBuf,
+        /// The folders and model it covers.
+        spec: ProjectSpec,
+    },
+}
+
+/// A project read from disk, ready for the desk.
+pub struct OpenedProject {
+    /// The project.
+    pub project: Project,
+    /// Its label store, open.
+    pub review: ReviewStore,
+    /// Every pair's current label.
+    pub labels: Vec<LabelRecord>,
+    /// The results its last scan left (empty before the first scan).
+    pub last: LastScan,
+}
+
+/// Reads a project: its folder, label store and last results. Blocks; the desk calls it
+/// through [`spawn_open`]. Errors say what failed and where.
+pub fn load_project(source: ProjectSource) -> Result<OpenedProject, String> {
+    let project = match source {
+        ProjectSource::Existing(dir) => Project::open(&dir),
+        ProjectSource::Folders { dir, spec } => Project::create_or_update(&dir, spec),
+    }
+    .map_err(|err| err.to_string())?;
+    let review = ReviewStore::open(&project.review_path()).map_err(|err| err.to_string())?;
+    let labels = review.all().map_err(|err| err.to_string())?;
+    let last = LastScan::load(&project).unwrap_or_default();
+    Ok(OpenedProject {
+        project,
+        review,
+        labels,
+        last,
+    })
+}
+
+/// A project being opened; the result arrives on `result`, once.
+pub struct OpenJob {
+    /// The opened project, or why it could not be opened.
+    pub result: Receiver<Result<OpenedProject, String>>,
+    _thread: Option<JoinHandle<()>>,
+}
+
+/// Starts opening `source` on a named thread; `waker` is called when the result is ready.
+pub fn spawn_open(source: ProjectSource, waker: Option<Waker>) -> OpenJob {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let thread = std::thread::Builder::new()
+        .name("replicant-open".into())
+        .spawn(move || {
+            if tx.send(load_project(source)).is_ok() {
+                if let Some(waker) = waker {
+                    waker();
+                }
+            }
+        });
+    let thread = match thread {
+        Ok(handle) => Some(handle),
+        Err(err) => {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let _ = tx.send(Err(format!(
+                "cannot start a thread to open the project: {err}"
+            )));
+            return OpenJob {
+                result: rx,
+                _thread: None,
+            };
+        }
+    };
+    OpenJob {
+        result: rx,
+        _thread: thread,
+    }
+}
