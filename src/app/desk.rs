@@ -11,8 +11,8 @@ use crate::align::Alignment;
 use crate::matches::{GenerationMatches, Match, SkippedFile, sort_by_top_similarity};
 use crate::pipeline::{AlignJob, spawn_alignment};
 use crate::pipeline::{
-    ImageLoader, ImageRequest, LastScan, LoadedImage, OpenedProject, Progress, Project, ScanEvent,
-    ScanHandle, ScanOptions, ScanPhase, ScanSummary, Waker, start_scan,
+    ImageLoader, ImageRequest, LoadedImage, OpenedProject, Progress, Project, ScanEvent,
+    ScanHandle, ScanOptions, ScanPhase, ScanSummary, Waker, read_project, start_scan,
 };
 use crate::review::{Label, LabelRecord, PairContext, PairKey, ReviewError, ReviewStore};
 
@@ -195,18 +195,7 @@ impl Desk {
     /// Opens `project`: reads its label store and last results, blocking (the desk app opens
     /// projects with [`crate::pipeline::spawn_open`] and [`Desk::from_opened`] instead).
     pub fn open(project: Project, waker: Option<Waker>) -> Result<Self, ReviewError> {
-        let review = ReviewStore::open(&project.review_path())?;
-        let labels = review.all()?;
-        let last = LastScan::load(&project).unwrap_or_default();
-        Ok(Self::from_opened(
-            OpenedProject {
-                project,
-                review,
-                labels,
-                last,
-            },
-            waker,
-        ))
+        Ok(Self::from_opened(read_project(project)?, waker))
     }
 
     /// A desk on a project already read from disk.

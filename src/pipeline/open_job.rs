@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::Receiver;
 
 use super::{LastScan, Project, ProjectSpec, Waker};
-use crate::review::{LabelRecord, ReviewStore};
+use crate::review::{LabelRecord, ReviewError, ReviewStore};
 
 /// Which project to open.
 #[derive(Debug, Clone)]
@@ -44,8 +44,13 @@ pub fn load_project(source: ProjectSource) -> Result<OpenedProject, String> {
         ProjectSource::Folders { dir, spec } => Project::create_or_update(&dir, spec),
     }
     .map_err(|err| err.to_string())?;
-    let review = ReviewStore::open(&project.review_path()).map_err(|err| err.to_string())?;
-    let labels = review.all().map_err(|err| err.to_string())?;
+    read_project(project).map_err(|err| err.to_string())
+}
+
+/// Reads the label store and last results of `project`. Blocks.
+pub fn read_project(project: Project) -> Result<OpenedProject, ReviewError> {
+    let review = ReviewStore::open(&project.review_path())?;
+    let labels = review.all()?;
     let last = LastScan::load(&project).unwrap_or_default();
     Ok(OpenedProject {
         project,

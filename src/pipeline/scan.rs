@@ -221,7 +221,7 @@ impl Coordinator<'_> {
     /// ready; returns the work items for the rest, training first.
     fn resolve_from_cache(&mut self) -> Result<Vec<WorkItem>, ScanError> {
         let embedded = self.known_whole()?;
-        let with_regions = self.known_with_regions()?;
+        let with_regions = self.known_with_regions(&embedded)?;
         let failures = self.cache.failures()?;
         let mut work = Vec::new();
         let slots: Vec<Slot> = (0..self.training.len())
@@ -271,19 +271,20 @@ impl Coordinator<'_> {
         Ok(known)
     }
 
-    /// With regions on, the hashes whose every region is embedded; `None` with regions off.
+    /// With regions on, the hashes among `whole` (see [`Self::known_whole`]) whose every
+    /// region is embedded too; `None` with regions off.
     fn known_with_regions(
         &self,
+        whole: &std::collections::HashSet<ContentHash>,
     ) -> Result<Option<std::collections::HashSet<ContentHash>>, ScanError> {
         if !self.regions {
             return Ok(None);
         }
-        let global = self.known_whole()?;
         let cells = regions::VIEWS_PER_GENERATION - 1;
         let regional =
             self.cache
                 .hashes_with_views(&self.model_key, &regions::view_prefix(), cells)?;
-        Ok(Some(global.intersection(&regional).copied().collect()))
+        Ok(Some(whole.intersection(&regional).copied().collect()))
     }
 
     fn fail(&mut self, slot: Slot, reason: String) {
@@ -310,10 +311,11 @@ impl Coordinator<'_> {
         cancel: &Arc<AtomicBool>,
     ) -> Result<bool, ScanError> {
         let total = work.len();
+        let known = self.known_whole()?;
         let context = DecodeContext {
             items: work,
-            known: self.known_whole()?,
-            known_with_regions: self.known_with_regions()?,
+            known_with_regions: self.known_with_regions(&known)?,
+            known,
             failures: self.cache.failures()?,
             preprocess: embedder.preprocess().clone(),
             limits: DecodeLimits::default(),
