@@ -17,7 +17,7 @@ mod thumbs;
 mod welcome;
 mod window;
 
-pub use window::{ICON_PNG, run, window_icon};
+pub use window::run;
 
 use std::path::PathBuf;
 use std::sync::Arc;

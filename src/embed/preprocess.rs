@@ -61,7 +61,13 @@ impl Preprocess {
 /// (triangle) filter, as Pillow's `resize(BILINEAR)` does, which SSCD was evaluated with.
 /// Returns `width * height * 3` bytes of RGB.
 pub fn resize_for_model(image: &RgbImage, preprocess: &Preprocess) -> Vec<u8> {
-    crate::decode::resize_rgb(image, preprocess.width, preprocess.height).into_raw()
+    model_input(image, preprocess).into_raw()
+}
+
+/// The model's input as an image (what [`resize_for_model`] returns the pixels of), for
+/// callers that also derive something else from it, such as the layout signature.
+pub fn model_input(image: &RgbImage, preprocess: &Preprocess) -> RgbImage {
+    crate::decode::resize_rgb(image, preprocess.width, preprocess.height)
 }
 
 /// Scales `vector` to unit length in place (left as is when it is all zeros).

@@ -44,7 +44,8 @@ struct JsonGeneration<'a> {
     matches: Vec<JsonMatch<'a>>,
 }
 
-/// Similarities (and layout agreements) are written with 4 decimals: f16 index storage makes further digits noise.
+/// Similarities (and layout agreements) are written with 4 decimals: f16 index storage makes
+/// further digits noise.
 fn rounded(similarity: f32) -> f64 {
     (f64::from(similarity) * 10_000.0).round() / 10_000.0
 }

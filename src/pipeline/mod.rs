@@ -25,7 +25,7 @@ pub use cache::{CacheError, ContentHash, EmbeddingCache};
 pub use images::{ImageLoader, ImageRequest, LoadedImage, MAX_TEXTURE_SIDE, mip_chain};
 pub use last_scan::LastScan;
 pub use model::{ModelRequest, load_embedder, resolve_runtime};
-pub use open_job::{OpenJob, OpenedProject, ProjectSource, load_project, read_project, spawn_open};
+pub use open_job::{OpenJob, OpenedProject, ProjectSource, read_project, spawn_open};
 pub use project::{Project, ProjectSpec};
 pub use scan::ScanError;
 

@@ -36,9 +36,9 @@ pub struct OpenedProject {
     pub last: LastScan,
 }
 
-/// Reads a project: its folder, label store and last results. Blocks; the desk calls it
-/// through [`spawn_open`]. Errors say what failed and where.
-pub fn load_project(source: ProjectSource) -> Result<OpenedProject, String> {
+/// Reads a project: its folder, label store and last results. Blocks; runs on the thread
+/// [`spawn_open`] starts. Errors say what failed and where.
+fn load_project(source: ProjectSource) -> Result<OpenedProject, String> {
     let project = match source {
         ProjectSource::Existing(dir) => Project::open(&dir),
         ProjectSource::Folders { dir, spec } => Project::create_or_update(&dir, spec),

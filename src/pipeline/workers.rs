@@ -12,7 +12,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::cache::ContentHash;
 use crate::catalog::prompt_from_png_text;
 use crate::decode::{DecodeLimits, decode_image};
-use crate::embed::{Embedder, Preprocess, resize_for_model};
+use crate::embed::{Embedder, Preprocess, model_input, resize_for_model};
 use crate::layout::layout_signature;
 
 /// Which image of the scan an item is.
@@ -213,19 +213,11 @@ fn decode_loop(
             match decode_image(&bytes, &context.limits) {
                 Ok(decoded) => {
                     drop(bytes);
-                    let whole = resize_for_model(&decoded.rgb, &context.preprocess);
                     // The layout comes from the model's input: already small, and resized
                     // from the whole frame exactly as SSCD sees it.
-                    let layout = image::RgbImage::from_raw(
-                        context.preprocess.width,
-                        context.preprocess.height,
-                        whole.clone(),
-                    )
-                    .map_or_else(
-                        || layout_signature(&decoded.rgb),
-                        |input| layout_signature(&input),
-                    );
-                    let mut views = vec![(String::new(), whole)];
+                    let input = model_input(&decoded.rgb, &context.preprocess);
+                    let layout = layout_signature(&input);
+                    let mut views = vec![(String::new(), input.into_raw())];
                     if regions {
                         let (width, height) = decoded.rgb.dimensions();
                         for cell in super::regions::grid_cells(width, height) {
