@@ -7,7 +7,7 @@ fn main() {
     let mut rows = Vec::new();
     for e in &catalog.images {
         let t0 = Instant::now();
-        let bytes = std::fs::read(&e.abs_path).expect("read");
+        let bytes = std::fs::read(e.location.file()).expect("read");
         let t1 = Instant::now();
         let _h = blake3::hash(&bytes);
         let t2 = Instant::now();

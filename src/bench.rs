@@ -51,7 +51,12 @@ fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
 /// Runs the benchmark and prints a table.
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let catalog = walk_images(&args.images)?;
-    let mut entries = catalog.images;
+    // Plain files only: the comparison with Immaculate needs files it can read.
+    let mut entries: Vec<_> = catalog
+        .images
+        .into_iter()
+        .filter(|e| e.location.member().is_none())
+        .collect();
     entries.truncate(args.limit);
     let request = args.model.request();
     let (library, model) = resolve_runtime(&request, &mut |line| eprintln!("replicant: {line}"))
@@ -64,7 +69,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let mut usable = Vec::new();
     let decode_started = Instant::now();
     for entry in &entries {
-        if let Ok(decoded) = decode_file(&entry.abs_path, &DecodeLimits::default()) {
+        if let Ok(decoded) = decode_file(entry.location.file(), &DecodeLimits::default()) {
             prepared.push(resize_for_model(&decoded.rgb, &preprocess));
             usable.push(entry.clone());
         }
@@ -108,11 +113,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     for (i, entry) in usable.iter().enumerate() {
         let side = if i % 2 == 0 { &training } else { &generations };
         link_or_copy(
-            &entry.abs_path,
+            entry.location.file(),
             &side.join(format!(
                 "{i:06}-{}",
                 entry
-                    .abs_path
+                    .location
+                    .file()
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
             )),
@@ -156,11 +162,12 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let folder = work.path().join("all");
         for (i, entry) in usable.iter().enumerate() {
             link_or_copy(
-                &entry.abs_path,
+                entry.location.file(),
                 &folder.join(format!(
                     "{i:06}-{}",
                     entry
-                        .abs_path
+                        .location
+                        .file()
                         .file_name()
                         .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
                 )),

@@ -16,3 +16,8 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.persist(path).map_err(|err| err.error)?;
     Ok(())
 }
+
+/// The time now as RFC 3339 UTC to the second (`2026-11-25T18:26:51Z`), for manifests.
+pub fn utc_now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

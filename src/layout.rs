@@ -29,31 +29,52 @@ pub const LAYOUT_WEIGHT: f32 = 0.3;
 /// source that SSCD ranks just below the cut can still be lifted.
 pub const RERANK_POOL: usize = 10;
 
-/// The cache's view name of the layout signature (beside the SSCD views of the same image).
-pub const LAYOUT_VIEW: &str = "layout32";
+/// The cache's view name of an image's layout thumbnail ([`layout_luma`], stored as floats
+/// holding whole numbers 0-255), beside the SSCD views of the same image.
+pub const LAYOUT_VIEW: &str = "luma32";
 
-/// The layout signature of an image: its luminance at [`LAYOUT_SIDE`]² (antialiased resize of
-/// the whole frame, like SSCD's skew resize), zero-mean and unit-norm. A flat image gives all
-/// zeros, which agrees with nothing.
-pub fn layout_signature(image: &RgbImage) -> Vec<f32> {
+/// The layout thumbnail of an image: its luminance at [`LAYOUT_SIDE`]² (antialiased resize of
+/// the whole frame, like SSCD's skew resize), rounded to bytes so that it is stored the same
+/// way everywhere (caches, embedding parts, training indexes) and every copy gives the same
+/// signature.
+pub fn layout_luma(image: &RgbImage) -> Vec<u8> {
     let small = crate::decode::resize_rgb(image, LAYOUT_SIDE, LAYOUT_SIDE);
-    let mut luma: Vec<f32> = small
+    small
         .pixels()
-        .map(|p| 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]))
-        .collect();
-    let mean = luma.iter().sum::<f32>() / luma.len().max(1) as f32;
-    for v in &mut luma {
+        .map(|p| {
+            let luma = 0.299 * f32::from(p[0]) + 0.587 * f32::from(p[1]) + 0.114 * f32::from(p[2]);
+            luma.round().clamp(0.0, 255.0) as u8
+        })
+        .collect()
+}
+
+/// The layout signature of an image (see [`layout_luma`]).
+pub fn layout_signature(image: &RgbImage) -> Vec<f32> {
+    signature_from_luma(
+        &layout_luma(image)
+            .iter()
+            .map(|&v| f32::from(v))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The layout signature of a layout thumbnail: zero-mean and unit-norm. A flat image gives
+/// all zeros, which agrees with nothing.
+pub fn signature_from_luma(luma: &[f32]) -> Vec<f32> {
+    let mut signature = luma.to_vec();
+    let mean = signature.iter().sum::<f32>() / signature.len().max(1) as f32;
+    for v in &mut signature {
         *v -= mean;
     }
-    let norm = luma.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let norm = signature.iter().map(|v| v * v).sum::<f32>().sqrt();
     // Below this the image is flat up to rounding noise: its "layout" is noise.
-    if norm < 1e-3 * luma.len() as f32 {
-        return vec![0.0; luma.len()];
+    if norm < 1e-3 * signature.len() as f32 {
+        return vec![0.0; signature.len()];
     }
-    for v in &mut luma {
+    for v in &mut signature {
         *v /= norm;
     }
-    luma
+    signature
 }
 
 /// The normalised cross-correlation of two layout signatures (-1 to 1); `None` when either is

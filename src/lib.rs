@@ -6,9 +6,11 @@
 //! jobs, progress, cancellation, caches) → [`catalog`], [`decode`], [`embed`], [`index`],
 //! [`review`], [`export`], with the shared domain types in [`matches`]. Nothing below `app`
 //! uses egui, eframe, winit or wgpu, so the command line and tests drive everything the desk
-//! does.
+//! does. The desk is the default-on `desk` feature; without it (`--no-default-features`)
+//! every command but the desk builds with no GUI crate at all.
 
 pub mod align;
+#[cfg(feature = "desk")]
 pub mod app;
 pub mod catalog;
 pub mod decode;

@@ -24,11 +24,16 @@ fn main() -> ExitCode {
         Some(cli::Command::Demo(args)) => cli::demo(&args),
         Some(cli::Command::Label(args)) => cli::label(&args),
         Some(cli::Command::Export(args)) => cli::export(&args),
+        Some(cli::Command::Embed(args)) => cli::training::embed(&args),
+        Some(cli::Command::Index(args)) => cli::training::index(&args),
+        #[cfg(feature = "desk")]
         None => cli::open_desk(
             replicant::app::StartMode::Resume,
             None,
             replicant::pipeline::regions::RegionMode::Auto,
         ),
+        #[cfg(not(feature = "desk"))]
+        None => cli::no_desk(),
     };
     match result {
         Ok(code) => code,

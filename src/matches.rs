@@ -1,7 +1,10 @@
 //! The domain's shared types: a generation, its matches among the training images, and files
-//! that were skipped. Every layer above uses these; they depend on nothing in the crate.
+//! that were skipped. Every layer above uses these; they depend only on
+//! [`crate::catalog::ImageLocation`], the place an image's bytes are.
 
 use std::path::PathBuf;
+
+use crate::catalog::ImageLocation;
 
 /// A training image found close to a generation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -9,8 +12,8 @@ pub struct Match {
     /// 1 for the likeliest source: SSCD similarity, lifted by layout agreement (see
     /// [`crate::layout`]).
     pub rank: usize,
-    /// The training image's path relative to its training folder (prefixed with the folder's
-    /// name when several training folders were given).
+    /// The training image's name: its path relative to its training source (`SHARD.tar/MEMBER`
+    /// for a tar member), prefixed with the source's folder name when several were given.
     pub training: String,
     /// Cosine similarity of the SSCD embeddings (1 means identical content).
     pub similarity: f32,
@@ -21,8 +24,9 @@ pub struct Match {
     /// 32x32 thumbnails, -1 to 1); `None` when unknown.
     #[serde(default)]
     pub layout: Option<f32>,
-    /// The training image on disk.
-    pub training_path: PathBuf,
+    /// Where the training image's bytes are (a file, or a tar member by offset). Stored as a
+    /// plain path for files, as earlier projects did.
+    pub training_path: ImageLocation,
     /// The training image's caption, if one was found.
     pub training_caption: Option<String>,
 }
@@ -54,8 +58,8 @@ pub struct RegionHit {
     pub region: [u32; 4],
     /// The training image's path as shown.
     pub training: String,
-    /// The training image on disk.
-    pub training_path: PathBuf,
+    /// Where the training image's bytes are.
+    pub training_path: ImageLocation,
     /// Cosine similarity of the region to the training image.
     pub similarity: f32,
 }
@@ -107,4 +111,17 @@ pub fn sort_by_top_similarity(results: &mut [GenerationMatches]) {
         sb.total_cmp(&sa)
             .then_with(|| a.generation.cmp(&b.generation))
     });
+}
+
+/// A tar shard that ended early: the members before the cut were used, the rest is lost.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TruncatedShard {
+    /// Which side it was on.
+    pub side: Side,
+    /// The shard, as named in results (`SHARD.tar`, prefixed like its members).
+    pub shard: String,
+    /// Image members read before the cut.
+    pub members_read: usize,
+    /// Where it was cut and what was lost.
+    pub detail: String,
 }

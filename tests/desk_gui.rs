@@ -64,7 +64,9 @@ fn step_until(harness: &mut Harness<'_, DeskApp>, what: &str, done: impl Fn(&Des
 fn images_ready(app: &DeskApp) -> bool {
     app.desk().is_some_and(|d| {
         d.current().is_some_and(|(g, m)| {
-            d.images.uploaded.contains_key(&g.generation_path)
+            d.images
+                .uploaded
+                .contains_key(&g.generation_path.clone().into())
                 && d.images.uploaded.contains_key(&m.training_path)
         })
     })

@@ -49,8 +49,10 @@ pub enum Command {
     OpenFolders {
         /// The generations folder.
         generations: PathBuf,
-        /// The training folders.
+        /// The training sources (folders or tar shards).
         training: Vec<PathBuf>,
+        /// A training index to match against instead of training sources.
+        training_index: Option<PathBuf>,
         /// The project folder, when not the default.
         project: Option<PathBuf>,
     },
@@ -60,6 +62,10 @@ pub enum Command {
     PickGenerations,
     /// Ask for a training folder with a dialog.
     PickTraining,
+    /// Ask for one tar shard as a training source with a dialog.
+    PickTrainingShard,
+    /// Ask for a training index with a dialog.
+    PickTrainingIndex,
     /// Ask where to export the review set.
     PickExport,
     /// Export the review set (after any overwrite question).

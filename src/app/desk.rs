@@ -2,12 +2,12 @@
 //! scan and the images of the pair on screen. Commands change it in [`Desk::apply`] only.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::commands::Command;
 use super::compare::{CompareImage, CompareState};
 use crate::align::Alignment;
+use crate::catalog::ImageLocation;
 use crate::matches::{GenerationMatches, Match, SkippedFile, sort_by_top_similarity};
 use crate::pipeline::{AlignJob, spawn_alignment};
 use crate::pipeline::{
@@ -138,21 +138,21 @@ pub struct ScanStatus {
 /// Full-resolution images of the pair on screen, uploaded as GPU textures.
 pub struct PairImages {
     loader: ImageLoader,
-    /// Uploaded images by path.
-    pub uploaded: HashMap<PathBuf, (CompareImage, (u32, u32))>,
+    /// Uploaded images by location.
+    pub uploaded: HashMap<ImageLocation, (CompareImage, (u32, u32))>,
     /// Images that failed to load, with reasons.
-    pub failed: HashMap<PathBuf, String>,
-    wanted: Vec<PathBuf>,
+    pub failed: HashMap<ImageLocation, String>,
+    wanted: Vec<ImageLocation>,
     /// Small copies (longest side at most 768 px) for estimating alignments.
-    small: HashMap<PathBuf, image::RgbImage>,
+    small: HashMap<ImageLocation, image::RgbImage>,
     /// Estimated alignments by (generation, training), in texture pixels.
-    pub alignments: HashMap<(PathBuf, PathBuf), Alignment>,
-    align_job: Option<((PathBuf, PathBuf), AlignJob)>,
+    pub alignments: HashMap<(ImageLocation, ImageLocation), Alignment>,
+    align_job: Option<((ImageLocation, ImageLocation), AlignJob)>,
 }
 
-/// A stable texture id for a path (blake3, the same in every run).
-pub fn texture_id(path: &std::path::Path) -> u64 {
-    let hash = blake3::hash(path.as_os_str().as_encoded_bytes());
+/// A stable texture id for an image's location (blake3, the same in every run).
+pub fn texture_id(location: &ImageLocation) -> u64 {
+    let hash = blake3::hash(&location.cache_key());
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&hash.as_bytes()[..8]);
     u64::from_le_bytes(bytes).max(1)
@@ -499,7 +499,10 @@ impl Desk {
         let Some((result, m)) = self.current() else {
             return;
         };
-        let wanted = vec![result.generation_path.clone(), m.training_path.clone()];
+        let wanted = vec![
+            ImageLocation::File(result.generation_path.clone()),
+            m.training_path.clone(),
+        ];
         if wanted == self.images.wanted {
             return;
         }
@@ -507,7 +510,7 @@ impl Desk {
         for path in wanted.iter().rev() {
             if !self.images.uploaded.contains_key(path) && !self.images.failed.contains_key(path) {
                 self.images.loader.request(ImageRequest {
-                    path: path.clone(),
+                    location: path.clone(),
                     max_side: None,
                 });
             }
@@ -523,7 +526,7 @@ impl Desk {
     /// Records an uploaded image, with a small copy of it for alignment.
     pub fn image_uploaded(
         &mut self,
-        path: PathBuf,
+        path: ImageLocation,
         image: CompareImage,
         original: (u32, u32),
         small: image::RgbImage,
@@ -576,7 +579,10 @@ impl Desk {
         let Some((result, m)) = self.current() else {
             return;
         };
-        let key = (result.generation_path.clone(), m.training_path.clone());
+        let key = (
+            ImageLocation::File(result.generation_path.clone()),
+            m.training_path.clone(),
+        );
         if self.images.alignments.contains_key(&key)
             || self
                 .images
@@ -605,9 +611,10 @@ impl Desk {
     /// The alignment of the pair on screen, if estimated.
     pub fn current_alignment(&self) -> Option<&Alignment> {
         let (result, m) = self.current()?;
-        self.images
-            .alignments
-            .get(&(result.generation_path.clone(), m.training_path.clone()))
+        self.images.alignments.get(&(
+            ImageLocation::File(result.generation_path.clone()),
+            m.training_path.clone(),
+        ))
     }
 
     fn move_generation(&mut self, step: isize) {

@@ -13,8 +13,12 @@ use crate::pipeline::Waker;
 pub enum DialogPurpose {
     /// The generations folder.
     Generations,
-    /// A training folder.
+    /// A training folder (of images and/or tar shards).
     Training,
+    /// One WebDataset tar shard as a training source.
+    TrainingShard,
+    /// A training index made by `replicant index build`.
+    TrainingIndex,
     /// An existing project folder.
     Project,
     /// Where to save the review set.
@@ -61,6 +65,13 @@ impl Dialogs {
                         dialog.set_title("Open generations").pick_folder()
                     }
                     DialogPurpose::Training => dialog.set_title("Open training set").pick_folder(),
+                    DialogPurpose::TrainingShard => dialog
+                        .set_title("Open a training shard")
+                        .add_filter("WebDataset shard", &["tar"])
+                        .pick_file(),
+                    DialogPurpose::TrainingIndex => {
+                        dialog.set_title("Use a training index").pick_folder()
+                    }
                     DialogPurpose::Project => dialog.set_title("Open project").pick_folder(),
                     DialogPurpose::Export => dialog
                         .set_title("Export review set")

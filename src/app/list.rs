@@ -221,7 +221,9 @@ fn row_ui(
         rect.min + egui::vec2(4.0, (ROW_HEIGHT - THUMB_POINTS) * 0.5),
         egui::vec2(THUMB_POINTS, THUMB_POINTS),
     );
-    match thumbs.get(&result.generation_path) {
+    match thumbs.get(&crate::catalog::ImageLocation::File(
+        result.generation_path.clone(),
+    )) {
         Thumb::Ready(texture) => {
             let size = texture.size;
             let scale = (THUMB_POINTS / size.x).min(THUMB_POINTS / size.y);

@@ -46,8 +46,10 @@ pub enum StartMode {
     Folders {
         /// The generations folder.
         generations: PathBuf,
-        /// The training folders.
+        /// The training sources (folders or tar shards).
         training: Vec<PathBuf>,
+        /// A training index to match against instead of training sources.
+        training_index: Option<PathBuf>,
         /// The project folder, when not the default.
         project: Option<PathBuf>,
     },
@@ -131,10 +133,12 @@ impl DeskApp {
             StartMode::Folders {
                 generations,
                 training,
+                training_index,
                 project,
             } => app.commands.push(Command::OpenFolders {
                 generations,
                 training,
+                training_index,
                 project,
             }),
             StartMode::Project(dir) => app.commands.push(Command::OpenProject(dir)),
@@ -195,6 +199,7 @@ impl DeskApp {
             project.spec.generations.clone(),
             project.spec.training.clone(),
         );
+        options.training_index = project.spec.training_index.clone();
         options.project_dir = Some(project.dir.clone());
         options.model = self.model_request();
         options.top_k = self.settings.top_k.clamp(1, 100);
@@ -230,6 +235,7 @@ impl DeskApp {
                     dir: desk.project.dir.clone(),
                     generations: desk.project.spec.generations.clone(),
                     training: desk.project.spec.training.clone(),
+                    training_index: desk.project.spec.training_index.clone(),
                 });
                 if scan {
                     let options = self.scan_options(&desk.project);
@@ -246,20 +252,23 @@ impl DeskApp {
             Command::OpenFolders {
                 generations,
                 training,
+                training_index,
                 project,
             } => {
-                if training.is_empty() {
-                    self.notices
-                        .push("Choose at least one training folder.".into());
+                if training.is_empty() && training_index.is_none() {
+                    self.notices.push(
+                        "Choose at least one training folder or shard, or a training index.".into(),
+                    );
                     return;
                 }
-                let dir = project.unwrap_or_else(|| Project::default_dir(&generations, &training));
+                let dir = project.unwrap_or_else(|| {
+                    Project::default_dir(&generations, &training, training_index.as_deref())
+                });
+                let absolute = crate::pipeline::project::absolute;
                 let spec = ProjectSpec {
-                    generations: crate::pipeline::project::absolute(&generations),
-                    training: training
-                        .iter()
-                        .map(|t| crate::pipeline::project::absolute(t))
-                        .collect(),
+                    generations: absolute(&generations),
+                    training: training.iter().map(|t| absolute(t)).collect(),
+                    training_index: training_index.as_deref().map(absolute),
                     model: self.settings.model.clone(),
                 };
                 self.open_project(ProjectSource::Folders { dir, spec }, true);
@@ -271,6 +280,8 @@ impl DeskApp {
             }
             Command::PickGenerations => self.dialogs.open(DialogPurpose::Generations, None),
             Command::PickTraining => self.dialogs.open(DialogPurpose::Training, None),
+            Command::PickTrainingShard => self.dialogs.open(DialogPurpose::TrainingShard, None),
+            Command::PickTrainingIndex => self.dialogs.open(DialogPurpose::TrainingIndex, None),
             Command::PickExport => self.dialogs.open(
                 DialogPurpose::Export,
                 self.desk.as_ref().map(|d| d.project.dir.clone()),
@@ -329,11 +340,12 @@ impl DeskApp {
             let Some(path) = answer else { continue };
             match purpose {
                 DialogPurpose::Generations => self.welcome.generations = Some(path),
-                DialogPurpose::Training => {
+                DialogPurpose::Training | DialogPurpose::TrainingShard => {
                     if !self.welcome.training.contains(&path) {
                         self.welcome.training.push(path);
                     }
                 }
+                DialogPurpose::TrainingIndex => self.welcome.training_index = Some(path),
                 DialogPurpose::Project => self.commands.push(Command::OpenProject(path)),
                 DialogPurpose::Export => {
                     let format = ReviewFormat::for_path(&path);
@@ -360,6 +372,12 @@ impl DeskApp {
         for path in dropped {
             if path.join("project.json").is_file() {
                 self.commands.push(Command::OpenProject(path));
+            } else if path.join(crate::index::prebuilt::MANIFEST_FILE).is_file() {
+                self.welcome.training_index = Some(path);
+            } else if path.is_file() && crate::catalog::is_shard_name(&path) {
+                if !self.welcome.training.contains(&path) {
+                    self.welcome.training.push(path);
+                }
             } else if path.is_dir() {
                 if self.welcome.generations.is_none() {
                     self.welcome.generations = Some(path);
@@ -368,7 +386,7 @@ impl DeskApp {
                 }
             } else {
                 self.notices.push(format!(
-                    "{} is not a folder; drop a folder of images or a project folder.",
+                    "{} is not a folder; drop a folder of images, a .tar shard, a training index or a project folder.",
                     path.display()
                 ));
             }
@@ -378,7 +396,7 @@ impl DeskApp {
     fn upload_images(&mut self) {
         let Some(desk) = &mut self.desk else { return };
         for loaded in desk.take_loaded_images() {
-            let path = loaded.request.path.clone();
+            let path = loaded.request.location.clone();
             match &loaded.result {
                 Ok(levels) => {
                     let Some(base) = levels.first() else { continue };

@@ -129,7 +129,8 @@ pub fn pair_ui(
     let current = result.matches.get(desk.selected_match).cloned();
     egui::Panel::bottom("pair-labels").show(ui, |ui| labels_ui(ui, desk, out));
 
-    let gen_image = desk.images.uploaded.get(&result.generation_path).copied();
+    let gen_location = crate::catalog::ImageLocation::File(result.generation_path.clone());
+    let gen_image = desk.images.uploaded.get(&gen_location).copied();
     let train_image = current
         .as_ref()
         .and_then(|m| desk.images.uploaded.get(&m.training_path).copied());
@@ -250,7 +251,7 @@ pub fn pair_ui(
             }
         });
         for (path, reason) in [
-            Some(&result.generation_path),
+            Some(&gen_location),
             current.as_ref().map(|m| &m.training_path),
         ]
         .into_iter()
@@ -320,7 +321,7 @@ fn collage_map_ui(
     // Regions are in the original image's pixels; the pane shows the uploaded texture.
     let scale_x = pane.texture_size[0] / original.0.max(1) as f32;
     let scale_y = pane.texture_size[1] / original.1.max(1) as f32;
-    let mut sources: Vec<(String, std::path::PathBuf, f32)> = Vec::new();
+    let mut sources: Vec<(String, crate::catalog::ImageLocation, f32)> = Vec::new();
     for hit in &result.region_hits {
         let strong = hit.similarity >= threshold;
         let index = match sources.iter().position(|(t, _, _)| *t == hit.training) {

@@ -23,6 +23,9 @@ pub struct RecentProject {
     pub generations: PathBuf,
     /// Its training folders, for display.
     pub training: Vec<PathBuf>,
+    /// Its training index, when it matches against one.
+    #[serde(default)]
+    pub training_index: Option<PathBuf>,
 }
 
 /// Everything the desk remembers between sessions.

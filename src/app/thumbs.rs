@@ -2,8 +2,8 @@
 //! egui textures in a bounded cache (least recently used first out).
 
 use std::collections::{HashMap, VecDeque};
-use std::path::{Path, PathBuf};
 
+use crate::catalog::ImageLocation;
 use crate::pipeline::{ImageLoader, ImageRequest, Waker};
 
 /// Longest side of a list thumbnail in pixels.
@@ -22,10 +22,10 @@ pub enum Thumb {
 /// The texture cache.
 pub struct ThumbnailCache {
     loader: ImageLoader,
-    textures: HashMap<PathBuf, egui::TextureHandle>,
-    failed: HashMap<PathBuf, String>,
-    requested: std::collections::HashSet<PathBuf>,
-    recency: VecDeque<PathBuf>,
+    textures: HashMap<ImageLocation, egui::TextureHandle>,
+    failed: HashMap<ImageLocation, String>,
+    requested: std::collections::HashSet<ImageLocation>,
+    recency: VecDeque<ImageLocation>,
     capacity: usize,
 }
 
@@ -42,8 +42,9 @@ impl ThumbnailCache {
         }
     }
 
-    /// The thumbnail of `path`, asking for it when it is not cached.
-    pub fn get(&mut self, path: &Path) -> Thumb {
+    /// The thumbnail of the image at `path` (a file or tar member), asking for it when it is
+    /// not cached.
+    pub fn get(&mut self, path: &ImageLocation) -> Thumb {
         if let Some(texture) = self.textures.get(path) {
             let sized = egui::load::SizedTexture::from_handle(texture);
             if let Some(pos) = self.recency.iter().position(|p| p == path) {
@@ -56,9 +57,9 @@ impl ThumbnailCache {
         if self.failed.contains_key(path) {
             return Thumb::Failed;
         }
-        if self.requested.insert(path.to_path_buf()) {
+        if self.requested.insert(path.clone()) {
             self.loader.request(ImageRequest {
-                path: path.to_path_buf(),
+                location: path.clone(),
                 max_side: Some(THUMB_SIDE_PX),
             });
         }
@@ -68,7 +69,7 @@ impl ThumbnailCache {
     /// Turns decoded thumbnails into textures and evicts the oldest beyond capacity.
     pub fn poll(&mut self, ctx: &egui::Context) {
         for loaded in self.loader.ready() {
-            let path = loaded.request.path.clone();
+            let path = loaded.request.location.clone();
             self.requested.remove(&path);
             match loaded
                 .result
@@ -79,11 +80,8 @@ impl ThumbnailCache {
                 Some(image) => {
                     let size = [image.width() as usize, image.height() as usize];
                     let color = egui::ColorImage::from_rgba_unmultiplied(size, image.as_raw());
-                    let texture = ctx.load_texture(
-                        path.to_string_lossy(),
-                        color,
-                        egui::TextureOptions::LINEAR,
-                    );
+                    let texture =
+                        ctx.load_texture(path.display(), color, egui::TextureOptions::LINEAR);
                     self.textures.insert(path.clone(), texture);
                     self.recency.push_back(path);
                 }

@@ -11,8 +11,10 @@ use super::settings::Settings;
 pub struct WelcomeState {
     /// The generations folder.
     pub generations: Option<PathBuf>,
-    /// The training folders.
+    /// The training sources (folders, or tar shards).
     pub training: Vec<PathBuf>,
+    /// A training index, used instead of training sources.
+    pub training_index: Option<PathBuf>,
 }
 
 /// Draws the welcome screen.
@@ -48,14 +50,25 @@ pub fn welcome_ui(
                     };
                 });
                 ui.add_space(6.0);
+                let sources_allowed = state.training_index.is_none();
                 ui.horizontal(|ui| {
-                    if ui
-                        .add_sized([190.0, 28.0], egui::Button::new("Open training set…"))
+                    let open = ui.add_enabled(
+                        sources_allowed,
+                        egui::Button::new("Open training set…").min_size([190.0, 28.0].into()),
+                    );
+                    if open
+                        .on_hover_text("A folder of images and/or WebDataset .tar shards")
                         .clicked()
                     {
                         out.push(Command::PickTraining);
                     }
-                    if state.training.is_empty() {
+                    if ui
+                        .add_enabled(sources_allowed, egui::Button::new("a .tar shard…"))
+                        .clicked()
+                    {
+                        out.push(Command::PickTrainingShard);
+                    }
+                    if state.training.is_empty() && sources_allowed {
                         ui.weak("no folder yet");
                     }
                 });
@@ -76,8 +89,39 @@ pub fn welcome_ui(
                 if let Some(i) = remove {
                     state.training.remove(i);
                 }
+                ui.add_space(6.0);
+                ui.horizontal(|ui| {
+                    let open = ui.add_enabled(
+                        state.training.is_empty(),
+                        egui::Button::new("…or an existing index…").min_size([190.0, 28.0].into()),
+                    );
+                    if open
+                        .on_hover_text(
+                            "A training index made once by `replicant index build`, shared by many projects",
+                        )
+                        .clicked()
+                    {
+                        out.push(Command::PickTrainingIndex);
+                    }
+                    match &state.training_index {
+                        Some(path) => {
+                            ui.label(path.display().to_string());
+                            if ui
+                                .small_button("x")
+                                .on_hover_text("Do not use this index")
+                                .clicked()
+                            {
+                                state.training_index = None;
+                            }
+                        }
+                        None => {
+                            ui.weak("none");
+                        }
+                    }
+                });
                 ui.add_space(10.0);
-                let ready = state.generations.is_some() && !state.training.is_empty();
+                let ready = state.generations.is_some()
+                    && (!state.training.is_empty() || state.training_index.is_some());
                 ui.horizontal(|ui| {
                     let open = ui.add_enabled(
                         ready,
@@ -89,11 +133,12 @@ pub fn welcome_ui(
                             out.push(Command::OpenFolders {
                                 generations,
                                 training: state.training.clone(),
+                                training_index: state.training_index.clone(),
                                 project: None,
                             });
                         }
                     }
-                    ui.weak("or drop folders on the window: generations first, then training");
+                    ui.weak("or drop folders on the window: generations first, then training (folders, .tar shards or an index)");
                 });
             });
         ui.add_space(18.0);
@@ -107,6 +152,7 @@ pub fn welcome_ui(
                 let training: Vec<String> = recent
                     .training
                     .iter()
+                    .chain(&recent.training_index)
                     .filter_map(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
                     .collect();
                 let text = format!("{name}  vs  {}", training.join(", "));

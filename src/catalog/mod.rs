@@ -4,9 +4,19 @@
 //! A walk never stops on a bad entry: unreadable folders, broken links and names that are not
 //! UTF-8 become [`CatalogWarning`]s for the scan report, and the walk goes on.
 
+mod location;
 mod prompts;
+mod shards;
 
+pub use location::{ImageLocation, MAX_IMAGE_FILE_BYTES, TarMember};
 pub use prompts::{PromptIndex, prompt_from_png_text};
+/// Helpers for other modules' tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    pub(crate) use super::shards::tests::write_tar;
+}
+
+pub use shards::{MAX_CAPTION_BYTES, ShardListing, ShardMember, Truncation, list_shard};
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -20,20 +30,44 @@ pub const IMAGE_EXTENSIONS: &[&str] = &[
 const NEVER_IMAGE_EXTENSIONS: &[&str] =
     &["txt", "json", "jsonl", "csv", "md", "yml", "yaml", "toml"];
 
-/// One image file found by a walk.
+/// One image found by a walk: a file, or a member of a tar shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageEntry {
-    /// The path to open, as found (through symbolic links where the walk followed them).
-    pub abs_path: PathBuf,
-    /// The path relative to the folder given, with `/` separators, for display and output.
-    /// Names that are not UTF-8 are shown with U+FFFD in their place.
+    /// Where its bytes are: the path as found (through symbolic links where the walk followed
+    /// them), or the shard and the member's offset.
+    pub location: ImageLocation,
+    /// The path relative to the folder given, with `/` separators, for display and output; a
+    /// tar member is `SHARD.tar/MEMBER`. Names that are not UTF-8 are shown with U+FFFD in
+    /// their place.
     pub rel_path: String,
-    /// File size in bytes, from the walk's metadata.
+    /// Size in bytes (the file's, or the member's).
     pub size_bytes: u64,
-    /// Modification time in nanoseconds since the Unix epoch (0 when the system has none).
+    /// Modification time in nanoseconds since the Unix epoch (0 when the system has none); a
+    /// member has its shard's.
     pub mtime_ns: i64,
     /// True when the extension was not an image extension but the bytes are an image.
     pub sniffed: bool,
+    /// The caption stored beside a tar member in its shard (`KEY.txt` or `KEY.json`).
+    pub caption: Option<String>,
+    /// For a tar member, its shard's position in [`Catalog::shards`].
+    pub shard: Option<usize>,
+}
+
+/// A tar shard found by a walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardInfo {
+    /// The shard file.
+    pub path: PathBuf,
+    /// Its path relative to the folder given (its file name when the shard itself was given).
+    pub rel_path: String,
+    /// Its size in bytes.
+    pub size_bytes: u64,
+    /// Its modification time in nanoseconds since the Unix epoch.
+    pub mtime_ns: i64,
+    /// Image members listed.
+    pub members: usize,
+    /// Set when the shard was cut short.
+    pub truncated: Option<Truncation>,
 }
 
 /// Something a walk could not use, for the report.
@@ -53,6 +87,8 @@ pub struct CatalogWarning {
 pub struct Catalog {
     /// The images found, in a deterministic order (by relative path, byte-wise).
     pub images: Vec<ImageEntry>,
+    /// The tar shards found, by relative path (byte-wise).
+    pub shards: Vec<ShardInfo>,
     /// Entries that were skipped, with reasons.
     pub warnings: Vec<CatalogWarning>,
 }
@@ -60,8 +96,10 @@ pub struct Catalog {
 /// Errors that stop a walk before it starts.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    /// The folder given does not exist or is not a folder.
-    #[error("{path}: not a folder; check the path (it must be an existing folder of images)")]
+    /// The path given does not exist or is neither a folder nor a tar shard.
+    #[error(
+        "{path}: not a folder or a .tar shard; check the path (it must be an existing folder of images or tar shards, or one .tar file)"
+    )]
     NotAFolder {
         /// The folder given.
         path: PathBuf,
@@ -74,6 +112,11 @@ pub enum CatalogError {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+/// Whether `path` is named like a tar shard (`.tar`, any case).
+pub fn is_shard_name(path: &Path) -> bool {
+    extension_lower(path).is_some_and(|ext| ext == "tar")
 }
 
 /// Whether `path` has an image extension (case-insensitive).
@@ -89,8 +132,10 @@ fn extension_lower(path: &Path) -> Option<String> {
 /// Walks `root` recursively, following symbolic links (a link back to a folder already on the
 /// path is reported, never followed twice), and returns its images sorted by relative path.
 ///
-/// Files with an image extension are taken as they are; other files (not sidecars) are
+/// Files with an image extension are taken as they are; `.tar` files are WebDataset shards,
+/// whose image members are listed (see [`list_shard`]); other files (not sidecars) are
 /// sniffed by their first bytes, so an image saved under a wrong extension is still found.
+/// `root` may also be one `.tar` shard.
 pub fn walk_images(root: &Path) -> Result<Catalog, CatalogError> {
     let meta = std::fs::metadata(root).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
@@ -104,6 +149,15 @@ pub fn walk_images(root: &Path) -> Result<Catalog, CatalogError> {
             }
         }
     })?;
+    if meta.is_file() && is_shard_name(root) {
+        let mut catalog = Catalog::default();
+        let name = root
+            .file_name()
+            .map_or_else(|| "shard.tar".into(), |n| n.to_string_lossy().into_owned());
+        add_shard(&mut catalog, root, name, &meta);
+        sort_catalog(&mut catalog);
+        return Ok(catalog);
+    }
     if !meta.is_dir() {
         return Err(CatalogError::NotAFolder {
             path: root.to_path_buf(),
@@ -143,6 +197,17 @@ pub fn walk_images(root: &Path) -> Result<Catalog, CatalogError> {
         let name_is_hidden = path
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if is_shard_name(path) && !name_is_hidden {
+            match entry.metadata() {
+                Ok(meta) => add_shard(&mut catalog, path, rel, &meta),
+                Err(err) => catalog.warnings.push(CatalogWarning {
+                    path: rel,
+                    reason: format!("cannot read the shard's metadata: {err}; skipped"),
+                    skipped: true,
+                }),
+            }
+            continue;
+        }
         let ext = extension_lower(path);
         let by_extension = has_image_extension(path);
         let sniffed = if by_extension || name_is_hidden {
@@ -180,21 +245,101 @@ pub fn walk_images(root: &Path) -> Result<Catalog, CatalogError> {
                 continue;
             }
         };
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
         catalog.images.push(ImageEntry {
-            abs_path: path.to_path_buf(),
+            location: ImageLocation::File(path.to_path_buf()),
             rel_path: rel,
             size_bytes: meta.len(),
-            mtime_ns,
+            mtime_ns: mtime_ns(&meta),
             sniffed,
+            caption: None,
+            shard: None,
         });
     }
-    catalog.images.sort_by(|a, b| a.rel_path.cmp(&b.rel_path));
+    sort_catalog(&mut catalog);
     Ok(catalog)
+}
+
+/// Sorts images and shards by relative path (byte-wise), keeping each member's shard
+/// position right (the walk visits folders before their siblings' files, which is not
+/// byte order: `a/x.tar` comes before `a.tar` in a walk, after it in bytes).
+fn sort_catalog(catalog: &mut Catalog) {
+    catalog.images.sort_by(|a, b| a.rel_path.cmp(&b.rel_path));
+    let mut order: Vec<usize> = (0..catalog.shards.len()).collect();
+    order.sort_by(|&a, &b| catalog.shards[a].rel_path.cmp(&catalog.shards[b].rel_path));
+    let mut new_position = vec![0; order.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_position[old] = new;
+    }
+    let mut shards: Vec<Option<ShardInfo>> = catalog.shards.drain(..).map(Some).collect();
+    catalog.shards = order.iter().filter_map(|&old| shards[old].take()).collect();
+    for image in &mut catalog.images {
+        if let Some(old) = image.shard {
+            image.shard = new_position.get(old).copied();
+        }
+    }
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// Lists the shard at `path` into `catalog`: its image members as entries named
+/// `REL/MEMBER`, its unreadable members and any cut as warnings.
+fn add_shard(catalog: &mut Catalog, path: &Path, rel: String, meta: &std::fs::Metadata) {
+    let listing = match list_shard(path) {
+        Ok(listing) => listing,
+        Err(err) => {
+            catalog.warnings.push(CatalogWarning {
+                path: rel,
+                reason: format!("cannot read the shard: {err}; check its permissions"),
+                skipped: true,
+            });
+            return;
+        }
+    };
+    let index = catalog.shards.len();
+    let mtime = mtime_ns(meta);
+    for warning in listing.warnings {
+        catalog.warnings.push(CatalogWarning {
+            path: format!("{rel}/{}", warning.path),
+            ..warning
+        });
+    }
+    if let Some(cut) = &listing.truncated {
+        catalog.warnings.push(CatalogWarning {
+            path: rel.clone(),
+            reason: format!("tar shard cut short: {}", cut.detail),
+            skipped: true,
+        });
+    }
+    let members = listing.members.len();
+    for member in listing.members {
+        catalog.images.push(ImageEntry {
+            rel_path: format!("{rel}/{}", member.name),
+            location: ImageLocation::Member(TarMember {
+                shard: path.to_path_buf(),
+                member: member.name,
+                offset: member.offset,
+                size: member.size,
+            }),
+            size_bytes: member.size,
+            mtime_ns: mtime,
+            sniffed: false,
+            caption: member.caption,
+            shard: Some(index),
+        });
+    }
+    catalog.shards.push(ShardInfo {
+        path: path.to_path_buf(),
+        rel_path: rel,
+        size_bytes: meta.len(),
+        mtime_ns: mtime,
+        members,
+        truncated: listing.truncated,
+    });
 }
 
 fn walk_warning(root: &Path, err: &walkdir::Error) -> CatalogWarning {

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 
-use crate::decode::{DecodeLimits, decode_file, thumbnail};
+use crate::catalog::{ImageLocation, MAX_IMAGE_FILE_BYTES};
+use crate::decode::{DecodeLimits, decode_image, thumbnail};
 use crate::fsutil::write_atomically;
 use crate::review::LabelRecord;
 
@@ -148,12 +149,12 @@ pub fn export_review_set(
         for (i, record) in labelled.iter().enumerate() {
             let sides = [
                 (
-                    &record.context.generation_path,
+                    generation_location(record),
                     "generation",
                     &record.key.generation,
                 ),
                 (
-                    &record.context.training_path,
+                    record.context.training_path.clone(),
                     "training",
                     &record.key.training,
                 ),
@@ -166,7 +167,10 @@ pub fn export_review_set(
                     continue;
                 };
                 let name = format!("{:04}_{side}_{}", i + 1, file_name_of(rel));
-                match std::fs::copy(source, dir.join(&name)) {
+                let copied_file = source
+                    .read(MAX_IMAGE_FILE_BYTES)
+                    .and_then(|bytes| std::fs::write(dir.join(&name), bytes));
+                match copied_file {
                     Ok(_) => {
                         report.images_copied += 1;
                         let link = format!(
@@ -278,8 +282,20 @@ pub fn escape_html(text: &str) -> String {
 }
 
 /// A small JPEG of the image as a data URI, so the page needs no other file.
-fn data_uri(path: &Path) -> Result<String, String> {
-    let decoded = decode_file(path, &DecodeLimits::default()).map_err(|e| e.to_string())?;
+/// The generation's location, from what its label recorded.
+fn generation_location(record: &LabelRecord) -> Option<ImageLocation> {
+    record
+        .context
+        .generation_path
+        .clone()
+        .map(ImageLocation::File)
+}
+
+fn data_uri(location: &ImageLocation) -> Result<String, String> {
+    let bytes = location
+        .read(MAX_IMAGE_FILE_BYTES)
+        .map_err(|e| e.to_string())?;
+    let decoded = decode_image(&bytes, &DecodeLimits::default()).map_err(|e| e.to_string())?;
     let small = thumbnail(&decoded.rgb, 480);
     let mut jpeg = Vec::new();
     let encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85);
@@ -316,31 +332,28 @@ figcaption{{font-size:12px;color:#555;word-break:break-all}}\
         rows.len()
     )?;
     for (i, (record, row)) in labelled.iter().zip(rows).enumerate() {
-        let mut figure = |path: &Option<PathBuf>, link: &Option<String>, title: &str| -> String {
-            let src = path.as_deref().map(data_uri);
-            let img = match src {
-                Some(Ok(uri)) => format!("<img src=\"{uri}\" alt=\"{}\">", escape_html(title)),
-                Some(Err(reason)) => {
-                    problems.push(format!("{title}: {reason}"));
-                    format!("<p>(image unavailable: {})</p>", escape_html(&reason))
-                }
-                None => "<p>(image location unknown)</p>".into(),
+        let mut figure =
+            |path: &Option<ImageLocation>, link: &Option<String>, title: &str| -> String {
+                let src = path.as_ref().map(data_uri);
+                let img = match src {
+                    Some(Ok(uri)) => format!("<img src=\"{uri}\" alt=\"{}\">", escape_html(title)),
+                    Some(Err(reason)) => {
+                        problems.push(format!("{title}: {reason}"));
+                        format!("<p>(image unavailable: {})</p>", escape_html(&reason))
+                    }
+                    None => "<p>(image location unknown)</p>".into(),
+                };
+                let caption = match link {
+                    Some(link) => format!(
+                        "<a href=\"{}\">{}</a>",
+                        escape_html(link),
+                        escape_html(title)
+                    ),
+                    None => escape_html(title),
+                };
+                format!("<figure>{img}<figcaption>{caption}</figcaption></figure>")
             };
-            let caption = match link {
-                Some(link) => format!(
-                    "<a href=\"{}\">{}</a>",
-                    escape_html(link),
-                    escape_html(title)
-                ),
-                None => escape_html(title),
-            };
-            format!("<figure>{img}<figcaption>{caption}</figcaption></figure>")
-        };
-        let generation = figure(
-            &record.context.generation_path,
-            &copied[i].0,
-            &row.generation,
-        );
+        let generation = figure(&generation_location(record), &copied[i].0, &row.generation);
         let training = figure(&record.context.training_path, &copied[i].1, &row.training);
         writeln!(
             out,

@@ -140,7 +140,7 @@ mod tests {
                 similarity: 0.831_234,
                 region: None,
                 layout: Some(0.612_34),
-                training_path: "/t/x.jpg".into(),
+                training_path: std::path::PathBuf::from("/t/x.jpg").into(),
                 training_caption: None,
             }],
             region_hits: Vec::new(),

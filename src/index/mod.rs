@@ -1,11 +1,19 @@
-//! Nearest-neighbour search over training embeddings, behind the small [`MatchIndex`] trait.
+//! Nearest-neighbour search over training embeddings, behind the [`TrainingIndex`] trait (add,
+//! search, save) and the [`IndexStore`] trait that creates, loads and memory-maps indexes of
+//! one kind. usearch is the store here; a server store (Qdrant, say) can implement both traits
+//! without the scan changing.
 //!
-//! The index is usearch with the cosine metric and f16 storage by default (half the memory of
+//! The usearch index uses the cosine metric and f16 storage by default (half the memory of
 //! f32; similarities differ from f32 by under 0.001). Search is exact (a scan of every vector)
 //! up to [`EXACT_SEARCH_MAX`] training images, and approximate (HNSW graph) above that: a full
 //! scan costs time linear in the training set (about 1 ms per query at 20,000 images of 512
 //! f16 dimensions on one core), while HNSW stays near 0.1-0.3 ms and, with the expansion used
 //! here, finds the true top-5 for over 99% of queries.
+//!
+//! [`prebuilt`] is a training index saved once and shared by many projects: the usearch file,
+//! its manifest and the per-row data the ranking needs.
+
+pub mod prebuilt;
 
 use std::path::Path;
 
@@ -14,12 +22,18 @@ use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 /// Training sets up to this size are searched exhaustively, so results are exact.
 pub const EXACT_SEARCH_MAX: usize = 20_000;
 
-/// Index files larger than this are memory-mapped (viewed) rather than read into memory.
+/// Index files larger than this are memory-mapped (viewed) rather than read into memory when
+/// a project's own index is reopened.
 const VIEW_FROM_BYTES: u64 = 256 * 1024 * 1024;
 
-/// How vectors are stored in the index.
+/// The search beam of approximate search: wide, to keep recall high for the few matches
+/// reported.
+pub const EXPANSION_SEARCH: usize = 128;
+
+/// How vectors are stored in the index (`--dtype`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub enum Precision {
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
     /// Full 32-bit floats.
     F32,
     /// 16-bit floats (the default).
@@ -29,14 +43,34 @@ pub enum Precision {
     I8,
 }
 
-impl std::str::FromStr for Precision {
+impl Dtype {
+    /// The name used on the command line and in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::F16 => "f16",
+            Self::I8 => "i8",
+        }
+    }
+
+    /// Bytes one stored vector component takes.
+    pub fn bytes(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F16 => 2,
+            Self::I8 => 1,
+        }
+    }
+}
+
+impl std::str::FromStr for Dtype {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.to_ascii_lowercase().as_str() {
             "f32" => Ok(Self::F32),
             "f16" => Ok(Self::F16),
             "i8" => Ok(Self::I8),
-            other => Err(format!("unknown precision {other:?}; use f32, f16 or i8")),
+            other => Err(format!("unknown dtype {other:?}; use f16, i8 or f32")),
         }
     }
 }
@@ -66,118 +100,188 @@ pub enum IndexError {
         /// What went wrong.
         detail: String,
     },
+    /// A prebuilt training index is missing, damaged or does not fit.
+    #[error("training index {path}: {detail}")]
+    Prebuilt {
+        /// The index folder.
+        path: String,
+        /// What is wrong and what to do.
+        detail: String,
+    },
 }
 
-/// Top-k search over a set of embeddings.
-pub trait MatchIndex: Send + Sync {
+/// How to make a new index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexParams {
+    /// Vector length.
+    pub dims: usize,
+    /// Storage type.
+    pub dtype: Dtype,
+}
+
+/// A searchable set of training embeddings, keyed by `u64`.
+pub trait TrainingIndex: Send + Sync {
     /// How many vectors the index holds.
     fn len(&self) -> usize;
     /// Whether the index is empty.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The vector length.
+    fn dims(&self) -> usize;
     /// Whether searches are exhaustive (exact).
     fn is_exact(&self) -> bool;
-    /// The `k` nearest vectors to `query`, most similar first.
+    /// Makes room for `capacity` vectors in all, added from up to `threads` threads at once.
+    fn reserve(&self, capacity: usize, threads: usize) -> Result<(), IndexError>;
+    /// Adds one vector; safe from several threads at once after [`Self::reserve`].
+    fn add(&self, key: u64, vector: &[f32]) -> Result<(), IndexError>;
+    /// The `k` nearest vectors to `query`, most similar first (ties by key).
     fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>, IndexError>;
+    /// Saves the index to `path` (through a temporary file, so a crash leaves no half file).
+    fn save(&self, path: &Path) -> Result<(), IndexError>;
 }
+
+/// Creates, loads and memory-maps indexes of one kind.
+pub trait IndexStore {
+    /// A new, empty index.
+    fn create(&self, params: IndexParams) -> Result<Box<dyn TrainingIndex>, IndexError>;
+    /// Loads a saved index into memory.
+    fn open(&self, path: &Path) -> Result<Box<dyn TrainingIndex>, IndexError>;
+    /// Opens a saved index as a read-only memory-mapped view (the file stays on disk; the
+    /// pages searches touch are read on demand).
+    fn view(&self, path: &Path) -> Result<Box<dyn TrainingIndex>, IndexError>;
+}
+
+/// Adds `vectors` to `index` from all cores (rayon), after reserving room for them.
+pub fn add_parallel(
+    index: &dyn TrainingIndex,
+    vectors: &[(u64, &[f32])],
+) -> Result<(), IndexError> {
+    use rayon::prelude::*;
+    index.reserve(
+        index.len() + vectors.len(),
+        rayon::current_num_threads().max(1),
+    )?;
+    vectors
+        .par_iter()
+        .try_for_each(|(key, vector)| index.add(*key, vector))
+}
+
+/// Builds an index of `vectors` (key, embedding) in `store`, adding from all cores.
+pub fn build(
+    store: &dyn IndexStore,
+    params: IndexParams,
+    vectors: &[(u64, &[f32])],
+) -> Result<Box<dyn TrainingIndex>, IndexError> {
+    let index = store.create(params)?;
+    add_parallel(index.as_ref(), vectors)?;
+    Ok(index)
+}
+
+/// Reopens an index this program saved: memory-mapped when large, else read into memory.
+pub fn reopen(store: &dyn IndexStore, path: &Path) -> Result<Box<dyn TrainingIndex>, IndexError> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| IndexError::Load {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?
+        .len();
+    if size >= VIEW_FROM_BYTES {
+        store.view(path)
+    } else {
+        store.open(path)
+    }
+}
+
+/// The usearch file store.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UsearchStore;
 
 /// A usearch index of training embeddings.
 pub struct UsearchIndex {
     index: Index,
-    exact: bool,
 }
 
-fn options(dims: usize, precision: Precision) -> IndexOptions {
+fn usearch_options(params: IndexParams) -> IndexOptions {
     IndexOptions {
-        dimensions: dims,
+        dimensions: params.dims,
         metric: MetricKind::Cos,
-        quantization: match precision {
-            Precision::F32 => ScalarKind::F32,
-            Precision::F16 => ScalarKind::F16,
-            Precision::I8 => ScalarKind::I8,
+        quantization: match params.dtype {
+            Dtype::F32 => ScalarKind::F32,
+            Dtype::F16 => ScalarKind::F16,
+            Dtype::I8 => ScalarKind::I8,
         },
         connectivity: 0,
         expansion_add: 0,
-        expansion_search: 0,
+        expansion_search: EXPANSION_SEARCH,
         multi: false,
     }
 }
 
+fn usearch_err(err: impl std::fmt::Display) -> IndexError {
+    IndexError::Usearch(err.to_string())
+}
+
 impl UsearchIndex {
-    /// Builds an index of `vectors` (key, embedding), adding from all cores.
-    pub fn build(
-        dims: usize,
-        precision: Precision,
-        vectors: &[(u64, &[f32])],
-    ) -> Result<Self, IndexError> {
-        use rayon::prelude::*;
-        let index = Index::new(&options(dims, precision))
-            .map_err(|e| IndexError::Usearch(e.to_string()))?;
-        let threads = rayon::current_num_threads().max(1);
-        index
-            .reserve_capacity_and_threads(vectors.len().max(1), threads)
-            .map_err(|e| IndexError::Usearch(e.to_string()))?;
-        vectors
-            .par_iter()
-            .try_for_each(|(key, vector)| index.add(*key, vector))
-            .map_err(|e| IndexError::Usearch(e.to_string()))?;
-        let mut built = Self {
-            index,
-            exact: false,
-        };
-        built.configure();
-        Ok(built)
-    }
-
-    /// Loads an index saved with [`UsearchIndex::save`]; large files are memory-mapped.
-    pub fn open(path: &Path) -> Result<Self, IndexError> {
-        let text = path.to_string_lossy().into_owned();
-        let load_err = |detail: String| IndexError::Load {
-            path: text.clone(),
-            detail,
-        };
-        let size = std::fs::metadata(path)
-            .map_err(|e| load_err(e.to_string()))?
-            .len();
-        let index = if size >= VIEW_FROM_BYTES {
-            Index::restore_view(&text)
-        } else {
-            Index::restore(&text)
-        }
-        .map_err(|e| load_err(e.to_string()))?;
-        let mut opened = Self {
-            index,
-            exact: false,
-        };
-        opened.configure();
-        Ok(opened)
-    }
-
-    /// Saves the index to `path` (through a temporary file, so a crash leaves no half file).
-    pub fn save(&self, path: &Path) -> Result<(), IndexError> {
-        let tmp = path.with_extension("usearch.partial");
-        self.index
-            .save(&tmp.to_string_lossy())
-            .map_err(|e| IndexError::Usearch(e.to_string()))?;
-        std::fs::rename(&tmp, path)
-            .map_err(|e| IndexError::Usearch(format!("{}: {e}", path.display())))
-    }
-
-    fn configure(&mut self) {
-        self.exact = self.index.size() <= EXACT_SEARCH_MAX;
-        // A wide beam keeps approximate recall high for the top few matches we report.
-        self.index.change_expansion_search(128);
+    fn wrap(index: Index) -> Box<dyn TrainingIndex> {
+        index.change_expansion_search(EXPANSION_SEARCH);
+        Box::new(Self { index })
     }
 }
 
-impl MatchIndex for UsearchIndex {
+impl IndexStore for UsearchStore {
+    fn create(&self, params: IndexParams) -> Result<Box<dyn TrainingIndex>, IndexError> {
+        let index = Index::new(&usearch_options(params)).map_err(usearch_err)?;
+        Ok(UsearchIndex::wrap(index))
+    }
+
+    fn open(&self, path: &Path) -> Result<Box<dyn TrainingIndex>, IndexError> {
+        let text = path.to_string_lossy();
+        let index = Index::restore(&text).map_err(|e| IndexError::Load {
+            path: text.to_string(),
+            detail: e.to_string(),
+        })?;
+        Ok(UsearchIndex::wrap(index))
+    }
+
+    fn view(&self, path: &Path) -> Result<Box<dyn TrainingIndex>, IndexError> {
+        let text = path.to_string_lossy();
+        let index = Index::restore_view(&text).map_err(|e| IndexError::Load {
+            path: text.to_string(),
+            detail: e.to_string(),
+        })?;
+        Ok(UsearchIndex::wrap(index))
+    }
+}
+
+impl TrainingIndex for UsearchIndex {
     fn len(&self) -> usize {
         self.index.size()
     }
 
+    fn dims(&self) -> usize {
+        self.index.dimensions()
+    }
+
     fn is_exact(&self) -> bool {
-        self.exact
+        self.index.size() <= EXACT_SEARCH_MAX
+    }
+
+    fn reserve(&self, capacity: usize, threads: usize) -> Result<(), IndexError> {
+        self.index
+            .reserve_capacity_and_threads(capacity.max(1), threads.max(1))
+            .map_err(usearch_err)
+    }
+
+    fn add(&self, key: u64, vector: &[f32]) -> Result<(), IndexError> {
+        if vector.len() != self.index.dimensions() {
+            return Err(IndexError::Usearch(format!(
+                "a vector of {} dimensions cannot join an index of {}",
+                vector.len(),
+                self.index.dimensions()
+            )));
+        }
+        self.index.add(key, vector).map_err(usearch_err)
     }
 
     fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>, IndexError> {
@@ -185,12 +289,12 @@ impl MatchIndex for UsearchIndex {
             return Ok(Vec::new());
         }
         let k = k.min(self.index.size());
-        let found = if self.exact {
+        let found = if self.is_exact() {
             self.index.exact_search(query, k)
         } else {
             self.index.search(query, k)
         }
-        .map_err(|e| IndexError::Usearch(e.to_string()))?;
+        .map_err(usearch_err)?;
         let mut hits: Vec<Hit> = found
             .keys
             .iter()
@@ -207,14 +311,23 @@ impl MatchIndex for UsearchIndex {
         });
         Ok(hits)
     }
+
+    fn save(&self, path: &Path) -> Result<(), IndexError> {
+        let tmp = path.with_extension("usearch.partial");
+        self.index
+            .save(&tmp.to_string_lossy())
+            .map_err(usearch_err)?;
+        std::fs::rename(&tmp, path)
+            .map_err(|e| IndexError::Usearch(format!("{}: {e}", path.display())))
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn unit(seed: u64, dims: usize) -> Vec<f32> {
-        // A deterministic pseudo-random unit vector (xorshift).
+    /// A deterministic pseudo-random unit vector (xorshift).
+    pub(crate) fn unit(seed: u64, dims: usize) -> Vec<f32> {
         let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
         let mut v: Vec<f32> = (0..dims)
             .map(|_| {
@@ -228,16 +341,24 @@ mod tests {
         v
     }
 
+    fn keyed(vectors: &[Vec<f32>], step: u64) -> Vec<(u64, &[f32])> {
+        vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as u64 * step, v.as_slice()))
+            .collect()
+    }
+
     #[test]
     fn finds_the_nearest_vectors_with_cosine_similarity() {
         let vectors: Vec<Vec<f32>> = (0..200).map(|i| unit(i, 64)).collect();
-        let refs: Vec<(u64, &[f32])> = vectors
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as u64, v.as_slice()))
-            .collect();
-        let index = UsearchIndex::build(64, Precision::F16, &refs).expect("build");
+        let params = IndexParams {
+            dims: 64,
+            dtype: Dtype::F16,
+        };
+        let index = build(&UsearchStore, params, &keyed(&vectors, 1)).expect("build");
         assert!(index.is_exact());
+        assert_eq!(index.dims(), 64);
         let hits = index.search(&vectors[17], 3).expect("search");
         assert_eq!(hits[0].key, 17);
         assert!((hits[0].similarity - 1.0).abs() < 2e-3, "{hits:?}");
@@ -245,25 +366,42 @@ mod tests {
     }
 
     #[test]
-    fn saves_and_reopens() {
+    fn saves_then_loads_and_views() {
         let vectors: Vec<Vec<f32>> = (0..50).map(|i| unit(i + 1000, 32)).collect();
-        let refs: Vec<(u64, &[f32])> = vectors
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as u64 * 10, v.as_slice()))
-            .collect();
-        let index = UsearchIndex::build(32, Precision::F32, &refs).expect("build");
+        let params = IndexParams {
+            dims: 32,
+            dtype: Dtype::F32,
+        };
+        let index = build(&UsearchStore, params, &keyed(&vectors, 10)).expect("build");
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("training.usearch");
         index.save(&path).expect("save");
-        let reopened = UsearchIndex::open(&path).expect("open");
-        assert_eq!(reopened.len(), 50);
-        assert_eq!(reopened.search(&vectors[4], 1).expect("search")[0].key, 40);
+        for reopened in [
+            UsearchStore.open(&path).expect("open"),
+            UsearchStore.view(&path).expect("view"),
+        ] {
+            assert_eq!(reopened.len(), 50);
+            assert_eq!(reopened.search(&vectors[4], 1).expect("search")[0].key, 40);
+        }
     }
 
     #[test]
-    fn empty_index_gives_no_hits() {
-        let index = UsearchIndex::build(8, Precision::F16, &[]).expect("build");
+    fn empty_index_gives_no_hits_and_wrong_lengths_are_refused() {
+        let params = IndexParams {
+            dims: 8,
+            dtype: Dtype::F16,
+        };
+        let index = build(&UsearchStore, params, &[]).expect("build");
         assert!(index.search(&[0.0; 8], 5).expect("search").is_empty());
+        index.reserve(1, 1).expect("reserve");
+        assert!(index.add(1, &[0.5; 4]).is_err());
+    }
+
+    #[test]
+    fn dtype_names_round_trip() {
+        for dtype in [Dtype::F32, Dtype::F16, Dtype::I8] {
+            assert_eq!(dtype.as_str().parse::<Dtype>(), Ok(dtype));
+        }
+        assert!("f64".parse::<Dtype>().is_err());
     }
 }

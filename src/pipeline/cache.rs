@@ -11,7 +11,11 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-const SCHEMA_VERSION: i64 = 1;
+use crate::catalog::ImageLocation;
+
+/// 2 added the `images` table (pixel sizes by content hash); a version 1 cache is upgraded in
+/// place (the table is added, nothing else changes).
+const SCHEMA_VERSION: i64 = 2;
 
 /// A content hash (blake3 of the file's bytes).
 pub type ContentHash = [u8; 32];
@@ -19,6 +23,16 @@ pub type ContentHash = [u8; 32];
 /// Errors from the cache. Each names the file and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
+    /// The cache was written by a newer version of this program.
+    #[error(
+        "embedding cache {path} has schema version {found}, newer than this program's {SCHEMA_VERSION}; update Replicant, or delete the file (it is rebuilt by the next scan)"
+    )]
+    Newer {
+        /// The database file.
+        path: PathBuf,
+        /// The version found.
+        found: i64,
+    },
     /// SQLite failed.
     #[error(
         "embedding cache {path}: {source}; if it is damaged, delete it (it is rebuilt by the next scan)"
@@ -43,8 +57,8 @@ pub struct KnownFile {
 /// One file's results to store.
 #[derive(Debug, Clone)]
 pub struct FileRecord {
-    /// The path scanned.
-    pub path: PathBuf,
+    /// The file or tar member scanned.
+    pub location: ImageLocation,
     /// Its size in bytes.
     pub size_bytes: u64,
     /// Its modification time.
@@ -59,10 +73,6 @@ pub struct FileRecord {
 pub struct EmbeddingCache {
     conn: Connection,
     path: PathBuf,
-}
-
-fn path_key(path: &Path) -> Vec<u8> {
-    path.as_os_str().as_encoded_bytes().to_vec()
 }
 
 fn vector_blob(vector: &[f32]) -> Vec<u8> {
@@ -95,11 +105,29 @@ impl EmbeddingCache {
                  model_key TEXT NOT NULL, hash BLOB NOT NULL, view TEXT NOT NULL,
                  vector BLOB NOT NULL, PRIMARY KEY (model_key, hash, view)) WITHOUT ROWID;
              CREATE TABLE IF NOT EXISTS failures (
-                 hash BLOB PRIMARY KEY, program_version TEXT NOT NULL, reason TEXT NOT NULL);",
+                 hash BLOB PRIMARY KEY, program_version TEXT NOT NULL, reason TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS images (
+                 hash BLOB PRIMARY KEY, width INTEGER NOT NULL, height INTEGER NOT NULL)
+                 WITHOUT ROWID;",
         )
         .map_err(err)?;
+        let found: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        let found = found.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(CacheError::Newer {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
         conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
             params![SCHEMA_VERSION.to_string()],
         )
         .map_err(err)?;
@@ -116,17 +144,18 @@ impl EmbeddingCache {
         }
     }
 
-    /// The hash of `path` if it was seen before with the same size and modification time.
+    /// The hash of the file or member at `location` if it was seen before with the same size
+    /// and modification time.
     pub fn known_file(
         &self,
-        path: &Path,
+        location: &ImageLocation,
         size_bytes: u64,
         mtime_ns: i64,
     ) -> Result<Option<KnownFile>, CacheError> {
         self.conn
             .prepare_cached("SELECT hash, embedded_prompt FROM files WHERE path = ?1 AND size = ?2 AND mtime_ns = ?3")
             .and_then(|mut stmt| {
-                stmt.query_row(params![path_key(path), size_bytes as i64, mtime_ns], |row| {
+                stmt.query_row(params![location.cache_key(), size_bytes as i64, mtime_ns], |row| {
                     let blob: Vec<u8> = row.get(0)?;
                     Ok((blob, row.get::<_, Option<String>>(1)?))
                 })
@@ -255,8 +284,39 @@ impl EmbeddingCache {
             .map_err(|e| self.err(e))
     }
 
-    /// Stores file records, embeddings (`(hash, view, vector)`) and decode failures in one
-    /// transaction.
+    /// The pixel size of the content `hash`, when an embedding run recorded it.
+    pub fn dimensions(&self, hash: &ContentHash) -> Result<Option<(u32, u32)>, CacheError> {
+        self.conn
+            .prepare_cached("SELECT width, height FROM images WHERE hash = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![hash.as_slice()], |row| {
+                    Ok((row.get::<_, u32>(0)?, row.get::<_, u32>(1)?))
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every content hash whose pixel size is recorded.
+    pub fn hashes_with_dimensions(&self) -> Result<HashSet<ContentHash>, CacheError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash FROM images")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |row| row.get::<_, Vec<u8>>(0))
+            .map_err(|e| self.err(e))?;
+        let mut out = HashSet::new();
+        for row in rows {
+            if let Ok(hash) = ContentHash::try_from(row.map_err(|e| self.err(e))?) {
+                out.insert(hash);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores file records, embeddings (`(hash, view, vector)`), pixel sizes and decode
+    /// failures in one transaction.
     pub fn write(
         &mut self,
         model_key: &str,
@@ -264,7 +324,19 @@ impl EmbeddingCache {
         embeddings: &[(ContentHash, String, Vec<f32>)],
         failures: &[(ContentHash, String)],
     ) -> Result<(), CacheError> {
-        if files.is_empty() && embeddings.is_empty() && failures.is_empty() {
+        self.write_with_sizes(model_key, files, embeddings, &[], failures)
+    }
+
+    /// [`Self::write`], with the pixel sizes of embedded images too.
+    pub fn write_with_sizes(
+        &mut self,
+        model_key: &str,
+        files: &[FileRecord],
+        embeddings: &[(ContentHash, String, Vec<f32>)],
+        sizes: &[(ContentHash, (u32, u32))],
+        failures: &[(ContentHash, String)],
+    ) -> Result<(), CacheError> {
+        if files.is_empty() && embeddings.is_empty() && failures.is_empty() && sizes.is_empty() {
             return Ok(());
         }
         let path = self.path.clone();
@@ -280,7 +352,7 @@ impl EmbeddingCache {
             for file in files {
                 put_file
                     .execute(params![
-                        path_key(&file.path),
+                        file.location.cache_key(),
                         file.size_bytes as i64,
                         file.mtime_ns,
                         file.hash.as_slice(),
@@ -299,6 +371,16 @@ impl EmbeddingCache {
                         view,
                         vector_blob(vector)
                     ])
+                    .map_err(err)?;
+            }
+            let mut put_size = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO images (hash, width, height) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for (hash, (width, height)) in sizes {
+                put_size
+                    .execute(params![hash.as_slice(), width, height])
                     .map_err(err)?;
             }
             let mut put_failure = tx
@@ -328,7 +410,7 @@ mod tests {
         let mut cache = EmbeddingCache::open(&dir.path().join("cache.sqlite")).expect("open");
         let hash = [7u8; 32];
         let file = FileRecord {
-            path: "/x/a.png".into(),
+            location: ImageLocation::File("/x/a.png".into()),
             size_bytes: 10,
             mtime_ns: 99,
             hash,
@@ -354,14 +436,14 @@ mod tests {
                 .contains(&hash)
         );
         let known = cache
-            .known_file(Path::new("/x/a.png"), 10, 99)
+            .known_file(&ImageLocation::File("/x/a.png".into()), 10, 99)
             .expect("known")
             .expect("some");
         assert_eq!(known.hash, hash);
         assert_eq!(known.embedded_prompt.as_deref(), Some("p"));
         assert_eq!(
             cache
-                .known_file(Path::new("/x/a.png"), 11, 99)
+                .known_file(&ImageLocation::File("/x/a.png".into()), 11, 99)
                 .expect("known"),
             None
         );

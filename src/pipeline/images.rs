@@ -3,7 +3,6 @@
 //! the compare view (latest request wins).
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
@@ -11,13 +10,14 @@ use crossbeam_channel::{Receiver, Sender};
 use image::RgbaImage;
 
 use super::Waker;
-use crate::decode::{DecodeLimits, decode_file, resize_rgb, thumbnail};
+use crate::catalog::{ImageLocation, MAX_IMAGE_FILE_BYTES};
+use crate::decode::{DecodeError, DecodeLimits, decode_image, resize_rgb, thumbnail};
 
 /// What to load.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ImageRequest {
-    /// The file.
-    pub path: PathBuf,
+    /// The file, or the tar member (read by its offset).
+    pub location: ImageLocation,
     /// Longest side wanted in pixels; `None` for full resolution (with mip levels).
     pub max_side: Option<u32>,
 }
@@ -168,7 +168,12 @@ fn worker(queue: &(Mutex<Queue>, Condvar), results: &Sender<LoadedImage>, waker:
 
 /// Decodes and scales one image (see [`ImageRequest`]).
 pub fn load(request: ImageRequest) -> LoadedImage {
-    match decode_file(&request.path, &DecodeLimits::default()) {
+    let decoded = request
+        .location
+        .read(MAX_IMAGE_FILE_BYTES)
+        .map_err(DecodeError::Io)
+        .and_then(|bytes| decode_image(&bytes, &DecodeLimits::default()));
+    match decoded {
         Ok(decoded) => {
             let original_size = decoded.rgb.dimensions();
             let levels = match request.max_side {
@@ -232,11 +237,11 @@ mod tests {
         std::fs::write(&bad, b"nope").expect("write");
         let loader = ImageLoader::thumbnails(2, None);
         loader.request(ImageRequest {
-            path: good.clone(),
+            location: good.clone().into(),
             max_side: Some(100),
         });
         loader.request(ImageRequest {
-            path: bad.clone(),
+            location: bad.clone().into(),
             max_side: Some(100),
         });
         let mut got = Vec::new();
@@ -247,14 +252,14 @@ mod tests {
         }
         let ok = got
             .iter()
-            .find(|l| l.request.path == good)
+            .find(|l| l.request.location == ImageLocation::File(good.clone()))
             .expect("good loaded");
         let levels = ok.result.as_ref().expect("decoded");
         assert_eq!(levels[0].dimensions(), (100, 50));
         assert_eq!(ok.original_size, (400, 200));
         assert!(
             got.iter()
-                .find(|l| l.request.path == bad)
+                .find(|l| l.request.location == ImageLocation::File(bad.clone()))
                 .expect("bad reported")
                 .result
                 .is_err()

@@ -9,15 +9,21 @@
 
 mod align_job;
 mod cache;
+pub mod embed_job;
+mod embedding;
 mod events;
 mod images;
+pub mod index_build;
 mod last_scan;
+mod matching;
 mod model;
 mod open_job;
+pub mod parts;
 pub mod project;
-mod records;
 pub mod regions;
 mod scan;
+mod sources;
+mod training;
 mod workers;
 
 pub use align_job::{AlignJob, spawn_alignment};
@@ -28,14 +34,15 @@ pub use model::{ModelRequest, load_embedder, resolve_runtime};
 pub use open_job::{OpenJob, OpenedProject, ProjectSource, read_project, spawn_open};
 pub use project::{Project, ProjectSpec};
 pub use scan::ScanError;
+pub use sources::{FILES_PER_UNIT, UnitId};
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use crate::index::Precision;
-use crate::matches::{GenerationMatches, SkippedFile};
+use crate::index::Dtype;
+use crate::matches::{GenerationMatches, SkippedFile, TruncatedShard};
 
 /// Called after events are sent, to wake the UI (the desk passes `ctx.request_repaint`).
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
@@ -45,8 +52,12 @@ pub type Waker = Arc<dyn Fn() + Send + Sync>;
 pub struct ScanOptions {
     /// The folder of generated images.
     pub generations: PathBuf,
-    /// One or more training folders.
+    /// One or more training sources: folders, folders of tar shards, or `.tar` shards. Empty
+    /// when `training_index` is given.
     pub training: Vec<PathBuf>,
+    /// A prebuilt training index (`replicant index build`) to match against instead of
+    /// embedding training sources.
+    pub training_index: Option<PathBuf>,
     /// The project folder; `None` for the default one under the data folder.
     pub project_dir: Option<PathBuf>,
     /// Which model, and where its runtime is.
@@ -57,8 +68,8 @@ pub struct ScanOptions {
     pub top_k: usize,
     /// Top-1 similarity at or above which a generation counts as a likely copy.
     pub threshold: f32,
-    /// Index storage precision.
-    pub precision: Precision,
+    /// How the project's own training index stores vectors.
+    pub dtype: Dtype,
     /// Decoding threads (0: one per core).
     pub decode_threads: usize,
     /// Whether generations are matched by region too.
@@ -74,12 +85,13 @@ impl ScanOptions {
         Self {
             generations,
             training,
+            training_index: None,
             project_dir: None,
             model: ModelRequest::default(),
             batch_size: 16,
             top_k: 5,
             threshold: 0.5,
-            precision: Precision::F16,
+            dtype: Dtype::F16,
             decode_threads: 0,
             regions: regions::RegionMode::Auto,
             layout_rerank: true,
@@ -126,6 +138,8 @@ pub struct ScanSummary {
     pub skipped: Vec<SkippedFile>,
     /// Notes about files that were still scanned (odd names, metadata problems).
     pub notes: Vec<SkippedFile>,
+    /// Tar shards that ended early (their members before the cut were scanned).
+    pub truncated_shards: Vec<TruncatedShard>,
     /// Images embedded by this scan.
     pub embedded: usize,
     /// Images whose embedding came from the cache.
@@ -150,6 +164,8 @@ pub struct ScanSummary {
     pub regions: bool,
     /// Generations whose regions match two or more training images at or above the threshold.
     pub collages: usize,
+    /// The prebuilt training index matched against, if one was given.
+    pub training_index: Option<PathBuf>,
     /// The project folder.
     pub project_dir: PathBuf,
 }

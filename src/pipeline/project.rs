@@ -18,8 +18,11 @@ pub use crate::fsutil::write_atomically;
 pub struct ProjectSpec {
     /// The folder of generated images (absolute).
     pub generations: PathBuf,
-    /// The training folders (absolute).
+    /// The training sources (absolute): folders, folders of tar shards, or shards.
     pub training: Vec<PathBuf>,
+    /// A prebuilt training index used instead of training sources (absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_index: Option<PathBuf>,
     /// The model name or file last scanned with.
     #[serde(default = "default_model")]
     pub model: String,
@@ -68,14 +71,23 @@ pub fn absolute(path: &Path) -> PathBuf {
 }
 
 impl Project {
-    /// The default project folder for these folders: under the data folder, named by a
-    /// stable hash of their absolute paths (blake3, so it is the same in every build).
-    pub fn default_dir(generations: &Path, training: &[PathBuf]) -> PathBuf {
+    /// The default project folder for these folders (and training index): under the data
+    /// folder, named by a stable hash of their absolute paths (blake3, so it is the same in
+    /// every build).
+    pub fn default_dir(
+        generations: &Path,
+        training: &[PathBuf],
+        training_index: Option<&Path>,
+    ) -> PathBuf {
         let mut hasher = blake3::Hasher::new();
         hasher.update(absolute(generations).as_os_str().as_encoded_bytes());
         for folder in training {
             hasher.update(b"\0");
             hasher.update(absolute(folder).as_os_str().as_encoded_bytes());
+        }
+        if let Some(index) = training_index {
+            hasher.update(b"\0index\0");
+            hasher.update(absolute(index).as_os_str().as_encoded_bytes());
         }
         let name = generations.file_name().map_or_else(
             || "generations".into(),
@@ -165,11 +177,25 @@ mod tests {
 
     #[test]
     fn default_dir_is_stable_and_depends_on_the_folders() {
-        let a = Project::default_dir(Path::new("/data/gens"), &[PathBuf::from("/data/train")]);
-        let b = Project::default_dir(Path::new("/data/gens"), &[PathBuf::from("/data/train")]);
-        let c = Project::default_dir(Path::new("/data/gens"), &[PathBuf::from("/data/other")]);
+        let a = Project::default_dir(
+            Path::new("/data/gens"),
+            &[PathBuf::from("/data/train")],
+            None,
+        );
+        let b = Project::default_dir(
+            Path::new("/data/gens"),
+            &[PathBuf::from("/data/train")],
+            None,
+        );
+        let c = Project::default_dir(
+            Path::new("/data/gens"),
+            &[PathBuf::from("/data/other")],
+            None,
+        );
+        let d = Project::default_dir(Path::new("/data/gens"), &[], Some(Path::new("/data/idx")));
         assert_eq!(a, b);
         assert_ne!(a, c);
+        assert_ne!(a, d);
         assert!(
             a.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("gens-"))
@@ -182,6 +208,7 @@ mod tests {
         let spec = ProjectSpec {
             generations: "/g".into(),
             training: vec!["/t1".into(), "/t2".into()],
+            training_index: None,
             model: "sscd".into(),
         };
         Project::create_or_update(dir.path(), spec.clone()).expect("create");

@@ -1,30 +1,33 @@
-//! The scan coordinator: catalogues both sides, resolves what the cache already knows, feeds
-//! the rest to the workers, builds (or reloads) the training index as soon as the training
-//! images are done, and matches each generation as its embedding arrives.
+//! The scan coordinator: catalogues both sides (or opens a prebuilt training index), resolves
+//! what the cache already knows, runs the embedding phase for the rest, builds (or reloads)
+//! the project's training index as soon as the training images are done, and matches each
+//! generation as its embedding arrives.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::cache::{CacheError, ContentHash, EmbeddingCache, FileRecord};
+use super::cache::{CacheError, EmbeddingCache};
+use super::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
 use super::events::EventSink;
 use super::last_scan::LastScan;
+use super::matching::{MatchSettings, match_generation};
 use super::project::{Project, ProjectError, ProjectSpec, absolute, write_atomically};
-use super::records::{ImageRecord, State, catalogue, folder_names};
 use super::regions::{self, RegionMode};
-use super::workers::{self, DecodeContext, Report, Slot, WorkItem};
+use super::sources::{ImageRecord, State, catalogue};
+use super::training::{PrebuiltLookup, SourcesLookup, Training};
+use super::workers::Slot;
 use super::{
-    DUPLICATE_SIMILARITY, Progress, ScanEvent, ScanOptions, ScanPhase, ScanSummary, load_embedder,
+    DUPLICATE_SIMILARITY, ScanEvent, ScanOptions, ScanPhase, ScanSummary, load_embedder,
     resolve_runtime,
 };
 use crate::catalog::CatalogError;
-use crate::decode::DecodeLimits;
 use crate::embed::{EmbedError, Embedder};
-use crate::index::{IndexError, MatchIndex, UsearchIndex};
-use crate::layout::{LAYOUT_VIEW, RERANK_POOL, layout_agreement, rank_score};
-use crate::matches::{GenerationMatches, Match, RegionHit, Side, SkippedFile};
+use crate::index::{IndexError, IndexParams, UsearchStore};
+use crate::layout::LAYOUT_VIEW;
+use crate::matches::{GenerationMatches, Side, SkippedFile, TruncatedShard};
 
 /// Why a scan could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,18 @@ pub enum ScanError {
     /// A worker thread could not start.
     #[error("cannot start worker threads: {0}")]
     Threads(std::io::Error),
+    /// The prebuilt training index was made with another model or preprocessing.
+    #[error(
+        "the training index {index} was built with model {index_key}, but this scan runs {scan_key}; scan with the index's model (--model), or build an index with this one (`replicant embed --model ...`, then `replicant index build`)"
+    )]
+    ModelMismatch {
+        /// The index folder.
+        index: String,
+        /// The index's model key.
+        index_key: String,
+        /// The scan's model key.
+        scan_key: String,
+    },
 }
 
 pub(super) fn run(options: &ScanOptions, events: &EventSink, cancel: &Arc<AtomicBool>) {
@@ -75,18 +90,17 @@ struct Coordinator<'a> {
     project: Project,
     cache: EmbeddingCache,
     model_key: String,
-    training: Vec<ImageRecord>,
+    training: Training,
     generations: Vec<ImageRecord>,
-    /// Training vectors embedded by this scan, kept until the index is built.
-    training_vectors: HashMap<usize, Vec<f32>>,
-    /// Generation views (whole image and regions) waiting for the index.
+    /// Generation views (whole image, layout thumbnail and regions) embedded by this scan,
+    /// waiting for the index.
     generation_vectors: HashMap<usize, Vec<(String, Vec<f32>)>>,
     /// Whether generations are matched by region too.
     regions: bool,
     waiting_generations: Vec<usize>,
-    index: Option<UsearchIndex>,
     results: Vec<GenerationMatches>,
     skipped: Vec<SkippedFile>,
+    truncated: Vec<TruncatedShard>,
     embedded: usize,
     cached: usize,
 }
@@ -100,26 +114,43 @@ fn scan(
     events.send(ScanEvent::Phase(ScanPhase::Cataloguing));
     let mut skipped = Vec::new();
     let mut notes = Vec::new();
-    let names = folder_names(&options.training);
-    let several = options.training.len() > 1;
-    let mut training = Vec::new();
-    for (folder, name) in options.training.iter().zip(&names) {
-        let prefix = several.then_some(name.as_str());
-        training.extend(catalogue(
-            folder,
-            Side::Training,
-            prefix,
-            &mut skipped,
-            &mut notes,
-        )?);
-    }
+    let mut truncated = Vec::new();
+    let training = match &options.training_index {
+        Some(dir) => {
+            let training = Training::prebuilt(dir)?;
+            if let Training::Prebuilt(prebuilt) = &training {
+                events.info(format!(
+                    "training index {}: {} images embedded with {}, {} search, memory-mapped",
+                    dir.display(),
+                    prebuilt.manifest.rows,
+                    prebuilt.manifest.model_key,
+                    if prebuilt.manifest.build.exact {
+                        "exact"
+                    } else {
+                        "approximate (HNSW)"
+                    }
+                ));
+            }
+            training
+        }
+        None => {
+            let catalogued =
+                catalogue(&options.training, Side::Training, &mut skipped, &mut notes)?;
+            truncated.extend(catalogued.truncated.iter().cloned());
+            Training::Sources {
+                catalogued,
+                pending: HashMap::new(),
+                index: None,
+            }
+        }
+    };
     let generations = catalogue(
-        &options.generations,
+        std::slice::from_ref(&options.generations),
         Side::Generation,
-        None,
         &mut skipped,
         &mut notes,
     )?;
+    truncated.extend(generations.truncated.iter().cloned());
     for file in skipped.iter().chain(&notes) {
         events.send(ScanEvent::Skipped(file.clone()));
     }
@@ -127,13 +158,17 @@ fn scan(
         return Ok(None);
     }
 
-    let project_dir = options
-        .project_dir
-        .clone()
-        .unwrap_or_else(|| Project::default_dir(&options.generations, &options.training));
+    let project_dir = options.project_dir.clone().unwrap_or_else(|| {
+        Project::default_dir(
+            &options.generations,
+            &options.training,
+            options.training_index.as_deref(),
+        )
+    });
     let spec = ProjectSpec {
         generations: absolute(&options.generations),
         training: options.training.iter().map(|t| absolute(t)).collect(),
+        training_index: options.training_index.as_deref().map(absolute),
         model: match &options.model.choice {
             crate::embed::ModelChoice::File(path) => absolute(path).to_string_lossy().into_owned(),
             other => other.name(),
@@ -152,6 +187,15 @@ fn scan(
         library.path.display(),
         library.origin
     ));
+    if let Training::Prebuilt(prebuilt) = &training {
+        if prebuilt.manifest.model_key != model_key {
+            return Err(ScanError::ModelMismatch {
+                index: prebuilt.dir.display().to_string(),
+                index_key: prebuilt.manifest.model_key.clone(),
+                scan_key: model_key,
+            });
+        }
+    }
     let cache = EmbeddingCache::open(&project.cache_path())?;
 
     let mut coordinator = Coordinator {
@@ -161,14 +205,13 @@ fn scan(
         cache,
         model_key,
         training,
-        generations,
-        training_vectors: HashMap::new(),
+        generations: generations.records,
         generation_vectors: HashMap::new(),
         regions: false,
         waiting_generations: Vec::new(),
-        index: None,
         results: Vec::new(),
         skipped,
+        truncated,
         embedded: 0,
         cached: 0,
     };
@@ -176,8 +219,10 @@ fn scan(
         RegionMode::On => true,
         RegionMode::Off => false,
         RegionMode::Auto => {
-            let cost =
-                regions::region_cost(coordinator.generations.len(), coordinator.training.len());
+            let cost = regions::region_cost(
+                coordinator.generations.len(),
+                coordinator.training.records().len(),
+            );
             let on = cost <= regions::AUTO_MAX_COST;
             events.info(format!(
                 "region matching {} (auto: {} views per generation would cost {cost:.1}x of whole-image matching; the limit is {:.0}x; --regions on|off decides)",
@@ -188,17 +233,29 @@ fn scan(
             on
         }
     };
-    let work = coordinator.resolve_from_cache()?;
+    let plan = embedding::plan(
+        &coordinator.cache,
+        &coordinator.model_key,
+        coordinator.images(),
+        Needs {
+            regions: coordinator.regions,
+            sizes: false,
+        },
+    )?;
+    let mut plan = plan;
+    let ready = std::mem::take(&mut plan.ready);
+    let to_process = plan.work.len();
+    coordinator.apply(ready);
     events.send(ScanEvent::Catalogued {
         generations: coordinator.generations.len(),
-        training: coordinator.training.len(),
-        to_process: work.len(),
+        training: coordinator.training.count(),
+        to_process,
     });
     coordinator.try_build_index()?;
 
-    if !work.is_empty() {
+    if to_process > 0 {
         events.send(ScanEvent::Phase(ScanPhase::Embedding));
-        if !coordinator.embed(work, Box::new(embedder), cancel)? {
+        if !coordinator.embed(plan, Box::new(embedder), cancel)? {
             return Ok(None);
         }
     } else {
@@ -210,81 +267,84 @@ fn scan(
 }
 
 impl Coordinator<'_> {
-    fn records(&mut self, slot: Slot) -> &mut ImageRecord {
+    /// Every image the scan embeds, training first (so the index can be built early).
+    fn images(&self) -> Vec<(Slot, &crate::catalog::ImageEntry)> {
+        self.training
+            .records()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (Slot::Training(i), &r.entry))
+            .chain(
+                self.generations
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (Slot::Generation(i), &r.entry)),
+            )
+            .collect()
+    }
+
+    fn record(&mut self, slot: Slot) -> Option<&mut ImageRecord> {
         match slot {
-            Slot::Training(i) => &mut self.training[i],
-            Slot::Generation(i) => &mut self.generations[i],
+            Slot::Training(i) => match &mut self.training {
+                Training::Sources { catalogued, .. } => catalogued.records.get_mut(i),
+                Training::Prebuilt(_) => None,
+            },
+            Slot::Generation(i) => self.generations.get_mut(i),
         }
     }
 
-    /// Marks images whose path, size and time are known and whose content is embedded as
-    /// ready; returns the work items for the rest, training first.
-    fn resolve_from_cache(&mut self) -> Result<Vec<WorkItem>, ScanError> {
-        let embedded = self.known_whole()?;
-        let with_regions = self.known_with_regions(&embedded)?;
-        let failures = self.cache.failures()?;
-        let mut work = Vec::new();
-        let slots: Vec<Slot> = (0..self.training.len())
-            .map(Slot::Training)
-            .chain((0..self.generations.len()).map(Slot::Generation))
-            .collect();
-        for slot in slots {
-            let entry = self.records(slot).entry.clone();
-            let known = self
-                .cache
-                .known_file(&entry.abs_path, entry.size_bytes, entry.mtime_ns)?;
-            match known {
-                Some(known)
-                    if embedded.contains(&known.hash)
-                        && (!matches!(slot, Slot::Generation(_))
-                            || with_regions
-                                .as_ref()
-                                .is_none_or(|set| set.contains(&known.hash))) =>
-                {
-                    let record = self.records(slot);
-                    record.hash = Some(known.hash);
-                    record.png_prompt = known.embedded_prompt;
-                    record.state = State::Ready;
+    /// Takes in what became of some images.
+    fn apply(&mut self, outcomes: Vec<Outcome>) {
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Cached {
+                    slot,
+                    hash,
+                    png_prompt,
+                } => {
                     self.cached += 1;
-                    if let Slot::Generation(i) = slot {
-                        self.waiting_generations.push(i);
+                    self.ready(slot, hash, png_prompt);
+                }
+                Outcome::Embedded {
+                    slot,
+                    hash,
+                    png_prompt,
+                    mut views,
+                    luma,
+                } => {
+                    self.embedded += 1;
+                    self.ready(slot, hash, png_prompt);
+                    match slot {
+                        Slot::Training(i) => {
+                            if let Training::Sources { pending, .. } = &mut self.training {
+                                let whole = views
+                                    .iter()
+                                    .position(|(name, _)| name.is_empty())
+                                    .map(|p| views.swap_remove(p).1)
+                                    .unwrap_or_default();
+                                pending.insert(i, whole);
+                            }
+                        }
+                        Slot::Generation(i) => {
+                            views.push((LAYOUT_VIEW.to_string(), luma));
+                            self.generation_vectors.insert(i, views);
+                        }
                     }
                 }
-                Some(known) if failures.contains_key(&known.hash) => {
-                    let reason = failures.get(&known.hash).cloned().unwrap_or_default();
-                    self.fail(slot, reason);
-                }
-                _ => work.push(WorkItem {
-                    slot,
-                    path: entry.abs_path,
-                }),
+                Outcome::Failed { slot, reason } => self.fail(slot, reason),
             }
         }
-        Ok(work)
     }
 
-    /// The hashes whose whole-image embedding and layout signature are both cached.
-    fn known_whole(&self) -> Result<std::collections::HashSet<ContentHash>, ScanError> {
-        let mut known = self.cache.embedded_hashes(&self.model_key, "")?;
-        let layouts = self.cache.embedded_hashes(&self.model_key, LAYOUT_VIEW)?;
-        known.retain(|hash| layouts.contains(hash));
-        Ok(known)
-    }
-
-    /// With regions on, the hashes among `whole` (see [`Self::known_whole`]) whose every
-    /// region is embedded too; `None` with regions off.
-    fn known_with_regions(
-        &self,
-        whole: &std::collections::HashSet<ContentHash>,
-    ) -> Result<Option<std::collections::HashSet<ContentHash>>, ScanError> {
-        if !self.regions {
-            return Ok(None);
+    fn ready(&mut self, slot: Slot, hash: super::cache::ContentHash, png_prompt: Option<String>) {
+        if let Some(record) = self.record(slot) {
+            record.hash = Some(hash);
+            record.png_prompt = png_prompt;
+            record.state = State::Ready;
         }
-        let cells = regions::VIEWS_PER_GENERATION - 1;
-        let regional =
-            self.cache
-                .hashes_with_views(&self.model_key, &regions::view_prefix(), cells)?;
-        Ok(Some(whole.intersection(&regional).copied().collect()))
+        if let Slot::Generation(i) = slot {
+            self.waiting_generations.push(i);
+        }
     }
 
     fn fail(&mut self, slot: Slot, reason: String) {
@@ -292,7 +352,9 @@ impl Coordinator<'_> {
             Slot::Training(_) => Side::Training,
             Slot::Generation(_) => Side::Generation,
         };
-        let record = self.records(slot);
+        let Some(record) = self.record(slot) else {
+            return;
+        };
         record.state = State::Failed;
         let file = SkippedFile {
             side,
@@ -303,190 +365,45 @@ impl Coordinator<'_> {
         self.skipped.push(file);
     }
 
-    /// Runs the workers over `work`; false when cancelled.
+    /// Runs the embedding phase over `plan`'s work; false when cancelled.
     fn embed(
         &mut self,
-        work: Vec<WorkItem>,
+        plan: embedding::Plan,
         embedder: Box<dyn Embedder>,
         cancel: &Arc<AtomicBool>,
     ) -> Result<bool, ScanError> {
-        let total = work.len();
-        let known = self.known_whole()?;
-        let context = DecodeContext {
-            items: work,
-            known_with_regions: self.known_with_regions(&known)?,
-            known,
-            failures: self.cache.failures()?,
-            preprocess: embedder.preprocess().clone(),
-            limits: DecodeLimits::default(),
+        let settings = RunSettings {
+            batch_size: self.options.batch_size,
+            decode_threads: self.options.decode_threads,
+            already_skipped: self.skipped.len(),
         };
-        let (reports_tx, reports_rx) = crossbeam_channel::bounded(256);
-        let workers = workers::spawn(
-            context,
-            embedder,
-            self.options.batch_size,
-            self.options.decode_threads,
-            cancel.clone(),
-            reports_tx,
-        )
-        .map_err(ScanError::Threads)?;
-
-        let started = Instant::now();
-        let mut progress = Progress {
-            total,
-            ..Progress::default()
-        };
-        let mut last_sent = Instant::now() - Duration::from_secs(1);
-        let mut pending_files: Vec<FileRecord> = Vec::new();
-        let mut embedded_since_start = 0usize;
-        let mut outcome = Ok(true);
-        while progress.done < total {
-            if cancel.load(Ordering::Relaxed) {
-                outcome = Ok(false);
-                break;
+        let mut run = EmbeddingRun::start(plan, self.images(), embedder, &settings, cancel)?;
+        loop {
+            match run.next(&mut self.cache, &self.model_key, self.events)? {
+                Step::Outcomes(outcomes) => self.apply(outcomes),
+                Step::Done => break,
+                Step::Cancelled => return Ok(false),
             }
-            let report = match reports_rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(report) => report,
-                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                    outcome = Err(ScanError::Runtime(
-                        "the scan's workers stopped unexpectedly".into(),
-                    ));
-                    break;
-                }
-            };
-            match report {
-                Report::Known {
-                    slot,
-                    hash,
-                    png_prompt,
-                } => {
-                    progress.done += 1;
-                    self.cached += 1;
-                    pending_files.push(self.file_record(slot, hash, png_prompt.clone()));
-                    let record = self.records(slot);
-                    record.hash = Some(hash);
-                    record.png_prompt = png_prompt;
-                    record.state = State::Ready;
-                    if let Slot::Generation(i) = slot {
-                        self.waiting_generations.push(i);
-                    }
-                }
-                Report::Failed {
-                    slot,
-                    hash,
-                    reason,
-                    remember,
-                } => {
-                    progress.done += 1;
-                    if let (Some(hash), true) = (hash, remember) {
-                        self.cache
-                            .write(&self.model_key, &[], &[], &[(hash, reason.clone())])?;
-                    }
-                    self.fail(slot, reason);
-                }
-                Report::Embedded(items) => {
-                    progress.done += items.len();
-                    embedded_since_start += items.len();
-                    self.embedded += items.len();
-                    let mut vectors = Vec::with_capacity(items.len());
-                    for item in &items {
-                        pending_files.push(self.file_record(
-                            item.slot,
-                            item.hash,
-                            item.png_prompt.clone(),
-                        ));
-                        for view in &item.views {
-                            vectors.push((item.hash, view.name.clone(), view.vector.clone()));
-                        }
-                        vectors.push((item.hash, LAYOUT_VIEW.to_string(), item.layout.clone()));
-                    }
-                    self.cache.write(
-                        &self.model_key,
-                        &std::mem::take(&mut pending_files),
-                        &vectors,
-                        &[],
-                    )?;
-                    for item in items {
-                        let mut views: Vec<(String, Vec<f32>)> =
-                            item.views.into_iter().map(|v| (v.name, v.vector)).collect();
-                        let record = self.records(item.slot);
-                        record.hash = Some(item.hash);
-                        record.png_prompt = item.png_prompt;
-                        record.state = State::Ready;
-                        match item.slot {
-                            Slot::Training(i) => {
-                                let global = views
-                                    .iter()
-                                    .position(|(name, _)| name.is_empty())
-                                    .map(|p| views.swap_remove(p).1)
-                                    .unwrap_or_default();
-                                self.training_vectors.insert(i, global);
-                            }
-                            Slot::Generation(i) => {
-                                views.push((LAYOUT_VIEW.to_string(), item.layout));
-                                self.generation_vectors.insert(i, views);
-                                self.waiting_generations.push(i);
-                            }
-                        }
-                    }
-                }
-                Report::InferenceFailed(message) => {
-                    outcome = Err(ScanError::Runtime(format!(
-                        "{message}; the scan stopped (embeddings done so far are cached)"
-                    )));
-                    break;
-                }
-            }
-            progress.skipped = self.skipped.len();
-            let elapsed = started.elapsed().as_secs_f64();
-            if elapsed > 0.0 && embedded_since_start > 0 {
-                progress.images_per_sec = embedded_since_start as f64 / elapsed;
-                let per_item = elapsed / progress.done.max(1) as f64;
-                progress.eta_secs = Some(per_item * (total - progress.done) as f64);
-            }
-            if last_sent.elapsed() >= Duration::from_millis(100) || progress.done == total {
-                self.events.send(ScanEvent::Progress(progress));
-                last_sent = Instant::now();
-            }
-            if self.index.is_none() {
+            if self.training.index().is_none() {
                 self.try_build_index()?;
-                if self.index.is_some() && progress.done < total {
+                if self.training.index().is_some() {
                     // Back to embedding the generations after the index.
                     self.events.send(ScanEvent::Phase(ScanPhase::Embedding));
                 }
             }
             self.match_waiting()?;
         }
-        // Files known by content are recorded too, so the next scan need not read them.
-        self.cache
-            .write(&self.model_key, &pending_files, &[], &[])?;
-        drop(reports_rx);
-        drop(workers);
-        outcome
+        run.finish(&mut self.cache, &self.model_key)?;
+        Ok(true)
     }
 
-    fn file_record(
-        &mut self,
-        slot: Slot,
-        hash: ContentHash,
-        embedded_prompt: Option<String>,
-    ) -> FileRecord {
-        let entry = &self.records(slot).entry;
-        FileRecord {
-            path: entry.abs_path.clone(),
-            size_bytes: entry.size_bytes,
-            mtime_ns: entry.mtime_ns,
-            hash,
-            embedded_prompt,
-        }
-    }
-
+    /// A key for the project's index: the model, the dtype, and every ready training image's
+    /// position and content.
     fn training_fingerprint(&self) -> String {
         let mut hasher = blake3::Hasher::new();
         hasher.update(self.model_key.as_bytes());
-        hasher.update(format!("{:?}", self.options.precision).as_bytes());
-        for (i, record) in self.training.iter().enumerate() {
+        hasher.update(self.options.dtype.as_str().as_bytes());
+        for (i, record) in self.training.records().iter().enumerate() {
             if let (State::Ready, Some(hash)) = (record.state, record.hash) {
                 hasher.update(&(i as u64).to_le_bytes());
                 hasher.update(&hash);
@@ -495,9 +412,9 @@ impl Coordinator<'_> {
         hasher.finalize().to_hex()[..16].to_string()
     }
 
-    /// Builds (or reloads) the training index once no training image is pending.
+    /// Builds (or reloads) the project's index once no training image is pending.
     fn try_build_index(&mut self) -> Result<(), ScanError> {
-        if self.index.is_some() || self.training.iter().any(|r| r.state == State::Pending) {
+        if self.training.index().is_some() || self.training.is_pending() {
             return Ok(());
         }
         self.events.send(ScanEvent::Phase(ScanPhase::Indexing));
@@ -506,24 +423,32 @@ impl Coordinator<'_> {
             .project
             .index_dir()
             .join(format!("training-{fingerprint}.usearch"));
+        let Training::Sources {
+            catalogued,
+            pending,
+            index,
+        } = &mut self.training
+        else {
+            return Ok(());
+        };
         if path.is_file() {
-            match UsearchIndex::open(&path) {
-                Ok(index) => {
+            match crate::index::reopen(&UsearchStore, &path) {
+                Ok(reopened) => {
                     self.events
                         .info(format!("training index reloaded from {}", path.display()));
-                    self.index = Some(index);
-                    self.training_vectors.clear();
+                    *index = Some(reopened);
+                    pending.clear();
                     return Ok(());
                 }
                 Err(err) => self.events.info(err.to_string()),
             }
         }
         let mut vectors: Vec<(u64, Vec<f32>)> = Vec::new();
-        for (i, record) in self.training.iter().enumerate() {
+        for (i, record) in catalogued.records.iter().enumerate() {
             if record.state != State::Ready {
                 continue;
             }
-            let vector = match self.training_vectors.remove(&i) {
+            let vector = match pending.remove(&i) {
                 Some(v) => Some(v),
                 None => match record.hash {
                     Some(hash) => self.cache.vector(&self.model_key, &hash, "")?,
@@ -536,8 +461,12 @@ impl Coordinator<'_> {
         }
         let dims = vectors.first().map_or(1, |(_, v)| v.len());
         let refs: Vec<(u64, &[f32])> = vectors.iter().map(|(k, v)| (*k, v.as_slice())).collect();
-        let index = UsearchIndex::build(dims, self.options.precision, &refs)?;
-        if let Err(err) = index.save(&path) {
+        let params = IndexParams {
+            dims,
+            dtype: self.options.dtype,
+        };
+        let built = crate::index::build(&UsearchStore, params, &refs)?;
+        if let Err(err) = built.save(&path) {
             self.events.info(format!(
                 "could not save the training index ({err}); it will be rebuilt next time"
             ));
@@ -546,8 +475,8 @@ impl Coordinator<'_> {
         }
         self.events.info(format!(
             "training index built: {} images, {} search",
-            index.len(),
-            if index.is_exact() {
+            built.len(),
+            if built.is_exact() {
                 "exact"
             } else {
                 "approximate (HNSW)"
@@ -557,11 +486,11 @@ impl Coordinator<'_> {
             self.events
                 .info("the training set has no usable images: generations get no matches");
         }
-        self.index = Some(index);
+        *index = Some(built);
         Ok(())
     }
 
-    /// The views of generation `i` (the whole image, its layout signature, and its regions
+    /// The views of generation `i` (the whole image, its layout thumbnail, and its regions
     /// when they were embedded): from this scan's embeddings or from the cache.
     fn generation_views(&mut self, i: usize) -> Result<Vec<(String, Vec<f32>)>, ScanError> {
         if let Some(views) = self.generation_vectors.remove(&i) {
@@ -573,109 +502,44 @@ impl Coordinator<'_> {
         Ok(self.cache.views(&self.model_key, &hash)?)
     }
 
-    /// How well the layout of training image `key` agrees with `generation_layout`.
-    fn layout_agreement(
-        &self,
-        key: u64,
-        generation_layout: &[f32],
-    ) -> Result<Option<f32>, ScanError> {
-        let hash = usize::try_from(key)
-            .ok()
-            .and_then(|i| self.training.get(i))
-            .and_then(|record| record.hash);
-        let Some(hash) = hash else { return Ok(None) };
-        Ok(self
-            .cache
-            .vector(&self.model_key, &hash, LAYOUT_VIEW)?
-            .and_then(|training_layout| layout_agreement(generation_layout, &training_layout)))
-    }
-
-    /// Matches every generation that has its embedding, once the index is ready: the whole
-    /// image, and each region when regions are on (see [`super::regions`]); then ranks the
-    /// pool of candidates by layout agreement too (see [`crate::layout`]) and keeps top-k.
+    /// Matches every generation that has its embedding, once the index is ready.
     fn match_waiting(&mut self) -> Result<(), ScanError> {
-        if self.index.is_none() {
+        if self.training.index().is_none() {
             return Ok(());
         }
+        let settings = MatchSettings {
+            top_k: self.options.top_k,
+            threshold: self.options.threshold,
+            layout_rerank: self.options.layout_rerank,
+            regions: self.regions,
+        };
         for i in std::mem::take(&mut self.waiting_generations) {
             let views = self.generation_views(i)?;
-            let Some(index) = &self.index else { break };
-            let Some((_, global)) = views.iter().find(|(name, _)| name.is_empty()) else {
-                continue;
+            let Some(index) = self.training.index() else {
+                break;
             };
-            let top_k = self.options.top_k;
-            let pool = if self.options.layout_rerank {
-                top_k.max(RERANK_POOL)
-            } else {
-                top_k
-            };
-            let global_hits = index.search(global, pool)?;
-            let mut region_hits = Vec::new();
-            if self.regions {
-                for (name, vector) in &views {
-                    if let Some(cell) = regions::cell_of_view(name) {
-                        region_hits.push((cell, index.search(vector, 3.min(top_k).max(1))?));
-                    }
+            let matched = match &self.training {
+                Training::Sources { catalogued, .. } => {
+                    let lookup = SourcesLookup {
+                        records: &catalogued.records,
+                        cache: &self.cache,
+                        model_key: &self.model_key,
+                    };
+                    match_generation(&views, index, &lookup, settings)?
                 }
-            }
-            let merged = regions::merge(&global_hits, &region_hits, pool);
-            let generation_layout = views
-                .iter()
-                .find(|(name, _)| name == LAYOUT_VIEW)
-                .map(|(_, layout)| layout.as_slice())
-                .unwrap_or_default();
-            let mut ranked = Vec::with_capacity(merged.len());
-            for candidate in merged {
-                let layout = self.layout_agreement(candidate.key, generation_layout)?;
-                ranked.push((candidate, layout));
-            }
-            if self.options.layout_rerank {
-                // Stable: equal scores keep SSCD's order.
-                ranked.sort_by(|(a, la), (b, lb)| {
-                    rank_score(b.similarity, *lb).total_cmp(&rank_score(a.similarity, *la))
-                });
-            }
-            ranked.truncate(top_k);
-            let best_cells = regions::best_per_region(&region_hits);
-            let collage = regions::is_collage(&best_cells, self.options.threshold);
-            let training_of = |key: u64| self.training.get(usize::try_from(key).ok()?);
-            let matches = ranked
-                .iter()
-                .filter_map(|(candidate, layout)| {
-                    let training = training_of(candidate.key)?;
-                    Some((training, candidate, *layout))
-                })
-                .enumerate()
-                .map(|(rank, (training, candidate, layout))| Match {
-                    rank: rank + 1,
-                    training: training.display.clone(),
-                    similarity: candidate.similarity,
-                    region: candidate.region,
-                    layout,
-                    training_path: training.entry.abs_path.clone(),
-                    training_caption: training.text(),
-                })
-                .collect();
-            let region_hits = best_cells
-                .iter()
-                .filter_map(|best| {
-                    let training = training_of(best.key)?;
-                    Some(RegionHit {
-                        region: best.cell,
-                        training: training.display.clone(),
-                        training_path: training.entry.abs_path.clone(),
-                        similarity: best.similarity,
-                    })
-                })
-                .collect();
+                Training::Prebuilt(prebuilt) => {
+                    match_generation(&views, index, &PrebuiltLookup(&prebuilt.rows), settings)?
+                }
+            };
+            let Some(matched) = matched else { continue };
             let record = &self.generations[i];
             let result = GenerationMatches {
                 generation: record.display.clone(),
-                generation_path: record.entry.abs_path.clone(),
+                generation_path: record.entry.location.file().to_path_buf(),
                 prompt: record.text(),
-                matches,
-                region_hits,
-                collage,
+                matches: matched.matches,
+                region_hits: matched.region_hits,
+                collage: matched.collage,
             };
             self.events.send(ScanEvent::Generation(result.clone()));
             self.results.push(result);
@@ -704,10 +568,10 @@ impl Coordinator<'_> {
                     .is_some_and(|s| s >= DUPLICATE_SIMILARITY)
             })
             .count();
-        let training_images = self.index.as_ref().map_or(0, MatchIndex::len);
-        let exact_search = self.index.as_ref().is_none_or(MatchIndex::is_exact);
+        let training_images = self.training.index().map_or(0, |index| index.len());
+        let exact_search = self.training.index().is_none_or(|index| index.is_exact());
         let elapsed_secs = started.elapsed().as_secs_f64();
-        let images = self.results.len() + training_images;
+        let images = self.results.len() + self.training.records().len();
         let last = LastScan {
             model_key: self.model_key.clone(),
             top_k: self.options.top_k,
@@ -730,6 +594,7 @@ impl Coordinator<'_> {
             training_images,
             skipped: self.skipped,
             notes,
+            truncated_shards: self.truncated,
             embedded: self.embedded,
             cached: self.cached,
             threshold,
@@ -746,6 +611,7 @@ impl Coordinator<'_> {
             exact_search,
             regions: self.regions,
             collages: self.results.iter().filter(|r| r.collage).count(),
+            training_index: self.options.training_index.clone(),
             project_dir: self.project.dir,
         }
     }

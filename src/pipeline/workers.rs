@@ -2,7 +2,6 @@
 //! that owns the model. Both stop when the cancel flag is set or their output channel closes.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
@@ -10,36 +9,36 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::cache::ContentHash;
-use crate::catalog::prompt_from_png_text;
+use crate::catalog::{ImageLocation, MAX_IMAGE_FILE_BYTES, prompt_from_png_text};
 use crate::decode::{DecodeLimits, decode_image};
 use crate::embed::{Embedder, Preprocess, model_input, resize_for_model};
-use crate::layout::layout_signature;
+use crate::layout::layout_luma;
 
 /// Which image of the scan an item is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Slot {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Slot {
     /// Index into the training list.
     Training(usize),
     /// Index into the generation list.
     Generation(usize),
 }
 
-/// A file to read, hash and (unless its content is cached) embed.
+/// An image (file or tar member) to read, hash and (unless its content is cached) embed.
 #[derive(Debug, Clone)]
-pub(super) struct WorkItem {
+pub(crate) struct WorkItem {
     pub slot: Slot,
-    pub path: PathBuf,
+    pub location: ImageLocation,
 }
 
 /// One embedded view of an image: the whole image (`name` empty) or a region of it.
 #[derive(Debug, Clone)]
-pub(super) struct EmbeddedView {
+pub(crate) struct EmbeddedView {
     pub name: String,
     pub vector: Vec<f32>,
 }
 
 /// What the workers tell the coordinator.
-pub(super) enum Report {
+pub(crate) enum Report {
     /// The content is already embedded (the file was renamed, copied or touched).
     Known {
         slot: Slot,
@@ -60,13 +59,15 @@ pub(super) enum Report {
 }
 
 /// An image and its embeddings.
-pub(super) struct EmbeddedItem {
+pub(crate) struct EmbeddedItem {
     pub slot: Slot,
     pub hash: ContentHash,
     pub png_prompt: Option<String>,
     pub views: Vec<EmbeddedView>,
-    /// The whole image's layout signature ([`crate::layout`]).
-    pub layout: Vec<f32>,
+    /// The whole image's layout thumbnail ([`crate::layout::layout_luma`]).
+    pub luma: Vec<u8>,
+    /// The decoded image's width and height in pixels.
+    pub size_px: (u32, u32),
 }
 
 struct Prepared {
@@ -74,11 +75,12 @@ struct Prepared {
     hash: ContentHash,
     png_prompt: Option<String>,
     views: Vec<(String, Vec<u8>)>,
-    layout: Vec<f32>,
+    luma: Vec<u8>,
+    size_px: (u32, u32),
 }
 
 /// What the decode workers need to know.
-pub(super) struct DecodeContext {
+pub(crate) struct DecodeContext {
     pub items: Vec<WorkItem>,
     pub known: HashSet<ContentHash>,
     /// With regions on: generations whose regions are embedded too (`None`: regions off).
@@ -89,7 +91,7 @@ pub(super) struct DecodeContext {
 }
 
 /// The running workers; joined when dropped.
-pub(super) struct Workers {
+pub(crate) struct Workers {
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -103,7 +105,7 @@ impl Drop for Workers {
 
 /// Starts the decode pool and the inference thread. Items are taken in order (training first),
 /// so the training index can be built as soon as the training images are done.
-pub(super) fn spawn(
+pub(crate) fn spawn(
     context: DecodeContext,
     mut embedder: Box<dyn Embedder>,
     batch_size: usize,
@@ -169,11 +171,16 @@ fn decode_loop(
         let Some(item) = context.items.get(i) else {
             return;
         };
-        let bytes = match std::fs::read(&item.path) {
+        let bytes = match item.location.read(MAX_IMAGE_FILE_BYTES) {
             Ok(bytes) => bytes,
             Err(err) => {
+                let what = if item.location.member().is_some() {
+                    "the tar member"
+                } else {
+                    "the file"
+                };
                 let reason =
-                    format!("cannot read the file: {err}; check that it exists and is readable");
+                    format!("cannot read {what}: {err}; check that it exists and is readable");
                 if reports
                     .send(Report::Failed {
                         slot: item.slot,
@@ -216,7 +223,8 @@ fn decode_loop(
                     // The layout comes from the model's input: already small, and resized
                     // from the whole frame exactly as SSCD sees it.
                     let input = model_input(&decoded.rgb, &context.preprocess);
-                    let layout = layout_signature(&input);
+                    let luma = layout_luma(&input);
+                    let size_px = decoded.rgb.dimensions();
                     let mut views = vec![(String::new(), input.into_raw())];
                     if regions {
                         let (width, height) = decoded.rgb.dimensions();
@@ -240,7 +248,8 @@ fn decode_loop(
                         hash,
                         png_prompt,
                         views,
-                        layout,
+                        luma,
+                        size_px,
                     };
                     if prepared.send(job).is_err() {
                         return;
@@ -316,7 +325,8 @@ fn inference_loop(
                         vector: vectors.next().unwrap_or_default(),
                     })
                     .collect(),
-                layout: job.layout,
+                luma: job.luma,
+                size_px: job.size_px,
             })
             .collect();
         if reports.send(Report::Embedded(items)).is_err() || finished {

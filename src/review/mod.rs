@@ -96,8 +96,8 @@ pub struct PairContext {
     pub training_caption: Option<String>,
     /// The generation on disk.
     pub generation_path: Option<PathBuf>,
-    /// The training image on disk.
-    pub training_path: Option<PathBuf>,
+    /// Where the training image's bytes are (a file, or a tar member by offset).
+    pub training_path: Option<crate::catalog::ImageLocation>,
 }
 
 /// The current state of a labelled pair.

@@ -6,12 +6,21 @@ use std::path::{Path, PathBuf};
 use replicant::matches::{GenerationMatches, sort_by_top_similarity};
 use replicant::pipeline::{ModelRequest, ScanEvent, ScanOptions, ScanSummary, start_scan};
 
+/// Whether this run is CI's (`CI` set), where every test's data must be present: a test that
+/// would skip for want of data fails there instead.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
 /// `../shared/fixtures` beside the project, when present. Tests that need it skip (loudly)
-/// only when it is absent, as in a user's own clone; CI always has it.
+/// only when it is absent in a user's own clone; in CI, which always has it, its absence
+/// fails the test.
 pub fn fixtures_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
     if dir.join("pairs.csv").is_file() {
         Some(dir)
+    } else if in_ci() {
+        panic!("../shared/fixtures is absent, and CI always has it: the test cannot run");
     } else {
         eprintln!("SKIPPED: ../shared/fixtures is absent (a user's clone); CI always has it");
         None
@@ -145,4 +154,89 @@ pub fn fixture_layout(fixtures: &Path, root: &Path) -> (PathBuf, PathBuf) {
 /// Decoded pixels of an image file, for "pixel-identical" checks.
 pub fn pixels(path: &Path) -> Option<image::RgbImage> {
     image::open(path).ok().map(|i| i.to_rgb8())
+}
+
+/// One image packed into a shard: its name in results and the file it came from.
+#[derive(Debug, Clone)]
+pub struct Packed {
+    /// `SHARD.tar/MEMBER`, relative to the shards folder.
+    pub name: String,
+    /// The original file.
+    pub original: PathBuf,
+    /// The caption written beside it.
+    pub caption: String,
+}
+
+/// Packs `images` into WebDataset shards in `dir` as img2dataset writes them: shard
+/// `NNNNN.tar` holds `per_shard` samples, each `KEY.EXT` (the image's own extension),
+/// `KEY.txt` (a caption) and `KEY.json` (`key`, `url`, `caption`), KEY being the shard
+/// number (5 digits) and the sample's index (4 digits). `first_shard` numbers the first.
+pub fn pack_shards(
+    images: &[PathBuf],
+    dir: &Path,
+    per_shard: usize,
+    first_shard: usize,
+) -> Vec<Packed> {
+    std::fs::create_dir_all(dir).expect("shards folder");
+    let mut packed = Vec::new();
+    for (s, chunk) in images.chunks(per_shard.max(1)).enumerate() {
+        let shard_no = first_shard + s;
+        let shard_name = format!("{shard_no:05}.tar");
+        let file = std::fs::File::create(dir.join(&shard_name)).expect("create shard");
+        let mut builder = tar::Builder::new(file);
+        for (i, image) in chunk.iter().enumerate() {
+            let key = format!("{shard_no:05}{i:04}");
+            let ext = image.extension().map_or_else(
+                || "jpg".to_string(),
+                |e| e.to_string_lossy().to_ascii_lowercase(),
+            );
+            let bytes = std::fs::read(image).expect("read image");
+            let caption = format!(
+                "caption of {}",
+                image
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            );
+            let json = serde_json::json!({"key": key, "url": format!("https://example.org/{key}"), "caption": caption});
+            let member = format!("{key}.{ext}");
+            for (name, data) in [
+                (member.clone(), bytes),
+                (format!("{key}.txt"), caption.clone().into_bytes()),
+                (format!("{key}.json"), json.to_string().into_bytes()),
+            ] {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(data.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                builder
+                    .append_data(&mut header, &name, data.as_slice())
+                    .expect("append member");
+            }
+            packed.push(Packed {
+                name: format!("{shard_name}/{member}"),
+                original: image.clone(),
+                caption,
+            });
+        }
+        builder.finish().expect("finish shard");
+    }
+    packed
+}
+
+/// The image files under `dir` (following links), sorted by path.
+pub fn image_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().to_path_buf())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The path of the `replicant` binary built for the tests.
+pub fn replicant_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_replicant"))
 }

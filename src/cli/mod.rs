@@ -1,5 +1,7 @@
 //! The command line: argument definitions and the handlers of each subcommand.
 
+pub mod training;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use replicant::embed::{Device, ModelChoice, PreprocessOverrides};
 use replicant::export::{ScanOutputFormat, write_scan_results};
-use replicant::index::Precision;
+use replicant::index::Dtype;
 use replicant::matches::{GenerationMatches, sort_by_top_similarity};
 use replicant::pipeline::{
     ModelRequest, ScanEvent, ScanOptions, ScanPhase, ScanSummary, start_scan,
@@ -43,6 +45,10 @@ pub enum Command {
     Label(LabelArgs),
     /// Export a project's labelled pairs (CSV, JSON Lines or HTML).
     Export(ExportArgs),
+    /// Embed one shard of a training set (a worker: run N of them with --shard I/N).
+    Embed(training::EmbedArgs),
+    /// Build or check a reusable training index from embedding parts.
+    Index(training::IndexArgs),
 }
 
 /// Model and runtime choices shared by the commands that embed images.
@@ -116,9 +122,14 @@ pub struct ScanArgs {
     /// The folder of generated images (searched recursively).
     #[arg(long, value_name = "DIR")]
     pub generations: PathBuf,
-    /// A training folder; repeat for several.
-    #[arg(long, value_name = "DIR", required = true)]
+    /// A training source: a folder (of images and/or WebDataset .tar shards) or one .tar
+    /// shard; repeat for several.
+    #[arg(long, value_name = "SRC", required_unless_present = "training_index")]
     pub training: Vec<PathBuf>,
+    /// A training index made by `replicant index build`, matched against instead of
+    /// embedding training sources.
+    #[arg(long, value_name = "INDEX", conflicts_with = "training")]
+    pub training_index: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Matches kept per generation.
@@ -136,9 +147,9 @@ pub struct ScanArgs {
     /// Images per inference batch.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub batch: u16,
-    /// Index storage: f16 (default), f32 or i8.
-    #[arg(long, default_value = "f16", value_parser = clap::value_parser!(Precision))]
-    pub precision: Precision,
+    /// How the project's own training index stores vectors: f16 (default), i8 or f32.
+    #[arg(long, alias = "precision", default_value = "f16", value_parser = clap::value_parser!(Dtype))]
+    pub dtype: Dtype,
     /// Decoding threads (0: one per core).
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub decode_threads: usize,
@@ -158,9 +169,13 @@ pub struct OpenArgs {
     /// The folder of generated images.
     #[arg(long, value_name = "DIR", required_unless_present = "project")]
     pub generations: Option<PathBuf>,
-    /// A training folder; repeat for several.
-    #[arg(long, value_name = "DIR")]
+    /// A training source (folder of images and/or .tar shards, or one .tar); repeat for
+    /// several.
+    #[arg(long, value_name = "SRC")]
     pub training: Vec<PathBuf>,
+    /// A training index made by `replicant index build`, instead of training sources.
+    #[arg(long, value_name = "INDEX", conflicts_with = "training")]
+    pub training_index: Option<PathBuf>,
     /// The project folder (an existing one opens as it is).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
@@ -250,12 +265,13 @@ pub struct SetupArgs {
 /// Runs `replicant scan`.
 pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let mut options = ScanOptions::new(args.generations.clone(), args.training.clone());
+    options.training_index = args.training_index.clone();
     options.project_dir = args.project.clone();
     options.model = args.model.request();
     options.batch_size = usize::from(args.batch);
     options.top_k = usize::from(args.top_k);
     options.threshold = args.threshold;
-    options.precision = args.precision;
+    options.dtype = args.dtype;
     options.decode_threads = args.decode_threads;
     options.regions = args.regions;
     options.layout_rerank = !args.no_layout_rerank;
@@ -314,12 +330,7 @@ pub fn run_scan_with_progress(
     let mut results = Vec::new();
     for event in handle.events.iter() {
         match event {
-            ScanEvent::Phase(phase) => bar.set_message(match phase {
-                ScanPhase::Cataloguing => "cataloguing",
-                ScanPhase::LoadingModel => "loading model",
-                ScanPhase::Embedding => "embedding",
-                ScanPhase::Indexing => "indexing",
-            }),
+            ScanEvent::Phase(phase) => bar.set_message(phase_label(phase)),
             ScanEvent::Catalogued {
                 generations,
                 training,
@@ -358,6 +369,16 @@ pub fn run_scan_with_progress(
         }
     }
     anyhow::bail!("the scan stopped without a result")
+}
+
+/// The progress bar's word for a phase.
+pub fn phase_label(phase: ScanPhase) -> &'static str {
+    match phase {
+        ScanPhase::Cataloguing => "cataloguing",
+        ScanPhase::LoadingModel => "loading model",
+        ScanPhase::Embedding => "embedding",
+        ScanPhase::Indexing => "indexing",
+    }
 }
 
 fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
@@ -405,6 +426,9 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
             "approximate (HNSW)"
         }
     );
+    if let Some(index) = &summary.training_index {
+        eprintln!("  training index:    {}", index.display());
+    }
     eprintln!("  project:           {}", summary.project_dir.display());
     if let Some(out) = out {
         eprintln!("  results:           {}", out.display());
@@ -413,6 +437,18 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
         eprintln!("  skipped {} files:", summary.skipped.len());
         for file in &summary.skipped {
             eprintln!("    {} {}: {}", file.side, file.path, file.reason);
+        }
+    }
+    if !summary.truncated_shards.is_empty() {
+        eprintln!(
+            "  {} tar shards cut short (their members before the cut were scanned):",
+            summary.truncated_shards.len()
+        );
+        for shard in &summary.truncated_shards {
+            eprintln!(
+                "    {} {}: {} members read; {}",
+                shard.side, shard.shard, shard.members_read, shard.detail
+            );
         }
     }
     if !summary.notes.is_empty() {
@@ -546,25 +582,46 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         println!("{}", set.training.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let start = replicant::app::StartMode::Folders {
-        generations: set.generations,
-        training: vec![set.training],
-        project: Some(dir.join("project")),
-    };
-    open_desk(start, Some(args.model.request()), args.regions)
+    #[cfg(feature = "desk")]
+    {
+        let start = replicant::app::StartMode::Folders {
+            generations: set.generations,
+            training: vec![set.training],
+            training_index: None,
+            project: Some(dir.join("project")),
+        };
+        open_desk(start, Some(args.model.request()), args.regions)
+    }
+    #[cfg(not(feature = "desk"))]
+    {
+        println!("{}", set.generations.display());
+        println!("{}", set.training.display());
+        no_desk()
+    }
+}
+
+/// The answer of a build without the desk to a command that needs it.
+#[cfg(not(feature = "desk"))]
+pub fn no_desk() -> anyhow::Result<ExitCode> {
+    eprintln!(
+        "replicant: this build has no review desk (built with --no-default-features); use `replicant scan`, `label` and `export`, or install the default build for the desk"
+    );
+    Ok(ExitCode::from(2))
 }
 
 /// Runs `replicant open`.
+#[cfg(feature = "desk")]
 pub fn open(args: &OpenArgs) -> anyhow::Result<ExitCode> {
     let start = match (&args.generations, &args.project) {
         (Some(generations), _) => {
             anyhow::ensure!(
-                !args.training.is_empty(),
-                "give at least one --training DIR with --generations"
+                !args.training.is_empty() || args.training_index.is_some(),
+                "give at least one --training SRC, or --training-index INDEX, with --generations"
             );
             replicant::app::StartMode::Folders {
                 generations: generations.clone(),
                 training: args.training.clone(),
+                training_index: args.training_index.clone(),
                 project: args.project.clone(),
             }
         }
@@ -574,7 +631,14 @@ pub fn open(args: &OpenArgs) -> anyhow::Result<ExitCode> {
     open_desk(start, Some(args.model.request()), args.regions)
 }
 
+/// Runs `replicant open` in a build without the desk.
+#[cfg(not(feature = "desk"))]
+pub fn open(_args: &OpenArgs) -> anyhow::Result<ExitCode> {
+    no_desk()
+}
+
 /// Opens the desk window.
+#[cfg(feature = "desk")]
 pub fn open_desk(
     start: replicant::app::StartMode,
     model: Option<ModelRequest>,

@@ -1,0 +1,421 @@
+//! A training index built once (`replicant index build`) and shared by many projects: a
+//! folder holding the vector index, its manifest, and the rows (one per training image, in
+//! key order) with what the scan and the desk need of each image: its name, where its bytes
+//! are, its content hash, size, caption and layout signature.
+//!
+//! ```text
+//! INDEX/manifest.json   model key, dims, dtype, sources, parts, build parameters, checksums
+//! INDEX/index.usearch   the vectors (key = row number)
+//! INDEX/rows.sqlite     the rows, looked up by key (a 12-million-row index is not read whole)
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::{Dtype, IndexError, IndexStore, TrainingIndex};
+use crate::catalog::{ImageLocation, TarMember};
+
+/// The manifest's file name.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The vector index's file name.
+pub const INDEX_FILE: &str = "index.usearch";
+/// The rows' file name.
+pub const ROWS_FILE: &str = "rows.sqlite";
+/// The manifest format this program writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+/// Index files up to this size are checked against their recorded hash when opened (about a
+/// second's reading); larger ones by `replicant index verify`.
+pub const VERIFY_ON_OPEN_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A file of the index and how to recognise it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileCheck {
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Its blake3 hash (hex).
+    pub blake3: String,
+}
+
+impl FileCheck {
+    /// Reads `path` and records its size and hash.
+    pub fn of(path: &Path) -> std::io::Result<Self> {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update_mmap_rayon(path)?;
+        Ok(Self {
+            bytes: std::fs::metadata(path)?.len(),
+            blake3: hasher.finalize().to_hex().to_string(),
+        })
+    }
+}
+
+/// A part of embeddings the index was built from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PartRef {
+    /// The part's `.npy` file.
+    pub file: PathBuf,
+    /// Its rows.
+    pub rows: u64,
+}
+
+/// How the index was built.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BuildInfo {
+    /// Whether searches are exhaustive (below 20,000 rows) or approximate (HNSW).
+    pub exact: bool,
+    /// HNSW connectivity (usearch's default when 0).
+    pub connectivity: usize,
+    /// HNSW expansion while adding (usearch's default when 0).
+    pub expansion_add: usize,
+    /// HNSW expansion while searching.
+    pub expansion_search: usize,
+    /// Threads that added vectors.
+    pub threads: usize,
+    /// Seconds the build took.
+    pub seconds: f64,
+}
+
+/// What a training index holds and how it was made.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    /// The manifest format.
+    pub format: u32,
+    /// The model and preprocessing the embeddings were made with.
+    pub model_key: String,
+    /// Vector length.
+    pub dims: usize,
+    /// Storage type of the vectors in the index.
+    pub dtype: Dtype,
+    /// Rows (training images), keys `0..rows`.
+    pub rows: u64,
+    /// The training sources, as given to `embed` (absolute).
+    pub sources: Vec<PathBuf>,
+    /// The parts merged, in key order.
+    pub parts: Vec<PartRef>,
+    /// Build parameters.
+    pub build: BuildInfo,
+    /// The vector index file.
+    pub index_file: FileCheck,
+    /// The rows file.
+    pub rows_file: FileCheck,
+    /// The program that built it.
+    pub replicant_version: String,
+    /// When, as RFC 3339 UTC.
+    pub created_at: String,
+}
+
+/// One training image of the index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingRow {
+    /// Its name in results (`SHARD.tar/MEMBER` or a relative path; prefixed by the source's
+    /// folder name when the index has several sources).
+    pub name: String,
+    /// Where its bytes are.
+    pub location: ImageLocation,
+    /// Its content hash (blake3 of the file or member bytes).
+    pub blake3: [u8; 32],
+    /// Its size in pixels.
+    pub width: u32,
+    /// Its size in pixels.
+    pub height: u32,
+    /// Its caption, if any.
+    pub caption: Option<String>,
+    /// Its 32x32 luminance thumbnail (see [`crate::layout`]), if recorded.
+    pub luma: Option<Vec<u8>>,
+}
+
+fn prebuilt_err(dir: &Path, detail: impl Into<String>) -> IndexError {
+    IndexError::Prebuilt {
+        path: dir.display().to_string(),
+        detail: detail.into(),
+    }
+}
+
+/// Writes the rows of a new index, in key order, in one transaction.
+pub struct RowWriter {
+    conn: Connection,
+    path: PathBuf,
+    next_key: u64,
+}
+
+impl RowWriter {
+    /// Creates `rows.sqlite` in `dir` (which must be new).
+    pub fn create(dir: &Path) -> Result<Self, IndexError> {
+        let path = dir.join(ROWS_FILE);
+        let err = |e: rusqlite::Error| prebuilt_err(dir, format!("cannot write {ROWS_FILE}: {e}"));
+        let conn = Connection::open(&path).map_err(err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = OFF;
+             PRAGMA synchronous = OFF;
+             CREATE TABLE rows (
+                 key INTEGER PRIMARY KEY, name TEXT NOT NULL, location TEXT NOT NULL,
+                 blake3 BLOB NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
+                 caption TEXT, luma BLOB);
+             BEGIN;",
+        )
+        .map_err(err)?;
+        Ok(Self {
+            conn,
+            path,
+            next_key: 0,
+        })
+    }
+
+    /// Appends a row; returns its key.
+    pub fn push(&mut self, row: &TrainingRow) -> Result<u64, IndexError> {
+        let location = serde_json::to_string(&row.location)
+            .map_err(|e| prebuilt_err(&self.path, e.to_string()))?;
+        let key = self.next_key;
+        self.conn
+            .prepare_cached("INSERT INTO rows (key, name, location, blake3, width, height, caption, luma) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    key as i64,
+                    row.name,
+                    location,
+                    row.blake3.as_slice(),
+                    row.width,
+                    row.height,
+                    row.caption,
+                    row.luma
+                ])
+            })
+            .map_err(|e| prebuilt_err(&self.path, e.to_string()))?;
+        self.next_key += 1;
+        Ok(key)
+    }
+
+    /// Commits and closes the file.
+    pub fn finish(self) -> Result<u64, IndexError> {
+        self.conn
+            .execute_batch("COMMIT;")
+            .map_err(|e| prebuilt_err(&self.path, e.to_string()))?;
+        Ok(self.next_key)
+    }
+}
+
+/// The rows of an opened index (read-only lookups by key).
+pub struct RowStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl RowStore {
+    /// Opens `rows.sqlite` in `dir`, read-only.
+    pub fn open(dir: &Path) -> Result<Self, IndexError> {
+        let path = dir.join(ROWS_FILE);
+        if !path.is_file() {
+            return Err(prebuilt_err(
+                dir,
+                format!(
+                    "{ROWS_FILE} is missing; build the index again with `replicant index build`"
+                ),
+            ));
+        }
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| prebuilt_err(dir, format!("cannot open {ROWS_FILE}: {e}")))?;
+        Ok(Self { conn, path })
+    }
+
+    /// The row with `key`, if there is one.
+    pub fn row(&self, key: u64) -> Result<Option<TrainingRow>, IndexError> {
+        let err = |e: String| prebuilt_err(&self.path, e);
+        let found = self
+            .conn
+            .prepare_cached("SELECT name, location, blake3, width, height, caption, luma FROM rows WHERE key = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![key as i64], |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Vec<u8>>(2)?,
+                        row.get::<_, u32>(3)?,
+                        row.get::<_, u32>(4)?,
+                        row.get::<_, Option<String>>(5)?,
+                        row.get::<_, Option<Vec<u8>>>(6)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(|e| err(e.to_string()))?;
+        let Some((name, location, blake3, width, height, caption, luma)) = found else {
+            return Ok(None);
+        };
+        let location: ImageLocation = serde_json::from_str(&location)
+            .map_err(|e| err(format!("row {key} has a damaged location: {e}")))?;
+        let blake3: [u8; 32] = blake3
+            .try_into()
+            .map_err(|_| err(format!("row {key} has a damaged hash")))?;
+        Ok(Some(TrainingRow {
+            name,
+            location,
+            blake3,
+            width,
+            height,
+            caption,
+            luma,
+        }))
+    }
+}
+
+/// A training index opened for searching: the manifest, the vectors as a memory-mapped view,
+/// and the rows.
+pub struct PrebuiltIndex {
+    /// The index folder.
+    pub dir: PathBuf,
+    /// What it holds.
+    pub manifest: Manifest,
+    /// The vectors.
+    pub index: Box<dyn TrainingIndex>,
+    /// The rows.
+    pub rows: RowStore,
+}
+
+/// Reads the manifest of the index in `dir`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, IndexError> {
+    let path = dir.join(MANIFEST_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        prebuilt_err(
+            dir,
+            format!(
+                "cannot read {MANIFEST_FILE} ({e}); give a folder made by `replicant index build`"
+            ),
+        )
+    })?;
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+        prebuilt_err(
+            dir,
+            format!("{MANIFEST_FILE} is damaged ({e}); build the index again"),
+        )
+    })?;
+    if manifest.format != FORMAT_VERSION {
+        return Err(prebuilt_err(
+            dir,
+            format!(
+                "it has format {}, this program reads format {FORMAT_VERSION}; build it again with this version",
+                manifest.format
+            ),
+        ));
+    }
+    Ok(manifest)
+}
+
+/// Checks the index file against the hash its manifest recorded.
+pub fn verify_index_file(dir: &Path, manifest: &Manifest) -> Result<(), IndexError> {
+    let path = dir.join(INDEX_FILE);
+    let found = FileCheck::of(&path)
+        .map_err(|e| prebuilt_err(dir, format!("cannot read {INDEX_FILE}: {e}")))?;
+    if found != manifest.index_file {
+        return Err(prebuilt_err(
+            dir,
+            format!(
+                "{INDEX_FILE} does not match its manifest (recorded {} bytes, blake3 {}; found {} bytes, blake3 {}): it is damaged or was replaced; build the index again with `replicant index build`",
+                manifest.index_file.bytes,
+                &manifest.index_file.blake3[..16.min(manifest.index_file.blake3.len())],
+                found.bytes,
+                &found.blake3[..16],
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl PrebuiltIndex {
+    /// Opens the index in `dir` as a memory-mapped view. Its size is always checked against
+    /// the manifest, and its hash too when the file is small enough to read in about a second.
+    pub fn open(dir: &Path, store: &dyn IndexStore) -> Result<Self, IndexError> {
+        let manifest = read_manifest(dir)?;
+        let index_path = dir.join(INDEX_FILE);
+        let bytes = std::fs::metadata(&index_path)
+            .map_err(|e| prebuilt_err(dir, format!("cannot read {INDEX_FILE}: {e}")))?
+            .len();
+        if bytes != manifest.index_file.bytes {
+            return Err(prebuilt_err(
+                dir,
+                format!(
+                    "{INDEX_FILE} is {bytes} bytes, its manifest says {}: it is damaged or was replaced; build the index again",
+                    manifest.index_file.bytes
+                ),
+            ));
+        }
+        if bytes <= VERIFY_ON_OPEN_MAX_BYTES {
+            verify_index_file(dir, &manifest)?;
+        }
+        let index = store.view(&index_path)?;
+        if index.len() as u64 != manifest.rows || index.dims() != manifest.dims {
+            return Err(prebuilt_err(
+                dir,
+                format!(
+                    "{INDEX_FILE} holds {} vectors of {} dimensions, its manifest says {} of {}; build the index again",
+                    index.len(),
+                    index.dims(),
+                    manifest.rows,
+                    manifest.dims
+                ),
+            ));
+        }
+        let rows = RowStore::open(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            manifest,
+            index,
+            rows,
+        })
+    }
+}
+
+/// Where a row's bytes are, from its source root, the path inside it and the tar member.
+pub fn row_location(source: &Path, path: &str, member: Option<(&str, u64, u64)>) -> ImageLocation {
+    let file = if path.is_empty() {
+        source.to_path_buf()
+    } else {
+        source.join(path)
+    };
+    match member {
+        Some((name, offset, size)) => ImageLocation::Member(TarMember {
+            shard: file,
+            member: name.to_string(),
+            offset,
+            size,
+        }),
+        None => ImageLocation::File(file),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_through_the_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut writer = RowWriter::create(dir.path()).expect("create");
+        let row = TrainingRow {
+            name: "00000.tar/000000001.jpg".into(),
+            location: row_location(
+                Path::new("/data/shards"),
+                "00000.tar",
+                Some(("000000001.jpg", 1536, 99)),
+            ),
+            blake3: [3; 32],
+            width: 640,
+            height: 480,
+            caption: Some("a barn".into()),
+            luma: Some(vec![1, 2, 3]),
+        };
+        assert_eq!(writer.push(&row).expect("push"), 0);
+        let plain = TrainingRow {
+            name: "a/b.png".into(),
+            location: row_location(Path::new("/data/folder"), "a/b.png", None),
+            caption: None,
+            luma: None,
+            ..row.clone()
+        };
+        assert_eq!(writer.push(&plain).expect("push"), 1);
+        assert_eq!(writer.finish().expect("finish"), 2);
+        let store = RowStore::open(dir.path()).expect("open");
+        assert_eq!(store.row(0).expect("row"), Some(row));
+        assert_eq!(store.row(1).expect("row"), Some(plain));
+        assert_eq!(store.row(2).expect("row"), None);
+    }
+}

@@ -1,0 +1,246 @@
+//! Matching one generation against the training index: the whole image, each region when
+//! regions are on (see [`super::regions`]), then the pool of candidates ranked by layout
+//! agreement too (see [`crate::layout`]), top-k kept. The training side is reached through
+//! [`TrainingLookup`], so a project's own index and a shared prebuilt one match alike.
+
+use super::regions;
+use super::scan::ScanError;
+use crate::catalog::ImageLocation;
+use crate::index::TrainingIndex;
+use crate::layout::{LAYOUT_VIEW, RERANK_POOL, layout_agreement, rank_score, signature_from_luma};
+use crate::matches::{Match, RegionHit};
+
+/// How matches are found and kept.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MatchSettings {
+    /// Matches kept.
+    pub top_k: usize,
+    /// The similarity at which a region piece counts towards a collage.
+    pub threshold: f32,
+    /// Whether the pool is ranked by layout agreement too.
+    pub layout_rerank: bool,
+    /// Whether region views are searched (a cache may hold them from an earlier scan).
+    pub regions: bool,
+}
+
+/// A training image as matching needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TrainingImage {
+    /// Its name in results.
+    pub name: String,
+    /// Where its bytes are.
+    pub location: ImageLocation,
+    /// Its caption.
+    pub caption: Option<String>,
+    /// Its layout thumbnail (see [`crate::layout::layout_luma`]), when known.
+    pub luma: Option<Vec<f32>>,
+}
+
+/// The training images behind an index's keys.
+pub(crate) trait TrainingLookup {
+    /// The training image with index key `key`, if there is one.
+    fn image(&self, key: u64) -> Result<Option<TrainingImage>, ScanError>;
+}
+
+/// A generation's matches.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Matched {
+    /// Likeliest source first.
+    pub matches: Vec<Match>,
+    /// Each region's best training image (empty with regions off).
+    pub region_hits: Vec<RegionHit>,
+    /// Whether regions match two or more training images at or above the threshold.
+    pub collage: bool,
+}
+
+/// Matches a generation from its views: the whole image (`""`), its layout thumbnail
+/// ([`LAYOUT_VIEW`]) and its regions (named by [`regions::view_name`]; searched when
+/// `settings.regions`). Returns `None` without a whole-image view.
+pub(crate) fn match_generation(
+    views: &[(String, Vec<f32>)],
+    index: &dyn TrainingIndex,
+    training: &dyn TrainingLookup,
+    settings: MatchSettings,
+) -> Result<Option<Matched>, ScanError> {
+    let Some((_, whole)) = views.iter().find(|(name, _)| name.is_empty()) else {
+        return Ok(None);
+    };
+    let top_k = settings.top_k;
+    let pool = if settings.layout_rerank {
+        top_k.max(RERANK_POOL)
+    } else {
+        top_k
+    };
+    let whole_hits = index.search(whole, pool)?;
+    let mut region_hits = Vec::new();
+    for (name, vector) in views.iter().filter(|_| settings.regions) {
+        if let Some(cell) = regions::cell_of_view(name) {
+            region_hits.push((cell, index.search(vector, 3.min(top_k).max(1))?));
+        }
+    }
+    let merged = regions::merge(&whole_hits, &region_hits, pool);
+    let generation_layout = views
+        .iter()
+        .find(|(name, _)| name == LAYOUT_VIEW)
+        .map(|(_, luma)| signature_from_luma(luma));
+    let mut ranked = Vec::with_capacity(merged.len());
+    for candidate in merged {
+        let Some(image) = training.image(candidate.key)? else {
+            continue;
+        };
+        let layout = match (&generation_layout, &image.luma) {
+            (Some(generation), Some(luma)) => {
+                layout_agreement(generation, &signature_from_luma(luma))
+            }
+            _ => None,
+        };
+        ranked.push((candidate, layout, image));
+    }
+    if settings.layout_rerank {
+        // Stable: equal scores keep SSCD's order.
+        ranked.sort_by(|(a, la, _), (b, lb, _)| {
+            rank_score(b.similarity, *lb).total_cmp(&rank_score(a.similarity, *la))
+        });
+    }
+    ranked.truncate(top_k);
+    let best_cells = regions::best_per_region(&region_hits);
+    let collage = regions::is_collage(&best_cells, settings.threshold);
+    let matches = ranked
+        .into_iter()
+        .enumerate()
+        .map(|(rank, (candidate, layout, image))| Match {
+            rank: rank + 1,
+            training: image.name,
+            similarity: candidate.similarity,
+            region: candidate.region,
+            layout,
+            training_path: image.location,
+            training_caption: image.caption,
+        })
+        .collect();
+    let mut hits = Vec::with_capacity(best_cells.len());
+    for best in &best_cells {
+        if let Some(image) = training.image(best.key)? {
+            hits.push(RegionHit {
+                region: best.cell,
+                training: image.name,
+                training_path: image.location,
+                similarity: best.similarity,
+            });
+        }
+    }
+    Ok(Some(Matched {
+        matches,
+        region_hits: hits,
+        collage,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{Dtype, IndexParams, UsearchStore, build, tests::unit};
+
+    struct Fake(Vec<TrainingImage>);
+
+    impl TrainingLookup for Fake {
+        fn image(&self, key: u64) -> Result<Option<TrainingImage>, ScanError> {
+            Ok(self.0.get(key as usize).cloned())
+        }
+    }
+
+    fn image(i: usize, luma: Option<Vec<f32>>) -> TrainingImage {
+        TrainingImage {
+            name: format!("t{i}.png"),
+            location: ImageLocation::File(format!("/t/t{i}.png").into()),
+            caption: None,
+            luma,
+        }
+    }
+
+    /// A layout thumbnail: a bright band at `row`.
+    fn band(row: usize) -> Vec<f32> {
+        (0..1024)
+            .map(|i| if i / 32 == row { 250.0 } else { 10.0 })
+            .collect()
+    }
+
+    fn settings(layout_rerank: bool) -> MatchSettings {
+        MatchSettings {
+            top_k: 2,
+            threshold: 0.5,
+            layout_rerank,
+            regions: true,
+        }
+    }
+
+    #[test]
+    fn layout_agreement_lifts_a_close_second_and_names_come_from_the_lookup() {
+        let dims = 16;
+        let base = unit(1, dims);
+        // Training 0 is nearest by SSCD; training 1 is a little further but shares the
+        // generation's layout; training 2 is unrelated.
+        let mut near: Vec<f32> = base
+            .iter()
+            .zip(unit(2, dims))
+            .map(|(a, b)| a + 0.2 * b)
+            .collect();
+        crate::embed::l2_normalise(&mut near);
+        let mut second: Vec<f32> = base
+            .iter()
+            .zip(unit(3, dims))
+            .map(|(a, b)| a + 0.3 * b)
+            .collect();
+        crate::embed::l2_normalise(&mut second);
+        let vectors = [near, second, unit(9, dims)];
+        let keyed: Vec<(u64, &[f32])> = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as u64, v.as_slice()))
+            .collect();
+        let params = IndexParams {
+            dims,
+            dtype: Dtype::F32,
+        };
+        let index = build(&UsearchStore, params, &keyed).expect("index");
+        let lookup = Fake(vec![
+            image(0, Some(band(3))),
+            image(1, Some(band(20))),
+            image(2, None),
+        ]);
+        let views = vec![
+            (String::new(), base.clone()),
+            (LAYOUT_VIEW.to_string(), band(20)),
+        ];
+        let plain = match_generation(&views, index.as_ref(), &lookup, settings(false))
+            .expect("match")
+            .expect("matched");
+        let names: Vec<&str> = plain.matches.iter().map(|m| m.training.as_str()).collect();
+        assert_eq!(names, ["t0.png", "t1.png"]);
+        let reranked = match_generation(&views, index.as_ref(), &lookup, settings(true))
+            .expect("match")
+            .expect("matched");
+        let names: Vec<&str> = reranked
+            .matches
+            .iter()
+            .map(|m| m.training.as_str())
+            .collect();
+        assert_eq!(names, ["t1.png", "t0.png"]);
+        assert_eq!(reranked.matches[0].rank, 1);
+        assert!(reranked.matches[0].layout.is_some_and(|l| l > 0.9));
+        assert!(reranked.matches[0].similarity < reranked.matches[1].similarity);
+        assert!(reranked.region_hits.is_empty() && !reranked.collage);
+    }
+
+    #[test]
+    fn no_whole_view_means_no_result() {
+        let params = IndexParams {
+            dims: 4,
+            dtype: Dtype::F32,
+        };
+        let index = build(&UsearchStore, params, &[]).expect("index");
+        let found = match_generation(&[], index.as_ref(), &Fake(Vec::new()), settings(true))
+            .expect("match");
+        assert!(found.is_none());
+    }
+}
