@@ -169,3 +169,81 @@ fn snapshots_of_the_list_with_the_pair_view_and_the_stats_panel() {
     harness.get_by_label("Replication rate");
     harness.snapshot("desk_stats");
 }
+
+/// The welcome screen's "generations + an existing index": the desk scans the generations
+/// against a training index built from tar shards, lists matches by their `SHARD.tar/MEMBER`
+/// names, and loads the training image of the pair on screen from its shard by offset.
+#[test]
+fn opens_generations_with_an_existing_index_and_shows_tar_members() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let set = replicant::demo::make_demo(
+        root.path(),
+        &replicant::demo::DemoSpec {
+            training: 12,
+            generations: 4,
+            seed: 9,
+        },
+    )
+    .expect("demo");
+    let shards = root.path().join("shards");
+    common::pack_shards(&common::image_files(&set.training), &shards, 5, 0);
+    let embeddings = root.path().join("embeddings");
+    let index = root.path().join("index");
+    for args in [
+        vec![
+            "embed".into(),
+            "--training".into(),
+            shards.clone().into_os_string(),
+            "--out".into(),
+            embeddings.clone().into_os_string(),
+        ],
+        vec![
+            "index".into(),
+            "build".into(),
+            "--embeddings".into(),
+            embeddings.clone().into_os_string(),
+            "--out".into(),
+            index.clone().into_os_string(),
+        ],
+    ] {
+        let done = std::process::Command::new(common::replicant_bin())
+            .args(&args)
+            .output()
+            .expect("run replicant");
+        assert!(
+            done.status.success(),
+            "{:?}: {}",
+            args,
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+    let mut harness = harness(StartMode::Resume, egui::vec2(1280.0, 800.0));
+    harness.state_mut().push(Command::OpenFolders {
+        generations: set.generations.clone(),
+        training: Vec::new(),
+        training_index: Some(index.clone()),
+        project: Some(root.path().join("project")),
+    });
+    step_until(&mut harness, "the scan against the index", |app| {
+        app.desk()
+            .is_some_and(|d| !d.scanning() && d.results.len() == 4)
+    });
+    let desk = harness.state().desk().expect("desk");
+    assert_eq!(
+        desk.project.spec.training_index.as_deref(),
+        Some(replicant::pipeline::project::absolute(&index).as_path())
+    );
+    assert!(
+        desk.results
+            .iter()
+            .flat_map(|r| &r.matches)
+            .all(|m| m.training.contains(".tar/") && m.training_path.member().is_some()),
+        "every match is a tar member"
+    );
+    harness.state_mut().push(Command::SelectGeneration(0));
+    step_until(&mut harness, "the pair's images", images_ready);
+    let desk = harness.state().desk().expect("desk");
+    let (_, m) = desk.current().expect("pair");
+    let (_, original) = desk.images.uploaded[&m.training_path];
+    assert_eq!(original, (640, 480), "the member decoded at its own size");
+}

@@ -434,3 +434,137 @@ fn an_index_of_another_model_is_a_clear_error() {
         "a worker index out of range is bad usage: {stderr}"
     );
 }
+
+/// Regression: a worker killed with SIGKILL keeps every finished batch in its own cache, and
+/// the next run of the same worker embeds only the rest, then writes its part.
+#[cfg(unix)]
+#[test]
+fn a_killed_worker_resumes_from_its_own_cache() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = replicant::demo::make_demo(
+        dir.path(),
+        &replicant::demo::DemoSpec {
+            training: 120,
+            generations: 1,
+            seed: 23,
+        },
+    )
+    .expect("demo");
+    let shards = dir.path().join("shards");
+    common::pack_shards(&common::image_files(&set.training), &shards, 30, 0);
+    let out = dir.path().join("embeddings");
+    let args = |shard: &str| {
+        vec![
+            "embed".to_string(),
+            "--batch".into(),
+            "8".into(),
+            "--decode-threads".into(),
+            "1".into(),
+            "--training".into(),
+            shards.to_string_lossy().into_owned(),
+            "--out".into(),
+            out.to_string_lossy().into_owned(),
+            "--shard".into(),
+            shard.into(),
+        ]
+    };
+    let mut child = Command::new(common::replicant_bin())
+        .args(args("1/2"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let cache = replicant::pipeline::embed_job::worker_cache_path(&out, 1, 2);
+    let count = || {
+        rusqlite::Connection::open(&cache)
+            .and_then(|c| {
+                c.query_row("SELECT count(*) FROM embeddings WHERE view = ''", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count() < 16 {
+        assert!(
+            Instant::now() < deadline,
+            "no batch reached the cache in time"
+        );
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the worker finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+    let stored = count();
+    // Worker 1 of 2 has shards 00001 and 00003: 60 images.
+    assert!((16..60).contains(&stored), "stored {stored}");
+    assert!(
+        !out.join("part-1-of-2.json").exists(),
+        "no part from a killed worker"
+    );
+    let (code, stdout, stderr) = run(&args("1/2").iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{stderr}");
+    let summary = last_json(&stdout);
+    assert_eq!(summary["rows"], 60);
+    assert_eq!(summary["cached"].as_i64(), Some(stored), "{summary}");
+    assert_eq!(summary["embedded"].as_i64(), Some(60 - stored), "{summary}");
+}
+
+/// `examples/slurm_embed.sh` as each task of a 2-task array would run it (the variables Slurm
+/// sets, given by hand): both parts appear and merge into one index.
+#[cfg(unix)]
+#[test]
+fn the_slurm_script_runs_one_worker_per_array_task() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = replicant::demo::make_demo(
+        dir.path(),
+        &replicant::demo::DemoSpec {
+            training: 9,
+            generations: 1,
+            seed: 3,
+        },
+    )
+    .expect("demo");
+    let shards = dir.path().join("shards");
+    common::pack_shards(&common::image_files(&set.training), &shards, 3, 0);
+    let out = dir.path().join("embeddings");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/slurm_embed.sh");
+    let mut rows = 0;
+    for task in 0..2 {
+        let done = Command::new("bash")
+            .arg(&script)
+            .arg(&shards)
+            .arg(&out)
+            .args(["--", "--batch", "4"])
+            .env("SLURM_ARRAY_TASK_ID", task.to_string())
+            .env("SLURM_ARRAY_TASK_COUNT", "2")
+            .env("SLURM_CPUS_PER_TASK", "1")
+            .env("REPLICANT_BIN", common::replicant_bin())
+            .output()
+            .expect("run the script");
+        assert!(
+            done.status.success(),
+            "task {task}: {}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        let summary = last_json(&String::from_utf8_lossy(&done.stdout));
+        assert_eq!(summary["part"], format!("part-{task}-of-2"));
+        rows += summary["rows"].as_u64().expect("rows");
+    }
+    // Shards 00000 and 00002 go to task 0, 00001 to task 1.
+    assert_eq!(rows, 9);
+    let (code, stdout, stderr) = run(&[
+        "index",
+        "build",
+        "--embeddings",
+        &out.to_string_lossy(),
+        "--out",
+        &dir.path().join("index").to_string_lossy(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(last_json(&stdout)["rows"], 9);
+}

@@ -63,7 +63,8 @@ pub fn welcome_ui(
                         out.push(Command::PickTraining);
                     }
                     if ui
-                        .add_enabled(sources_allowed, egui::Button::new("a .tar shard…"))
+                        .add_enabled(sources_allowed, egui::Button::new("one .tar shard…"))
+                        .on_hover_text("A single WebDataset shard as a training source")
                         .clicked()
                     {
                         out.push(Command::PickTrainingShard);
@@ -93,7 +94,7 @@ pub fn welcome_ui(
                 ui.horizontal(|ui| {
                     let open = ui.add_enabled(
                         state.training.is_empty(),
-                        egui::Button::new("…or an existing index…").min_size([190.0, 28.0].into()),
+                        egui::Button::new("Use a training index…").min_size([190.0, 28.0].into()),
                     );
                     if open
                         .on_hover_text(
@@ -115,7 +116,7 @@ pub fn welcome_ui(
                             }
                         }
                         None => {
-                            ui.weak("none");
+                            ui.weak("or match against an index built once");
                         }
                     }
                 });
@@ -138,8 +139,19 @@ pub fn welcome_ui(
                             });
                         }
                     }
-                    ui.weak("or drop folders on the window: generations first, then training (folders, .tar shards or an index)");
+                    ui.weak("or drop them on the window");
                 });
+                ui.add_space(4.0);
+                ui.add(
+                    egui::Label::new(
+                        egui::RichText::new(
+                            "Drop the generations folder first, then training folders, .tar shards or an index folder.",
+                        )
+                        .weak()
+                        .small(),
+                    )
+                    .wrap(),
+                );
             });
         ui.add_space(18.0);
         if !settings.recent.is_empty() {

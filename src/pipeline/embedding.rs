@@ -59,6 +59,7 @@ pub(crate) struct Plan {
     pub work: Vec<WorkItem>,
     known: HashSet<ContentHash>,
     known_with_regions: Option<HashSet<ContentHash>>,
+    failures: std::collections::HashMap<ContentHash, String>,
 }
 
 /// The hashes whose whole-image embedding and layout thumbnail are both cached (and, when
@@ -125,6 +126,7 @@ pub(crate) fn plan<'a>(
         work,
         known,
         known_with_regions,
+        failures,
     })
 }
 
@@ -182,7 +184,7 @@ impl EmbeddingRun {
             items: plan.work,
             known: plan.known,
             known_with_regions: plan.known_with_regions,
-            failures: std::collections::HashMap::new(),
+            failures: plan.failures,
             preprocess: embedder.preprocess().clone(),
             limits: DecodeLimits::default(),
         };
@@ -288,8 +290,12 @@ impl EmbeddingRun {
             } => {
                 self.progress.done += 1;
                 self.progress.skipped += 1;
-                if let (Some(hash), true) = (hash, remember) {
-                    cache.write(model_key, &[], &[], &[(hash, reason.clone())])?;
+                if let Some(hash) = hash {
+                    // The path is recorded too, so the next run knows it failed unread.
+                    let file = self.file_record(slot, hash, None);
+                    let failure = [(hash, reason.clone())];
+                    let failures: &[(ContentHash, String)] = if remember { &failure } else { &[] };
+                    cache.write(model_key, &[file], &[], failures)?;
                 }
                 Ok(vec![Outcome::Failed { slot, reason }])
             }
@@ -356,5 +362,163 @@ impl EmbeddingRun {
         cache.write(model_key, &files, &[], &[])?;
         drop(self.workers.take());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::{EmbedError, InputLayout, ModelKey, Preprocess};
+    use crate::matches::Side;
+    use crate::pipeline::sources::catalogue;
+
+    /// An embedder without a model: each image's vector is its mean colour (and a constant),
+    /// normalised; enough to follow images through the phase.
+    struct MeanColour {
+        key: ModelKey,
+        preprocess: Preprocess,
+    }
+
+    impl MeanColour {
+        fn new() -> Self {
+            Self {
+                key: ModelKey("mean-colour@test/skew8x8".into()),
+                preprocess: Preprocess {
+                    width: 8,
+                    height: 8,
+                    layout: InputLayout::U8Nhwc,
+                },
+            }
+        }
+    }
+
+    impl Embedder for MeanColour {
+        fn model_key(&self) -> &ModelKey {
+            &self.key
+        }
+        fn preprocess(&self) -> &Preprocess {
+            &self.preprocess
+        }
+        fn dims(&self) -> usize {
+            4
+        }
+        fn embed_batch(&mut self, images: &[&[u8]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            Ok(images
+                .iter()
+                .map(|pixels| {
+                    let mut sums = vec![0f32, 0.0, 0.0, 100.0];
+                    for px in pixels.chunks_exact(3) {
+                        for c in 0..3 {
+                            sums[c] += f32::from(px[c]) / 64.0;
+                        }
+                    }
+                    crate::embed::l2_normalise(&mut sums);
+                    sums
+                })
+                .collect())
+        }
+        fn execution_provider(&self) -> &str {
+            "test"
+        }
+    }
+
+    fn events() -> (EventSink, crossbeam_channel::Receiver<ScanEvent>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        (
+            EventSink::new(tx, None, Arc::new(AtomicBool::new(false))),
+            rx,
+        )
+    }
+
+    #[test]
+    fn embeds_what_the_cache_lacks_records_sizes_and_failures_and_knows_them_next_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("train");
+        std::fs::create_dir_all(&root).expect("mkdir");
+        for (name, colour) in [("a.png", [200u8, 10, 10]), ("b.png", [10, 10, 200])] {
+            image::RgbImage::from_pixel(30, 20, image::Rgb(colour))
+                .save(root.join(name))
+                .expect("save");
+        }
+        std::fs::write(root.join("c.png"), b"\x89PNG\r\n\x1a\n broken").expect("write");
+        let (mut skipped, mut notes) = (Vec::new(), Vec::new());
+        let catalogued = catalogue(
+            std::slice::from_ref(&root),
+            Side::Training,
+            &mut skipped,
+            &mut notes,
+        )
+        .expect("walk");
+        let images = || {
+            catalogued
+                .records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (Slot::Training(i), &r.entry))
+        };
+        let mut cache = EmbeddingCache::open(&dir.path().join("cache.sqlite")).expect("cache");
+        let embedder = MeanColour::new();
+        let key = embedder.key.0.clone();
+        let needs = Needs {
+            regions: false,
+            sizes: true,
+        };
+        let first = plan(&cache, &key, images(), needs).expect("plan");
+        assert!(first.ready.is_empty());
+        assert_eq!(first.work.len(), 3);
+        let (sink, _rx) = events();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let settings = RunSettings {
+            batch_size: 2,
+            decode_threads: 1,
+            already_skipped: 0,
+        };
+        let mut run = EmbeddingRun::start(first, images(), Box::new(embedder), &settings, &cancel)
+            .expect("start");
+        let mut embedded = Vec::new();
+        let mut failed = Vec::new();
+        loop {
+            match run.next(&mut cache, &key, &sink).expect("step") {
+                Step::Outcomes(outcomes) => {
+                    for outcome in outcomes {
+                        match outcome {
+                            Outcome::Embedded { slot, hash, .. } => embedded.push((slot, hash)),
+                            Outcome::Failed { slot, reason } => failed.push((slot, reason)),
+                            Outcome::Cached { .. } => panic!("nothing is cached yet"),
+                        }
+                    }
+                }
+                Step::Done => break,
+                Step::Cancelled => panic!("not cancelled"),
+            }
+        }
+        run.finish(&mut cache, &key).expect("finish");
+        assert_eq!(embedded.len(), 2);
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].0, Slot::Training(2));
+        for (_, hash) in &embedded {
+            assert_eq!(cache.dimensions(hash).expect("size"), Some((30, 20)));
+            let vector = cache.vector(&key, hash, "").expect("read").expect("vector");
+            assert_eq!(vector.len(), 4);
+            let luma = cache
+                .vector(&key, hash, LAYOUT_VIEW)
+                .expect("read")
+                .expect("layout");
+            assert_eq!(luma.len(), 1024);
+        }
+        // The next plan knows all three without reading them.
+        let again = plan(&cache, &key, images(), needs).expect("plan");
+        assert!(again.work.is_empty(), "{} to read", again.work.len());
+        let cached = again
+            .ready
+            .iter()
+            .filter(|o| matches!(o, Outcome::Cached { .. }))
+            .count();
+        let known_failures = again
+            .ready
+            .iter()
+            .filter(|o| matches!(o, Outcome::Failed { .. }))
+            .count();
+        assert_eq!((cached, known_failures), (2, 1));
     }
 }

@@ -354,6 +354,112 @@ fn publish(staging: tempfile::TempDir, out: &Path) -> Result<(), IndexBuildError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::index::prebuilt::PrebuiltIndex;
+    use crate::index::tests::unit;
+    use crate::pipeline::parts::{PART_FORMAT, PartManifest, write_part};
+
+    fn part(dir: &Path, worker: usize, workers: usize, model: &str, first: usize, rows: usize) {
+        let manifest = PartManifest {
+            format: PART_FORMAT,
+            worker,
+            workers,
+            model_key: model.into(),
+            dims: 8,
+            sources: vec!["/data/shards".into()],
+            units: vec![crate::pipeline::UnitId {
+                kind: "shard".into(),
+                source: "/data/shards".into(),
+                first: format!("{worker:05}.tar"),
+                last: format!("{worker:05}.tar"),
+                images: rows,
+                fingerprint: String::new(),
+            }],
+            rows: 0,
+            skipped: Vec::new(),
+            truncated_shards: Vec::new(),
+            npy: FileCheck {
+                bytes: 0,
+                blake3: String::new(),
+            },
+            jsonl: FileCheck {
+                bytes: 0,
+                blake3: String::new(),
+            },
+            replicant_version: "test".into(),
+            created_at: "now".into(),
+        };
+        let rows: Vec<PartRow> = (first..first + rows)
+            .map(|i| PartRow {
+                training: format!("{worker:05}.tar/{i:09}.jpg"),
+                source: "/data/shards".into(),
+                path: format!("{worker:05}.tar"),
+                member: Some(format!("{i:09}.jpg")),
+                offset: Some(512 * (i as u64 + 1)),
+                size: 100,
+                blake3: blake3::hash(&i.to_le_bytes()).to_hex().to_string(),
+                width: 64,
+                height: 48,
+                caption: Some(format!("caption {i}")),
+                layout: PartRow::encode_layout(&[i as u8; 1024]),
+            })
+            .collect();
+        let vectors: Vec<f32> = (first..first + rows.len())
+            .flat_map(|i| unit(i as u64, 8))
+            .collect();
+        write_part(dir, manifest, &rows, &vectors).expect("write part");
+    }
+
+    #[test]
+    fn parts_merge_into_an_index_whose_keys_find_their_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let parts = dir.path().join("parts");
+        std::fs::create_dir_all(&parts).expect("mkdir");
+        part(&parts, 0, 2, "m@1", 0, 5);
+        part(&parts, 1, 2, "m@1", 5, 3);
+        let out = dir.path().join("index");
+        let options = IndexBuildOptions {
+            embeddings: vec![parts.clone()],
+            out: out.clone(),
+            dtype: Dtype::F16,
+            force: false,
+        };
+        let mut seen = Vec::new();
+        let summary =
+            build_index(&options, &mut |done, total| seen.push((done, total))).expect("build");
+        assert_eq!((summary.rows, summary.dims, summary.exact), (8, 8, true));
+        assert_eq!(seen.last(), Some(&(8, 8)));
+        let opened = PrebuiltIndex::open(&out, &UsearchStore).expect("open");
+        assert_eq!(opened.manifest.model_key, "m@1");
+        for i in [0usize, 4, 6] {
+            let hits = opened.index.search(&unit(i as u64, 8), 1).expect("search");
+            assert_eq!(hits[0].key, i as u64);
+            let row = opened.rows.row(i as u64).expect("row").expect("some");
+            assert_eq!(
+                row.name,
+                format!("{:05}.tar/{i:09}.jpg", usize::from(i >= 5))
+            );
+            assert_eq!(row.caption, Some(format!("caption {i}")));
+            assert_eq!(row.luma, Some(vec![i as u8; 1024]));
+            let member = row.location.member().expect("a member");
+            assert_eq!(member.offset, 512 * (i as u64 + 1));
+        }
+        let again = build_index(&options, &mut |_, _| {});
+        assert!(matches!(again, Err(IndexBuildError::Exists(_))));
+
+        // Another model's part cannot join.
+        let other = dir.path().join("other");
+        std::fs::create_dir_all(&other).expect("mkdir");
+        part(&other, 0, 1, "m@2", 100, 2);
+        let mixed = IndexBuildOptions {
+            embeddings: vec![parts, other],
+            out: dir.path().join("mixed"),
+            dtype: Dtype::I8,
+            force: false,
+        };
+        let err = build_index(&mixed, &mut |_, _| {}).expect_err("two models");
+        assert!(err.to_string().contains("m@2"), "{err}");
+        assert!(!dir.path().join("mixed").exists());
+    }
 
     #[test]
     fn names_follow_the_scan() {

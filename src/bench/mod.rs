@@ -1,6 +1,9 @@
 //! `replicant bench`: measures, in one run, the model's raw throughput on pre-decoded images,
 //! the end-to-end scan throughput on the same images, their ratio, the cached re-scan time,
-//! and (when installed) Immaculate on the same folder.
+//! (with `--worker`) one embedding worker on the images as a folder and as tar shards, and
+//! (when installed) Immaculate on the same folder.
+
+mod worker;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -36,6 +39,10 @@ pub struct BenchArgs {
     /// A Python with `immaculate[sscd]` installed, to time Immaculate on the same folder.
     #[arg(long, value_name = "PYTHON")]
     pub immaculate_python: Option<PathBuf>,
+    /// Also time one `embed` worker on the same images as a folder and as WebDataset tar
+    /// shards, and the index built from its part.
+    #[arg(long)]
+    pub worker: bool,
 }
 
 /// A hard link where the file system allows it, else a copy: real files, since Immaculate
@@ -157,6 +164,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         "cached re-scan              {rescan_secs:8.2} s  ({} embedded)",
         rescan.embedded
     );
+
+    if args.worker {
+        let files: Vec<PathBuf> = usable
+            .iter()
+            .map(|e| e.location.file().to_path_buf())
+            .collect();
+        worker::run(args, &files, work.path())?;
+    }
 
     if let Some(python) = &args.immaculate_python {
         let folder = work.path().join("all");
