@@ -168,8 +168,22 @@ pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
                             }
                         }
                     }
-                    // Class labels, parquet and other sample fields are not images.
-                    _ => {}
+                    // Other fields (class labels, arrays, audio) are not images, but an image
+                    // saved under a wrong extension is still one: sniffed by its first bytes,
+                    // as in folders.
+                    _ => {
+                        let mut head = Vec::with_capacity(64);
+                        if entry.by_ref().take(64).read_to_end(&mut head).is_ok()
+                            && crate::decode::sniff_bytes(&head).is_some()
+                        {
+                            listing.members.push(ShardMember {
+                                name,
+                                offset,
+                                size,
+                                caption: None,
+                            });
+                        }
+                    }
                 }
             }
         }
@@ -252,18 +266,33 @@ pub(crate) mod tests {
                 ),
                 ("000000001.cls", b"7"),
                 ("000000002.webp", b"WEBP-2"),
+                (
+                    "000000003.svg",
+                    b"\x89PNG\r\n\x1a\n a PNG under a wrong extension",
+                ),
             ],
         );
         let listing = list_shard(&shard).expect("list");
         assert!(listing.truncated.is_none(), "{:?}", listing.truncated);
         let names: Vec<&str> = listing.members.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(names, ["000000000.jpg", "000000001.png", "000000002.webp"]);
+        assert_eq!(
+            names,
+            [
+                "000000000.jpg",
+                "000000001.png",
+                "000000002.webp",
+                "000000003.svg"
+            ]
+        );
         let captions: Vec<Option<&str>> = listing
             .members
             .iter()
             .map(|m| m.caption.as_deref())
             .collect();
-        assert_eq!(captions, [Some("a red barn"), Some("from json"), None]);
+        assert_eq!(
+            captions,
+            [Some("a red barn"), Some("from json"), None, None]
+        );
         let bytes = std::fs::read(&shard).expect("read");
         let m = &listing.members[1];
         assert_eq!(
