@@ -317,6 +317,26 @@ fn polish(generation: &RgbImage, train: &RgbImage, mapping: Affine) -> Affine {
 
 /// Estimates the alignment of a generation and a training image.
 pub fn estimate(generation: &RgbImage, train: &RgbImage) -> Alignment {
+    estimate_unless(generation, train, &|| false).unwrap_or_else(|| {
+        // Not reachable: nothing cancels.
+        let unaligned = corner_to_corner(generation.dimensions(), train.dimensions());
+        Alignment {
+            gen_to_train: unaligned,
+            scale: unaligned[1][1],
+            flipped: false,
+            score: 0.0,
+            unaligned_score: 0.0,
+        }
+    })
+}
+
+/// [`estimate`], stopping early with `None` once `cancelled` says so (it is asked between
+/// hypotheses, so a pair the reviewer has left stops costing a core within milliseconds).
+pub fn estimate_unless(
+    generation: &RgbImage,
+    train: &RgbImage,
+    cancelled: &dyn Fn() -> bool,
+) -> Option<Alignment> {
     let (gw, gh) = generation.dimensions();
     let (tw, th) = train.dimensions();
     let unaligned = corner_to_corner((gw, gh), (tw, th));
@@ -338,6 +358,9 @@ pub fn estimate(generation: &RgbImage, train: &RgbImage) -> Alignment {
     let mut best: Option<(f32, Hypothesis, Affine)> = None;
     for flip in [false, true] {
         for step in -10..=10 {
+            if cancelled() {
+                return None;
+            }
             let z = 2f32.powf(step as f32 / 5.0);
             for gen_inside in [true, false] {
                 let h = Hypothesis {
@@ -354,13 +377,13 @@ pub fn estimate(generation: &RgbImage, train: &RgbImage) -> Alignment {
         }
     }
     let Some((_, coarse_h, coarse_m)) = best else {
-        return Alignment {
+        return Some(Alignment {
             gen_to_train: unaligned,
             scale: unaligned[0][0],
             flipped: false,
             score: unaligned_score,
             unaligned_score,
-        };
+        });
     };
     // Refine at a finer size around the coarse answer.
     let fine_side = 256;
@@ -388,6 +411,9 @@ pub fn estimate(generation: &RgbImage, train: &RgbImage) -> Alignment {
     let mut fine_best: Option<(f32, Affine)> = None;
     // Half a coarse step is 7%; search a little beyond it.
     for k in -5..=5 {
+        if cancelled() {
+            return None;
+        }
         let z = coarse_h.z * (1.0 + 0.025 * k as f32);
         let h = Hypothesis { z, ..coarse_h };
         if let Some((s, m)) = score(&g_fine, &t_fine, h, Some((near, 6))) {
@@ -400,6 +426,9 @@ pub fn estimate(generation: &RgbImage, train: &RgbImage) -> Alignment {
         Some((_, m)) => (m, (gf2, tf2)),
         None => (coarse_m, (gf, tf)),
     };
+    if cancelled() {
+        return None;
+    }
     let full = polish(generation, train, rescale(mapping, factors.0, factors.1));
     // Score both candidates the same way, at the coarse size, and keep the better.
     let aligned_score = ncc_of_mapping(&g_small, &t_small, &to_coarse(&full));
@@ -411,15 +440,15 @@ pub fn estimate(generation: &RgbImage, train: &RgbImage) -> Alignment {
         unaligned_score,
     };
     if aligned.improves() {
-        aligned
+        Some(aligned)
     } else {
-        Alignment {
+        Some(Alignment {
             gen_to_train: unaligned,
             scale: unaligned[1][1],
             flipped: false,
             score: unaligned_score,
             unaligned_score,
-        }
+        })
     }
 }
 
@@ -430,18 +459,29 @@ pub fn estimate(generation: &RgbImage, train: &RgbImage) -> Alignment {
 /// stretch the training image unevenly as a collage tile does, is a hypothesis too. The
 /// mapping returned is in whole-generation pixels.
 pub fn estimate_in_region(generation: &RgbImage, train: &RgbImage, region: [u32; 4]) -> Alignment {
+    estimate_in_region_unless(generation, train, region, &|| false)
+        .unwrap_or_else(|| estimate(generation, train))
+}
+
+/// [`estimate_in_region`], stopping early with `None` once `cancelled` says so.
+pub fn estimate_in_region_unless(
+    generation: &RgbImage,
+    train: &RgbImage,
+    region: [u32; 4],
+    cancelled: &dyn Fn() -> bool,
+) -> Option<Alignment> {
     let (gw, gh) = generation.dimensions();
     let x = region[0].min(gw.saturating_sub(1));
     let y = region[1].min(gh.saturating_sub(1));
     let w = region[2].clamp(1, gw - x);
     let h = region[3].clamp(1, gh - y);
     let piece = imageops::crop_imm(generation, x, y, w, h).to_image();
-    let mut found = estimate(&piece, train);
+    let mut found = estimate_unless(&piece, train, cancelled)?;
     let m = &mut found.gen_to_train;
     let (dx, dy) = (x as f32, y as f32);
     m[0][2] -= m[0][0] * dx + m[0][1] * dy;
     m[1][2] -= m[1][0] * dx + m[1][1] * dy;
-    found
+    Some(found)
 }
 
 #[cfg(test)]
@@ -450,6 +490,22 @@ mod tests {
 
     fn scene() -> RgbImage {
         crate::demo::scene(42, 640, 480)
+    }
+
+    #[test]
+    fn a_cancelled_estimate_stops_at_once() {
+        let (g, t) = (scene(), crate::demo::scene(43, 640, 480));
+        let asked = std::cell::Cell::new(0);
+        let found = estimate_unless(&g, &t, &|| {
+            asked.set(asked.get() + 1);
+            asked.get() > 3
+        });
+        assert!(found.is_none());
+        assert_eq!(
+            asked.get(),
+            4,
+            "it stops at the first check after the cancel"
+        );
     }
 
     #[test]

@@ -38,7 +38,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("replicant: error: {err:#}");
+            let message = format!("{err:#}");
+            eprintln!(
+                "replicant: error: {}",
+                replicant::fsutil::printable(&message)
+            );
             ExitCode::from(1)
         }
     }

@@ -29,6 +29,10 @@ pub struct Match {
     pub training_path: ImageLocation,
     /// The training image's caption, if one was found.
     pub training_caption: Option<String>,
+    /// blake3 (hex) of the training image's bytes: with the generation's, the key its label
+    /// is stored under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_hash: Option<String>,
 }
 
 /// A generation and its closest training images.
@@ -37,7 +41,11 @@ pub struct GenerationMatches {
     /// The generation's path relative to the generations folder.
     pub generation: String,
     /// The generation on disk.
+    #[serde(with = "crate::fsutil::serde_path")]
     pub generation_path: PathBuf,
+    /// blake3 (hex) of the generation's bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_hash: Option<String>,
     /// The prompt it was made from, if one was found.
     pub prompt: Option<String>,
     /// Matches, likeliest source first (see [`Match::rank`]).
@@ -49,6 +57,10 @@ pub struct GenerationMatches {
     /// threshold.
     #[serde(default)]
     pub collage: bool,
+    /// What a reviewer should know about how the generation was read (a partial decode, a
+    /// prompt cut short).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// A region of a generation and the training image it resembles most.

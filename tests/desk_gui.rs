@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use replicant::app::{Command, DeskApp, StartMode};
+use replicant::app::{Command, DeskApp, SettingCommand, StartMode};
 use replicant::review::{Label, PairKey, ReviewStore};
 
 /// A project scanned from the fixtures: AugLy's edits against its inputs, the emoji and the
@@ -63,13 +63,13 @@ fn step_until(harness: &mut Harness<'_, DeskApp>, what: &str, done: impl Fn(&Des
 
 fn images_ready(app: &DeskApp) -> bool {
     app.desk().is_some_and(|d| {
-        d.current().is_some_and(|(g, m)| {
-            d.images
-                .uploaded
-                .contains_key(&g.generation_path.clone().into())
-                && d.images.uploaded.contains_key(&m.training_path)
-        })
+        d.current_locations()
+            .is_some_and(|(g, t)| d.images().get(&g).is_some() && d.images().get(&t).is_some())
     })
+}
+
+fn results(app: &DeskApp) -> usize {
+    app.desk().map_or(0, |d| d.review().results().len())
 }
 
 #[test]
@@ -83,9 +83,12 @@ fn pressing_2_labels_the_pair_in_the_store_and_undo_removes_it() {
         egui::vec2(1280.0, 800.0),
     );
     step_until(&mut harness, "the scan", |app| {
-        app.desk()
-            .is_some_and(|d| !d.scanning() && d.results.len() == 3)
+        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
     });
+    // This test labels one pair several times: stay on it.
+    harness
+        .state_mut()
+        .push(Command::Setting(SettingCommand::AutoAdvance(false)));
 
     // Select a generation by clicking its row.
     harness
@@ -95,11 +98,8 @@ fn pressing_2_labels_the_pair_in_the_store_and_undo_removes_it() {
     let desk = harness.state().desk().expect("desk");
     let (generation, m) = desk.current().expect("selected pair");
     assert_eq!(generation.generation, "test_crop.png");
-    let key = PairKey {
-        generation: generation.generation.clone(),
-        training: m.training.clone(),
-    };
-    assert_eq!(key.training, "dfdc_1.jpg");
+    assert_eq!(m.training, "dfdc_1.jpg");
+    let key = PairKey::of(generation, m).expect("content key");
 
     harness.key_press(egui::Key::Num2);
     harness.run_steps(2);
@@ -152,8 +152,7 @@ fn snapshots_of_the_list_with_the_pair_view_and_the_stats_panel() {
     };
     let mut harness = harness(StartMode::Project(project), egui::vec2(1280.0, 800.0));
     step_until(&mut harness, "the scan", |app| {
-        app.desk()
-            .is_some_and(|d| !d.scanning() && d.results.len() == 3)
+        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
     });
     harness.state_mut().push(Command::SelectGeneration(0));
     step_until(&mut harness, "the pair's images", images_ready);
@@ -226,15 +225,16 @@ fn opens_generations_with_an_existing_index_and_shows_tar_members() {
     });
     step_until(&mut harness, "the scan against the index", |app| {
         app.desk()
-            .is_some_and(|d| !d.scanning() && d.results.len() == 4)
+            .is_some_and(|d| !d.scanning() && d.review().results().len() == 4)
     });
     let desk = harness.state().desk().expect("desk");
     assert_eq!(
-        desk.project.spec.training_index.as_deref(),
+        desk.review().project().spec.training_index.as_deref(),
         Some(replicant::pipeline::project::absolute(&index).as_path())
     );
     assert!(
-        desk.results
+        desk.review()
+            .results()
             .iter()
             .flat_map(|r| &r.matches)
             .all(|m| m.training.contains(".tar/") && m.training_path.member().is_some()),
@@ -244,6 +244,10 @@ fn opens_generations_with_an_existing_index_and_shows_tar_members() {
     step_until(&mut harness, "the pair's images", images_ready);
     let desk = harness.state().desk().expect("desk");
     let (_, m) = desk.current().expect("pair");
-    let (_, original) = desk.images.uploaded[&m.training_path];
+    let original = desk
+        .images()
+        .get(&m.training_path)
+        .expect("uploaded")
+        .original;
     assert_eq!(original, (640, 480), "the member decoded at its own size");
 }

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
 
-use replicant::app::{Command, Desk};
+use replicant::app::{Desk, Reviewing};
 use replicant::demo::{DemoSpec, make_demo};
 use replicant::pipeline::{LastScan, Project};
 use replicant::review::{Label, PairKey, ReviewStore};
@@ -37,15 +37,18 @@ fn child_labels_then_waits_to_be_killed() {
         return;
     };
     let project = Project::open(Path::new(&dir)).expect("project");
-    let mut desk = Desk::open(project, None).expect("desk");
-    desk.refresh_list();
-    desk.apply(
-        &Command::SetLabel(Some(Label::FullCopy)),
-        "killed reviewer",
-        0.5,
-    );
-    let (generation, m) = desk.current().expect("a pair");
-    println!("LABELLED {}\t{}", generation.generation, m.training);
+    let (mut desk, _) = Desk::open(project, None).expect("desk");
+    desk.poll(0, None);
+    desk.move_generation(1);
+    let how = Reviewing {
+        reviewer: "killed reviewer",
+        threshold: 0.5,
+        auto_advance: false,
+    };
+    desk.label(Some(Label::FullCopy), how).expect("label");
+    let at = desk.current_at().expect("a pair");
+    let key = desk.review().key_of(at).expect("content key");
+    println!("LABELLED {}\t{}", key.generation_hash, key.training_hash);
     std::thread::sleep(std::time::Duration::from_secs(120));
 }
 
@@ -85,10 +88,7 @@ fn a_label_survives_sigkill_right_after_the_key_press() {
     let (generation, training) = labelled.split_once('\t').expect("pair");
     let store = ReviewStore::open(&project.join("review.sqlite")).expect("store");
     let record = store
-        .get(&PairKey {
-            generation: generation.into(),
-            training: training.into(),
-        })
+        .get(&PairKey::new(generation.trim(), training.trim()))
         .expect("read")
         .expect("label lost");
     assert_eq!(record.label, Some(Label::FullCopy));
@@ -103,7 +103,9 @@ fn replicant() -> Process {
 fn export_formats_match_the_labels_field_by_field() {
     let root = tempfile::tempdir().expect("tempdir");
     let project_dir = scanned_demo(root.path());
-    let last = LastScan::load(&Project::open(&project_dir).expect("project")).expect("last scan");
+    let last = LastScan::load(&Project::open(&project_dir).expect("project"))
+        .expect("readable")
+        .expect("last scan");
     let note = "copied \"sky\", <b>tree</b> & sun";
     let picks = [
         (0usize, 0usize, "full_copy", Some(note)),
@@ -198,7 +200,9 @@ fn export_formats_match_the_labels_field_by_field() {
             "note",
             "labelled_at",
             "model",
-            "prompt"
+            "prompt",
+            "generation_hash",
+            "training_hash"
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
@@ -222,6 +226,10 @@ fn export_formats_match_the_labels_field_by_field() {
         );
         assert_eq!(&row[8], last.model_key);
         assert_eq!(Some(&row[9]), result.prompt.as_deref());
+        assert_eq!(Some(&row[10]), result.generation_hash.as_deref());
+        assert_eq!(Some(&row[11]), matched.training_hash.as_deref());
+        let bytes = std::fs::read(&result.generation_path).expect("generation");
+        assert_eq!(&row[10], blake3::hash(&bytes).to_hex().as_str());
     }
     let images = root.path().join("review_images");
     assert_eq!(

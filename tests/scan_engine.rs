@@ -416,3 +416,59 @@ fn scan_killed_midway_resumes_from_its_cache() {
     );
     assert_eq!(summary.generations, 8);
 }
+
+/// Regression: flipped bytes inside the project's saved index gave NaN similarities and a
+/// false replication rate with exit 0. The index's checksum is saved beside it and checked
+/// on reload; a damaged one is rebuilt from the cached embeddings, so results are unchanged.
+#[test]
+fn a_damaged_project_index_is_rebuilt_not_trusted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = make_demo(
+        dir.path(),
+        &DemoSpec {
+            training: 30,
+            generations: 10,
+            seed: 31,
+        },
+    )
+    .expect("demo");
+    let project = dir.path().join("project");
+    let options = || {
+        let mut options = common::options(
+            &set.generations,
+            std::slice::from_ref(&set.training),
+            &project,
+        );
+        options.regions = replicant::pipeline::regions::RegionMode::Off;
+        options
+    };
+    let (first, first_summary) = common::scan(options());
+    let saved: Vec<PathBuf> = std::fs::read_dir(project.join("index"))
+        .expect("index folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "usearch"))
+        .collect();
+    assert_eq!(saved.len(), 1, "{saved:?}");
+    assert!(saved[0].with_extension("usearch.check").is_file());
+    let mut bytes = std::fs::read(&saved[0]).expect("read index");
+    let middle = bytes.len() / 2;
+    for b in &mut bytes[middle..middle + 256] {
+        *b = 0xFF;
+    }
+    std::fs::write(&saved[0], &bytes).expect("damage index");
+    let (second, second_summary) = common::scan(options());
+    assert_eq!(second_summary.embedded, 0, "everything was cached");
+    assert_eq!(
+        first_summary.at_or_above_threshold,
+        second_summary.at_or_above_threshold
+    );
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(a.generation, b.generation);
+        let top = |r: &replicant::matches::GenerationMatches| {
+            r.matches
+                .first()
+                .map(|m| (m.training.clone(), m.similarity))
+        };
+        assert_eq!(top(a), top(b), "{}", a.generation);
+    }
+}

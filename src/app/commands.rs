@@ -1,19 +1,30 @@
 //! Commands: what panels and keys ask for. Panels never change state themselves; they push
-//! commands that the app applies in one place each frame.
+//! commands, and [`super::DeskApp`] applies them in one exhaustive match each frame, so a new
+//! command that nothing handles does not compile.
 
 use std::path::PathBuf;
 
+use super::desk::{LabelFilter, SortKey};
+use super::dialogs::DialogPurpose;
+use super::keys::{KeyAction, KeyChord};
+use super::settings::ThemeChoice;
 use crate::export::ReviewFormat;
 use crate::review::Label;
 
 /// Something the reviewer asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Label the pair on screen (`None` clears it).
-    SetLabel(Option<Label>),
+    /// Label (`None` clears): the pair on screen in the pair view, the selection in the grid.
+    Label(Option<Label>),
+    /// Ask whether to label the unlabelled pairs of the grid's page distinct.
+    AskLabelRestOfPage,
+    /// Label the unlabelled top pairs of the grid's page distinct (after the question).
+    LabelRestOfPage,
+    /// Close the question without doing anything.
+    DismissQuestion,
     /// Save the note of the pair on screen.
     SetNote(String),
-    /// Undo the latest label change.
+    /// Undo the latest label change (a bulk label is one).
     Undo,
     /// Redo the latest undone change.
     Redo,
@@ -31,16 +42,26 @@ pub enum Command {
     SelectGeneration(usize),
     /// Select a match of the generation on screen by its position.
     SelectMatch(usize),
+    /// Switch between the grid and the pair view.
+    ToggleGrid,
+    /// A grid action.
+    Grid(GridCommand),
+    /// A change to the list's sort or filters.
+    List(ListCommand),
+    /// A change to the compare view.
+    Compare(CompareCommand),
+    /// A change to the settings.
+    Setting(SettingCommand),
+    /// Wait for the next key press to bind it to this action (`None` stops waiting).
+    Rebind(Option<KeyAction>),
+    /// Bind a key to an action.
+    BindKey(KeyAction, KeyChord),
     /// Show or hide the keys and label definitions.
     ToggleHelp,
-    /// Switch to the next compare mode.
-    NextCompareMode,
-    /// Apply or drop the estimated alignment.
-    ToggleAlignment,
-    /// Show or hide the collage map.
-    ToggleCollageMap,
     /// Show or hide the statistics panel.
     ToggleStats,
+    /// Show or hide the list of skipped files.
+    ToggleSkipped,
     /// Start (or restart) the scan of the open project.
     StartScan,
     /// Cancel the running scan.
@@ -58,17 +79,13 @@ pub enum Command {
     },
     /// Open an existing project folder.
     OpenProject(PathBuf),
-    /// Ask for the generations folder with a dialog.
-    PickGenerations,
-    /// Ask for a training folder with a dialog.
-    PickTraining,
-    /// Ask for one tar shard as a training source with a dialog.
-    PickTrainingShard,
-    /// Ask for a training index with a dialog.
-    PickTrainingIndex,
-    /// Ask where to export the review set.
-    PickExport,
-    /// Export the review set (after any overwrite question).
+    /// Close the project and show the welcome screen.
+    CloseProject,
+    /// Ask for a path with a dialog.
+    Pick(DialogPurpose),
+    /// A change to the folders chosen on the welcome screen.
+    Welcome(WelcomeCommand),
+    /// Export the review set (off the UI thread; asks first when the file exists).
     Export {
         /// The file.
         path: PathBuf,
@@ -77,56 +94,122 @@ pub enum Command {
         /// Whether to replace an existing file.
         overwrite: bool,
     },
-    /// Close the project and show the welcome screen.
-    CloseProject,
+    /// Cancel the running export.
+    CancelExport,
+    /// Dismiss the notices.
+    DismissNotices,
 }
 
-/// The commands the keys pressed this frame ask for (none while a text field has focus).
-pub fn from_keys(ctx: &egui::Context) -> Vec<Command> {
-    if ctx.egui_wants_keyboard_input() {
-        return Vec::new();
-    }
-    use egui::{Key, Modifiers};
-    let mut out = Vec::new();
-    ctx.input_mut(|input| {
-        let mut take = |modifiers: Modifiers, key: Key, command: Command| {
-            if input.consume_key(modifiers, key) {
-                out.push(command);
-            }
-        };
-        take(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z, Command::Redo);
-        take(Modifiers::COMMAND, Key::Y, Command::Redo);
-        take(Modifiers::COMMAND, Key::Z, Command::Undo);
-        take(
-            Modifiers::NONE,
-            Key::Num1,
-            Command::SetLabel(Some(Label::FullCopy)),
-        );
-        take(
-            Modifiers::NONE,
-            Key::Num2,
-            Command::SetLabel(Some(Label::NearCopy)),
-        );
-        take(
-            Modifiers::NONE,
-            Key::Num3,
-            Command::SetLabel(Some(Label::Distinct)),
-        );
-        take(Modifiers::NONE, Key::Num0, Command::SetLabel(None));
-        take(Modifiers::NONE, Key::Backspace, Command::SetLabel(None));
-        take(Modifiers::NONE, Key::J, Command::NextGeneration);
-        take(Modifiers::NONE, Key::ArrowDown, Command::NextGeneration);
-        take(Modifiers::NONE, Key::K, Command::PreviousGeneration);
-        take(Modifiers::NONE, Key::ArrowUp, Command::PreviousGeneration);
-        take(Modifiers::NONE, Key::ArrowRight, Command::NextMatch);
-        take(Modifiers::NONE, Key::ArrowLeft, Command::PreviousMatch);
-        take(Modifiers::NONE, Key::N, Command::NextUnlabelled);
-        take(Modifiers::NONE, Key::M, Command::NextCompareMode);
-        take(Modifiers::NONE, Key::A, Command::ToggleAlignment);
-        take(Modifiers::NONE, Key::C, Command::ToggleCollageMap);
-        take(Modifiers::NONE, Key::Questionmark, Command::ToggleHelp);
-        take(Modifiers::SHIFT, Key::Questionmark, Command::ToggleHelp);
-        take(Modifiers::SHIFT, Key::Slash, Command::ToggleHelp);
-    });
-    out
+/// Grid actions.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GridCommand {
+    /// Click on a tile: select it alone, extend the selection from the anchor (Shift), or
+    /// toggle it (Ctrl). `position` is in the list's order.
+    Click {
+        /// The tile's position in the list.
+        position: usize,
+        /// Shift held.
+        extend: bool,
+        /// Ctrl held.
+        toggle: bool,
+    },
+    /// Move the cursor by tiles (Shift extends the selection).
+    Move {
+        /// Columns to move.
+        dx: isize,
+        /// Rows to move.
+        dy: isize,
+        /// Extend the selection.
+        extend: bool,
+    },
+    /// Turn pages.
+    Page(isize),
+    /// Select every tile of the page.
+    SelectPage,
+    /// Open the cursor's generation in the pair view.
+    Open,
+    /// The panel drew this many columns and rows (the page follows the window's size).
+    Layout {
+        /// Tiles per row.
+        columns: usize,
+        /// Rows per page.
+        rows: usize,
+    },
+}
+
+/// Changes to the list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListCommand {
+    /// Filter on prompt and name.
+    Text(String),
+    /// Sort.
+    Sort(SortKey),
+    /// Filter on labels.
+    Labels(LabelFilter),
+    /// Only collages.
+    CollagesOnly(bool),
+    /// Top-1 similarity range.
+    Similarity(f32, f32),
+}
+
+/// Changes to the compare view.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompareCommand {
+    /// Next mode.
+    NextMode,
+    /// This mode.
+    Mode(super::compare::CompareMode),
+    /// Apply or drop the estimated alignment.
+    ToggleAligned,
+    /// Show or hide the collage map.
+    ToggleCollageMap,
+    /// Overlay opacity.
+    Opacity(f32),
+    /// Difference gain.
+    Gain(f32),
+    /// Difference in grayscale.
+    Grayscale(bool),
+    /// Swipe split.
+    Split(f32),
+    /// Blink interval.
+    BlinkMs(u32),
+    /// Back to fit.
+    Fit,
+    /// Zoom and centre (from the wheel, a drag, or 1:1).
+    View {
+        /// Zoom relative to fit.
+        zoom: f32,
+        /// The generation pixel at the centre.
+        center: Option<[f32; 2]>,
+    },
+}
+
+/// Changes to the settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SettingCommand {
+    /// The threshold.
+    Threshold(f32),
+    /// Matches per generation (next scan).
+    TopK(usize),
+    /// The model (next scan).
+    Model(String),
+    /// The reviewer's name.
+    Reviewer(String),
+    /// The theme.
+    Theme(ThemeChoice),
+    /// The frame-time readout.
+    FrameTime(bool),
+    /// Move to the next generation after a label.
+    AutoAdvance(bool),
+    /// Back to the default keys.
+    DefaultKeys,
+}
+
+/// Changes to the welcome screen's choices.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WelcomeCommand {
+    /// Forget a training source.
+    RemoveTraining(usize),
+    /// Forget the training index.
+    ClearIndex,
 }

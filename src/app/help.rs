@@ -1,49 +1,69 @@
-//! The keys and the label definitions (`?`).
+//! The keys and the label definitions (`?`); each key can be changed here (the settings keep
+//! it).
 
+use super::commands::{Command, SettingCommand};
+use super::keys::KeyAction;
+use super::settings::Settings;
 use crate::review::Label;
 
-const KEYS: &[(&str, &str)] = &[
-    ("1", "Full copy"),
-    ("2", "Near copy"),
-    ("3", "Distinct"),
-    ("0 / Backspace", "Clear the label"),
-    ("J / Down", "Next generation"),
-    ("K / Up", "Previous generation"),
-    ("Right / Left", "Next / previous match"),
-    ("N", "Next unlabelled generation at or above the threshold"),
-    ("Ctrl+Z", "Undo"),
-    ("Ctrl+Shift+Z / Ctrl+Y", "Redo"),
-    (
-        "M",
-        "Next compare mode: side by side, overlay, difference, swipe, blink",
-    ),
-    ("A", "Aligned / corner to corner"),
-    ("C", "Collage map"),
+/// Keys that are not configurable: the grid's moves and the compare view's mouse.
+const FIXED: &[(&str, &str)] = &[
+    ("Arrows, Shift+arrows", "Grid: move, extend the selection"),
+    ("Ctrl+A", "Grid: select the page"),
+    ("Page Up / Page Down", "Grid: previous / next page"),
+    ("Enter", "Grid: open the generation in the pair view"),
     ("Wheel / pinch", "Zoom both images"),
     ("Drag", "Pan both images"),
     ("Double-click", "Fit"),
-    ("?", "Show or hide this help"),
 ];
 
-/// Draws the help window while `open`.
-pub fn help_window(ctx: &egui::Context, open: &mut bool) {
+/// Draws the help window.
+pub fn help_window(
+    ctx: &egui::Context,
+    settings: &Settings,
+    rebinding: Option<KeyAction>,
+    out: &mut Vec<Command>,
+) {
+    let mut open = true;
     egui::Window::new("Keys and labels")
-        .open(open)
+        .open(&mut open)
         .collapsible(false)
         .resizable(false)
         .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
         .show(ctx, |ui| {
             egui::Grid::new("keys")
-                .num_columns(2)
+                .num_columns(3)
                 .spacing([24.0, 4.0])
                 .striped(true)
                 .show(ui, |ui| {
-                    for (key, what) in KEYS {
+                    for action in KeyAction::ALL {
+                        let waiting = rebinding == Some(action);
+                        let shown = if waiting {
+                            "press a key… (Esc cancels)".to_string()
+                        } else {
+                            settings.keys.shown(action)
+                        };
+                        ui.label(egui::RichText::new(shown).monospace().strong());
+                        ui.label(action.title());
+                        if ui
+                            .small_button(if waiting { "Cancel" } else { "Change" })
+                            .on_hover_text("Change this key; the settings keep it")
+                            .clicked()
+                        {
+                            out.push(Command::Rebind((!waiting).then_some(action)));
+                        }
+                        ui.end_row();
+                    }
+                    for (key, what) in FIXED {
                         ui.label(egui::RichText::new(*key).monospace().strong());
                         ui.label(*what);
+                        ui.label("");
                         ui.end_row();
                     }
                 });
+            if ui.small_button("Default keys").clicked() {
+                out.push(Command::Setting(SettingCommand::DefaultKeys));
+            }
             ui.separator();
             for label in Label::ALL {
                 ui.horizontal_wrapped(|ui| {
@@ -56,4 +76,7 @@ pub fn help_window(ctx: &egui::Context, open: &mut bool) {
                 });
             }
         });
+    if !open {
+        out.push(Command::ToggleHelp);
+    }
 }

@@ -1,7 +1,7 @@
 //! The generations list: a virtualised list of thumbnails with top-1 similarity (coloured by
 //! band), label state and a prompt snippet; sort and filters on top.
 
-use super::commands::Command;
+use super::commands::{Command, ListCommand};
 use super::desk::{Desk, LabelFilter, SortKey};
 use super::settings::Settings;
 use super::thumbs::{Thumb, ThumbnailCache};
@@ -62,102 +62,120 @@ pub fn accessible(kind: egui::Role, name: &str) -> egui::WidgetInfo {
 /// Draws the list panel.
 pub fn list_ui(
     ui: &mut egui::Ui,
-    desk: &mut Desk,
+    desk: &Desk,
     thumbs: &mut ThumbnailCache,
     settings: &Settings,
     out: &mut Vec<Command>,
 ) {
+    let filter = desk.view().filter().clone();
+    let mut list = |command: ListCommand| out.push(Command::List(command));
     ui.add_space(4.0);
-    let mut changed = false;
     ui.horizontal(|ui| {
-        changed |= ui
+        let mut text = filter.text.clone();
+        if ui
             .add(
-                egui::TextEdit::singleline(&mut desk.list.text)
+                egui::TextEdit::singleline(&mut text)
                     .hint_text("Filter by prompt or name")
                     .desired_width(ui.available_width() - 4.0),
             )
-            .changed();
+            .changed()
+        {
+            list(ListCommand::Text(text));
+        }
     });
     ui.horizontal(|ui| {
-        let before = (desk.list.sort, desk.list.labels);
         egui::ComboBox::from_id_salt("sort")
-            .selected_text(match desk.list.sort {
+            .selected_text(match filter.sort {
                 SortKey::Similarity => "By similarity",
                 SortKey::Name => "By name",
                 SortKey::Label => "By label",
             })
             .width(120.0)
             .show_ui(ui, |ui| {
-                ui.selectable_value(&mut desk.list.sort, SortKey::Similarity, "By similarity");
-                ui.selectable_value(&mut desk.list.sort, SortKey::Name, "By name");
-                ui.selectable_value(&mut desk.list.sort, SortKey::Label, "By label");
+                for (sort, name) in [
+                    (SortKey::Similarity, "By similarity"),
+                    (SortKey::Name, "By name"),
+                    (SortKey::Label, "By label"),
+                ] {
+                    if ui.selectable_label(filter.sort == sort, name).clicked() {
+                        list(ListCommand::Sort(sort));
+                    }
+                }
             })
             .response
             .widget_info(|| accessible(egui::Role::ComboBox, "Sort"));
         egui::ComboBox::from_id_salt("label-filter")
-            .selected_text(desk.list.labels.title())
+            .selected_text(filter.labels.title())
             .width(110.0)
             .show_ui(ui, |ui| {
-                for filter in LabelFilter::ALL {
-                    ui.selectable_value(&mut desk.list.labels, filter, filter.title());
+                for labels in LabelFilter::ALL {
+                    if ui
+                        .selectable_label(filter.labels == labels, labels.title())
+                        .clicked()
+                    {
+                        list(ListCommand::Labels(labels));
+                    }
                 }
             })
             .response
             .widget_info(|| accessible(egui::Role::ComboBox, "Label filter"));
-        changed |= before != (desk.list.sort, desk.list.labels);
-        changed |= ui
-            .checkbox(&mut desk.list.collages_only, "Collages")
+        let mut collages = filter.collages_only;
+        if ui
+            .checkbox(&mut collages, "Collages")
             .on_hover_text("Only generations whose regions match several training images")
-            .changed();
+            .changed()
+        {
+            list(ListCommand::CollagesOnly(collages));
+        }
     });
     ui.horizontal(|ui| {
         ui.label("Similarity");
-        let min = ui.add(
-            egui::DragValue::new(&mut desk.list.min_similarity)
+        let (mut min, mut max) = (filter.min_similarity, filter.max_similarity);
+        let min_edit = ui.add(
+            egui::DragValue::new(&mut min)
                 .range(-1.0..=1.0)
                 .speed(0.01)
                 .fixed_decimals(2),
         );
-        min.widget_info(|| accessible(egui::Role::SpinButton, "Lowest similarity"));
-        changed |= min.changed();
+        min_edit.widget_info(|| accessible(egui::Role::SpinButton, "Lowest similarity"));
         ui.label("to");
-        let max = ui.add(
-            egui::DragValue::new(&mut desk.list.max_similarity)
+        let max_edit = ui.add(
+            egui::DragValue::new(&mut max)
                 .range(-1.0..=1.0)
                 .speed(0.01)
                 .fixed_decimals(2),
         );
-        max.widget_info(|| accessible(egui::Role::SpinButton, "Highest similarity"));
-        changed |= max.changed();
+        max_edit.widget_info(|| accessible(egui::Role::SpinButton, "Highest similarity"));
+        if min_edit.changed() || max_edit.changed() {
+            list(ListCommand::Similarity(min, max));
+        }
         if ui
             .small_button(format!("≥ {:.2}", settings.threshold))
             .on_hover_text("Show only likely copies")
             .clicked()
         {
-            desk.list.min_similarity = settings.threshold;
-            desk.list.max_similarity = 1.0;
-            changed = true;
+            list(ListCommand::Similarity(settings.threshold, 1.0));
         }
         if ui.small_button("All").clicked() {
-            desk.list.min_similarity = -1.0;
-            desk.list.max_similarity = 1.0;
-            changed = true;
+            list(ListCommand::Similarity(-1.0, 1.0));
         }
     });
-    if changed {
-        desk.list.invalidate();
-    }
+    let order = desk.view().order();
+    let pending = desk.review().pending_count();
     ui.weak(format!(
-        "{} of {} generations",
-        desk.list.order.len(),
-        desk.results.len()
+        "{} of {} generations{}",
+        order.len(),
+        desk.review().results().len(),
+        if pending > 0 {
+            format!(" ({pending} waiting for their matches)")
+        } else {
+            String::new()
+        }
     ));
     ui.separator();
 
-    let rows = desk.list.order.len();
-    let selected_pos = desk
-        .selected
-        .and_then(|s| desk.list.order.iter().position(|&i| i == s));
+    let rows = order.len();
+    let selected_pos = desk.view().selected_position();
     let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
     // Keep the selected row in view when the selection moves by keys.
     let id = ui.scope_id().with("list-scroll");
@@ -177,7 +195,7 @@ pub fn list_ui(
     }
     let output = area.show_rows(ui, ROW_HEIGHT, rows, |ui, range| {
         for pos in range {
-            let i = desk.list.order[pos];
+            let i = order[pos];
             row_ui(ui, desk, i, thumbs, settings, out);
         }
     });
@@ -189,6 +207,43 @@ pub fn list_ui(
     });
 }
 
+/// Draws a thumbnail of `location` fitted in `rect` (a placeholder while it loads, `!` when it
+/// cannot be decoded).
+pub fn thumbnail_in(
+    ui: &egui::Ui,
+    thumbs: &mut ThumbnailCache,
+    location: &crate::catalog::ImageLocation,
+    rect: egui::Rect,
+) {
+    let visuals = ui.visuals();
+    match thumbs.get(location) {
+        Thumb::Ready(texture) => {
+            let size = texture.size;
+            let scale = (rect.width() / size.x).min(rect.height() / size.y);
+            let draw = egui::Rect::from_center_size(rect.center(), size * scale);
+            ui.painter().image(
+                texture.id,
+                draw,
+                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                egui::Color32::WHITE,
+            );
+        }
+        Thumb::Loading => {
+            ui.painter().rect_filled(rect, 3.0, visuals.faint_bg_color);
+        }
+        Thumb::Failed => {
+            ui.painter().rect_filled(rect, 3.0, visuals.faint_bg_color);
+            ui.painter().text(
+                rect.center(),
+                egui::Align2::CENTER_CENTER,
+                "!",
+                egui::FontId::proportional(20.0),
+                visuals.warn_fg_color,
+            );
+        }
+    }
+}
+
 fn row_ui(
     ui: &mut egui::Ui,
     desk: &Desk,
@@ -197,8 +252,10 @@ fn row_ui(
     settings: &Settings,
     out: &mut Vec<Command>,
 ) {
-    let result = &desk.results[i];
-    let selected = desk.selected == Some(i);
+    let Some(result) = desk.review().result(i) else {
+        return;
+    };
+    let selected = desk.view().selected() == Some(i);
     let (rect, response) = ui.allocate_exact_size(
         egui::vec2(ui.available_width(), ROW_HEIGHT),
         egui::Sense::click(),
@@ -221,36 +278,12 @@ fn row_ui(
         rect.min + egui::vec2(4.0, (ROW_HEIGHT - THUMB_POINTS) * 0.5),
         egui::vec2(THUMB_POINTS, THUMB_POINTS),
     );
-    match thumbs.get(&crate::catalog::ImageLocation::File(
-        result.generation_path.clone(),
-    )) {
-        Thumb::Ready(texture) => {
-            let size = texture.size;
-            let scale = (THUMB_POINTS / size.x).min(THUMB_POINTS / size.y);
-            let draw = egui::Rect::from_center_size(thumb_rect.center(), size * scale);
-            ui.painter().image(
-                texture.id,
-                draw,
-                egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
-                egui::Color32::WHITE,
-            );
-        }
-        Thumb::Loading => {
-            ui.painter()
-                .rect_filled(thumb_rect, 3.0, visuals.faint_bg_color);
-        }
-        Thumb::Failed => {
-            ui.painter()
-                .rect_filled(thumb_rect, 3.0, visuals.faint_bg_color);
-            ui.painter().text(
-                thumb_rect.center(),
-                egui::Align2::CENTER_CENTER,
-                "!",
-                egui::FontId::proportional(20.0),
-                visuals.warn_fg_color,
-            );
-        }
-    }
+    thumbnail_in(
+        ui,
+        thumbs,
+        &crate::catalog::ImageLocation::File(result.generation_path.clone()),
+        thumb_rect,
+    );
     let text_rect = egui::Rect::from_min_max(
         egui::pos2(thumb_rect.right() + 8.0, rect.top() + 4.0),
         rect.max - egui::vec2(4.0, 4.0),
@@ -267,12 +300,16 @@ fn row_ui(
                 &similarity_text(s),
                 similarity_colour(s, settings.threshold),
             ),
+            None if desk.review().is_pending(i) => chip(ui, "pending", egui::Color32::DARK_GRAY),
             None => chip(ui, "no match", egui::Color32::GRAY),
         }
         if result.collage {
             chip(ui, "collage", egui::Color32::from_rgb(106, 27, 154));
         }
-        if let Some(label) = desk.generation_label(i) {
+        if !result.notes.is_empty() {
+            chip(ui, "note", egui::Color32::from_rgb(120, 90, 0));
+        }
+        if let Some(label) = desk.review().generation_label(i) {
             chip(ui, label.title(), label_colour(label));
         }
         ui.add(egui::Label::new(egui::RichText::new(&result.generation).strong()).truncate());

@@ -1,14 +1,17 @@
-//! The review desk: an eframe app on the wgpu renderer. Panels draw and push [`Command`]s;
-//! [`DeskApp::logic`] applies them in one place each frame, polls the background jobs and
-//! uploads images; [`DeskApp::ui`] only draws.
+//! The review desk: an eframe app on the wgpu renderer. Panels draw from read-only state and
+//! push [`Command`]s; [`DeskApp::logic`] polls the background jobs, uploads images and applies
+//! the commands in [`DeskApp::apply`], one exhaustive match; [`DeskApp::ui`] only draws.
 
 pub mod commands;
 pub mod compare;
 mod desk;
 mod dialogs;
 mod frame_stats;
+mod grid;
 mod help;
+pub mod keys;
 mod list;
+mod menu;
 mod pair;
 pub mod settings;
 mod stats;
@@ -23,17 +26,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub use commands::Command;
-pub use desk::{Desk, LabelFilter, SortKey};
+pub use commands::{Command, CompareCommand, GridCommand, ListCommand, SettingCommand};
+pub use desk::{
+    Desk, LabelFilter, ListFilter, MAX_UPLOADED, Mode, Question, Reviewing, SortKey, Uploaded,
+    texture_id,
+};
+pub use dialogs::DialogPurpose;
 pub use settings::Settings;
 
-use crate::export::{ReviewFormat, export_review_set};
+use crate::export::ReviewFormat;
 use crate::pipeline::{
     ModelRequest, OpenJob, Project, ProjectSource, ProjectSpec, ScanOptions, Waker, spawn_open,
 };
-use dialogs::{DialogPurpose, Dialogs};
+use commands::WelcomeCommand;
+use dialogs::Dialogs;
 use frame_stats::FrameStats;
-use settings::{RecentProject, ThemeChoice};
+use keys::KeyAction;
+use settings::RecentProject;
 use thumbs::ThumbnailCache;
 use welcome::WelcomeState;
 
@@ -63,6 +72,23 @@ struct PendingOverwrite {
     format: ReviewFormat,
 }
 
+/// Windows over the desk that can be open.
+#[derive(Default)]
+struct Windows {
+    help: bool,
+    skipped: bool,
+    /// The action whose key is being changed (the next key press binds it).
+    rebinding: Option<KeyAction>,
+    overwrite: Option<PendingOverwrite>,
+}
+
+/// How scans are run: what the command line asked for, over the settings.
+#[derive(Default)]
+struct ScanChoices {
+    regions: crate::pipeline::regions::RegionMode,
+    model: Option<ModelRequest>,
+}
+
 /// The desk application.
 pub struct DeskApp {
     settings: Settings,
@@ -76,14 +102,11 @@ pub struct DeskApp {
     frames: FrameStats,
     waker: Option<Waker>,
     render_state: Option<eframe::egui_wgpu::RenderState>,
-    help_open: bool,
-    skipped_open: bool,
-    overwrite: Option<PendingOverwrite>,
+    windows: Windows,
     notices: Vec<String>,
     frame_started: Option<Instant>,
     frames_logged: Instant,
-    regions: crate::pipeline::regions::RegionMode,
-    model_override: Option<ModelRequest>,
+    scan_choices: ScanChoices,
 }
 
 impl DeskApp {
@@ -109,14 +132,11 @@ impl DeskApp {
             frames: FrameStats::default(),
             waker: Some(waker),
             render_state: cc.wgpu_render_state.clone(),
-            help_open: false,
-            skipped_open: false,
-            overwrite: None,
+            windows: Windows::default(),
             notices: Vec::new(),
             frame_started: None,
             frames_logged: Instant::now(),
-            regions: crate::pipeline::regions::RegionMode::Auto,
-            model_override: None,
+            scan_choices: ScanChoices::default(),
         };
         app.apply_theme(&cc.egui_ctx);
         match start {
@@ -149,13 +169,13 @@ impl DeskApp {
     /// Uses this model request for scans instead of the settings' model (the command line's
     /// `--ort-lib`, `--device` and friends).
     pub fn with_model(mut self, request: ModelRequest) -> Self {
-        self.model_override = Some(request);
+        self.scan_choices.model = Some(request);
         self
     }
 
     /// Matches regions of generations as `mode` says (the command line's `--regions`).
     pub fn with_regions(mut self, mode: crate::pipeline::regions::RegionMode) -> Self {
-        self.regions = mode;
+        self.scan_choices.regions = mode;
         self
     }
 
@@ -169,7 +189,12 @@ impl DeskApp {
         self.commands.push(command);
     }
 
-    /// The settings (for tests).
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The settings, to set up tests.
     pub fn settings_mut(&mut self) -> &mut Settings {
         &mut self.settings
     }
@@ -180,18 +205,17 @@ impl DeskApp {
     }
 
     fn apply_theme(&self, ctx: &egui::Context) {
-        ctx.set_theme(match self.settings.theme {
-            ThemeChoice::System => egui::ThemePreference::System,
-            ThemeChoice::Dark => egui::ThemePreference::Dark,
-            ThemeChoice::Light => egui::ThemePreference::Light,
-        });
+        ctx.set_theme(self.settings.theme.preference());
     }
 
     fn model_request(&self) -> ModelRequest {
-        self.model_override.clone().unwrap_or_else(|| ModelRequest {
-            choice: crate::embed::ModelChoice::parse(&self.settings.model),
-            ..ModelRequest::default()
-        })
+        self.scan_choices
+            .model
+            .clone()
+            .unwrap_or_else(|| ModelRequest {
+                choice: crate::embed::ModelChoice::parse(&self.settings.model),
+                ..ModelRequest::default()
+            })
     }
 
     fn scan_options(&self, project: &Project) -> ScanOptions {
@@ -204,7 +228,7 @@ impl DeskApp {
         options.model = self.model_request();
         options.top_k = self.settings.top_k.clamp(1, 100);
         options.threshold = self.settings.threshold;
-        options.regions = self.regions;
+        options.regions = self.scan_choices.regions;
         options
     }
 
@@ -230,15 +254,17 @@ impl DeskApp {
         self.opening = None;
         match opened {
             Ok(opened) => {
-                let mut desk = Desk::from_opened(opened, self.waker.clone());
+                let (mut desk, messages) = Desk::from_opened(opened, self.waker.clone());
+                self.notices.extend(messages);
+                let project = desk.review().project();
                 self.settings.remember(RecentProject {
-                    dir: desk.project.dir.clone(),
-                    generations: desk.project.spec.generations.clone(),
-                    training: desk.project.spec.training.clone(),
-                    training_index: desk.project.spec.training_index.clone(),
+                    dir: project.dir.clone(),
+                    generations: project.spec.generations.clone(),
+                    training: project.spec.training.clone(),
+                    training_index: project.spec.training_index.clone(),
                 });
                 if scan {
-                    let options = self.scan_options(&desk.project);
+                    let options = self.scan_options(desk.review().project());
                     desk.start_scan(options, self.waker.clone());
                 }
                 self.desk = Some(desk);
@@ -247,92 +273,244 @@ impl DeskApp {
         }
     }
 
+    /// Runs `f` on the open desk with the settings it needs (nothing without a desk).
+    fn with_desk(
+        &mut self,
+        f: impl FnOnce(&mut Desk, Reviewing<'_>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let Some(desk) = self.desk.as_mut() else {
+            return Ok(());
+        };
+        let how = Reviewing {
+            reviewer: &self.settings.reviewer,
+            threshold: self.settings.threshold,
+            auto_advance: self.settings.auto_advance,
+        };
+        f(desk, how)
+    }
+
+    /// Applies one command: the one place state changes.
     fn apply(&mut self, ctx: &egui::Context, command: Command) {
-        match command {
+        let outcome: Result<(), String> = match command {
+            Command::Label(label) => self.with_desk(|desk, how| desk.label(label, how)),
+            Command::AskLabelRestOfPage => self.with_desk(|desk, _| {
+                desk.ask_label_rest_of_page();
+                Ok(())
+            }),
+            Command::LabelRestOfPage => {
+                self.with_desk(|desk, how| desk.answer_question(how.reviewer))
+            }
+            Command::DismissQuestion => self.with_desk(|desk, _| {
+                desk.dismiss_question();
+                Ok(())
+            }),
+            Command::SetNote(text) => {
+                self.with_desk(|desk, how| desk.set_note(&text, how.reviewer))
+            }
+            Command::Undo => self.with_desk(|desk, _| desk.undo(false)),
+            Command::Redo => self.with_desk(|desk, _| desk.undo(true)),
+            Command::NextGeneration => self.with_desk(|desk, _| {
+                desk.move_generation(1);
+                Ok(())
+            }),
+            Command::PreviousGeneration => self.with_desk(|desk, _| {
+                desk.move_generation(-1);
+                Ok(())
+            }),
+            Command::NextMatch => self.with_desk(|desk, _| {
+                desk.select_match(desk.view().selected_match() + 1);
+                Ok(())
+            }),
+            Command::PreviousMatch => self.with_desk(|desk, _| {
+                desk.select_match(desk.view().selected_match().saturating_sub(1));
+                Ok(())
+            }),
+            Command::NextUnlabelled => self.with_desk(|desk, how| {
+                if desk.next_unlabelled(how.threshold) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "No unlabelled generation at or above {:.2} in the list.",
+                        how.threshold
+                    ))
+                }
+            }),
+            Command::SelectGeneration(i) => self.with_desk(|desk, _| {
+                desk.select(i);
+                Ok(())
+            }),
+            Command::SelectMatch(m) => self.with_desk(|desk, _| {
+                desk.select_match(m);
+                Ok(())
+            }),
+            Command::ToggleGrid => self.with_desk(|desk, _| {
+                desk.toggle_grid();
+                Ok(())
+            }),
+            Command::Grid(grid) => self.with_desk(|desk, _| {
+                desk.grid(grid);
+                Ok(())
+            }),
+            Command::List(list) => self.with_desk(|desk, _| {
+                desk.list(list);
+                Ok(())
+            }),
+            Command::Compare(compare) => self.with_desk(|desk, _| {
+                desk.compare(compare);
+                Ok(())
+            }),
+            Command::StartScan => {
+                let options = self
+                    .desk
+                    .as_ref()
+                    .map(|d| self.scan_options(d.review().project()));
+                let waker = self.waker.clone();
+                self.with_desk(|desk, _| {
+                    if let Some(options) = options {
+                        desk.start_scan(options, waker);
+                    }
+                    Ok(())
+                })
+            }
+            Command::CancelScan => self.with_desk(|desk, _| {
+                desk.cancel_scan();
+                Ok(())
+            }),
+            Command::Export {
+                path,
+                format,
+                overwrite,
+            } => {
+                if path.exists() && !overwrite {
+                    self.windows.overwrite = Some(PendingOverwrite { path, format });
+                    Ok(())
+                } else {
+                    let waker = self.waker.clone();
+                    self.with_desk(|desk, _| {
+                        desk.start_export(path, format, overwrite, waker);
+                        Ok(())
+                    })
+                }
+            }
+            Command::CancelExport => self.with_desk(|desk, _| {
+                desk.cancel_export();
+                Ok(())
+            }),
+            Command::CloseProject => {
+                self.desk = None;
+                self.settings.last_project = None;
+                Ok(())
+            }
+            Command::Setting(setting) => {
+                self.apply_setting(ctx, setting);
+                Ok(())
+            }
+            Command::Rebind(action) => {
+                self.windows.rebinding = action;
+                Ok(())
+            }
+            Command::BindKey(action, chord) => {
+                self.settings.keys.bind(action, chord);
+                self.windows.rebinding = None;
+                Ok(())
+            }
+            Command::ToggleHelp => {
+                self.windows.help = !self.windows.help;
+                self.windows.rebinding = None;
+                Ok(())
+            }
+            Command::ToggleStats => {
+                self.settings.show_stats = !self.settings.show_stats;
+                Ok(())
+            }
+            Command::ToggleSkipped => {
+                self.windows.skipped = !self.windows.skipped;
+                Ok(())
+            }
             Command::OpenFolders {
                 generations,
                 training,
                 training_index,
                 project,
-            } => {
-                if training.is_empty() && training_index.is_none() {
-                    self.notices.push(
-                        "Choose at least one training folder or shard, or a training index.".into(),
-                    );
-                    return;
-                }
-                let dir = project.unwrap_or_else(|| {
-                    Project::default_dir(&generations, &training, training_index.as_deref())
-                });
-                let absolute = crate::pipeline::project::absolute;
-                let spec = ProjectSpec {
-                    generations: absolute(&generations),
-                    training: training.iter().map(|t| absolute(t)).collect(),
-                    training_index: training_index.as_deref().map(absolute),
-                    model: self.settings.model.clone(),
-                };
-                self.open_project(ProjectSource::Folders { dir, spec }, true);
+            } => self.open_folders(generations, training, training_index, project),
+            Command::OpenProject(dir) => {
+                self.open_project(ProjectSource::Existing(dir), true);
+                Ok(())
             }
-            Command::OpenProject(dir) => self.open_project(ProjectSource::Existing(dir), true),
-            Command::CloseProject => {
-                self.desk = None;
-                self.settings.last_project = None;
-            }
-            Command::PickGenerations => self.dialogs.open(DialogPurpose::Generations, None),
-            Command::PickTraining => self.dialogs.open(DialogPurpose::Training, None),
-            Command::PickTrainingShard => self.dialogs.open(DialogPurpose::TrainingShard, None),
-            Command::PickTrainingIndex => self.dialogs.open(DialogPurpose::TrainingIndex, None),
-            Command::PickExport => self.dialogs.open(
-                DialogPurpose::Export,
-                self.desk.as_ref().map(|d| d.project.dir.clone()),
-            ),
-            Command::ToggleHelp => self.help_open = !self.help_open,
-            Command::ToggleStats => self.settings.show_stats = !self.settings.show_stats,
-            Command::StartScan => {
-                if let Some(desk) = &self.desk {
-                    let options = self.scan_options(&desk.project);
-                    if let Some(desk) = &mut self.desk {
-                        desk.start_scan(options, self.waker.clone());
+            Command::Pick(purpose) => {
+                let start = match purpose {
+                    DialogPurpose::Export => {
+                        self.desk.as_ref().map(|d| d.review().project().dir.clone())
                     }
-                }
+                    _ => None,
+                };
+                self.dialogs.open(purpose, start);
+                Ok(())
             }
-            Command::Export {
-                path,
-                format,
-                overwrite,
-            } => self.export(path, format, overwrite),
-            other => {
-                if let Some(desk) = &mut self.desk {
-                    desk.apply(&other, &self.settings.reviewer, self.settings.threshold);
-                    self.notices.append(&mut desk.messages);
+            Command::Welcome(change) => {
+                match change {
+                    WelcomeCommand::RemoveTraining(i) => {
+                        if i < self.welcome.training.len() {
+                            self.welcome.training.remove(i);
+                        }
+                    }
+                    WelcomeCommand::ClearIndex => self.welcome.training_index = None,
                 }
+                Ok(())
             }
+            Command::DismissNotices => {
+                self.notices.clear();
+                Ok(())
+            }
+        };
+        if let Err(message) = outcome {
+            self.notices.push(message);
         }
         ctx.request_repaint();
     }
 
-    fn export(&mut self, path: PathBuf, format: ReviewFormat, overwrite: bool) {
-        let Some(desk) = &self.desk else { return };
-        if path.exists() && !overwrite {
-            self.overwrite = Some(PendingOverwrite { path, format });
-            return;
+    fn apply_setting(&mut self, ctx: &egui::Context, setting: SettingCommand) {
+        let settings = &mut self.settings;
+        match setting {
+            SettingCommand::Threshold(t) => settings.threshold = t.clamp(0.0, 1.0),
+            SettingCommand::TopK(k) => settings.top_k = k.clamp(1, 50),
+            SettingCommand::Model(model) => settings.model = model,
+            SettingCommand::Reviewer(name) => settings.reviewer = name,
+            SettingCommand::Theme(theme) => settings.theme = theme,
+            SettingCommand::FrameTime(on) => settings.show_frame_time = on,
+            SettingCommand::AutoAdvance(on) => settings.auto_advance = on,
+            SettingCommand::DefaultKeys => settings.keys = keys::Keymap::default(),
         }
-        let records: Vec<_> = desk.labels.values().cloned().collect();
-        let mut records = records;
-        records.sort_by(|a, b| {
-            a.key
-                .generation
-                .cmp(&b.key.generation)
-                .then(a.key.training.cmp(&b.key.training))
+        self.apply_theme(ctx);
+        if let Some(desk) = &mut self.desk {
+            desk.settings_changed();
+        }
+    }
+
+    fn open_folders(
+        &mut self,
+        generations: PathBuf,
+        training: Vec<PathBuf>,
+        training_index: Option<PathBuf>,
+        project: Option<PathBuf>,
+    ) -> Result<(), String> {
+        if training.is_empty() && training_index.is_none() {
+            return Err(
+                "Choose at least one training folder or shard, or a training index.".into(),
+            );
+        }
+        let dir = project.unwrap_or_else(|| {
+            Project::default_dir(&generations, &training, training_index.as_deref())
         });
-        match export_review_set(&records, &path, format, false, overwrite) {
-            Ok(report) => self.notices.push(format!(
-                "Exported {} labelled pairs to {}",
-                report.pairs,
-                path.display()
-            )),
-            Err(err) => self.notices.push(err.to_string()),
-        }
+        let absolute = crate::pipeline::project::absolute;
+        let spec = ProjectSpec {
+            generations: absolute(&generations),
+            training: training.iter().map(|t| absolute(t)).collect(),
+            training_index: training_index.as_deref().map(absolute),
+            model: self.settings.model.clone(),
+        };
+        self.open_project(ProjectSource::Folders { dir, spec }, true);
+        Ok(())
     }
 
     fn handle_dialog_answers(&mut self) {
@@ -393,14 +571,15 @@ impl DeskApp {
         }
     }
 
+    /// Uploads loaded images to the GPU and drops the textures the desk evicted.
     fn upload_images(&mut self) {
         let Some(desk) = &mut self.desk else { return };
         for loaded in desk.take_loaded_images() {
-            let path = loaded.request.location.clone();
+            let location = loaded.request.location.clone();
             match &loaded.result {
                 Ok(levels) => {
                     let Some(base) = levels.first() else { continue };
-                    let id = desk::texture_id(&path);
+                    let id = desk::texture_id(&location);
                     if let Some(render_state) = &self.render_state {
                         compare::CompareResources::upload(render_state, id, levels);
                     }
@@ -414,12 +593,14 @@ impl DeskApp {
                         .find(|l| l.width().max(l.height()) <= 768)
                         .unwrap_or(base);
                     let small = image::DynamicImage::ImageRgba8(small.clone()).into_rgb8();
-                    desk.image_uploaded(path, image, loaded.original_size, small);
+                    desk.image_uploaded(location, image, loaded.original_size, small);
                 }
-                Err(reason) => {
-                    desk.images.failed.insert(path, reason.clone());
-                }
+                Err(reason) => desk.image_failed(location, reason.clone()),
             }
+        }
+        let evicted = desk.take_evicted_textures();
+        if let Some(render_state) = &self.render_state {
+            compare::CompareResources::remove(render_state, &evicted);
         }
     }
 }
@@ -427,27 +608,27 @@ impl DeskApp {
 impl eframe::App for DeskApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.frame_started = Some(Instant::now());
-        self.commands.extend(commands::from_keys(ctx));
+        let mode = self.desk.as_ref().map_or(Mode::Pair, |d| d.view().mode());
+        let keys = keys::commands_from_keys(ctx, &self.settings.keys, mode, self.windows.rebinding);
+        self.commands.extend(keys);
         self.handle_dialog_answers();
         self.handle_dropped_files(ctx);
         self.poll_opening();
         if let Some(desk) = &mut self.desk {
             // A cached re-scan delivers thousands of results at once; 500 a frame keeps each
             // frame short (measured: 2,000 a frame made the p95 frame 15 ms on 10,000 results).
-            desk.poll_scan(500);
-            desk.refresh_list();
+            let messages = desk.poll(500, self.waker.as_ref());
+            self.notices.extend(messages);
         }
         self.thumbs.poll(ctx);
         self.upload_images();
-        if let Some(desk) = &mut self.desk {
-            desk.poll_alignment(self.waker.as_ref());
-        }
         for command in std::mem::take(&mut self.commands) {
             self.apply(ctx, command);
         }
         if let Some(desk) = &mut self.desk {
-            desk.refresh_list();
-            if desk.scanning() {
+            let messages = desk.poll(0, self.waker.as_ref());
+            self.notices.extend(messages);
+            if desk.scanning() || desk.export().running().is_some() {
                 ctx.request_repaint_after(std::time::Duration::from_millis(250));
             }
         }
@@ -456,7 +637,8 @@ impl eframe::App for DeskApp {
             |d| {
                 format!(
                     "Replicant — {}",
-                    d.project
+                    d.review()
+                        .project()
                         .spec
                         .generations
                         .file_name()
@@ -469,38 +651,42 @@ impl eframe::App for DeskApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        self.apply_theme(&ctx);
         let mut out = Vec::new();
-        egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui, &mut out));
-        match &mut self.desk {
+        egui::Panel::top("menu").show(ui, |ui| {
+            menu::menu_ui(ui, &self.settings, self.desk.is_some(), &mut out)
+        });
+        match &self.desk {
             Some(desk) => {
                 egui::Panel::bottom("status").show(ui, |ui| {
-                    status::status_ui(
-                        ui,
-                        desk,
-                        &self.frames,
-                        &self.settings,
-                        &mut self.skipped_open,
-                        &mut out,
-                    )
+                    status::status_ui(ui, desk, &self.frames, &self.settings, &mut out)
                 });
-                egui::Panel::left("generations")
-                    .resizable(true)
-                    .default_size(self.settings.list_width)
-                    .size_range(260.0..=720.0)
-                    .show(ui, |ui| {
-                        list::list_ui(ui, desk, &mut self.thumbs, &self.settings, &mut out);
-                        self.settings.list_width = ui.min_rect().width();
-                    });
+                if desk.view().mode() == Mode::Pair {
+                    egui::Panel::left("generations")
+                        .resizable(true)
+                        .default_size(self.settings.list_width)
+                        .size_range(260.0..=720.0)
+                        .show(ui, |ui| {
+                            list::list_ui(ui, desk, &mut self.thumbs, &self.settings, &mut out);
+                            self.settings.list_width = ui.min_rect().width();
+                        });
+                }
                 if self.settings.show_stats {
                     egui::Panel::right("stats")
                         .resizable(true)
                         .default_size(300.0)
                         .show(ui, |ui| stats::stats_ui(ui, desk, &self.settings));
                 }
-                egui::CentralPanel::default_margins().show(ui, |ui| {
-                    pair::pair_ui(ui, desk, &mut self.thumbs, &self.settings, &mut out)
+                egui::CentralPanel::default_margins().show(ui, |ui| match desk.view().mode() {
+                    Mode::Pair => {
+                        pair::pair_ui(ui, desk, &mut self.thumbs, &self.settings, &mut out)
+                    }
+                    Mode::Grid => {
+                        grid::grid_ui(ui, desk, &mut self.thumbs, &self.settings, &mut out)
+                    }
                 });
+                if let Some(question) = desk.view().question() {
+                    grid::question_window(&ctx, question, &mut out);
+                }
             }
             None => {
                 let opening = self.opening.is_some();
@@ -511,20 +697,20 @@ impl eframe::App for DeskApp {
                             ui.label("Opening the project (reading its labels and last results)…");
                         });
                     }
-                    welcome::welcome_ui(ui, &mut self.welcome, &self.settings, &mut out)
+                    welcome::welcome_ui(ui, &self.welcome, &self.settings, &mut out)
                 });
             }
         }
-        if self.help_open {
-            help::help_window(&ctx, &mut self.help_open);
+        if self.windows.help {
+            help::help_window(&ctx, &self.settings, self.windows.rebinding, &mut out);
         }
-        if self.skipped_open {
+        if self.windows.skipped {
             if let Some(desk) = &self.desk {
-                status::skipped_window(&ctx, desk, &mut self.skipped_open);
+                status::skipped_window(&ctx, desk, &mut out);
             }
         }
         self.overwrite_window(&ctx, &mut out);
-        self.notices_ui(&ctx);
+        self.notices_ui(&ctx, &mut out);
         self.commands.extend(out);
         if let Some(started) = self.frame_started.take() {
             self.frames.record(started.elapsed());
@@ -548,101 +734,8 @@ impl eframe::App for DeskApp {
 }
 
 impl DeskApp {
-    fn menu_ui(&mut self, ui: &mut egui::Ui, out: &mut Vec<Command>) {
-        egui::MenuBar::new().ui(ui, |ui| {
-            ui.menu_button("File", |ui| {
-                if ui.button("Open generations…").clicked() {
-                    out.push(Command::CloseProject);
-                    out.push(Command::PickGenerations);
-                }
-                if ui.button("Open project…").clicked() {
-                    self.dialogs.open(DialogPurpose::Project, None);
-                }
-                ui.separator();
-                let open = self.desk.is_some();
-                if ui
-                    .add_enabled(open, egui::Button::new("Export review set…"))
-                    .clicked()
-                {
-                    out.push(Command::PickExport);
-                }
-                if ui.add_enabled(open, egui::Button::new("Rescan")).clicked() {
-                    out.push(Command::StartScan);
-                }
-                if ui
-                    .add_enabled(open, egui::Button::new("Close project"))
-                    .clicked()
-                {
-                    out.push(Command::CloseProject);
-                }
-            });
-            ui.menu_button("View", |ui| {
-                if ui
-                    .checkbox(&mut self.settings.show_stats, "Statistics")
-                    .clicked()
-                {
-                    ui.close();
-                }
-                ui.checkbox(&mut self.settings.show_frame_time, "Frame time");
-                ui.separator();
-                ui.label("Theme");
-                ui.radio_value(&mut self.settings.theme, ThemeChoice::System, "System");
-                ui.radio_value(&mut self.settings.theme, ThemeChoice::Dark, "Dark");
-                ui.radio_value(&mut self.settings.theme, ThemeChoice::Light, "Light");
-            });
-            ui.menu_button("Settings", |ui| {
-                ui.horizontal(|ui| {
-                    ui.label("Reviewer");
-                    ui.text_edit_singleline(&mut self.settings.reviewer);
-                });
-                ui.horizontal(|ui| {
-                    ui.label("Threshold");
-                    if ui
-                        .add(
-                            egui::Slider::new(&mut self.settings.threshold, 0.0..=1.0)
-                                .step_by(0.01),
-                        )
-                        .changed()
-                    {
-                        if let Some(desk) = &mut self.desk {
-                            desk.list.invalidate();
-                        }
-                    }
-                });
-                ui.horizontal(|ui| {
-                    ui.label("Matches per generation");
-                    ui.add(egui::DragValue::new(&mut self.settings.top_k).range(1..=50));
-                });
-                ui.horizontal(|ui| {
-                    ui.label("Model");
-                    egui::ComboBox::from_id_salt("model")
-                        .selected_text(self.settings.model.clone())
-                        .show_ui(ui, |ui| {
-                            ui.selectable_value(
-                                &mut self.settings.model,
-                                "sscd".to_string(),
-                                "sscd",
-                            );
-                            ui.selectable_value(
-                                &mut self.settings.model,
-                                "sscd-distilled".to_string(),
-                                "sscd-distilled",
-                            );
-                        });
-                });
-                ui.small("Matches per generation and model apply from the next scan.");
-            });
-            ui.menu_button("Help", |ui| {
-                if ui.button("Keys and labels   ?").clicked() {
-                    out.push(Command::ToggleHelp);
-                    ui.close();
-                }
-            });
-        });
-    }
-
     fn overwrite_window(&mut self, ctx: &egui::Context, out: &mut Vec<Command>) {
-        let Some(pending) = &self.overwrite else {
+        let Some(pending) = &self.windows.overwrite else {
             return;
         };
         let mut answer = None;
@@ -662,7 +755,7 @@ impl DeskApp {
                 });
             });
         if let Some(replace) = answer {
-            if let Some(pending) = self.overwrite.take() {
+            if let Some(pending) = self.windows.overwrite.take() {
                 if replace {
                     out.push(Command::Export {
                         path: pending.path,
@@ -674,24 +767,20 @@ impl DeskApp {
         }
     }
 
-    fn notices_ui(&mut self, ctx: &egui::Context) {
+    fn notices_ui(&self, ctx: &egui::Context, out: &mut Vec<Command>) {
         if self.notices.is_empty() {
             return;
         }
-        let mut dismiss = false;
         egui::Window::new("Notice")
             .collapsible(false)
             .anchor(egui::Align2::RIGHT_TOP, [-12.0, 40.0])
             .show(ctx, |ui| {
                 for notice in self.notices.iter().rev().take(4) {
-                    ui.label(notice);
+                    ui.add(egui::Label::new(notice).wrap());
                 }
                 if ui.button("Dismiss").clicked() {
-                    dismiss = true;
+                    out.push(Command::DismissNotices);
                 }
             });
-        if dismiss {
-            self.notices.clear();
-        }
     }
 }

@@ -2,10 +2,10 @@
 //! the chosen pair in the compare view with shared zoom and pan, the images' names, sizes,
 //! prompt and caption, and the label buttons and note.
 
-use super::commands::Command;
-use super::compare::{self, CompareImage, CompareMode};
+use super::commands::{Command, CompareCommand};
+use super::compare::{self, CompareMode};
 use super::desk::Desk;
-use super::list::{chip, label_colour, similarity_colour, similarity_text};
+use super::list::{chip, label_colour, similarity_colour, similarity_text, thumbnail_in};
 use super::settings::Settings;
 use super::thumbs::{Thumb, ThumbnailCache};
 use crate::review::Label;
@@ -15,12 +15,16 @@ const MATCH_THUMB: f32 = 72.0;
 /// Draws the pair view.
 pub fn pair_ui(
     ui: &mut egui::Ui,
-    desk: &mut Desk,
+    desk: &Desk,
     thumbs: &mut ThumbnailCache,
     settings: &Settings,
     out: &mut Vec<Command>,
 ) {
-    let Some(i) = desk.selected.filter(|&i| i < desk.results.len()) else {
+    let Some((i, result)) = desk
+        .view()
+        .selected()
+        .and_then(|i| Some((i, desk.review().result(i)?)))
+    else {
         ui.centered_and_justified(|ui| {
             if desk.scanning() {
                 ui.label("Scanning… results appear here as they come.");
@@ -30,7 +34,7 @@ pub fn pair_ui(
         });
         return;
     };
-    let result = desk.results[i].clone();
+    let selected_match = desk.view().selected_match();
     egui::Panel::top("pair-head").show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.label(egui::RichText::new(&result.generation).strong().size(15.0));
@@ -53,16 +57,17 @@ pub fn pair_ui(
                 ui.weak("No prompt found");
             }
         }
+        for note in &result.notes {
+            ui.colored_label(ui.visuals().warn_fg_color, format!("Note: {note}"));
+        }
         ui.add_space(4.0);
         egui::ScrollArea::horizontal()
             .id_salt("matches")
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
                     for (m_index, m) in result.matches.iter().enumerate() {
-                        let selected = m_index == desk.selected_match;
-                        let label = desk
-                            .pair_label(&result.generation, &m.training)
-                            .and_then(|r| r.label);
+                        let selected = m_index == selected_match;
+                        let label = desk.review().pair_label((i, m_index));
                         let frame = egui::Frame::new()
                             .inner_margin(4.0)
                             .corner_radius(4.0)
@@ -82,22 +87,7 @@ pub fn pair_ui(
                                         egui::vec2(MATCH_THUMB + 40.0, MATCH_THUMB),
                                         egui::Sense::hover(),
                                     );
-                                    if let Thumb::Ready(texture) = thumbs.get(&m.training_path) {
-                                        let scale = ((MATCH_THUMB + 40.0) / texture.size.x)
-                                            .min(MATCH_THUMB / texture.size.y);
-                                        ui.painter().image(
-                                            texture.id,
-                                            egui::Rect::from_center_size(
-                                                rect.center(),
-                                                texture.size * scale,
-                                            ),
-                                            egui::Rect::from_min_max(
-                                                egui::pos2(0.0, 0.0),
-                                                egui::pos2(1.0, 1.0),
-                                            ),
-                                            egui::Color32::WHITE,
-                                        );
-                                    }
+                                    thumbnail_in(ui, thumbs, &m.training_path, rect);
                                     ui.horizontal(|ui| {
                                         ui.label(
                                             egui::RichText::new(format!("#{}", m.rank)).strong(),
@@ -122,69 +112,109 @@ pub fn pair_ui(
                             out.push(Command::SelectMatch(m_index));
                         }
                     }
+                    if result.matches.is_empty() && desk.review().is_pending(i) {
+                        ui.spinner();
+                        ui.label("Waiting for this generation's matches…");
+                    }
                 });
             });
     });
 
-    let current = result.matches.get(desk.selected_match).cloned();
+    let current = result.matches.get(selected_match);
     egui::Panel::bottom("pair-labels").show(ui, |ui| labels_ui(ui, desk, out));
 
     let gen_location = crate::catalog::ImageLocation::File(result.generation_path.clone());
-    let gen_image = desk.images.uploaded.get(&gen_location).copied();
-    let train_image = current
+    let gen_image = desk.images().get(&gen_location);
+    let train_image = current.and_then(|m| desk.images().get(&m.training_path));
+    let pair = current.map(|m| (gen_location.clone(), m.training_path.clone()));
+    let alignment = pair
         .as_ref()
-        .and_then(|m| desk.images.uploaded.get(&m.training_path).copied());
+        .and_then(|p| desk.images().alignment(p))
+        .copied();
+    let compare = desk.view().compare();
     egui::Panel::top("compare-tools").show(ui, |ui| {
         ui.horizontal(|ui| {
+            let mut send = |command: CompareCommand| out.push(Command::Compare(command));
             egui::ComboBox::from_id_salt("mode")
-                .selected_text(desk.compare.mode.title())
+                .selected_text(compare.mode.title())
                 .show_ui(ui, |ui| {
                     for mode in CompareMode::ALL {
-                        ui.selectable_value(&mut desk.compare.mode, mode, mode.title());
+                        if ui.selectable_label(compare.mode == mode, mode.title()).clicked() {
+                            send(CompareCommand::Mode(mode));
+                        }
                     }
                 })
                 .response
                 .widget_info(|| super::list::accessible(egui::Role::ComboBox, "Compare mode"));
             if ui.button("Fit").clicked() {
-                desk.compare.fit();
+                send(CompareCommand::Fit);
             }
             if ui
                 .button("1:1")
                 .on_hover_text("One generation pixel per screen pixel")
                 .clicked()
             {
-                if let Some((image, _)) = gen_image {
-                    desk.compare.zoom = compare::one_to_one_zoom(
-                        ui,
-                        ui.available_size_before_wrap() + egui::vec2(0.0, 400.0),
-                        desk.compare.mode,
-                        image.size,
-                    );
+                if let Some(uploaded) = gen_image {
+                    send(CompareCommand::View {
+                        zoom: compare::one_to_one_zoom(
+                            ui,
+                            ui.available_size_before_wrap() + egui::vec2(0.0, 400.0),
+                            compare.mode,
+                            uploaded.image.size,
+                        ),
+                        center: compare.center,
+                    });
                 }
             }
-            ui.weak(format!("zoom {:.0}%", desk.compare.zoom * 100.0));
-            match desk.compare.mode {
+            ui.weak(format!("zoom {:.0}%", compare.zoom * 100.0));
+            match compare.mode {
                 CompareMode::Overlay => {
-                    ui.add(egui::Slider::new(&mut desk.compare.opacity, 0.0..=1.0).text("opacity"));
+                    let mut opacity = compare.opacity;
+                    if ui
+                        .add(egui::Slider::new(&mut opacity, 0.0..=1.0).text("opacity"))
+                        .changed()
+                    {
+                        send(CompareCommand::Opacity(opacity));
+                    }
                 }
                 CompareMode::Difference => {
-                    ui.add(
-                        egui::Slider::new(&mut desk.compare.gain, 0.5..=10.0)
-                            .logarithmic(true)
-                            .text("gain"),
-                    );
-                    ui.checkbox(&mut desk.compare.grayscale, "grayscale");
+                    let mut gain = compare.gain;
+                    if ui
+                        .add(
+                            egui::Slider::new(&mut gain, 0.5..=10.0)
+                                .logarithmic(true)
+                                .text("gain"),
+                        )
+                        .changed()
+                    {
+                        send(CompareCommand::Gain(gain));
+                    }
+                    let mut grayscale = compare.grayscale;
+                    if ui.checkbox(&mut grayscale, "grayscale").changed() {
+                        send(CompareCommand::Grayscale(grayscale));
+                    }
                 }
                 CompareMode::Swipe => {
-                    ui.add(egui::Slider::new(&mut desk.compare.split, 0.0..=1.0).text("split"));
+                    let mut split = compare.split;
+                    if ui
+                        .add(egui::Slider::new(&mut split, 0.0..=1.0).text("split"))
+                        .changed()
+                    {
+                        send(CompareCommand::Split(split));
+                    }
                 }
                 CompareMode::Blink => {
-                    ui.add(egui::Slider::new(&mut desk.compare.blink_ms, 150..=2000).text("ms"));
+                    let mut blink = compare.blink_ms;
+                    if ui
+                        .add(egui::Slider::new(&mut blink, 150..=2000).text("ms"))
+                        .changed()
+                    {
+                        send(CompareCommand::BlinkMs(blink));
+                    }
                 }
                 CompareMode::SideBySide => {}
             }
             ui.separator();
-            let alignment = desk.current_alignment().copied();
             let tip = match alignment {
                 Some(found) if found.improves() => format!(
                     "Estimated: training = {:.3} x generation{}, shifted ({:.0}, {:.0}) px; NCC {:.2} (corner to corner {:.2})",
@@ -198,25 +228,34 @@ pub fn pair_ui(
                 Some(found) => format!("No better fit than corner to corner (NCC {:.2})", found.unaligned_score),
                 None => "Estimating the alignment…".into(),
             };
-            ui.checkbox(&mut desk.compare.aligned, "Aligned").on_hover_text(tip);
-            if alignment.is_some_and(|a| a.improves() && desk.compare.aligned) {
+            let mut aligned = compare.aligned;
+            if ui.checkbox(&mut aligned, "Aligned").on_hover_text(tip).changed() {
+                send(CompareCommand::ToggleAligned);
+            }
+            if alignment.is_some_and(|a| a.improves() && compare.aligned) {
                 ui.weak(format!("×{:.2}{}", alignment.map_or(1.0, |a| a.scale), if alignment.is_some_and(|a| a.flipped) { " mirrored" } else { "" }));
             }
             let has_regions = !result.region_hits.is_empty();
-            ui.add_enabled(has_regions, egui::Checkbox::new(&mut desk.compare.collage_map, "Collage map"))
+            let mut collage_map = compare.collage_map;
+            if ui
+                .add_enabled(has_regions, egui::Checkbox::new(&mut collage_map, "Collage map"))
                 .on_hover_text("Colour each region of the generation by the training image it matches")
-                .on_disabled_hover_text("This scan did not match regions (scan with regions on)");
+                .on_disabled_hover_text("This scan did not match regions (scan with regions on)")
+                .changed()
+            {
+                send(CompareCommand::ToggleCollageMap);
+            }
         });
     });
     egui::Panel::bottom("pair-captions").show(ui, |ui| {
         ui.columns(2, |columns| {
-            let gen_size = gen_image.map(|(_, size)| size);
+            let gen_size = gen_image.map(|u| u.original);
             columns[0].label(
                 egui::RichText::new(format!("Generation · {}", size_text(gen_size))).strong(),
             );
             columns[0].add(egui::Label::new(result.generation.as_str()).truncate());
-            if let Some(m) = &current {
-                let size = train_image.map(|(_, size)| size);
+            if let Some(m) = current {
+                let size = train_image.map(|u| u.original);
                 columns[1].label(
                     egui::RichText::new(format!(
                         "Training #{} · {} · similarity {:.4}",
@@ -250,13 +289,10 @@ pub fn pair_ui(
                 }
             }
         });
-        for (path, reason) in [
-            Some(&gen_location),
-            current.as_ref().map(|m| &m.training_path),
-        ]
-        .into_iter()
-        .flatten()
-        .filter_map(|p| desk.images.failed.get(p).map(|r| (p, r)))
+        for (path, reason) in [Some(&gen_location), current.map(|m| &m.training_path)]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| desk.images().failure(p).map(|r| (p, r)))
         {
             ui.colored_label(
                 ui.visuals().warn_fg_color,
@@ -264,10 +300,10 @@ pub fn pair_ui(
             );
         }
     });
-    let a = gen_image.map(|(image, _)| image);
-    let b = train_image.map(|(image, _)| image);
-    let align = match (a, b, desk.current_alignment()) {
-        (Some(_), Some(_), Some(found)) if desk.compare.aligned && found.improves() => {
+    let a = gen_image.map(|u| u.image);
+    let b = train_image.map(|u| u.image);
+    let align = match (a, b, alignment) {
+        (Some(_), Some(_), Some(found)) if compare.aligned && found.improves() => {
             found.gen_to_train
         }
         (Some(a), Some(b), _) => compare::unaligned(a.size, b.size),
@@ -277,20 +313,18 @@ pub fn pair_ui(
         ui.ctx()
             .request_repaint_after(std::time::Duration::from_millis(100));
     }
-    let (_, pane) = compare::compare_ui(
-        ui,
-        &mut desk.compare,
-        a,
-        b.or(Some(CompareImage {
-            id: 0,
-            size: [1.0, 1.0],
-        }))
-        .filter(|_| b.is_some()),
-        align,
-    );
-    if desk.compare.collage_map && !result.region_hits.is_empty() {
-        if let (Some(pane), Some((_, original))) = (pane, gen_image) {
-            collage_map_ui(ui, &result, pane, original, settings.threshold, thumbs);
+    let (_, pane, commands) = compare::compare_ui(ui, compare, a, b, align);
+    out.extend(commands.into_iter().map(Command::Compare));
+    if compare.collage_map && !result.region_hits.is_empty() {
+        if let (Some(pane), Some(uploaded)) = (pane, gen_image) {
+            collage_map_ui(
+                ui,
+                result,
+                pane,
+                uploaded.original,
+                settings.threshold,
+                thumbs,
+            );
         }
     }
 }
@@ -404,14 +438,9 @@ fn size_text(size: Option<(u32, u32)>) -> String {
     size.map_or_else(|| "loading…".into(), |(w, h)| format!("{w}×{h} px"))
 }
 
-fn labels_ui(ui: &mut egui::Ui, desk: &mut Desk, out: &mut Vec<Command>) {
-    let current = desk
-        .current()
-        .map(|(r, m)| (r.generation.clone(), m.training.clone()));
-    let record = current
-        .as_ref()
-        .and_then(|(g, t)| desk.pair_label(g, t))
-        .cloned();
+fn labels_ui(ui: &mut egui::Ui, desk: &Desk, out: &mut Vec<Command>) {
+    let at = desk.current_at();
+    let record = at.and_then(|at| desk.review().pair_record(at));
     ui.add_space(4.0);
     ui.horizontal_wrapped(|ui| {
         for (key, label) in [
@@ -419,7 +448,7 @@ fn labels_ui(ui: &mut egui::Ui, desk: &mut Desk, out: &mut Vec<Command>) {
             ("2", Label::NearCopy),
             ("3", Label::Distinct),
         ] {
-            let active = record.as_ref().and_then(|r| r.label) == Some(label);
+            let active = record.and_then(|r| r.label) == Some(label);
             let text = egui::RichText::new(format!("{key}  {}", label.title()))
                 .strong()
                 .color(if active {
@@ -428,28 +457,28 @@ fn labels_ui(ui: &mut egui::Ui, desk: &mut Desk, out: &mut Vec<Command>) {
                     label_colour(label)
                 });
             let button = egui::Button::new(text)
-                .min_size(egui::vec2(118.0, 30.0))
+                .min_size(egui::vec2(100.0, 30.0))
                 .fill(if active {
                     label_colour(label)
                 } else {
                     ui.visuals().widgets.inactive.weak_bg_fill
                 });
             if ui
-                .add_enabled(current.is_some(), button)
+                .add_enabled(at.is_some(), button)
                 .on_hover_text(label.definition())
                 .clicked()
             {
-                out.push(Command::SetLabel(Some(label)));
+                out.push(Command::Label(Some(label)));
             }
         }
         if ui
             .add_enabled(
-                record.as_ref().is_some_and(|r| r.label.is_some()),
-                egui::Button::new("0  Clear").min_size(egui::vec2(80.0, 30.0)),
+                record.is_some_and(|r| r.label.is_some()),
+                egui::Button::new("0  Clear").min_size(egui::vec2(64.0, 30.0)),
             )
             .clicked()
         {
-            out.push(Command::SetLabel(None));
+            out.push(Command::Label(None));
         }
         ui.separator();
         if ui.button("Undo").on_hover_text("Ctrl+Z").clicked() {
@@ -477,6 +506,13 @@ fn labels_ui(ui: &mut egui::Ui, desk: &mut Desk, out: &mut Vec<Command>) {
             out.push(Command::NextUnlabelled);
         }
         if ui
+            .button("G  Grid")
+            .on_hover_text("Many generations at once, each beside its top match")
+            .clicked()
+        {
+            out.push(Command::ToggleGrid);
+        }
+        if ui
             .button("?")
             .on_hover_text("Keys and label definitions")
             .clicked()
@@ -486,15 +522,27 @@ fn labels_ui(ui: &mut egui::Ui, desk: &mut Desk, out: &mut Vec<Command>) {
     });
     ui.horizontal(|ui| {
         ui.label("Note");
-        let response = ui.add(
-            egui::TextEdit::singleline(&mut desk.note.1)
+        // The text being typed lives in the UI's memory, per pair; it is saved (a command)
+        // when the field loses focus.
+        let key = at.and_then(|at| desk.review().key_of(at));
+        let id = ui.make_persistent_id(("note", key.clone()));
+        let mut text: String = ui
+            .data(|d| d.get_temp(id))
+            .unwrap_or_else(|| record.map(|r| r.note.clone()).unwrap_or_default());
+        let response = ui.add_enabled(
+            key.is_some(),
+            egui::TextEdit::singleline(&mut text)
                 .hint_text("What was copied? (saved when you press Enter or leave the field)")
                 .desired_width(ui.available_width() - 8.0),
         );
-        if response.lost_focus() {
-            out.push(Command::SetNote(desk.note.1.clone()));
+        if response.changed() {
+            ui.data_mut(|d| d.insert_temp(id, text.clone()));
         }
-        if let Some(record) = &record {
+        if response.lost_focus() {
+            ui.data_mut(|d| d.remove::<String>(id));
+            out.push(Command::SetNote(text));
+        }
+        if let Some(record) = record {
             response.on_hover_text(format!("{} · {}", record.reviewer, record.labelled_at));
         }
     });

@@ -14,6 +14,17 @@ pub enum ThemeChoice {
     Light,
 }
 
+impl ThemeChoice {
+    /// egui's preference for this choice.
+    pub fn preference(self) -> egui::ThemePreference {
+        match self {
+            Self::System => egui::ThemePreference::System,
+            Self::Dark => egui::ThemePreference::Dark,
+            Self::Light => egui::ThemePreference::Light,
+        }
+    }
+}
+
 /// A project opened before, for the welcome screen.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RecentProject {
@@ -52,6 +63,10 @@ pub struct Settings {
     pub recent: Vec<RecentProject>,
     /// The project open when the desk was last closed.
     pub last_project: Option<PathBuf>,
+    /// Move to the next generation after a label in the pair view.
+    pub auto_advance: bool,
+    /// Which keys do what.
+    pub keys: super::keys::Keymap,
 }
 
 impl Default for Settings {
@@ -67,6 +82,8 @@ impl Default for Settings {
             show_frame_time: true,
             recent: Vec::new(),
             last_project: None,
+            auto_advance: true,
+            keys: super::keys::Keymap::default(),
         }
     }
 }

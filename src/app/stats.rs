@@ -12,7 +12,8 @@ const BINS: usize = 40;
 pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings) {
     ui.heading("Statistics");
     let tops: Vec<f32> = desk
-        .results
+        .review()
+        .results()
         .iter()
         .filter_map(|r| r.top_similarity())
         .collect();
@@ -109,8 +110,8 @@ pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings) {
         .show(ui, |ui| {
             for label in Label::ALL {
                 let count = desk
-                    .labels
-                    .values()
+                    .review()
+                    .records()
                     .filter(|r| r.label == Some(label))
                     .count();
                 ui.label(
@@ -119,8 +120,9 @@ pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings) {
                 ui.label(count.to_string());
                 ui.end_row();
             }
-            let generations: usize = (0..desk.results.len())
-                .filter(|&i| desk.generation_label(i).is_some())
+            let review = desk.review();
+            let generations: usize = (0..review.results().len())
+                .filter(|&i| review.generation_label(i).is_some())
                 .count();
             ui.label("Generations labelled");
             ui.label(format!("{generations} of {n}"));

@@ -13,13 +13,13 @@ pub fn status_ui(
     desk: &Desk,
     frames: &FrameStats,
     settings: &Settings,
-    skipped_open: &mut bool,
     out: &mut Vec<Command>,
 ) {
     ui.horizontal(|ui| {
-        if desk.scanning() {
-            let progress = desk.scan.progress;
-            let phase = match desk.scan.phase {
+        let scan = desk.scan();
+        if scan.running() {
+            let progress = scan.progress();
+            let phase = match scan.phase() {
                 Some(ScanPhase::Cataloguing) | None => "Cataloguing",
                 Some(ScanPhase::LoadingModel) => "Loading model",
                 Some(ScanPhase::Embedding) => "Embedding",
@@ -44,7 +44,7 @@ pub fn status_ui(
             if ui.button("Cancel").clicked() {
                 out.push(Command::CancelScan);
             }
-        } else if let Some(failed) = &desk.scan.failed {
+        } else if let Some(failed) = scan.failed() {
             ui.colored_label(
                 ui.visuals().error_fg_color,
                 format!("Scan failed: {failed}"),
@@ -52,7 +52,7 @@ pub fn status_ui(
             if ui.button("Retry").clicked() {
                 out.push(Command::StartScan);
             }
-        } else if let Some(summary) = &desk.scan.summary {
+        } else if let Some(summary) = scan.summary() {
             ui.label(format!(
                 "{} generations · {} training · {:.1}% at or above {:.2} · {} on {}",
                 summary.generations,
@@ -67,16 +67,50 @@ pub fn status_ui(
                 summary.execution_provider
             ));
         } else {
-            ui.label(format!("{} generations", desk.results.len()));
+            ui.label(format!("{} generations", desk.review().results().len()));
         }
-        let skipped = desk.scan.skipped.len();
+        let skipped = scan.skipped().len();
         if skipped > 0
             && ui
-                .link(format!("{skipped} skipped"))
-                .on_hover_text("Files that could not be used, with reasons")
+                .link(format!("{skipped} skipped or noted"))
+                .on_hover_text(
+                    "Files that could not be used, and notes about files that were, with reasons",
+                )
                 .clicked()
         {
-            *skipped_open = !*skipped_open;
+            out.push(Command::ToggleSkipped);
+        }
+        if let Some(path) = desk.export().running() {
+            ui.separator();
+            let (done, total) = desk.export().progress();
+            let fraction = if total == 0 {
+                0.0
+            } else {
+                done as f32 / total as f32
+            };
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .desired_width(160.0)
+                    .text(format!("Exporting {done}/{total}")),
+            )
+            .on_hover_text(path.display().to_string());
+            if ui.button("Cancel export").clicked() {
+                out.push(Command::CancelExport);
+            }
+        }
+        ui.separator();
+        let review = desk.review();
+        let left = desk
+            .view()
+            .order()
+            .iter()
+            .filter(|&&i| review.generation_label(i).is_none())
+            .count();
+        ui.label(format!("{left} left in this list"))
+            .on_hover_text("Generations in the list (with its filters) that have no label yet");
+        if let Some(pace) = review.pace_per_hour() {
+            ui.label(format!("{pace:.0} pairs/h"))
+                .on_hover_text("Labelling pace this session, over the last labels");
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if settings.show_frame_time {
@@ -88,7 +122,7 @@ pub fn status_ui(
                         ));
                 }
             }
-            if let Some(write) = desk.last_write {
+            if let Some(write) = desk.review().last_write() {
                 ui.weak(format!(
                     "label saved in {:.1} ms",
                     write.as_secs_f64() * 1000.0
@@ -111,27 +145,33 @@ pub fn format_duration(secs: f64) -> String {
     }
 }
 
-/// The list of skipped files with reasons.
-pub fn skipped_window(ctx: &egui::Context, desk: &Desk, open: &mut bool) {
-    egui::Window::new(format!("Skipped files ({})", desk.scan.skipped.len()))
-        .open(open)
-        .default_size([640.0, 360.0])
-        .show(ctx, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| {
-                egui::Grid::new("skipped")
-                    .num_columns(2)
-                    .striped(true)
-                    .spacing([12.0, 4.0])
-                    .show(ui, |ui| {
-                        for file in &desk.scan.skipped {
-                            ui.label(
-                                egui::RichText::new(format!("{} {}", file.side, file.path))
-                                    .monospace(),
-                            );
-                            ui.add(egui::Label::new(&file.reason).wrap());
-                            ui.end_row();
-                        }
-                    });
-            });
+/// The list of skipped files (and notes) with reasons.
+pub fn skipped_window(ctx: &egui::Context, desk: &Desk, out: &mut Vec<Command>) {
+    let mut open = true;
+    egui::Window::new(format!(
+        "Skipped and noted files ({})",
+        desk.scan().skipped().len()
+    ))
+    .open(&mut open)
+    .default_size([640.0, 360.0])
+    .show(ctx, |ui| {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::Grid::new("skipped")
+                .num_columns(2)
+                .striped(true)
+                .spacing([12.0, 4.0])
+                .show(ui, |ui| {
+                    for file in desk.scan().skipped() {
+                        ui.label(
+                            egui::RichText::new(format!("{} {}", file.side, file.path)).monospace(),
+                        );
+                        ui.add(egui::Label::new(&file.reason).wrap());
+                        ui.end_row();
+                    }
+                });
         });
+    });
+    if !open {
+        out.push(Command::ToggleSkipped);
+    }
 }

@@ -58,10 +58,15 @@ impl ThumbnailCache {
             return Thumb::Failed;
         }
         if self.requested.insert(path.clone()) {
-            self.loader.request(ImageRequest {
+            let dropped = self.loader.request(ImageRequest {
                 location: path.clone(),
                 max_side: Some(THUMB_SIDE_PX),
             });
+            // The loader's queue is bounded: requests it dropped will never be answered, so
+            // they are forgotten here and asked again the next time their rows are drawn.
+            for request in dropped {
+                self.requested.remove(&request.location);
+            }
         }
         Thumb::Loading
     }

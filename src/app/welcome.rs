@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::commands::Command;
+use super::commands::{Command, WelcomeCommand};
+use super::dialogs::DialogPurpose;
 use super::settings::Settings;
 
 /// Folders chosen so far on the welcome screen.
@@ -20,7 +21,7 @@ pub struct WelcomeState {
 /// Draws the welcome screen.
 pub fn welcome_ui(
     ui: &mut egui::Ui,
-    state: &mut WelcomeState,
+    state: &WelcomeState,
     settings: &Settings,
     out: &mut Vec<Command>,
 ) {
@@ -42,7 +43,7 @@ pub fn welcome_ui(
                         .add_sized([190.0, 28.0], egui::Button::new("Open generations…"))
                         .clicked()
                     {
-                        out.push(Command::PickGenerations);
+                        out.push(Command::Pick(DialogPurpose::Generations));
                     }
                     match &state.generations {
                         Some(path) => ui.label(path.display().to_string()),
@@ -60,20 +61,19 @@ pub fn welcome_ui(
                         .on_hover_text("A folder of images and/or WebDataset .tar shards")
                         .clicked()
                     {
-                        out.push(Command::PickTraining);
+                        out.push(Command::Pick(DialogPurpose::Training));
                     }
                     if ui
                         .add_enabled(sources_allowed, egui::Button::new("one .tar shard…"))
                         .on_hover_text("A single WebDataset shard as a training source")
                         .clicked()
                     {
-                        out.push(Command::PickTrainingShard);
+                        out.push(Command::Pick(DialogPurpose::TrainingShard));
                     }
                     if state.training.is_empty() && sources_allowed {
                         ui.weak("no folder yet");
                     }
                 });
-                let mut remove = None;
                 for (i, path) in state.training.iter().enumerate() {
                     ui.horizontal(|ui| {
                         ui.add_space(198.0);
@@ -83,12 +83,9 @@ pub fn welcome_ui(
                             .on_hover_text("Remove this training folder")
                             .clicked()
                         {
-                            remove = Some(i);
+                            out.push(Command::Welcome(WelcomeCommand::RemoveTraining(i)));
                         }
                     });
-                }
-                if let Some(i) = remove {
-                    state.training.remove(i);
                 }
                 ui.add_space(6.0);
                 ui.horizontal(|ui| {
@@ -102,7 +99,7 @@ pub fn welcome_ui(
                         )
                         .clicked()
                     {
-                        out.push(Command::PickTrainingIndex);
+                        out.push(Command::Pick(DialogPurpose::TrainingIndex));
                     }
                     match &state.training_index {
                         Some(path) => {
@@ -112,7 +109,7 @@ pub fn welcome_ui(
                                 .on_hover_text("Do not use this index")
                                 .clicked()
                             {
-                                state.training_index = None;
+                                out.push(Command::Welcome(WelcomeCommand::ClearIndex));
                             }
                         }
                         None => {

@@ -33,8 +33,8 @@ pub struct BenchArgs {
     /// Use at most this many images.
     #[arg(long, default_value_t = 1000)]
     pub limit: usize,
-    /// Decoding threads for the end-to-end scan (0: one per core).
-    #[arg(long, default_value_t = 0)]
+    /// Decoding threads for the end-to-end scan (0: one per core; at most 256).
+    #[arg(long, default_value_t = 0, value_parser = crate::cli::parse_threads)]
     pub decode_threads: usize,
     /// A Python with `immaculate[sscd]` installed, to time Immaculate on the same folder.
     #[arg(long, value_name = "PYTHON")]

@@ -18,7 +18,7 @@ pub const MAX_IMAGE_FILE_BYTES: u64 = 512 * 1024 * 1024;
 #[serde(untagged)]
 pub enum ImageLocation {
     /// A plain image file.
-    File(PathBuf),
+    File(#[serde(with = "crate::fsutil::serde_path")] PathBuf),
     /// A member of a tar shard.
     Member(TarMember),
 }
@@ -29,6 +29,7 @@ pub enum ImageLocation {
 )]
 pub struct TarMember {
     /// The shard file.
+    #[serde(with = "crate::fsutil::serde_path")]
     pub shard: PathBuf,
     /// The member's name inside the shard (`000000001.jpg`).
     pub member: String,

@@ -9,7 +9,7 @@ mod prompts;
 mod shards;
 
 pub use location::{ImageLocation, MAX_IMAGE_FILE_BYTES, TarMember};
-pub use prompts::{PromptIndex, prompt_from_png_text};
+pub use prompts::{EmbeddedPrompt, MAX_PNG_TEXT_BYTES, PromptIndex, prompt_from_png_text};
 /// Helpers for other modules' tests.
 #[cfg(test)]
 pub(crate) mod test_support {
@@ -37,8 +37,8 @@ pub struct ImageEntry {
     /// them), or the shard and the member's offset.
     pub location: ImageLocation,
     /// The path relative to the folder given, with `/` separators, for display and output; a
-    /// tar member is `SHARD.tar/MEMBER`. Names that are not UTF-8 are shown with U+FFFD in
-    /// their place.
+    /// tar member is `SHARD.tar/MEMBER`. Bytes of a name that are not UTF-8 are shown as `\xNN`
+    /// (see [`crate::fsutil::display_os`]), so no two files share a name.
     pub rel_path: String,
     /// Size in bytes (the file's, or the member's).
     pub size_bytes: u64,
@@ -188,7 +188,7 @@ pub fn walk_images(root: &Path) -> Result<Catalog, CatalogError> {
         if path.file_name().and_then(|n| n.to_str()).is_none() {
             catalog.warnings.push(CatalogWarning {
                 path: rel.clone(),
-                reason: "file name is not valid UTF-8; it is scanned, but shown with \u{FFFD} \
+                reason: "file name is not valid UTF-8; it is scanned, and shown with \\xNN \
                          in place of the bytes that are not text"
                     .into(),
                 skipped: false,
@@ -374,7 +374,7 @@ pub fn relative_display(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     let parts: Vec<String> = rel
         .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .map(|c| crate::fsutil::display_os(c.as_os_str()))
         .collect();
     if parts.is_empty() {
         ".".into()
@@ -469,12 +469,7 @@ mod tests {
         std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .expect("chmod back");
         assert_eq!(catalog.images.len(), 1 + usize::from(privileged));
-        assert!(
-            catalog
-                .images
-                .iter()
-                .any(|e| e.rel_path == "caf\u{FFFD}.png")
-        );
+        assert!(catalog.images.iter().any(|e| e.rel_path == "caf\\xE9.png"));
         assert!(catalog.warnings.iter().any(|w| w.reason.contains("UTF-8")));
         if !privileged {
             assert!(catalog.warnings.iter().any(|w| w.path == "locked"));

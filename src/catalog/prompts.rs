@@ -149,45 +149,124 @@ fn read_metadata_csv(path: &Path) -> Result<Vec<(String, String)>, String> {
     Ok(rows)
 }
 
+/// The most text kept from one PNG text chunk once inflated. A prompt is a few lines; a
+/// chunk that inflates to gigabytes is damage or an attack, and would be copied into every
+/// output.
+pub const MAX_PNG_TEXT_BYTES: usize = 1024 * 1024;
+
+/// A prompt read from a PNG's own text chunks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedPrompt {
+    /// The positive prompt.
+    pub text: String,
+    /// Whether its chunk held more than [`MAX_PNG_TEXT_BYTES`] (only that much was read).
+    pub truncated: bool,
+}
+
+/// The text chunks (`tEXt`, `zTXt`, `iTXt`) before a PNG's image data: keyword, text (at most
+/// [`MAX_PNG_TEXT_BYTES`], compressed ones inflated only that far) and whether it was cut.
+fn png_text_chunks(bytes: &[u8]) -> Vec<(String, String, bool)> {
+    let mut chunks = Vec::new();
+    let mut pos = 8usize;
+    while pos + 8 <= bytes.len() {
+        let len = u32::from_be_bytes([bytes[pos], bytes[pos + 1], bytes[pos + 2], bytes[pos + 3]])
+            as usize;
+        let kind = &bytes[pos + 4..pos + 8];
+        let Some(data) = bytes.get(pos + 8..(pos + 8).saturating_add(len)) else {
+            break;
+        };
+        if kind == b"IDAT" || kind == b"IEND" {
+            break;
+        }
+        let text = match kind {
+            b"tEXt" => split_keyword(data).map(|(k, rest)| {
+                let (cut, truncated) = cap(rest);
+                (k, latin1(cut), truncated)
+            }),
+            b"zTXt" => split_keyword(data).and_then(|(k, rest)| {
+                // One byte of compression method (0, deflate), then the stream.
+                let (text, truncated) = inflate_capped(rest.get(1..)?)?;
+                Some((k, latin1(&text), truncated))
+            }),
+            b"iTXt" => split_keyword(data).and_then(|(k, rest)| {
+                let compressed = *rest.first()? == 1;
+                let rest = rest.get(2..)?;
+                let lang_end = rest.iter().position(|&b| b == 0)?;
+                let rest = rest.get(lang_end + 1..)?;
+                let translated_end = rest.iter().position(|&b| b == 0)?;
+                let rest = rest.get(translated_end + 1..)?;
+                let (text, truncated) = if compressed {
+                    inflate_capped(rest)?
+                } else {
+                    let (cut, truncated) = cap(rest);
+                    (cut.to_vec(), truncated)
+                };
+                Some((k, String::from_utf8_lossy(&text).into_owned(), truncated))
+            }),
+            _ => None,
+        };
+        chunks.extend(text);
+        pos = pos.saturating_add(12).saturating_add(len);
+    }
+    chunks
+}
+
+fn split_keyword(data: &[u8]) -> Option<(String, &[u8])> {
+    let end = data.iter().take(80).position(|&b| b == 0)?;
+    Some((latin1(&data[..end]), &data[end + 1..]))
+}
+
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+fn cap(bytes: &[u8]) -> (&[u8], bool) {
+    if bytes.len() > MAX_PNG_TEXT_BYTES {
+        (&bytes[..MAX_PNG_TEXT_BYTES], true)
+    } else {
+        (bytes, false)
+    }
+}
+
+/// Inflates a zlib stream, stopping after [`MAX_PNG_TEXT_BYTES`] (memory stays bounded
+/// whatever the stream would inflate to).
+fn inflate_capped(compressed: &[u8]) -> Option<(Vec<u8>, bool)> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut decoder =
+        flate2::read::ZlibDecoder::new(compressed).take(MAX_PNG_TEXT_BYTES as u64 + 1);
+    if decoder.read_to_end(&mut out).is_err() && out.is_empty() {
+        return None;
+    }
+    let truncated = out.len() > MAX_PNG_TEXT_BYTES;
+    out.truncate(MAX_PNG_TEXT_BYTES);
+    Some((out, truncated))
+}
+
 /// The positive prompt stored in a PNG's text chunks, if any: AUTOMATIC1111's `parameters`
 /// (the text before "Negative prompt:" or the settings line) or a ComfyUI `prompt` workflow
 /// (the text of the node wired to a sampler's `positive` input). Reads only the chunks before
-/// the image data; returns `None` for other formats or when nothing is found.
-pub fn prompt_from_png_text(bytes: &[u8]) -> Option<String> {
+/// the image data, each at most [`MAX_PNG_TEXT_BYTES`] once inflated; returns `None` for other
+/// formats or when nothing is found.
+pub fn prompt_from_png_text(bytes: &[u8]) -> Option<EmbeddedPrompt> {
     if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         return None;
     }
-    let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
-    let reader = decoder.read_info().ok()?;
-    let info = reader.info();
-    let mut chunks: Vec<(String, String)> = Vec::new();
-    for chunk in &info.uncompressed_latin1_text {
-        chunks.push((chunk.keyword.clone(), chunk.text.clone()));
-    }
-    for chunk in &info.compressed_latin1_text {
-        if let Ok(text) = chunk.get_text() {
-            chunks.push((chunk.keyword.clone(), text));
-        }
-    }
-    for chunk in &info.utf8_text {
-        if let Ok(text) = chunk.get_text() {
-            chunks.push((chunk.keyword.clone(), text));
-        }
-    }
+    let chunks = png_text_chunks(bytes);
     let find = |key: &str| {
         chunks
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
+            .find(|(k, _, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v, truncated)| (v.as_str(), *truncated))
     };
-    if let Some(parameters) = find("parameters") {
-        if let Some(prompt) = a1111_positive_prompt(parameters) {
-            return Some(prompt);
+    if let Some((parameters, truncated)) = find("parameters") {
+        if let Some(text) = a1111_positive_prompt(parameters) {
+            return Some(EmbeddedPrompt { text, truncated });
         }
     }
-    if let Some(workflow) = find("prompt") {
-        if let Some(prompt) = comfyui_positive_prompt(workflow) {
-            return Some(prompt);
+    if let Some((workflow, truncated)) = find("prompt") {
+        if let Some(text) = comfyui_positive_prompt(workflow) {
+            return Some(EmbeddedPrompt { text, truncated });
         }
     }
     None
@@ -305,7 +384,7 @@ mod tests {
             "a cat on a mat, oil painting\nNegative prompt: blurry\nSteps: 20, Sampler: Euler";
         let png = png_with_text(&[("parameters", text)]);
         assert_eq!(
-            prompt_from_png_text(&png).as_deref(),
+            prompt_from_png_text(&png).map(|p| p.text).as_deref(),
             Some("a cat on a mat, oil painting")
         );
         assert_eq!(
@@ -325,12 +404,66 @@ mod tests {
         }"#;
         let png = png_with_text(&[("prompt", workflow), ("workflow", "{}")]);
         assert_eq!(
-            prompt_from_png_text(&png).as_deref(),
+            prompt_from_png_text(&png).map(|p| p.text).as_deref(),
             Some("a castle at dawn")
         );
         let unwired = r#"{"1": {"class_type": "CLIPTextEncode", "inputs": {"text": "lonely"}}}"#;
         assert_eq!(comfyui_positive_prompt(unwired).as_deref(), Some("lonely"));
         assert_eq!(comfyui_positive_prompt("not json"), None);
+    }
+
+    /// A PNG whose `parameters` text is `size` bytes, in a zTXt (compressed) chunk.
+    fn png_with_ztxt_parameters(size: usize) -> Vec<u8> {
+        use std::io::Write;
+        let mut deflated = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        deflated.write_all(b"a bomb of a prompt ").expect("deflate");
+        let zeros = vec![b'a'; 1 << 20];
+        let mut left = size;
+        while left > 0 {
+            let n = left.min(zeros.len());
+            deflated.write_all(&zeros[..n]).expect("deflate");
+            left -= n;
+        }
+        let stream = deflated.finish().expect("deflate");
+        let mut data = b"parameters\0\0".to_vec();
+        data.extend_from_slice(&stream);
+        let plain = png_with_text(&[]);
+        // Insert the zTXt chunk right after IHDR (8 + 25 bytes).
+        let mut out = plain[..33].to_vec();
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        out.extend_from_slice(b"zTXt");
+        out.extend_from_slice(&data);
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(b"zTXt");
+        crc.update(&data);
+        out.extend_from_slice(&crc.finalize().to_be_bytes());
+        out.extend_from_slice(&plain[33..]);
+        out
+    }
+
+    /// Regression: a zTXt `parameters` chunk that inflates to 256 MiB was read whole (and a
+    /// 2 GiB one aborted the scan); now it is cut at 1 MiB and said to be.
+    #[test]
+    fn a_text_chunk_that_inflates_to_hundreds_of_megabytes_is_cut_at_one() {
+        let png = png_with_ztxt_parameters(256 << 20);
+        assert!(
+            png.len() < 2 << 20,
+            "the bomb is small: {} bytes",
+            png.len()
+        );
+        let prompt = prompt_from_png_text(&png).expect("a prompt");
+        assert!(prompt.truncated);
+        assert_eq!(prompt.text.len(), MAX_PNG_TEXT_BYTES);
+        assert!(prompt.text.starts_with("a bomb of a prompt aaaa"));
+        let small = prompt_from_png_text(&png_with_ztxt_parameters(10)).expect("a prompt");
+        assert_eq!(
+            (small.text.as_str(), small.truncated),
+            ("a bomb of a prompt aaaaaaaaaa", false)
+        );
+        // The image itself still decodes.
+        let decoded = crate::decode::decode_image(&png, &crate::decode::DecodeLimits::default())
+            .expect("decode");
+        assert_eq!(decoded.rgb.dimensions(), (2, 2));
     }
 
     #[test]

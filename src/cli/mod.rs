@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 
 use replicant::embed::{Device, ModelChoice, PreprocessOverrides};
 use replicant::export::{ScanOutputFormat, write_scan_results};
+use replicant::fsutil::printable;
 use replicant::index::Dtype;
 use replicant::matches::{GenerationMatches, sort_by_top_similarity};
 use replicant::pipeline::{
@@ -75,8 +76,8 @@ pub struct ModelArgs {
     /// Never install missing files with pip; fail instead.
     #[arg(long)]
     pub no_setup: bool,
-    /// Threads for inference (0: one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Threads for inference (0: one per core; at most 256).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub threads: usize,
 }
 
@@ -105,6 +106,21 @@ fn parse_triple(text: &str) -> Result<[f32; 3], String> {
         .collect::<Result<_, _>>()?;
     <[f32; 3]>::try_from(parts)
         .map_err(|_| "give three comma-separated numbers, e.g. 0.5,0.5,0.5".into())
+}
+
+/// The most threads a command takes: beyond this a typo (100000) would start so many threads
+/// that the machine stalls.
+pub const MAX_THREADS: usize = 256;
+
+/// Parses a thread count: 0 (one per core) to [`MAX_THREADS`].
+pub fn parse_threads(text: &str) -> Result<usize, String> {
+    let n: usize = text.trim().parse().map_err(|e| format!("{e}"))?;
+    if n > MAX_THREADS {
+        return Err(format!(
+            "at most {MAX_THREADS} threads (0 means one per core)"
+        ));
+    }
+    Ok(n)
 }
 
 fn parse_similarity(text: &str) -> Result<f32, String> {
@@ -150,9 +166,12 @@ pub struct ScanArgs {
     /// How the project's own training index stores vectors: f16 (default), i8 or f32.
     #[arg(long, alias = "precision", default_value = "f16", value_parser = clap::value_parser!(Dtype))]
     pub dtype: Dtype,
-    /// Decoding threads (0: one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Decoding threads (0: one per core; at most 256).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = parse_threads)]
     pub decode_threads: usize,
+    /// Replace the --out file if it exists.
+    #[arg(long)]
+    pub force: bool,
     /// Match regions (a 3x3 grid) of each generation too: auto turns it on when it costs at
     /// most 3x of whole-image matching.
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
@@ -275,6 +294,17 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     options.decode_threads = args.decode_threads;
     options.regions = args.regions;
     options.layout_rerank = !args.no_layout_rerank;
+    if let Some(out) = args
+        .out
+        .as_deref()
+        .filter(|out| out.exists() && !args.force)
+    {
+        eprintln!(
+            "replicant: {} exists; give --force to replace it, or choose another --out (it was left as it is)",
+            printable(&out.display().to_string())
+        );
+        return Ok(ExitCode::from(2));
+    }
 
     let (results, summary) = match run_scan_with_progress(options)? {
         Some(done) => done,
@@ -285,15 +315,17 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     };
     match &args.out {
         Some(path) => {
-            let mut file = std::fs::File::create(path).with_context(|| {
-                format!(
-                    "cannot create {}; check the folder exists and is writable",
-                    path.display()
+            // Written whole under a temporary name, then renamed: a reader never sees half a
+            // file, and a failure leaves no half file behind.
+            let mut body = Vec::new();
+            write_scan_results(&results, ScanOutputFormat::for_path(path), &mut body)?;
+            replicant::fsutil::write_atomically(path, &body).map_err(|err| {
+                anyhow::anyhow!(
+                    "cannot write {}: {err}; {}",
+                    path.display(),
+                    replicant::fsutil::io_remedy(&err, "check the folder exists and is writable")
                 )
             })?;
-            write_scan_results(&results, ScanOutputFormat::for_path(path), &mut file)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            file.flush()?;
         }
         None => {
             let stdout = std::io::stdout();
@@ -308,6 +340,12 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
     }
     print_summary(&summary, args.out.as_deref());
+    if let Some(error) = &summary.save_error {
+        eprintln!(
+            "replicant: error: the results could not be saved in the project, so the desk, `label` and `export` cannot use them: {error}"
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -341,7 +379,7 @@ pub fn run_scan_with_progress(
                     eprintln!("replicant: {generations} generations, {training} training images; {to_process} to read ({} cached)", generations + training - to_process);
                 });
             }
-            ScanEvent::Info(line) => bar.suspend(|| eprintln!("replicant: {line}")),
+            ScanEvent::Info(line) => bar.suspend(|| eprintln!("replicant: {}", printable(&line))),
             ScanEvent::Progress(progress) => {
                 bar.set_position(progress.done as u64);
                 if !terminal && progress.done == progress.total {
@@ -351,7 +389,7 @@ pub fn run_scan_with_progress(
                     );
                 }
             }
-            ScanEvent::Skipped(_) => {}
+            ScanEvent::Skipped(_) | ScanEvent::Listed(_) => {}
             ScanEvent::Generation(result) => results.push(result),
             ScanEvent::Finished(summary) => {
                 bar.finish_and_clear();
@@ -436,7 +474,12 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
     if !summary.skipped.is_empty() {
         eprintln!("  skipped {} files:", summary.skipped.len());
         for file in &summary.skipped {
-            eprintln!("    {} {}: {}", file.side, file.path, file.reason);
+            eprintln!(
+                "    {} {}: {}",
+                file.side,
+                printable(&file.path),
+                printable(&file.reason)
+            );
         }
     }
     if !summary.truncated_shards.is_empty() {
@@ -447,14 +490,22 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
         for shard in &summary.truncated_shards {
             eprintln!(
                 "    {} {}: {} members read; {}",
-                shard.side, shard.shard, shard.members_read, shard.detail
+                shard.side,
+                printable(&shard.shard),
+                shard.members_read,
+                printable(&shard.detail)
             );
         }
     }
     if !summary.notes.is_empty() {
         eprintln!("  notes:");
         for file in &summary.notes {
-            eprintln!("    {} {}: {}", file.side, file.path, file.reason);
+            eprintln!(
+                "    {} {}: {}",
+                file.side,
+                printable(&file.path),
+                printable(&file.reason)
+            );
         }
     }
 }
@@ -471,15 +522,16 @@ pub fn setup(args: &SetupArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `replicant label`.
 pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
-    use replicant::review::{Label, PairContext, PairKey, ReviewStore};
+    use replicant::review::{Label, PairContext, PairKey};
     let project = replicant::pipeline::Project::open(&args.project)?;
-    let last = replicant::pipeline::LastScan::load(&project).with_context(|| {
+    let mut last = replicant::pipeline::LastScan::load(&project)?.with_context(|| {
         format!(
             "{} has no scan results yet; run `replicant scan --project {}` first",
             project.dir.display(),
             project.dir.display()
         )
     })?;
+    replicant::pipeline::fill_hashes(&project, &mut last);
     let result = last
         .results
         .iter()
@@ -490,10 +542,12 @@ pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .find(|m| m.training == args.training)
         .with_context(|| format!("{:?} is not among the matches of {:?}; give a training path from the scan's output", args.training, args.generation))?;
-    let key = PairKey {
-        generation: result.generation.clone(),
-        training: m.training.clone(),
-    };
+    let key = PairKey::of(result, m).with_context(|| {
+        format!(
+            "the content of {:?} or {:?} cannot be read to key its label; check both files are there",
+            args.generation, args.training
+        )
+    })?;
     let context = PairContext {
         rank: m.rank,
         similarity: m.similarity,
@@ -512,17 +566,18 @@ pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
     } else {
         Label::parse(&args.label)
     };
-    let mut store = ReviewStore::open(&project.review_path())?;
-    let mut record = store.set_label(&key, label, &reviewer, &context)?;
+    let (mut store, _) = replicant::pipeline::open_review(&project)?;
+    let names = (result.generation.as_str(), m.training.as_str());
+    let mut record = store.set_label(&key, names, label, &reviewer, &context)?;
     if let Some(note) = &args.note {
-        record = store.set_note(&key, note, &reviewer, &context)?;
+        record = store.set_note(&key, names, note, &reviewer, &context)?;
     }
     eprintln!(
         "replicant: {} ~ {}: {} (by {}, {})",
-        record.key.generation,
-        record.key.training,
+        printable(&record.generation),
+        printable(&record.training),
         record.label.map_or("cleared", |l| l.as_str()),
-        record.reviewer,
+        printable(&record.reviewer),
         record.labelled_at
     );
     Ok(ExitCode::SUCCESS)
@@ -530,16 +585,32 @@ pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `replicant export`.
 pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    use replicant::export::{ReviewFormat, export_review_set};
+    use replicant::export::{ExportRequest, ReviewFormat, export_review_set};
     let project = replicant::pipeline::Project::open(&args.project)?;
-    let store = replicant::review::ReviewStore::open(&project.review_path())?;
+    // Read-only: an export writes nothing into the project, so a project on read-only media
+    // (or another account's) exports too.
+    let store = replicant::review::ReviewStore::open_read_only(&project.review_path())?;
     let records = store.all()?;
+    let names = current_names(&project)?;
     let format = args
         .format
         .as_deref()
         .and_then(ReviewFormat::parse)
         .unwrap_or_else(|| ReviewFormat::for_path(&args.out));
-    let report = export_review_set(&records, &args.out, format, args.with_images, args.force)?;
+    let scope = project.scope();
+    let readable = |location: &replicant::catalog::ImageLocation| scope.contains(location);
+    let report = export_review_set(
+        &records,
+        &args.out,
+        ExportRequest {
+            format,
+            with_images: args.with_images,
+            force: args.force,
+            names: &names,
+            readable: &readable,
+            progress: &mut |_, _| true,
+        },
+    )?;
     eprintln!(
         "replicant: exported {} labelled pairs to {}",
         report.pairs,
@@ -553,9 +624,29 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         );
     }
     for problem in &report.problems {
-        eprintln!("replicant: warning: {problem}");
+        eprintln!("replicant: warning: {}", printable(problem));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every pair of the project's last scan under its current names, by key (empty before the
+/// first scan).
+fn current_names(
+    project: &replicant::pipeline::Project,
+) -> anyhow::Result<replicant::export::CurrentNames> {
+    let Some(mut last) = replicant::pipeline::LastScan::load(project)? else {
+        return Ok(Default::default());
+    };
+    replicant::pipeline::fill_hashes(project, &mut last);
+    let mut names = replicant::export::CurrentNames::new();
+    for result in &last.results {
+        for m in &result.matches {
+            if let Some(key) = replicant::review::PairKey::of(result, m) {
+                names.insert(key, (result.generation.clone(), m.training.clone()));
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// Runs `replicant demo`.

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use replicant::fsutil::printable;
 use replicant::index::Dtype;
 use replicant::index::UsearchStore;
 use replicant::index::prebuilt::{
@@ -37,8 +38,8 @@ pub struct EmbedArgs {
     /// Images per inference batch.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub batch: u16,
-    /// Decoding threads (0: one per core).
-    #[arg(long, default_value_t = 0, value_name = "N")]
+    /// Decoding threads (0: one per core; at most 256).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::parse_threads)]
     pub decode_threads: usize,
 }
 
@@ -137,7 +138,7 @@ pub fn embed(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
                     )
                 });
             }
-            ScanEvent::Info(line) => bar.suspend(|| eprintln!("replicant: {line}")),
+            ScanEvent::Info(line) => bar.suspend(|| eprintln!("replicant: {}", printable(&line))),
             ScanEvent::Progress(progress) => {
                 bar.set_position(progress.done as u64);
                 if !terminal && progress.done == progress.total {
@@ -147,9 +148,13 @@ pub fn embed(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
-            ScanEvent::Skipped(file) => {
-                bar.suspend(|| eprintln!("replicant: skipped {}: {}", file.path, file.reason))
-            }
+            ScanEvent::Skipped(file) => bar.suspend(|| {
+                eprintln!(
+                    "replicant: skipped {}: {}",
+                    printable(&file.path),
+                    printable(&file.reason)
+                )
+            }),
             _ => {}
         }
     }
@@ -159,7 +164,9 @@ pub fn embed(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
             for shard in &summary.truncated_shards {
                 eprintln!(
                     "replicant: tar shard {} cut short: {} members read; {}",
-                    shard.shard, shard.members_read, shard.detail
+                    printable(&shard.shard),
+                    shard.members_read,
+                    printable(&shard.detail)
                 );
             }
             eprintln!(

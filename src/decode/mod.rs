@@ -97,6 +97,43 @@ pub struct DecodedImage {
     pub rgb: RgbImage,
     /// The format found in the bytes (which may differ from the file's extension).
     pub format: ImageFormat,
+    /// Set when the file ended before its image data did and the decoder filled the rest in
+    /// (a JPEG cut short decodes, grey where data is missing): what is missing and what to do.
+    pub partial: Option<String>,
+}
+
+/// Whether a JPEG holds an end-of-image marker after the start of its (first) scan. Segments
+/// before the scan are skipped by their lengths, so the end marker of an EXIF thumbnail does
+/// not count; inside the entropy-coded data `0xFF 0xD9` cannot occur (every `0xFF` there is
+/// followed by `0x00` or a restart marker), so finding it means the data ended properly.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return true;
+    }
+    let mut pos = 2usize;
+    let scan_start = loop {
+        // Skip fill bytes between segments.
+        while bytes.get(pos) == Some(&0xFF) && bytes.get(pos + 1) == Some(&0xFF) {
+            pos += 1;
+        }
+        let (Some(&0xFF), Some(&marker)) = (bytes.get(pos), bytes.get(pos + 1)) else {
+            return false;
+        };
+        match marker {
+            0xDA => break pos,
+            0xD9 => return true,
+            0x01 | 0xD0..=0xD7 => pos += 2,
+            _ => {
+                let Some(len) = bytes.get(pos + 2..pos + 4) else {
+                    return false;
+                };
+                pos += 2 + usize::from(u16::from_be_bytes([len[0], len[1]]));
+            }
+        }
+    };
+    bytes[scan_start..]
+        .windows(2)
+        .any(|pair| pair == [0xFF, 0xD9])
 }
 
 /// The image format of a file, from its first bytes; `None` when it is not a known image.
@@ -160,9 +197,13 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage,
     if let Some(orientation) = orientation {
         image.apply_orientation(orientation);
     }
+    let partial = (format == ImageFormat::Jpeg && !jpeg_is_complete(bytes)).then(|| {
+        "partial decode: the JPEG ends before its image data does (no end-of-image marker), so the missing part is grey and similarities to it are lowered; re-export or re-download the file".to_string()
+    });
     Ok(DecodedImage {
         rgb: flatten_to_rgb(image),
         format,
+        partial,
     })
 }
 
@@ -358,6 +399,29 @@ mod tests {
         assert!(matches!(err, DecodeError::UnknownFormat));
         let err = decode_image(b"", &DecodeLimits::default()).expect_err("no");
         assert!(matches!(err, DecodeError::UnknownFormat));
+    }
+
+    /// Regression: a JPEG cut in half decoded without a word (it then scored 0.38 against
+    /// its own source); now the decode says it is partial.
+    #[test]
+    fn a_jpeg_cut_short_decodes_as_partial_and_a_whole_one_does_not() {
+        let jpeg = encode(
+            &DynamicImage::ImageRgb8(gradient(256, 256)),
+            ImageFormat::Jpeg,
+        );
+        let whole = decode_image(&jpeg, &DecodeLimits::default()).expect("decode");
+        assert_eq!(whole.partial, None);
+        let half = &jpeg[..jpeg.len() / 2];
+        // The decoder fills the missing half in rather than failing: only the note tells.
+        let decoded = decode_image(half, &DecodeLimits::default()).expect("decodes anyway");
+        let note = decoded.partial.expect("a partial decode is named");
+        assert!(note.contains("partial decode"), "{note}");
+        assert!(!jpeg_is_complete(half));
+        assert!(jpeg_is_complete(&jpeg));
+        // Trailing bytes after the end marker are fine.
+        let mut padded = jpeg.clone();
+        padded.extend_from_slice(&[0u8; 100]);
+        assert!(jpeg_is_complete(&padded));
     }
 
     #[test]

@@ -142,6 +142,16 @@ pub enum EmbedError {
     /// Running the model failed.
     #[error("inference failed: {0}")]
     Inference(String),
+    /// The model's output cannot be an image embedding.
+    #[error(
+        "the model {path} does not give usable embeddings: {detail}; it is not an image-embedding model or it is broken (use --model sscd, or check the export)"
+    )]
+    BadOutput {
+        /// The model path.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
     /// The CUDA execution provider was asked for but is not available.
     #[error(
         "--device cuda was asked for, but {0}. Install the GPU runtime with `replicant setup --gpu` (needs the CUDA 12 and cuDNN 9 libraries), or use --device auto or cpu"

@@ -9,6 +9,10 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorElementType, ValueType};
 
 use super::preprocess::pack_f32_nchw;
+
+/// The largest input side fed to a model: a model declaring more is refused rather than
+/// allocating gigabytes per image.
+pub const MAX_INPUT_SIDE: i64 = 4096;
 use super::{
     EmbedError, Embedder, InputLayout, ModelChoice, ModelKey, Preprocess, PreprocessOverrides,
 };
@@ -65,19 +69,55 @@ impl OrtEnvironment {
                 detail: "no such file".into(),
             });
         }
-        let builder = ort::init_from(library).map_err(|err| EmbedError::Runtime {
+        let runtime_err = |detail: String| EmbedError::Runtime {
             path: library.to_path_buf(),
-            detail: err.to_string(),
-        })?;
-        let env = builder
-            .with_name("replicant")
-            .build()
-            .map_err(|err| EmbedError::Runtime {
-                path: library.to_path_buf(),
-                detail: err.to_string(),
-            })?;
+            detail,
+        };
+        // ort panics on a library that loads but will not give the API version it needs;
+        // ask the library first, and catch any other panic while loading it.
+        check_api(library).map_err(runtime_err)?;
+        let loaded = std::panic::catch_unwind(|| {
+            ort::init_from(library)
+                .map_err(|err| err.to_string())?
+                .with_name("replicant")
+                .build()
+                .map_err(|err| err.to_string())
+        })
+        .unwrap_or_else(|_| Err("loading it failed inside ONNX Runtime's bindings".into()));
+        let env = loaded.map_err(runtime_err)?;
         *slot = Some((library.to_path_buf(), env.clone()));
         Ok(env)
+    }
+}
+
+/// Checks that `library` is an ONNX Runtime that offers the C API version this program is
+/// built for, without handing it to ort (which panics when it does not).
+fn check_api(library: &Path) -> Result<(), String> {
+    // SAFETY: loading a shared library runs its initialisers; the user named this file as
+    // their ONNX Runtime, which ort would load the same way. `OrtGetApiBase` takes no
+    // arguments and returns a pointer to a static table; both calls are ONNX Runtime's C API.
+    unsafe {
+        let lib = libloading::Library::new(library).map_err(|e| e.to_string())?;
+        let get_base: libloading::Symbol<
+            '_,
+            unsafe extern "C" fn() -> *const ort::sys::OrtApiBase,
+        > = lib.get(b"OrtGetApiBase").map_err(|_| {
+            "it does not export `OrtGetApiBase`: it is not ONNX Runtime".to_string()
+        })?;
+        let base = get_base();
+        if base.is_null() {
+            return Err("its `OrtGetApiBase` returned nothing".into());
+        }
+        let version = std::ffi::CStr::from_ptr(((*base).GetVersionString)())
+            .to_string_lossy()
+            .into_owned();
+        if ((*base).GetApi)(ort::sys::ORT_API_VERSION).is_null() {
+            return Err(format!(
+                "it is ONNX Runtime {version}, which does not offer API version {} that this program needs",
+                ort::sys::ORT_API_VERSION
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -122,8 +162,11 @@ impl OnnxEmbedder {
             provider,
             path: model_path.to_path_buf(),
         };
-        let blank = vec![0u8; embedder.preprocess.image_bytes()];
-        let probe = embedder.embed_batch(&[&blank])?;
+        // A grey ramp, not a blank image: any real image model gives it a non-zero embedding.
+        let ramp: Vec<u8> = (0..embedder.preprocess.image_bytes())
+            .map(|i| ((i / 3) % 251) as u8)
+            .collect();
+        let probe = embedder.embed_batch(&[&ramp])?;
         embedder.dims = probe.first().map_or(0, Vec::len);
         if embedder.dims == 0 {
             return Err(EmbedError::Unsupported {
@@ -242,6 +285,11 @@ fn preprocess_from_model(
             return Ok((size, size));
         }
         if declared_h > 0 && declared_w > 0 {
+            if declared_h > MAX_INPUT_SIDE || declared_w > MAX_INPUT_SIDE {
+                return Err(unsupported(format!(
+                    "it declares an input of {declared_w}x{declared_h} pixels; the largest this program feeds a model is {MAX_INPUT_SIDE}x{MAX_INPUT_SIDE} (an image model takes a few hundred pixels a side)"
+                )));
+            }
             return Ok((declared_w as u32, declared_h as u32));
         }
         builtin_size.map(|s| (s, s)).ok_or_else(|| {
@@ -344,13 +392,26 @@ impl Embedder for OnnxEmbedder {
                 detail: format!("its first output has shape {dims:?}; expected [batch, dims]"),
             });
         }
-        Ok(values
-            .chunks_exact(per_image)
-            .map(|chunk| {
-                let mut v = chunk.to_vec();
-                super::l2_normalise(&mut v);
-                v
-            })
-            .collect())
+        let mut embeddings = Vec::with_capacity(batch);
+        for (i, chunk) in values.chunks_exact(per_image).enumerate() {
+            // A broken or foreign model gives NaN or all zeros, which would make every
+            // similarity null or 1.0; refuse it instead of reporting that.
+            if chunk.iter().any(|v| !v.is_finite()) {
+                return Err(EmbedError::BadOutput {
+                    path: self.path.clone(),
+                    detail: format!("image {} of a batch gave NaN or infinite values", i + 1),
+                });
+            }
+            if chunk.iter().all(|v| *v == 0.0) {
+                return Err(EmbedError::BadOutput {
+                    path: self.path.clone(),
+                    detail: format!("image {} of a batch gave an embedding of all zeros", i + 1),
+                });
+            }
+            let mut v = chunk.to_vec();
+            super::l2_normalise(&mut v);
+            embeddings.push(v);
+        }
+        Ok(embeddings)
     }
 }

@@ -4,6 +4,7 @@ mod review_set;
 mod scan_output;
 
 pub use review_set::{
-    ExportError, ExportReport, ReviewFormat, ReviewRow, escape_html, export_review_set, review_rows,
+    CurrentNames, ExportError, ExportReport, ExportRequest, ReviewFormat, ReviewRow, csv_text_cell,
+    csv_text_uncell, escape_html, export_review_set, review_rows,
 };
 pub use scan_output::{ScanOutputFormat, write_scan_results};

@@ -2,6 +2,7 @@
 //! optional copies of both images of each pair. Files are written atomically and never
 //! overwrite an existing file unless asked to.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ use base64::Engine;
 use crate::catalog::{ImageLocation, MAX_IMAGE_FILE_BYTES};
 use crate::decode::{DecodeLimits, decode_image, thumbnail};
 use crate::fsutil::write_atomically;
-use crate::review::LabelRecord;
+use crate::review::{LabelRecord, PairKey};
 
 /// The review set's file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -50,13 +51,19 @@ pub enum ExportError {
     #[error("{0} already exists; choose another name or pass --force to replace it")]
     Exists(PathBuf),
     /// Writing failed.
-    #[error("cannot write {path}: {source}; check the folder exists and is writable")]
+    #[error(
+        "cannot write {path}: {source}; {remedy}",
+        remedy = crate::fsutil::io_remedy(source, "check the folder exists and is writable")
+    )]
     Io {
         /// The path.
         path: PathBuf,
         /// The error.
         source: std::io::Error,
     },
+    /// The export was cancelled; nothing was written.
+    #[error("the export was cancelled; nothing was written")]
+    Cancelled,
 }
 
 /// What an export wrote.
@@ -75,9 +82,9 @@ pub struct ExportReport {
 /// One exported row: the fields of the review set, in order.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ReviewRow {
-    /// The generation's relative path.
+    /// The generation's name (as the latest scan names it).
     pub generation: String,
-    /// The training image's relative path.
+    /// The training image's name (as the latest scan names it).
     pub training: String,
     /// The match's rank.
     pub rank: usize,
@@ -95,16 +102,29 @@ pub struct ReviewRow {
     pub model: String,
     /// The generation's prompt.
     pub prompt: Option<String>,
+    /// blake3 of the generation's bytes (the label's key, with the next).
+    pub generation_hash: String,
+    /// blake3 of the training image's bytes.
+    pub training_hash: String,
 }
 
-/// The rows of the labelled pairs of `records` (cleared labels are left out).
-pub fn review_rows(records: &[LabelRecord]) -> Vec<ReviewRow> {
+/// The pairs' current names (generation, training) by key: a pair absent from it is shown
+/// under the names it was labelled under.
+pub type CurrentNames = HashMap<PairKey, (String, String)>;
+
+/// The rows of the labelled pairs of `records` (cleared labels are left out), each under its
+/// current names.
+pub fn review_rows(records: &[LabelRecord], names: &CurrentNames) -> Vec<ReviewRow> {
     records
         .iter()
         .filter_map(|r| {
+            let (generation, training) = names
+                .get(&r.key)
+                .cloned()
+                .unwrap_or_else(|| (r.generation.clone(), r.training.clone()));
             Some(ReviewRow {
-                generation: r.key.generation.clone(),
-                training: r.key.training.clone(),
+                generation,
+                training,
                 rank: r.context.rank,
                 similarity: (r.context.similarity * 10_000.0).round() / 10_000.0,
                 label: r.label?.as_str().to_string(),
@@ -113,31 +133,73 @@ pub fn review_rows(records: &[LabelRecord]) -> Vec<ReviewRow> {
                 labelled_at: r.labelled_at.clone(),
                 model: r.context.model_key.clone(),
                 prompt: r.context.prompt.clone(),
+                generation_hash: r.key.generation_hash.clone(),
+                training_hash: r.key.training_hash.clone(),
             })
         })
         .collect()
 }
 
-/// Writes the review set of `records` to `out`. With `with_images`, both images of each pair
-/// are copied into `<out stem>_images/` beside it.
+/// How to export.
+pub struct ExportRequest<'a> {
+    /// The format.
+    pub format: ReviewFormat,
+    /// Copy both images of each pair into `<out stem>_images/` beside the file.
+    pub with_images: bool,
+    /// Replace existing files.
+    pub force: bool,
+    /// The pairs' current names.
+    pub names: &'a CurrentNames,
+    /// Whether an image may be read: only those inside the project's folders are (a
+    /// tampered store must not make an export copy any file it names).
+    pub readable: &'a dyn Fn(&ImageLocation) -> bool,
+    /// Called with (pairs done, pairs in all) as images are read; returning false cancels.
+    pub progress: &'a mut dyn FnMut(usize, usize) -> bool,
+}
+
+/// Writes the review set of `records` to `out` as `request` says. Nothing is written when it
+/// fails or is cancelled, except image copies already made.
 pub fn export_review_set(
     records: &[LabelRecord],
     out: &Path,
-    format: ReviewFormat,
-    with_images: bool,
-    force: bool,
+    request: ExportRequest<'_>,
 ) -> Result<ExportReport, ExportError> {
+    let ExportRequest {
+        format,
+        with_images,
+        force,
+        names,
+        readable,
+        progress,
+    } = request;
     if out.exists() && !force {
         return Err(ExportError::Exists(out.to_path_buf()));
     }
     let labelled: Vec<&LabelRecord> = records.iter().filter(|r| r.label.is_some()).collect();
-    let rows = review_rows(records);
+    let rows = review_rows(records, names);
     let mut report = ExportReport {
         pairs: rows.len(),
         ..ExportReport::default()
     };
+    let locations: Vec<[Option<ImageLocation>; 2]> = labelled
+        .iter()
+        .map(|record| {
+            [generation_location(record), record.context.training_path.clone()].map(|location| {
+                let location = location?;
+                if readable(&location) {
+                    Some(location)
+                } else {
+                    report.problems.push(format!(
+                        "{} is outside the project's folders; not read (the label store may have been edited)",
+                        location.display()
+                    ));
+                    None
+                }
+            })
+        })
+        .collect();
     let images_dir = with_images.then(|| images_dir_for(out));
-    let mut copied: Vec<(Option<String>, Option<String>)> = vec![(None, None); labelled.len()];
+    let mut copied: Vec<[Option<String>; 2]> = vec![[None, None]; labelled.len()];
     if let Some(dir) = &images_dir {
         if dir.exists() && !force {
             return Err(ExportError::Exists(dir.clone()));
@@ -146,44 +208,31 @@ pub fn export_review_set(
             path: dir.clone(),
             source,
         })?;
-        for (i, record) in labelled.iter().enumerate() {
-            let sides = [
-                (
-                    generation_location(record),
-                    "generation",
-                    &record.key.generation,
-                ),
-                (
-                    record.context.training_path.clone(),
-                    "training",
-                    &record.key.training,
-                ),
-            ];
-            for (slot, (source, side, rel)) in sides.into_iter().enumerate() {
-                let Some(source) = source else {
+        for (i, row) in rows.iter().enumerate() {
+            if !progress(i, rows.len()) {
+                return Err(ExportError::Cancelled);
+            }
+            let sides = [("generation", &row.generation), ("training", &row.training)];
+            for (slot, (side, name)) in sides.into_iter().enumerate() {
+                let Some(source) = &locations[i][slot] else {
                     report
                         .problems
-                        .push(format!("{rel}: location unknown, not copied"));
+                        .push(format!("{name}: location unknown or refused, not copied"));
                     continue;
                 };
-                let name = format!("{:04}_{side}_{}", i + 1, file_name_of(rel));
+                let file = format!("{:04}_{side}_{}", i + 1, file_name_of(name));
                 let copied_file = source
                     .read(MAX_IMAGE_FILE_BYTES)
-                    .and_then(|bytes| std::fs::write(dir.join(&name), bytes));
+                    .and_then(|bytes| std::fs::write(dir.join(&file), bytes));
                 match copied_file {
-                    Ok(_) => {
+                    Ok(()) => {
                         report.images_copied += 1;
-                        let link = format!(
+                        copied[i][slot] = Some(format!(
                             "{}/{}",
                             dir.file_name()
                                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-                            name
-                        );
-                        if slot == 0 {
-                            copied[i].0 = Some(link)
-                        } else {
-                            copied[i].1 = Some(link)
-                        }
+                            file
+                        ));
                     }
                     Err(err) => report.problems.push(format!("{}: {err}", source.display())),
                 }
@@ -195,14 +244,28 @@ pub fn export_review_set(
     match format {
         ReviewFormat::Csv => write_csv(&rows, &mut body),
         ReviewFormat::JsonLines => write_jsonl(&rows, &mut body),
-        ReviewFormat::Html => {
-            write_html(&labelled, &rows, &copied, &mut body, &mut report.problems)
-        }
+        ReviewFormat::Html => write_html(
+            &rows,
+            &locations,
+            &copied,
+            &mut body,
+            &mut report.problems,
+            progress,
+        ),
     }
-    .map_err(|source| ExportError::Io {
-        path: out.to_path_buf(),
-        source,
+    .map_err(|source| {
+        if source.kind() == std::io::ErrorKind::Interrupted {
+            ExportError::Cancelled
+        } else {
+            ExportError::Io {
+                path: out.to_path_buf(),
+                source,
+            }
+        }
     })?;
+    if !progress(rows.len(), rows.len()) {
+        return Err(ExportError::Cancelled);
+    }
     write_atomically(out, &body).map_err(|source| ExportError::Io {
         path: out.to_path_buf(),
         source,
@@ -226,6 +289,26 @@ fn file_name_of(rel: &str) -> String {
         .collect()
 }
 
+/// A text cell for a CSV file that spreadsheets open: a cell starting with `=`, `+`, `-`,
+/// `@`, a tab or a carriage return is a formula to Excel, LibreOffice and Sheets (OWASP's
+/// "CSV injection"), so it gets a leading `'`, which they show as text and do not run.
+/// Numbers the program writes itself are left as they are.
+pub fn csv_text_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// Undoes [`csv_text_cell`] (for reading a review set back).
+pub fn csv_text_uncell(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => text,
+    }
+}
+
 fn write_csv(rows: &[ReviewRow], out: &mut Vec<u8>) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     writer.write_record([
@@ -239,19 +322,23 @@ fn write_csv(rows: &[ReviewRow], out: &mut Vec<u8>) -> std::io::Result<()> {
         "labelled_at",
         "model",
         "prompt",
+        "generation_hash",
+        "training_hash",
     ])?;
     for row in rows {
         writer.write_record([
-            row.generation.as_str(),
-            &row.training,
+            csv_text_cell(&row.generation).as_ref(),
+            &csv_text_cell(&row.training),
             &row.rank.to_string(),
             &format!("{:.4}", row.similarity),
             &row.label,
-            &row.reviewer,
-            &row.note,
+            &csv_text_cell(&row.reviewer),
+            &csv_text_cell(&row.note),
             &row.labelled_at,
-            &row.model,
-            row.prompt.as_deref().unwrap_or(""),
+            &csv_text_cell(&row.model),
+            &csv_text_cell(row.prompt.as_deref().unwrap_or("")),
+            &row.generation_hash,
+            &row.training_hash,
         ])?;
     }
     writer.flush()
@@ -281,7 +368,6 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
-/// A small JPEG of the image as a data URI, so the page needs no other file.
 /// The generation's location, from what its label recorded.
 fn generation_location(record: &LabelRecord) -> Option<ImageLocation> {
     record
@@ -291,6 +377,7 @@ fn generation_location(record: &LabelRecord) -> Option<ImageLocation> {
         .map(ImageLocation::File)
 }
 
+/// A small JPEG of the image as a data URI, so the page needs no other file.
 fn data_uri(location: &ImageLocation) -> Result<String, String> {
     let bytes = location
         .read(MAX_IMAGE_FILE_BYTES)
@@ -309,11 +396,12 @@ fn data_uri(location: &ImageLocation) -> Result<String, String> {
 }
 
 fn write_html(
-    labelled: &[&LabelRecord],
     rows: &[ReviewRow],
-    copied: &[(Option<String>, Option<String>)],
+    locations: &[[Option<ImageLocation>; 2]],
+    copied: &[[Option<String>; 2]],
     out: &mut Vec<u8>,
     problems: &mut Vec<String>,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
 ) -> std::io::Result<()> {
     writeln!(
         out,
@@ -331,7 +419,13 @@ figcaption{{font-size:12px;color:#555;word-break:break-all}}\
         "<h1>Replicant review set</h1><p>{} labelled pairs.</p>",
         rows.len()
     )?;
-    for (i, (record, row)) in labelled.iter().zip(rows).enumerate() {
+    for (i, row) in rows.iter().enumerate() {
+        if !progress(i, rows.len()) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Interrupted,
+                "the export was cancelled",
+            ));
+        }
         let mut figure =
             |path: &Option<ImageLocation>, link: &Option<String>, title: &str| -> String {
                 let src = path.as_ref().map(data_uri);
@@ -353,8 +447,8 @@ figcaption{{font-size:12px;color:#555;word-break:break-all}}\
                 };
                 format!("<figure>{img}<figcaption>{caption}</figcaption></figure>")
             };
-        let generation = figure(&generation_location(record), &copied[i].0, &row.generation);
-        let training = figure(&record.context.training_path, &copied[i].1, &row.training);
+        let generation = figure(&locations[i][0], &copied[i][0], &row.generation);
+        let training = figure(&locations[i][1], &copied[i][1], &row.training);
         writeln!(
             out,
             "<section class=\"pair\"><div class=\"meta\"><span class=\"label {label}\">{label_title}</span> similarity <b>{sim:.4}</b> · rank {rank} · {reviewer} · {at}</div>\
@@ -390,6 +484,46 @@ mod tests {
             escape_html("<b a=\"x\">'&'</b>"),
             "&lt;b a=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/b&gt;"
         );
+    }
+
+    /// Regression: CSV cells starting with `=`, `+`, `-` or `@` were written verbatim, so a
+    /// prompt or note could run as a formula in a spreadsheet.
+    #[test]
+    fn csv_cells_that_would_be_formulas_are_neutralised_and_read_back() {
+        for text in ["=HYPERLINK(\"http://x\")", "+1", "-2+3", "@SUM(A1)", "\tx"] {
+            let cell = csv_text_cell(text);
+            assert!(cell.starts_with('\''), "{cell}");
+            assert_eq!(csv_text_uncell(&cell), text);
+        }
+        assert_eq!(csv_text_cell("a castle"), "a castle");
+        assert_eq!(csv_text_uncell("'quoted"), "'quoted");
+        let row = ReviewRow {
+            generation: "=cmd|' /C calc'!A0.png".into(),
+            training: "t.png".into(),
+            rank: 1,
+            similarity: -0.25,
+            label: "distinct".into(),
+            reviewer: "@admin".into(),
+            note: "+note".into(),
+            labelled_at: "2026".into(),
+            model: "m".into(),
+            prompt: Some("-prompt".into()),
+            generation_hash: "g".into(),
+            training_hash: "t".into(),
+        };
+        let mut body = Vec::new();
+        write_csv(&[row], &mut body).expect("csv");
+        let mut reader = csv::Reader::from_reader(body.as_slice());
+        let record = reader.records().next().expect("row").expect("parse");
+        for (i, expected) in [
+            (0, "'=cmd|' /C calc'!A0.png"),
+            (5, "'@admin"),
+            (6, "'+note"),
+            (9, "'-prompt"),
+        ] {
+            assert_eq!(&record[i], expected);
+        }
+        assert_eq!(&record[3], "-0.2500", "numbers are left as they are");
     }
 
     #[test]

@@ -42,6 +42,8 @@ struct JsonGeneration<'a> {
     generation: &'a str,
     prompt: Option<&'a str>,
     matches: Vec<JsonMatch<'a>>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
 }
 
 /// Similarities (and layout agreements) are written with 4 decimals: f16 index storage makes
@@ -62,6 +64,7 @@ pub fn write_scan_results(
                 let line = JsonGeneration {
                     generation: &result.generation,
                     prompt: result.prompt.as_deref(),
+                    notes: &result.notes,
                     matches: result
                         .matches
                         .iter()
@@ -133,6 +136,7 @@ mod tests {
         vec![GenerationMatches {
             generation: "sub/a.png".into(),
             generation_path: "/g/sub/a.png".into(),
+            generation_hash: None,
             prompt: Some("a \"quoted\", prompt".into()),
             matches: vec![Match {
                 rank: 1,
@@ -142,9 +146,11 @@ mod tests {
                 layout: Some(0.612_34),
                 training_path: std::path::PathBuf::from("/t/x.jpg").into(),
                 training_caption: None,
+                training_hash: None,
             }],
             region_hits: Vec::new(),
             collage: false,
+            notes: Vec::new(),
         }]
     }
 

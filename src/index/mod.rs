@@ -30,6 +30,10 @@ const VIEW_FROM_BYTES: u64 = 256 * 1024 * 1024;
 /// reported.
 pub const EXPANSION_SEARCH: usize = 128;
 
+/// How far past ±1 a cosine similarity may stray from storage rounding before it counts as
+/// damage.
+const SIMILARITY_SLACK: f32 = 0.02;
+
 /// How vectors are stored in the index (`--dtype`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -100,6 +104,11 @@ pub enum IndexError {
         /// What went wrong.
         detail: String,
     },
+    /// The index gave a similarity that cannot be (NaN, or beyond ±1).
+    #[error(
+        "the training index is damaged: {0}; a project's own index is rebuilt by scanning again, a shared one must be built again (`replicant index verify` checks it)"
+    )]
+    Damaged(String),
     /// A prebuilt training index is missing, damaged or does not fit.
     #[error("training index {path}: {detail}")]
     Prebuilt {
@@ -295,15 +304,21 @@ impl TrainingIndex for UsearchIndex {
             self.index.search(query, k)
         }
         .map_err(usearch_err)?;
-        let mut hits: Vec<Hit> = found
-            .keys
-            .iter()
-            .zip(&found.distances)
-            .map(|(&key, &distance)| Hit {
+        let mut hits = Vec::with_capacity(found.keys.len());
+        for (&key, &distance) in found.keys.iter().zip(&found.distances) {
+            let similarity = 1.0 - distance;
+            // Rounding in f16/i8 storage strays a little past ±1; more, or NaN, means the
+            // stored vectors are damaged, and a similarity from them would be a lie.
+            if !similarity.is_finite() || similarity.abs() > 1.0 + SIMILARITY_SLACK {
+                return Err(IndexError::Damaged(format!(
+                    "a search returned similarity {similarity} for key {key}"
+                )));
+            }
+            hits.push(Hit {
                 key,
-                similarity: (1.0 - distance).clamp(-1.0, 1.0),
-            })
-            .collect();
+                similarity: similarity.clamp(-1.0, 1.0),
+            });
+        }
         hits.sort_by(|a, b| {
             b.similarity
                 .total_cmp(&a.similarity)
@@ -395,6 +410,24 @@ pub(crate) mod tests {
         assert!(index.search(&[0.0; 8], 5).expect("search").is_empty());
         index.reserve(1, 1).expect("reserve");
         assert!(index.add(1, &[0.5; 4]).is_err());
+    }
+
+    /// Regression: damaged vectors gave NaN similarities that were reported as results; a
+    /// NaN (or beyond ±1) similarity is now an error naming the damage.
+    #[test]
+    fn a_nan_similarity_is_an_error_not_a_result() {
+        let params = IndexParams {
+            dims: 8,
+            dtype: Dtype::F32,
+        };
+        let good = unit(1, 8);
+        let damaged = vec![f32::NAN; 8];
+        let index = build(&UsearchStore, params, &[(0, &good), (1, &damaged)]).expect("build");
+        let err = index
+            .search(&good, 2)
+            .expect_err("NaN must not be a result");
+        assert!(matches!(err, IndexError::Damaged(_)), "{err}");
+        assert!(err.to_string().contains("damaged"), "{err}");
     }
 
     #[test]

@@ -24,28 +24,67 @@ pub const INDEX_FILE: &str = "index.usearch";
 pub const ROWS_FILE: &str = "rows.sqlite";
 /// The manifest format this program writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
-/// Index files up to this size are checked against their recorded hash when opened (about a
-/// second's reading); larger ones by `replicant index verify`.
-pub const VERIFY_ON_OPEN_MAX_BYTES: u64 = 256 * 1024 * 1024;
 
-/// A file of the index and how to recognise it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A file and how to recognise it: its size, its blake3 hash, and a hash of samples of it
+/// (64 blocks of 64 KiB spread over the file) that checks a large file in milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileCheck {
     /// Its size in bytes.
     pub bytes: u64,
     /// Its blake3 hash (hex).
     pub blake3: String,
+    /// blake3 of its size and sampled blocks (hex).
+    #[serde(default)]
+    pub sampled: String,
+}
+
+/// Files up to this size are hashed whole by [`FileCheck::quick_check`] (about a second of
+/// reading here); larger ones are checked by samples.
+pub const FULL_CHECK_MAX_BYTES: u64 = 256 * 1024 * 1024;
+
+const SAMPLES: u64 = 64;
+const SAMPLE_BYTES: u64 = 64 * 1024;
+
+fn sampled_hash(path: &Path, bytes: u64) -> std::io::Result<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&bytes.to_le_bytes());
+    let mut block = vec![0u8; SAMPLE_BYTES as usize];
+    for i in 0..SAMPLES {
+        let offset = (bytes.saturating_sub(SAMPLE_BYTES)) * i / (SAMPLES - 1);
+        file.seek(SeekFrom::Start(offset))?;
+        let n = (&mut file).take(SAMPLE_BYTES).read(&mut block)?;
+        hasher.update(&block[..n]);
+    }
+    Ok(hasher.finalize().to_hex().to_string())
 }
 
 impl FileCheck {
-    /// Reads `path` and records its size and hash.
+    /// Reads `path` and records its size, hash and sampled hash.
     pub fn of(path: &Path) -> std::io::Result<Self> {
         let mut hasher = blake3::Hasher::new();
         hasher.update_mmap_rayon(path)?;
+        let bytes = std::fs::metadata(path)?.len();
         Ok(Self {
-            bytes: std::fs::metadata(path)?.len(),
+            bytes,
             blake3: hasher.finalize().to_hex().to_string(),
+            sampled: sampled_hash(path, bytes)?,
         })
+    }
+
+    /// Whether `path` still matches, reading it whole when it is at most
+    /// [`FULL_CHECK_MAX_BYTES`] and by samples beyond (a flipped byte outside the samples is
+    /// caught by a full check: `replicant index verify`).
+    pub fn quick_check(&self, path: &Path) -> std::io::Result<bool> {
+        let bytes = std::fs::metadata(path)?.len();
+        if bytes != self.bytes {
+            return Ok(false);
+        }
+        if bytes <= FULL_CHECK_MAX_BYTES || self.sampled.is_empty() {
+            return Ok(Self::of(path)?.blake3 == self.blake3);
+        }
+        Ok(sampled_hash(path, bytes)? == self.sampled)
     }
 }
 
@@ -53,6 +92,7 @@ impl FileCheck {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartRef {
     /// The part's `.npy` file.
+    #[serde(with = "crate::fsutil::serde_path")]
     pub file: PathBuf,
     /// Its rows.
     pub rows: u64,
@@ -89,6 +129,7 @@ pub struct Manifest {
     /// Rows (training images), keys `0..rows`.
     pub rows: u64,
     /// The training sources, as given to `embed` (absolute).
+    #[serde(with = "crate::fsutil::serde_path::vec")]
     pub sources: Vec<PathBuf>,
     /// The parts merged, in key order.
     pub parts: Vec<PartRef>,
@@ -321,8 +362,9 @@ pub fn verify_index_file(dir: &Path, manifest: &Manifest) -> Result<(), IndexErr
 }
 
 impl PrebuiltIndex {
-    /// Opens the index in `dir` as a memory-mapped view. Its size is always checked against
-    /// the manifest, and its hash too when the file is small enough to read in about a second.
+    /// Opens the index in `dir` as a memory-mapped view, after checking the index file
+    /// against its manifest ([`FileCheck::quick_check`]: whole up to 256 MiB, by samples
+    /// beyond).
     pub fn open(dir: &Path, store: &dyn IndexStore) -> Result<Self, IndexError> {
         let manifest = read_manifest(dir)?;
         let index_path = dir.join(INDEX_FILE);
@@ -338,8 +380,17 @@ impl PrebuiltIndex {
                 ),
             ));
         }
-        if bytes <= VERIFY_ON_OPEN_MAX_BYTES {
-            verify_index_file(dir, &manifest)?;
+        let intact = manifest
+            .index_file
+            .quick_check(&index_path)
+            .map_err(|e| prebuilt_err(dir, format!("cannot read {INDEX_FILE}: {e}")))?;
+        if !intact {
+            return Err(prebuilt_err(
+                dir,
+                format!(
+                    "{INDEX_FILE} does not match its manifest's checksum: it is damaged or was replaced; check it with `replicant index verify`, then build the index again with `replicant index build`"
+                ),
+            ));
         }
         let index = store.view(&index_path)?;
         if index.len() as u64 != manifest.rows || index.dims() != manifest.dims {

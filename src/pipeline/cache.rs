@@ -107,10 +107,18 @@ impl EmbeddingCache {
              CREATE TABLE IF NOT EXISTS failures (
                  hash BLOB PRIMARY KEY, program_version TEXT NOT NULL, reason TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS images (
-                 hash BLOB PRIMARY KEY, width INTEGER NOT NULL, height INTEGER NOT NULL)
-                 WITHOUT ROWID;",
+                 hash BLOB PRIMARY KEY, width INTEGER NOT NULL, height INTEGER NOT NULL,
+                 notes TEXT) WITHOUT ROWID;",
         )
         .map_err(err)?;
+        let has_notes = conn
+            .prepare("SELECT 1 FROM pragma_table_info('images') WHERE name = 'notes'")
+            .and_then(|mut stmt| stmt.exists([]))
+            .map_err(err)?;
+        if !has_notes {
+            conn.execute_batch("ALTER TABLE images ADD COLUMN notes TEXT")
+                .map_err(err)?;
+        }
         let found: Option<String> = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'schema_version'",
@@ -297,6 +305,23 @@ impl EmbeddingCache {
             .map_err(|e| self.err(e))
     }
 
+    /// What was noted about the content `hash` when it was embedded (a partial decode, a cut
+    /// prompt).
+    pub fn notes(&self, hash: &ContentHash) -> Result<Vec<String>, CacheError> {
+        let text: Option<Option<String>> = self
+            .conn
+            .prepare_cached("SELECT notes FROM images WHERE hash = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![hash.as_slice()], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))?;
+        Ok(text
+            .flatten()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default())
+    }
+
     /// Every content hash whose pixel size is recorded.
     pub fn hashes_with_dimensions(&self) -> Result<HashSet<ContentHash>, CacheError> {
         let mut stmt = self
@@ -327,13 +352,13 @@ impl EmbeddingCache {
         self.write_with_sizes(model_key, files, embeddings, &[], failures)
     }
 
-    /// [`Self::write`], with the pixel sizes of embedded images too.
+    /// [`Self::write`], with the pixel sizes of embedded images and what was noted about them.
     pub fn write_with_sizes(
         &mut self,
         model_key: &str,
         files: &[FileRecord],
         embeddings: &[(ContentHash, String, Vec<f32>)],
-        sizes: &[(ContentHash, (u32, u32))],
+        sizes: &[(ContentHash, (u32, u32), Vec<String>)],
         failures: &[(ContentHash, String)],
     ) -> Result<(), CacheError> {
         if files.is_empty() && embeddings.is_empty() && failures.is_empty() && sizes.is_empty() {
@@ -375,12 +400,14 @@ impl EmbeddingCache {
             }
             let mut put_size = tx
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO images (hash, width, height) VALUES (?1, ?2, ?3)",
+                    "INSERT OR REPLACE INTO images (hash, width, height, notes) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(err)?;
-            for (hash, (width, height)) in sizes {
+            for (hash, (width, height), notes) in sizes {
+                let notes =
+                    (!notes.is_empty()).then(|| serde_json::to_string(notes).unwrap_or_default());
                 put_size
-                    .execute(params![hash.as_slice(), width, height])
+                    .execute(params![hash.as_slice(), width, height, notes])
                     .map_err(err)?;
             }
             let mut put_failure = tx

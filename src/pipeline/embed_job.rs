@@ -53,6 +53,7 @@ pub struct EmbedSummary {
     /// `part-I-of-N`.
     pub part: String,
     /// The part's files (`.npy`, `.jsonl`, `.json`).
+    #[serde(with = "crate::fsutil::serde_path::vec")]
     pub files: Vec<PathBuf>,
     /// Rows written (one per decodable image).
     pub rows: u64,
@@ -305,14 +306,8 @@ fn run(
         rows: 0,
         skipped: skipped.clone(),
         truncated_shards: truncated.clone(),
-        npy: FileCheck {
-            bytes: 0,
-            blake3: String::new(),
-        },
-        jsonl: FileCheck {
-            bytes: 0,
-            blake3: String::new(),
-        },
+        npy: FileCheck::default(),
+        jsonl: FileCheck::default(),
         replicant_version: env!("CARGO_PKG_VERSION").into(),
         created_at: crate::fsutil::utc_now(),
     };
@@ -375,6 +370,7 @@ fn take_outcomes(
                 slot,
                 hash,
                 png_prompt,
+                ..
             } => (slot, Some(hash), png_prompt, false),
             Outcome::Embedded {
                 slot,

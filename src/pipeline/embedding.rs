@@ -36,6 +36,8 @@ pub(crate) enum Outcome {
         slot: Slot,
         hash: ContentHash,
         png_prompt: Option<String>,
+        /// What was noted when it was embedded.
+        notes: Vec<String>,
     },
     /// It was embedded now; its views are in the cache too.
     Embedded {
@@ -46,6 +48,8 @@ pub(crate) enum Outcome {
         views: Vec<(String, Vec<f32>)>,
         /// Its layout thumbnail, as stored under [`LAYOUT_VIEW`].
         luma: Vec<f32>,
+        /// What a reviewer should know about how it was read.
+        notes: Vec<String>,
     },
     /// It could not be used.
     Failed { slot: Slot, reason: String },
@@ -110,6 +114,7 @@ pub(crate) fn plan<'a>(
                 slot,
                 hash: file.hash,
                 png_prompt: file.embedded_prompt,
+                notes: cache.notes(&file.hash)?,
             }),
             Some(file) if failures.contains_key(&file.hash) => ready.push(Outcome::Failed {
                 slot,
@@ -280,6 +285,7 @@ impl EmbeddingRun {
                     slot,
                     hash,
                     png_prompt,
+                    notes: cache.notes(&hash)?,
                 }])
             }
             Report::Failed {
@@ -316,13 +322,14 @@ impl EmbeddingRun {
                         vectors.push((item.hash, view.name.clone(), view.vector.clone()));
                     }
                     vectors.push((item.hash, LAYOUT_VIEW.to_string(), luma.clone()));
-                    sizes.push((item.hash, item.size_px));
+                    sizes.push((item.hash, item.size_px, item.notes.clone()));
                     outcomes.push(Outcome::Embedded {
                         slot: item.slot,
                         hash: item.hash,
                         png_prompt: item.png_prompt,
                         views: item.views.into_iter().map(|v| (v.name, v.vector)).collect(),
                         luma,
+                        notes: item.notes,
                     });
                 }
                 let files = std::mem::take(&mut self.pending_files);

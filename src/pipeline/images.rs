@@ -97,20 +97,32 @@ impl ImageLoader {
         }
     }
 
-    /// Asks for an image; a request already waiting moves to the front.
-    pub fn request(&self, request: ImageRequest) {
+    /// Asks for an image; a request already waiting moves to the front. Returns the oldest
+    /// requests dropped to keep the queue bounded: they will never be answered, so a caller
+    /// that remembers what it asked for must forget them and ask again when needed.
+    #[must_use = "dropped requests will never be answered; forget them or ask again"]
+    pub fn request(&self, request: ImageRequest) -> Vec<ImageRequest> {
         let (lock, condvar) = &*self.queue;
         let mut queue = lock.lock().unwrap_or_else(|p| p.into_inner());
         queue.jobs.retain(|r| r != &request);
         queue.jobs.push_front(request);
-        queue.jobs.truncate(self.max_waiting);
+        let dropped = if queue.jobs.len() > self.max_waiting {
+            queue.jobs.split_off(self.max_waiting).into()
+        } else {
+            Vec::new()
+        };
         condvar.notify_one();
+        dropped
     }
 
-    /// Forgets every waiting request (those in progress still finish).
-    pub fn clear(&self) {
+    /// Forgets every waiting request (those in progress still finish) and returns them.
+    pub fn clear(&self) -> Vec<ImageRequest> {
         let (lock, _) = &*self.queue;
-        lock.lock().unwrap_or_else(|p| p.into_inner()).jobs.clear();
+        lock.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .jobs
+            .drain(..)
+            .collect()
     }
 
     /// Whether only the newest requests are kept.
@@ -236,14 +248,15 @@ mod tests {
         let bad = dir.path().join("b.png");
         std::fs::write(&bad, b"nope").expect("write");
         let loader = ImageLoader::thumbnails(2, None);
-        loader.request(ImageRequest {
+        let mut dropped = loader.request(ImageRequest {
             location: good.clone().into(),
             max_side: Some(100),
         });
-        loader.request(ImageRequest {
+        dropped.extend(loader.request(ImageRequest {
             location: bad.clone().into(),
             max_side: Some(100),
-        });
+        }));
+        assert!(dropped.is_empty());
         let mut got = Vec::new();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while got.len() < 2 && std::time::Instant::now() < deadline {

@@ -39,6 +39,7 @@ pub struct IndexBuildOptions {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct IndexBuildSummary {
     /// The index folder.
+    #[serde(with = "crate::fsutil::serde_path")]
     pub index: PathBuf,
     /// Rows (training images).
     pub rows: u64,
@@ -51,6 +52,7 @@ pub struct IndexBuildSummary {
     /// The model key.
     pub model_key: String,
     /// The sources.
+    #[serde(with = "crate::fsutil::serde_path::vec")]
     pub sources: Vec<PathBuf>,
     /// Parts merged.
     pub parts: usize,
@@ -377,14 +379,8 @@ mod tests {
             rows: 0,
             skipped: Vec::new(),
             truncated_shards: Vec::new(),
-            npy: FileCheck {
-                bytes: 0,
-                blake3: String::new(),
-            },
-            jsonl: FileCheck {
-                bytes: 0,
-                blake3: String::new(),
-            },
+            npy: FileCheck::default(),
+            jsonl: FileCheck::default(),
             replicant_version: "test".into(),
             created_at: "now".into(),
         };

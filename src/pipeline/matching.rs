@@ -34,6 +34,8 @@ pub(crate) struct TrainingImage {
     pub caption: Option<String>,
     /// Its layout thumbnail (see [`crate::layout::layout_luma`]), when known.
     pub luma: Option<Vec<f32>>,
+    /// blake3 of its bytes, when known.
+    pub hash: Option<[u8; 32]>,
 }
 
 /// The training images behind an index's keys.
@@ -116,6 +118,9 @@ pub(crate) fn match_generation(
             layout,
             training_path: image.location,
             training_caption: image.caption,
+            training_hash: image
+                .hash
+                .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
         })
         .collect();
     let mut hits = Vec::with_capacity(best_cells.len());
@@ -155,6 +160,7 @@ mod tests {
             location: ImageLocation::File(format!("/t/t{i}.png").into()),
             caption: None,
             luma,
+            hash: None,
         }
     }
 

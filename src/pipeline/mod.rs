@@ -12,6 +12,7 @@ mod cache;
 pub mod embed_job;
 mod embedding;
 mod events;
+pub mod export_job;
 mod images;
 pub mod index_build;
 mod last_scan;
@@ -21,6 +22,7 @@ mod open_job;
 pub mod parts;
 pub mod project;
 pub mod regions;
+pub mod review_open;
 mod scan;
 mod sources;
 mod training;
@@ -29,10 +31,11 @@ mod workers;
 pub use align_job::{AlignJob, spawn_alignment};
 pub use cache::{CacheError, ContentHash, EmbeddingCache};
 pub use images::{ImageLoader, ImageRequest, LoadedImage, MAX_TEXTURE_SIDE, mip_chain};
-pub use last_scan::LastScan;
+pub use last_scan::{LastScan, LastScanError};
 pub use model::{ModelRequest, load_embedder, resolve_runtime};
 pub use open_job::{OpenJob, OpenedProject, ProjectSource, read_project, spawn_open};
-pub use project::{Project, ProjectSpec};
+pub use project::{Project, ProjectScope, ProjectSpec};
+pub use review_open::{fill_hashes, open_review};
 pub use scan::ScanError;
 pub use sources::{FILES_PER_UNIT, UnitId};
 
@@ -165,8 +168,13 @@ pub struct ScanSummary {
     /// Generations whose regions match two or more training images at or above the threshold.
     pub collages: usize,
     /// The prebuilt training index matched against, if one was given.
+    #[serde(with = "crate::fsutil::serde_path::option")]
     pub training_index: Option<PathBuf>,
+    /// Why the results could not be saved in the project (the desk, `label` and `export`
+    /// cannot use them then); `None` when they were.
+    pub save_error: Option<String>,
     /// The project folder.
+    #[serde(with = "crate::fsutil::serde_path")]
     pub project_dir: PathBuf,
 }
 
@@ -208,6 +216,9 @@ pub enum ScanEvent {
         /// Images that need reading (not cached by path).
         to_process: usize,
     },
+    /// Every generation found, before any is matched, so a reviewer sees them all from the
+    /// start (each is pending until its `Generation` event).
+    Listed(Vec<PendingGeneration>),
     /// A line for the log ("running on CPU", "index loaded from ...").
     Info(String),
     /// Progress of the embedding phase.
@@ -222,6 +233,17 @@ pub enum ScanEvent {
     Failed(String),
     /// The scan was cancelled.
     Cancelled,
+}
+
+/// A generation found by a scan, before its matches.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingGeneration {
+    /// Its name (as in results).
+    pub generation: String,
+    /// The file.
+    pub generation_path: PathBuf,
+    /// Its prompt from a sidecar or metadata file (a PNG's own is read when it is embedded).
+    pub prompt: Option<String>,
 }
 
 /// A running scan. Dropping it cancels the scan; its threads stop after the batch in hand.

@@ -32,8 +32,12 @@ pub struct OpenedProject {
     pub review: ReviewStore,
     /// Every pair's current label.
     pub labels: Vec<LabelRecord>,
-    /// The results its last scan left (empty before the first scan).
+    /// The results its last scan left (empty before the first scan, or when they cannot be
+    /// read: see `messages`).
     pub last: LastScan,
+    /// What the reviewer must be told on opening: results that cannot be read (the file and
+    /// the remedy), labels an upgrade could not attach.
+    pub messages: Vec<String>,
 }
 
 /// Reads a project: its folder, label store and last results. Blocks; runs on the thread
@@ -47,16 +51,42 @@ fn load_project(source: ProjectSource) -> Result<OpenedProject, String> {
     read_project(project).map_err(|err| err.to_string())
 }
 
-/// Reads the label store and last results of `project`. Blocks.
+/// Reads the label store (upgrading an older one to content keys) and last results of
+/// `project`, giving results from before content keys their hashes. Blocks.
 pub fn read_project(project: Project) -> Result<OpenedProject, ReviewError> {
-    let review = ReviewStore::open(&project.review_path())?;
+    let (review, migration) = super::open_review(&project)?;
     let labels = review.all()?;
-    let last = LastScan::load(&project).unwrap_or_default();
+    let mut messages = Vec::new();
+    if let Some(report) = migration.filter(|r| !r.unresolved.is_empty()) {
+        messages.push(format!(
+            "The label store was upgraded to content keys; {} labelled pairs could not be found on disk and are kept under their old names (they are exported, but shown on no pair): {}",
+            report.unresolved.len(),
+            report
+                .unresolved
+                .iter()
+                .take(5)
+                .map(|(g, t)| format!("{g} ~ {t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let last = match LastScan::load(&project) {
+        Ok(last) => {
+            let mut last = last.unwrap_or_default();
+            super::fill_hashes(&project, &mut last);
+            last
+        }
+        Err(err) => {
+            messages.push(err.to_string());
+            LastScan::default()
+        }
+    };
     Ok(OpenedProject {
         project,
         review,
         labels,
         last,
+        messages,
     })
 }
 

@@ -31,6 +31,7 @@ pub struct PartRow {
     /// folder name when the worker was given several sources.
     pub training: String,
     /// The source it is in (absolute), as given to `embed --training`.
+    #[serde(with = "crate::fsutil::serde_path")]
     pub source: PathBuf,
     /// The file, or the shard holding it, relative to the source (empty when the source is
     /// the shard itself).
@@ -92,6 +93,7 @@ pub struct PartManifest {
     /// Vector length.
     pub dims: usize,
     /// The sources given to `embed --training` (absolute), in order.
+    #[serde(with = "crate::fsutil::serde_path::vec")]
     pub sources: Vec<PathBuf>,
     /// The work units this part covers, in order.
     pub units: Vec<UnitId>,
@@ -464,14 +466,8 @@ mod tests {
             rows: 0,
             skipped: Vec::new(),
             truncated_shards: Vec::new(),
-            npy: FileCheck {
-                bytes: 0,
-                blake3: String::new(),
-            },
-            jsonl: FileCheck {
-                bytes: 0,
-                blake3: String::new(),
-            },
+            npy: FileCheck::default(),
+            jsonl: FileCheck::default(),
             replicant_version: "test".into(),
             created_at: "now".into(),
         }

@@ -17,11 +17,17 @@ pub use crate::fsutil::write_atomically;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectSpec {
     /// The folder of generated images (absolute).
+    #[serde(with = "crate::fsutil::serde_path")]
     pub generations: PathBuf,
     /// The training sources (absolute): folders, folders of tar shards, or shards.
+    #[serde(with = "crate::fsutil::serde_path::vec")]
     pub training: Vec<PathBuf>,
     /// A prebuilt training index used instead of training sources (absolute).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::fsutil::serde_path::option"
+    )]
     pub training_index: Option<PathBuf>,
     /// The model name or file last scanned with.
     #[serde(default = "default_model")]
@@ -169,6 +175,58 @@ impl Project {
     pub fn last_scan_path(&self) -> PathBuf {
         self.dir.join("last_scan.json")
     }
+
+    /// The folders this project reads images from: the generations folder, the training
+    /// sources, and the sources of its training index.
+    pub fn scope(&self) -> ProjectScope {
+        let mut roots = vec![self.spec.generations.clone()];
+        roots.extend(self.spec.training.iter().cloned());
+        if let Some(index) = &self.spec.training_index {
+            if let Ok(manifest) = crate::index::prebuilt::read_manifest(index) {
+                roots.extend(manifest.sources);
+            }
+        }
+        ProjectScope {
+            roots: roots.iter().map(|r| absolute(r)).collect(),
+        }
+    }
+}
+
+/// The folders (and shards) a project reads images from: nothing outside them is read on
+/// its behalf, whatever a damaged or edited store names.
+#[derive(Debug, Clone)]
+pub struct ProjectScope {
+    roots: Vec<PathBuf>,
+}
+
+impl ProjectScope {
+    /// Whether the image at `location` lies inside one of the project's folders. The path is
+    /// taken as written with `.` and `..` resolved, so `..` cannot lead out; a symbolic link
+    /// inside a folder is the user's own layout (the scan followed it too) and is allowed.
+    pub fn contains(&self, location: &crate::catalog::ImageLocation) -> bool {
+        let file = location.file();
+        if !file.is_absolute() {
+            return false;
+        }
+        let normal = lexically_normal(file);
+        self.roots.iter().any(|root| normal.starts_with(root))
+    }
+}
+
+/// `path` with `.` and `..` resolved by their names alone (no file system access).
+fn lexically_normal(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -200,6 +258,30 @@ mod tests {
             a.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("gens-"))
         );
+    }
+
+    #[test]
+    fn the_scope_holds_the_folders_and_nothing_outside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (gens, train) = (dir.path().join("g"), dir.path().join("t"));
+        std::fs::create_dir_all(&gens).expect("mkdir");
+        std::fs::create_dir_all(&train).expect("mkdir");
+        let project = Project {
+            dir: dir.path().join("p"),
+            spec: ProjectSpec {
+                generations: absolute(&gens),
+                training: vec![absolute(&train)],
+                training_index: None,
+                model: "sscd".into(),
+            },
+        };
+        let scope = project.scope();
+        let at = |p: PathBuf| crate::catalog::ImageLocation::File(p);
+        assert!(scope.contains(&at(absolute(&gens).join("a.png"))));
+        assert!(scope.contains(&at(absolute(&train).join("sub/b.png"))));
+        assert!(!scope.contains(&at(absolute(&train).join("../../etc/passwd"))));
+        assert!(!scope.contains(&at(PathBuf::from("/etc/passwd"))));
+        assert!(!scope.contains(&at(PathBuf::from("relative.png"))));
     }
 
     #[test]

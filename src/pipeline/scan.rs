@@ -25,6 +25,7 @@ use super::{
 };
 use crate::catalog::CatalogError;
 use crate::embed::{EmbedError, Embedder};
+use crate::index::prebuilt::FileCheck;
 use crate::index::{IndexError, IndexParams, UsearchStore};
 use crate::layout::LAYOUT_VIEW;
 use crate::matches::{GenerationMatches, Side, SkippedFile, TruncatedShard};
@@ -100,6 +101,8 @@ struct Coordinator<'a> {
     waiting_generations: Vec<usize>,
     results: Vec<GenerationMatches>,
     skipped: Vec<SkippedFile>,
+    /// Notes about files that were scanned (odd names, partial decodes, cut prompts).
+    notes: Vec<SkippedFile>,
     truncated: Vec<TruncatedShard>,
     embedded: usize,
     cached: usize,
@@ -151,6 +154,17 @@ fn scan(
         &mut notes,
     )?;
     truncated.extend(generations.truncated.iter().cloned());
+    events.send(ScanEvent::Listed(
+        generations
+            .records
+            .iter()
+            .map(|r| super::PendingGeneration {
+                generation: r.display.clone(),
+                generation_path: r.entry.location.file().to_path_buf(),
+                prompt: r.text(),
+            })
+            .collect(),
+    ));
     for file in skipped.iter().chain(&notes) {
         events.send(ScanEvent::Skipped(file.clone()));
     }
@@ -211,6 +225,7 @@ fn scan(
         waiting_generations: Vec::new(),
         results: Vec::new(),
         skipped,
+        notes,
         truncated,
         embedded: 0,
         cached: 0,
@@ -263,7 +278,7 @@ fn scan(
     }
     coordinator.try_build_index()?;
     coordinator.match_waiting()?;
-    Ok(Some(coordinator.finish(started, notes, provider)))
+    Ok(Some(coordinator.finish(started, provider)))
 }
 
 impl Coordinator<'_> {
@@ -301,9 +316,10 @@ impl Coordinator<'_> {
                     slot,
                     hash,
                     png_prompt,
+                    notes,
                 } => {
                     self.cached += 1;
-                    self.ready(slot, hash, png_prompt);
+                    self.ready(slot, hash, png_prompt, notes);
                 }
                 Outcome::Embedded {
                     slot,
@@ -311,9 +327,10 @@ impl Coordinator<'_> {
                     png_prompt,
                     mut views,
                     luma,
+                    notes,
                 } => {
                     self.embedded += 1;
-                    self.ready(slot, hash, png_prompt);
+                    self.ready(slot, hash, png_prompt, notes);
                     match slot {
                         Slot::Training(i) => {
                             if let Training::Sources { pending, .. } = &mut self.training {
@@ -336,11 +353,32 @@ impl Coordinator<'_> {
         }
     }
 
-    fn ready(&mut self, slot: Slot, hash: super::cache::ContentHash, png_prompt: Option<String>) {
+    fn ready(
+        &mut self,
+        slot: Slot,
+        hash: super::cache::ContentHash,
+        png_prompt: Option<String>,
+        notes: Vec<String>,
+    ) {
+        let side = match slot {
+            Slot::Training(_) => Side::Training,
+            Slot::Generation(_) => Side::Generation,
+        };
         if let Some(record) = self.record(slot) {
             record.hash = Some(hash);
             record.png_prompt = png_prompt;
             record.state = State::Ready;
+            record.notes = notes.clone();
+            let path = record.display.clone();
+            for note in notes {
+                let file = SkippedFile {
+                    side,
+                    path: path.clone(),
+                    reason: note,
+                };
+                self.events.send(ScanEvent::Skipped(file.clone()));
+                self.notes.push(file);
+            }
         }
         if let Slot::Generation(i) = slot {
             self.waiting_generations.push(i);
@@ -431,8 +469,9 @@ impl Coordinator<'_> {
         else {
             return Ok(());
         };
+        let check_path = path.with_extension("usearch.check");
         if path.is_file() {
-            match crate::index::reopen(&UsearchStore, &path) {
+            match reopen_checked(&path, &check_path) {
                 Ok(reopened) => {
                     self.events
                         .info(format!("training index reloaded from {}", path.display()));
@@ -440,7 +479,10 @@ impl Coordinator<'_> {
                     pending.clear();
                     return Ok(());
                 }
-                Err(err) => self.events.info(err.to_string()),
+                Err(why) => self.events.info(format!(
+                    "the project's training index {} {why}; it is rebuilt from the cached embeddings",
+                    path.display()
+                )),
             }
         }
         let mut vectors: Vec<(u64, Vec<f32>)> = Vec::new();
@@ -466,7 +508,12 @@ impl Coordinator<'_> {
             dtype: self.options.dtype,
         };
         let built = crate::index::build(&UsearchStore, params, &refs)?;
-        if let Err(err) = built.save(&path) {
+        let saved = built.save(&path).map_err(|e| e.to_string()).and_then(|()| {
+            let check = FileCheck::of(&path).map_err(|e| e.to_string())?;
+            let json = serde_json::to_vec(&check).map_err(|e| e.to_string())?;
+            write_atomically(&check_path, &json).map_err(|e| e.to_string())
+        });
+        if let Err(err) = saved {
             self.events.info(format!(
                 "could not save the training index ({err}); it will be rebuilt next time"
             ));
@@ -536,10 +583,14 @@ impl Coordinator<'_> {
             let result = GenerationMatches {
                 generation: record.display.clone(),
                 generation_path: record.entry.location.file().to_path_buf(),
+                generation_hash: record
+                    .hash
+                    .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
                 prompt: record.text(),
                 matches: matched.matches,
                 region_hits: matched.region_hits,
                 collage: matched.collage,
+                notes: record.notes.clone(),
             };
             self.events.send(ScanEvent::Generation(result.clone()));
             self.results.push(result);
@@ -547,12 +598,7 @@ impl Coordinator<'_> {
         Ok(())
     }
 
-    fn finish(
-        mut self,
-        started: Instant,
-        notes: Vec<SkippedFile>,
-        provider: String,
-    ) -> ScanSummary {
+    fn finish(mut self, started: Instant, provider: String) -> ScanSummary {
         crate::matches::sort_by_top_similarity(&mut self.results);
         let threshold = self.options.threshold;
         let at_or_above = self
@@ -578,22 +624,27 @@ impl Coordinator<'_> {
             results: self.results.clone(),
             skipped: self.skipped.clone(),
         };
-        match serde_json::to_vec(&last) {
-            Ok(json) => {
-                if let Err(err) = write_atomically(&self.project.last_scan_path(), &json) {
-                    self.events
-                        .info(format!("could not save the results in the project: {err}"));
-                }
-            }
-            Err(err) => self
-                .events
-                .info(format!("could not save the results in the project: {err}")),
+        let last_path = self.project.last_scan_path();
+        let save_error = serde_json::to_vec(&last)
+            .map_err(|err| format!("{}: {err}", last_path.display()))
+            .and_then(|json| {
+                write_atomically(&last_path, &json).map_err(|err| {
+                    format!(
+                        "{}: {err}; {}",
+                        last_path.display(),
+                        crate::fsutil::io_remedy(&err, "check that the project folder is writable")
+                    )
+                })
+            })
+            .err();
+        if let Some(error) = &save_error {
+            tracing::error!("could not save the results in the project: {error}");
         }
         ScanSummary {
             generations: self.results.len(),
             training_images,
             skipped: self.skipped,
-            notes,
+            notes: self.notes,
             truncated_shards: self.truncated,
             embedded: self.embedded,
             cached: self.cached,
@@ -612,8 +663,26 @@ impl Coordinator<'_> {
             regions: self.regions,
             collages: self.results.iter().filter(|r| r.collage).count(),
             training_index: self.options.training_index.clone(),
+            save_error,
             project_dir: self.project.dir,
         }
+    }
+}
+
+/// Reopens the project's saved index after checking it against the checksum saved beside it
+/// (whole up to 256 MiB, by samples beyond); says why not otherwise.
+fn reopen_checked(
+    path: &Path,
+    check_path: &Path,
+) -> Result<Box<dyn crate::index::TrainingIndex>, String> {
+    let check: FileCheck = std::fs::read(check_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or("has no checksum beside it")?;
+    match check.quick_check(path) {
+        Ok(true) => crate::index::reopen(&UsearchStore, path).map_err(|e| e.to_string()),
+        Ok(false) => Err("does not match its checksum (damaged)".into()),
+        Err(err) => Err(format!("cannot be read ({err})")),
     }
 }
 
@@ -624,7 +693,11 @@ fn remove_other_indexes(dir: &Path, keep: &Path) {
     let keep_name = keep.file_name();
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name();
-        if Some(name.as_os_str()) != keep_name && name.to_string_lossy().starts_with("training-") {
+        let keep_check = keep.with_extension("usearch.check");
+        if Some(name.as_os_str()) != keep_name
+            && Some(name.as_os_str()) != keep_check.file_name()
+            && name.to_string_lossy().starts_with("training-")
+        {
             let _ = std::fs::remove_file(entry.path());
         }
     }

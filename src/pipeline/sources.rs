@@ -25,6 +25,8 @@ pub(crate) struct ImageRecord {
     pub text: Option<String>,
     pub hash: Option<ContentHash>,
     pub png_prompt: Option<String>,
+    /// What was noted about how it was read (a partial decode, a prompt cut short).
+    pub notes: Vec<String>,
     pub state: State,
 }
 
@@ -49,6 +51,7 @@ pub struct UnitId {
     /// `shard` or `files`.
     pub kind: String,
     /// The source (absolute) the unit is in.
+    #[serde(with = "crate::fsutil::serde_path")]
     pub source: PathBuf,
     /// The shard's path inside the source, or the slice's first file.
     pub first: String,
@@ -125,7 +128,9 @@ pub(crate) fn catalogue(
         truncated: Vec::new(),
         shards: Vec::new(),
     };
-    for (source, (root, name)) in roots.iter().zip(&names).enumerate() {
+    // Absolute roots: every location a scan stores is absolute, so a project opened from
+    // another working folder (or exported from one) reads the same files.
+    for (source, (root, name)) in out.roots.clone().iter().zip(&names).enumerate() {
         let prefix = several.then_some(name.as_str());
         catalogue_one(root, source, side, prefix, &mut out, skipped, notes)?;
     }
@@ -202,6 +207,7 @@ fn catalogue_one(
             source,
             hash: None,
             png_prompt: None,
+            notes: Vec::new(),
             state: State::Pending,
         });
     }

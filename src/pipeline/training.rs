@@ -87,6 +87,7 @@ impl TrainingLookup for SourcesLookup<'_> {
             location: record.entry.location.clone(),
             caption: record.text(),
             luma,
+            hash: record.hash,
         }))
     }
 }
@@ -103,6 +104,7 @@ impl TrainingLookup for PrebuiltLookup<'_> {
             luma: row
                 .luma
                 .map(|luma| luma.iter().map(|&v| f32::from(v)).collect()),
+            hash: Some(row.blake3),
         }))
     }
 }

@@ -68,6 +68,8 @@ pub(crate) struct EmbeddedItem {
     pub luma: Vec<u8>,
     /// The decoded image's width and height in pixels.
     pub size_px: (u32, u32),
+    /// What a reviewer should know about how it was read (a partial decode, a prompt cut).
+    pub notes: Vec<String>,
 }
 
 struct Prepared {
@@ -77,6 +79,7 @@ struct Prepared {
     views: Vec<(String, Vec<u8>)>,
     luma: Vec<u8>,
     size_px: (u32, u32),
+    notes: Vec<String>,
 }
 
 /// What the decode workers need to know.
@@ -196,7 +199,16 @@ fn decode_loop(
             }
         };
         let hash: ContentHash = *blake3::hash(&bytes).as_bytes();
-        let png_prompt = prompt_from_png_text(&bytes);
+        let embedded = prompt_from_png_text(&bytes);
+        let mut notes = Vec::new();
+        if embedded.as_ref().is_some_and(|p| p.truncated) {
+            notes.push(format!(
+                "the prompt in its PNG text is over {} MiB; only the first {} MiB was read",
+                crate::catalog::MAX_PNG_TEXT_BYTES >> 20,
+                crate::catalog::MAX_PNG_TEXT_BYTES >> 20
+            ));
+        }
+        let png_prompt = embedded.map(|p| p.text);
         let regions =
             matches!(item.slot, Slot::Generation(_)) && context.known_with_regions.is_some();
         let known = match (&context.known_with_regions, item.slot) {
@@ -225,6 +237,7 @@ fn decode_loop(
                     let input = model_input(&decoded.rgb, &context.preprocess);
                     let luma = layout_luma(&input);
                     let size_px = decoded.rgb.dimensions();
+                    notes.extend(decoded.partial.clone());
                     let mut views = vec![(String::new(), input.into_raw())];
                     if regions {
                         let (width, height) = decoded.rgb.dimensions();
@@ -250,6 +263,7 @@ fn decode_loop(
                         views,
                         luma,
                         size_px,
+                        notes,
                     };
                     if prepared.send(job).is_err() {
                         return;
@@ -327,6 +341,7 @@ fn inference_loop(
                     .collect(),
                 luma: job.luma,
                 size_px: job.size_px,
+                notes: job.notes,
             })
             .collect();
         if reports.send(Report::Embedded(items)).is_err() || finished {

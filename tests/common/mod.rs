@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod onnx_model;
+
 use std::path::{Path, PathBuf};
 
 use replicant::matches::{GenerationMatches, sort_by_top_similarity};

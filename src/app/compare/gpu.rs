@@ -2,7 +2,7 @@
 //! the pipeline, sampler, uniform buffer and the images' textures (with mip levels). The paint
 //! callback carries only the per-frame values.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use eframe::egui_wgpu::{self, wgpu};
 use image::RgbaImage;
@@ -50,17 +50,14 @@ pub struct Params {
 /// The shader's source, validated by a test.
 pub const SHADER: &str = include_str!("../../../shaders/compare.wgsl");
 
-/// Textures kept at most (the pair on screen plus a few recent ones).
-const MAX_TEXTURES: usize = 8;
-
 /// Pipeline, sampler, buffers and textures of the compare view.
 pub struct CompareResources {
     pipeline: wgpu::RenderPipeline,
     layout: wgpu::BindGroupLayout,
     sampler: wgpu::Sampler,
     uniforms: wgpu::Buffer,
+    /// Uploaded images by id; the desk decides what stays ([`Self::remove`]).
     textures: HashMap<u64, wgpu::TextureView>,
-    recency: VecDeque<u64>,
     bind_groups: HashMap<(u64, u64), wgpu::BindGroup>,
     target_is_srgb: bool,
     max_side: u32,
@@ -155,7 +152,6 @@ impl CompareResources {
             sampler,
             uniforms,
             textures: HashMap::new(),
-            recency: VecDeque::new(),
             bind_groups: HashMap::new(),
             target_is_srgb: render_state.target_format.is_srgb(),
             max_side,
@@ -242,16 +238,26 @@ impl CompareResources {
         let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
         self.textures.insert(id, view);
         self.bind_groups.retain(|(a, b), _| *a != id && *b != id);
-        self.recency.retain(|r| *r != id);
-        self.recency.push_back(id);
-        while self.recency.len() > MAX_TEXTURES {
-            if let Some(old) = self.recency.pop_front() {
-                if old != 0 {
-                    self.textures.remove(&old);
-                    self.bind_groups.retain(|(a, b), _| *a != old && *b != old);
-                }
-            }
+    }
+
+    /// Drops textures `ids` (the desk, which owns what is uploaded, evicted them).
+    pub fn remove(render_state: &egui_wgpu::RenderState, ids: &[u64]) {
+        if ids.is_empty() {
+            return;
         }
+        let mut renderer = render_state.renderer.write();
+        let Some(resources) = renderer.callback_resources.get_mut::<CompareResources>() else {
+            return;
+        };
+        for id in ids.iter().filter(|&&id| id != 0) {
+            resources.textures.remove(id);
+            resources.bind_groups.retain(|(a, b), _| a != id && b != id);
+        }
+    }
+
+    /// How many images are uploaded (the placeholder not counted).
+    pub fn uploaded_count(&self) -> usize {
+        self.textures.keys().filter(|&&id| id != 0).count()
     }
 
     fn bind_group(&mut self, device: &wgpu::Device, a: u64, b: u64) -> Option<&wgpu::BindGroup> {

@@ -78,9 +78,6 @@ pub struct CompareState {
     pub blink_ms: u32,
     /// Whether the estimated alignment is applied.
     pub aligned: bool,
-    /// The generation texture the zoom and pan belong to (a new image starts at "fit").
-    #[serde(skip)]
-    pub for_image: u64,
     /// Whether the collage map is drawn over the generation.
     pub collage_map: bool,
 }
@@ -117,7 +114,6 @@ impl Default for CompareState {
             split: 0.5,
             blink_ms: 600,
             aligned: true,
-            for_image: 0,
             collage_map: false,
         }
     }
@@ -158,28 +154,31 @@ fn pane_size(rect: egui::Rect, mode: CompareMode, gap: f32) -> egui::Vec2 {
     }
 }
 
-/// Draws the view into the space left in `ui` and handles zoom (wheel, pinch), pan (drag),
-/// the swipe split and double-click to fit. `b_size`/`align` describe the training image.
+/// Draws the view into the space left in `ui` and turns zoom (wheel, pinch), pan (drag), the
+/// swipe split and double-click (fit) into commands. `align` maps the generation onto the
+/// training image.
 pub fn compare_ui(
     ui: &mut egui::Ui,
-    state: &mut CompareState,
+    state: &CompareState,
     a: Option<CompareImage>,
     b: Option<CompareImage>,
     align: Affine,
-) -> (egui::Response, Option<GenerationPane>) {
+) -> (
+    egui::Response,
+    Option<GenerationPane>,
+    Vec<crate::app::commands::CompareCommand>,
+) {
+    use crate::app::commands::CompareCommand;
+    let mut commands = Vec::new();
     let (rect, response) =
         ui.allocate_exact_size(ui.available_size(), egui::Sense::click_and_drag());
     let ppp = ui.ctx().pixels_per_point();
     let gap_points = 6.0;
     let gen_size = a.map_or([1.0, 1.0], |a| a.size);
-    let image_id = a.map_or(0, |a| a.id);
-    if state.for_image != image_id {
-        state.for_image = image_id;
-        state.fit();
-    }
     let pane = pane_size(rect, state.mode, gap_points);
     let fit = (pane.x / gen_size[0]).min(pane.y / gen_size[1]).max(1e-6);
-    let mut scale_points = fit * state.zoom;
+    let mut zoom = state.zoom;
+    let mut scale_points = fit * zoom;
     let center = state
         .center
         .unwrap_or([gen_size[0] * 0.5, gen_size[1] * 0.5]);
@@ -203,31 +202,39 @@ pub fn compare_ui(
         if (factor - 1.0).abs() > 1e-4 {
             let origin = pane_center(p);
             let before = center + (p - origin) / scale_points;
-            state.zoom = (state.zoom * factor).clamp(0.05, 400.0);
-            scale_points = fit * state.zoom;
+            zoom = (zoom * factor).clamp(0.05, 400.0);
+            scale_points = fit * zoom;
             center = before - (p - origin) / scale_points;
         }
     }
-    let (mode, split) = (state.mode, state.split);
+    let mut split = state.split;
+    let mode = state.mode;
     let near_split = |p: egui::Pos2| {
-        mode == CompareMode::Swipe && (p.x - (rect.left() + split * rect.width())).abs() < 12.0
+        mode == CompareMode::Swipe
+            && (p.x - (rect.left() + state.split * rect.width())).abs() < 12.0
     };
+    let mut moved = zoom != state.zoom;
     if response.dragged() {
         let start = ui.input(|i| i.pointer.press_origin());
         if start.is_some_and(near_split) {
             if let Some(p) = response.interact_pointer_pos() {
-                state.split = ((p.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
+                split = ((p.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
+                commands.push(CompareCommand::Split(split));
             }
-        } else {
+        } else if response.drag_delta() != egui::Vec2::ZERO {
             center -= response.drag_delta() / scale_points;
+            moved = true;
         }
     }
     if response.double_clicked() {
-        state.fit();
+        commands.push(CompareCommand::Fit);
         scale_points = fit;
         center = egui::pos2(gen_size[0] * 0.5, gen_size[1] * 0.5);
-    } else if a.is_some() {
-        state.center = Some([center.x, center.y]);
+    } else if moved && a.is_some() {
+        commands.push(CompareCommand::View {
+            zoom,
+            center: Some([center.x, center.y]),
+        });
     }
     if pointer.is_some_and(near_split) {
         ui.ctx().set_cursor_icon(egui::CursorIcon::ResizeHorizontal);
@@ -258,7 +265,7 @@ pub fn compare_ui(
         mode: state.mode.code(),
         opacity: state.opacity,
         gain: state.gain,
-        split: state.split,
+        split,
         show_b,
         colormap: u32::from(state.grayscale),
         gap: gap_points * ppp,
@@ -284,7 +291,7 @@ pub fn compare_ui(
         scale_points,
         texture_size: a.size,
     });
-    (response, pane)
+    (response, pane, commands)
 }
 
 /// The zoom that shows one generation pixel per screen pixel, relative to fit.

@@ -1,0 +1,636 @@
+//! An open project on the desk, in three parts with one job each: the review domain (results,
+//! labels, the store: [`ReviewState`]), the background jobs (scan, images, alignment, export:
+//! [`Jobs`]) and what the reviewer is looking at ([`ViewState`]). Panels read them; only
+//! [`crate::app::DeskApp`]'s one match over commands changes them, through the methods here.
+
+mod jobs;
+mod review;
+mod view;
+
+pub use jobs::{ExportStatus, MAX_UPLOADED, PairImages, ScanStatus, Uploaded, texture_id};
+pub use review::{PairAt, ReviewState};
+pub use view::{GridState, LabelFilter, ListFilter, Mode, Question, SortKey, ViewState};
+
+use crate::app::commands::{CompareCommand, GridCommand, ListCommand};
+use crate::catalog::ImageLocation;
+use crate::matches::{GenerationMatches, Match};
+use crate::pipeline::export_job::{ExportSpec, spawn_export};
+use crate::pipeline::{OpenedProject, ScanEvent, ScanOptions, Waker, read_project, start_scan};
+use crate::review::{Label, ReviewError};
+
+/// The background jobs of an open project.
+pub struct Jobs {
+    scan: ScanStatus,
+    images: PairImages,
+    export: ExportStatus,
+}
+
+/// An open project on the desk.
+pub struct Desk {
+    review: ReviewState,
+    jobs: Jobs,
+    view: ViewState,
+}
+
+/// What applying a command needs from the settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Reviewing<'a> {
+    /// Who labels.
+    pub reviewer: &'a str,
+    /// The threshold.
+    pub threshold: f32,
+    /// Move to the next generation after a label in the pair view.
+    pub auto_advance: bool,
+}
+
+impl Desk {
+    /// Opens `project`: reads its label store and last results, blocking (the desk app opens
+    /// projects with [`crate::pipeline::spawn_open`] and [`Desk::from_opened`] instead).
+    pub fn open(
+        project: crate::pipeline::Project,
+        waker: Option<Waker>,
+    ) -> Result<(Self, Vec<String>), ReviewError> {
+        Ok(Self::from_opened(read_project(project)?, waker))
+    }
+
+    /// A desk on a project already read from disk, and what the reviewer must be told.
+    pub fn from_opened(opened: OpenedProject, waker: Option<Waker>) -> (Self, Vec<String>) {
+        let OpenedProject {
+            project,
+            review,
+            labels,
+            last,
+            messages,
+        } = opened;
+        let desk = Self {
+            review: ReviewState::new(project, review, labels, last.results, last.model_key),
+            jobs: Jobs {
+                scan: ScanStatus {
+                    skipped: last.skipped,
+                    ..ScanStatus::default()
+                },
+                images: PairImages::new(waker),
+                export: ExportStatus::default(),
+            },
+            view: ViewState::new(),
+        };
+        (desk, messages)
+    }
+
+    /// The review domain.
+    pub fn review(&self) -> &ReviewState {
+        &self.review
+    }
+
+    /// What the reviewer is looking at.
+    pub fn view(&self) -> &ViewState {
+        &self.view
+    }
+
+    /// The scan.
+    pub fn scan(&self) -> &ScanStatus {
+        &self.jobs.scan
+    }
+
+    /// The pair's images.
+    pub fn images(&self) -> &PairImages {
+        &self.jobs.images
+    }
+
+    /// The export.
+    pub fn export(&self) -> &ExportStatus {
+        &self.jobs.export
+    }
+
+    /// Whether a scan is running.
+    pub fn scanning(&self) -> bool {
+        self.jobs.scan.running()
+    }
+
+    /// The pair on screen, as indices.
+    pub fn current_at(&self) -> Option<PairAt> {
+        let i = self.view.selected()?;
+        let result = self.review.result(i)?;
+        let m = self.view.selected_match();
+        (m < result.matches.len()).then_some((i, m))
+    }
+
+    /// The pair on screen.
+    pub fn current(&self) -> Option<(&GenerationMatches, &Match)> {
+        let (i, m) = self.current_at()?;
+        let result = self.review.result(i)?;
+        Some((result, result.matches.get(m)?))
+    }
+
+    /// The locations of the pair on screen, as the image and alignment caches key them.
+    pub fn current_locations(&self) -> Option<(ImageLocation, ImageLocation)> {
+        let (result, m) = self.current()?;
+        Some((
+            ImageLocation::File(result.generation_path.clone()),
+            m.training_path.clone(),
+        ))
+    }
+
+    /// The estimated alignment of the pair on screen, in texture pixels.
+    pub fn current_alignment(&self) -> Option<&crate::align::Alignment> {
+        self.jobs.images.alignment(&self.current_locations()?)
+    }
+
+    /// Starts a scan of the project's folders with `options` (replacing a running one).
+    pub fn start_scan(&mut self, options: ScanOptions, waker: Option<Waker>) {
+        let scan = &mut self.jobs.scan;
+        scan.handle = Some(start_scan(options, waker));
+        scan.phase = None;
+        scan.progress = crate::pipeline::Progress::default();
+        scan.failed = None;
+        scan.seen.clear();
+        scan.log.clear();
+        scan.skipped.clear();
+    }
+
+    /// Asks the running scan to stop.
+    pub fn cancel_scan(&mut self) {
+        if let Some(handle) = &self.jobs.scan.handle {
+            handle.cancel();
+        }
+    }
+
+    /// Takes the background jobs' news (never blocks; at most `budget` scan events, so a
+    /// burst of results cannot stall a frame) and keeps the pair on screen loading and
+    /// aligning. Returns what the reviewer must be told.
+    pub fn poll(&mut self, budget: usize, waker: Option<&Waker>) -> Vec<String> {
+        let mut messages = self.poll_scan(budget);
+        match self.jobs.export.poll() {
+            Some(Ok(report)) => {
+                messages.push(format!(
+                    "Exported {} labelled pairs{}{}",
+                    report.pairs,
+                    report
+                        .images_dir
+                        .as_ref()
+                        .map_or_else(String::new, |d| format!(
+                            " ({} images copied into {})",
+                            report.images_copied,
+                            d.display()
+                        )),
+                    if report.problems.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            "; {} problems: {}",
+                            report.problems.len(),
+                            report.problems.join("; ")
+                        )
+                    }
+                ));
+            }
+            Some(Err(message)) => messages.push(message),
+            None => {}
+        }
+        self.view.refresh(&self.review, self.scanning());
+        if let Some((generation, training)) = self.current_locations() {
+            self.jobs.images.want(generation.clone(), training.clone());
+            let region = self.current().and_then(|(_, m)| m.region);
+            self.jobs
+                .images
+                .poll_alignment(Some(((generation, training), region)), waker);
+        } else {
+            self.jobs.images.poll_alignment(None, waker);
+        }
+        messages
+    }
+
+    fn poll_scan(&mut self, budget: usize) -> Vec<String> {
+        let mut messages = Vec::new();
+        let Some(handle) = &self.jobs.scan.handle else {
+            return messages;
+        };
+        let events: Vec<ScanEvent> = handle.events.try_iter().take(budget).collect();
+        for event in events {
+            let scan = &mut self.jobs.scan;
+            match event {
+                ScanEvent::Phase(phase) => scan.phase = Some(phase),
+                ScanEvent::Catalogued {
+                    generations,
+                    training,
+                    to_process,
+                } => {
+                    scan.log.push(format!(
+                        "{generations} generations, {training} training images; {to_process} to read"
+                    ));
+                    scan.progress.total = to_process;
+                }
+                ScanEvent::Listed(listed) => {
+                    self.review.list_pending(listed);
+                    self.view.invalidate();
+                }
+                ScanEvent::Info(line) => scan.log.push(line),
+                ScanEvent::Progress(progress) => scan.progress = progress,
+                ScanEvent::Skipped(file) => scan.skipped.push(file),
+                ScanEvent::Generation(result) => {
+                    scan.seen.insert(result.generation.clone());
+                    self.review.upsert(result);
+                    self.view.invalidate();
+                }
+                ScanEvent::Finished(summary) => {
+                    if let Some(error) = &summary.save_error {
+                        messages.push(format!(
+                            "The results could not be saved in the project: {error}"
+                        ));
+                    }
+                    let seen = std::mem::take(&mut scan.seen);
+                    let model_key = summary.model_key.clone();
+                    scan.summary = Some(*summary);
+                    scan.handle = None;
+                    self.end_scan(Some(&seen), Some(model_key));
+                }
+                ScanEvent::Failed(message) => {
+                    scan.failed = Some(message);
+                    scan.handle = None;
+                    self.end_scan(None, None);
+                }
+                ScanEvent::Cancelled => {
+                    scan.log.push("scan cancelled".into());
+                    scan.handle = None;
+                    self.end_scan(None, None);
+                }
+            }
+        }
+        messages
+    }
+
+    fn end_scan(
+        &mut self,
+        seen: Option<&std::collections::HashSet<String>>,
+        model_key: Option<String>,
+    ) {
+        let selected_name = self
+            .view
+            .selected()
+            .and_then(|i| self.review.result(i))
+            .map(|r| r.generation.clone());
+        self.review.scan_ended(seen, model_key);
+        self.view
+            .reselect(selected_name.and_then(|name| self.review.index_of(&name)));
+    }
+
+    /// Loaded full-size images, for the app to upload.
+    pub fn take_loaded_images(&mut self) -> Vec<crate::pipeline::LoadedImage> {
+        self.jobs.images.take_loaded()
+    }
+
+    /// Records an uploaded image (see [`PairImages::uploaded`]).
+    pub fn image_uploaded(
+        &mut self,
+        location: ImageLocation,
+        image: crate::app::compare::CompareImage,
+        original: (u32, u32),
+        small: image::RgbImage,
+    ) {
+        self.jobs.images.uploaded(location, image, original, small);
+    }
+
+    /// Records an image that could not be loaded.
+    pub fn image_failed(&mut self, location: ImageLocation, reason: String) {
+        self.jobs.images.load_failed(location, reason);
+    }
+
+    /// Texture ids the GPU side must drop.
+    pub fn take_evicted_textures(&mut self) -> Vec<u64> {
+        self.jobs.images.take_evicted()
+    }
+
+    /// Labels the pair on screen (pair view, then auto-advance) or the grid's selection
+    /// (the cursor's generation when nothing is selected), in one transaction.
+    pub fn label(&mut self, label: Option<Label>, how: Reviewing<'_>) -> Result<(), String> {
+        match self.view.mode() {
+            Mode::Pair => {
+                let Some(at) = self.current_at() else {
+                    return Ok(());
+                };
+                let next = self
+                    .view
+                    .selected_position()
+                    .and_then(|p| self.view.order().get(p + 1).copied());
+                self.review.label(&[at], label, how.reviewer)?;
+                self.view.invalidate();
+                if how.auto_advance {
+                    if let Some(next) = next {
+                        self.view.select(next);
+                    }
+                }
+                Ok(())
+            }
+            Mode::Grid => {
+                let grid = self.view.grid();
+                let mut targets: Vec<usize> = grid.selected.iter().copied().collect();
+                if targets.is_empty() {
+                    targets.extend(self.view.order().get(grid.cursor).copied());
+                }
+                let pairs: Vec<PairAt> = targets
+                    .into_iter()
+                    .filter(|&i| self.review.result(i).is_some_and(|r| !r.matches.is_empty()))
+                    .map(|i| (i, 0))
+                    .collect();
+                self.review.label(&pairs, label, how.reviewer)?;
+                self.view.invalidate();
+                Ok(())
+            }
+        }
+    }
+
+    /// The unlabelled top pairs of the grid's page (what "label the rest distinct" labels).
+    pub fn rest_of_page(&self) -> Vec<usize> {
+        let grid = self.view.grid();
+        self.view
+            .order()
+            .iter()
+            .skip(grid.first)
+            .take(grid.per_page())
+            .copied()
+            .filter(|&i| {
+                self.review.result(i).is_some_and(|r| !r.matches.is_empty())
+                    && self.review.pair_label((i, 0)).is_none()
+            })
+            .collect()
+    }
+
+    /// Asks whether to label the rest of the page distinct.
+    pub fn ask_label_rest_of_page(&mut self) {
+        let rest = self.rest_of_page();
+        self.view
+            .set_question((!rest.is_empty()).then_some(Question::LabelRestOfPage(rest)));
+    }
+
+    /// Answers yes to the open question.
+    pub fn answer_question(&mut self, reviewer: &str) -> Result<(), String> {
+        match self.view.question().cloned() {
+            Some(Question::LabelRestOfPage(rest)) => {
+                self.view.set_question(None);
+                let pairs: Vec<PairAt> = rest.into_iter().map(|i| (i, 0)).collect();
+                self.review.label(&pairs, Some(Label::Distinct), reviewer)?;
+                self.view.invalidate();
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Closes the open question.
+    pub fn dismiss_question(&mut self) {
+        self.view.set_question(None);
+    }
+
+    /// Saves the note of the pair on screen.
+    pub fn set_note(&mut self, text: &str, reviewer: &str) -> Result<(), String> {
+        match self.current_at() {
+            Some(at) => self.review.note(at, text, reviewer),
+            None => Ok(()),
+        }
+    }
+
+    /// Undoes (or redoes) the latest change and shows the pair it changed.
+    pub fn undo(&mut self, redo: bool) -> Result<(), String> {
+        let changes = self.review.step(redo)?;
+        if let Some(at) = changes.first().and_then(|c| self.review.find(&c.key)) {
+            if self.view.mode() == Mode::Pair {
+                self.view.select(at.0);
+                let matches = self.review.result(at.0).map_or(0, |r| r.matches.len());
+                self.view.select_match(at.1, matches);
+            }
+        }
+        self.view.invalidate();
+        Ok(())
+    }
+
+    /// Selects generation `i`.
+    pub fn select(&mut self, i: usize) {
+        if i < self.review.results().len() {
+            self.view.select(i);
+        }
+    }
+
+    /// Selects match `m` of the generation on screen.
+    pub fn select_match(&mut self, m: usize) {
+        let matches = self
+            .view
+            .selected()
+            .and_then(|i| self.review.result(i))
+            .map_or(0, |r| r.matches.len());
+        self.view.select_match(m, matches);
+    }
+
+    /// Moves the selection `step` generations along the list.
+    pub fn move_generation(&mut self, step: isize) {
+        let order = self.view.order();
+        if order.is_empty() {
+            return;
+        }
+        let next = match self.view.selected_position() {
+            Some(p) => (p as isize + step).clamp(0, order.len() as isize - 1) as usize,
+            None => 0,
+        };
+        let i = order[next];
+        self.view.select(i);
+    }
+
+    /// Selects the next unlabelled generation at or above `threshold`; false when none.
+    pub fn next_unlabelled(&mut self, threshold: f32) -> bool {
+        let order = self.view.order();
+        let n = order.len();
+        let start = self.view.selected_position().map_or(0, |p| p + 1);
+        let found = (0..n).map(|offset| order[(start + offset) % n]).find(|&i| {
+            self.review
+                .result(i)
+                .and_then(GenerationMatches::top_similarity)
+                .is_some_and(|s| s >= threshold)
+                && self.review.generation_label(i).is_none()
+        });
+        match found {
+            Some(i) => {
+                self.view.select(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Switches between the grid and the pair view.
+    pub fn toggle_grid(&mut self) {
+        match self.view.mode() {
+            Mode::Pair => {
+                let cursor = self.view.selected_position().unwrap_or(0);
+                let grid = self.view.grid_mut();
+                grid.cursor = cursor;
+                grid.anchor = cursor;
+                let per_page = grid.per_page();
+                grid.first = cursor / per_page * per_page;
+                self.view.set_mode(Mode::Grid);
+            }
+            Mode::Grid => self.open_grid_cursor(),
+        }
+    }
+
+    fn open_grid_cursor(&mut self) {
+        if let Some(&i) = self.view.order().get(self.view.grid().cursor) {
+            self.view.select(i);
+        }
+        self.view.set_mode(Mode::Pair);
+    }
+
+    /// Applies a grid action.
+    pub fn grid(&mut self, command: GridCommand) {
+        let len = self.view.order().len();
+        let order: Vec<usize> = self.view.order().to_vec();
+        let grid = self.view.grid_mut();
+        let select_range = |grid: &mut GridState, to: usize| {
+            let (a, b) = (grid.anchor.min(to), grid.anchor.max(to));
+            grid.selected = order[a..=b.min(len.saturating_sub(1))]
+                .iter()
+                .copied()
+                .collect();
+        };
+        match command {
+            GridCommand::Click {
+                position,
+                extend,
+                toggle,
+            } => {
+                if position >= len {
+                    return;
+                }
+                grid.cursor = position;
+                if extend {
+                    select_range(grid, position);
+                } else if toggle {
+                    let i = order[position];
+                    if !grid.selected.remove(&i) {
+                        grid.selected.insert(i);
+                    }
+                    grid.anchor = position;
+                } else {
+                    grid.selected = std::iter::once(order[position]).collect();
+                    grid.anchor = position;
+                }
+            }
+            GridCommand::Move { dx, dy, extend } => {
+                if len == 0 {
+                    return;
+                }
+                let step = dx + dy * grid.columns.max(1) as isize;
+                let to = (grid.cursor as isize + step).clamp(0, len as isize - 1) as usize;
+                grid.cursor = to;
+                if extend {
+                    select_range(grid, to);
+                } else {
+                    grid.anchor = to;
+                    grid.selected = std::iter::once(order[to]).collect();
+                }
+            }
+            GridCommand::Page(pages) => {
+                let per_page = grid.per_page();
+                let last_page = len.saturating_sub(1) / per_page;
+                let page = (grid.first / per_page) as isize + pages;
+                let page = page.clamp(0, last_page as isize) as usize;
+                grid.first = page * per_page;
+                grid.cursor = grid.first.min(len.saturating_sub(1));
+                grid.anchor = grid.cursor;
+                grid.selected.clear();
+            }
+            GridCommand::SelectPage => {
+                grid.selected = order
+                    .iter()
+                    .skip(grid.first)
+                    .take(grid.per_page())
+                    .copied()
+                    .collect();
+            }
+            GridCommand::Open => self.open_grid_cursor(),
+            GridCommand::Layout { columns, rows } => {
+                grid.columns = columns.max(1);
+                grid.rows = rows.max(1);
+            }
+        }
+        // Keep the cursor's page on screen.
+        let grid = self.view.grid_mut();
+        let per_page = grid.per_page();
+        grid.first = grid.cursor / per_page * per_page;
+    }
+
+    /// Applies a change to the list.
+    pub fn list(&mut self, command: ListCommand) {
+        let filter = self.view.filter_mut();
+        match command {
+            ListCommand::Text(text) => filter.text = text,
+            ListCommand::Sort(sort) => filter.sort = sort,
+            ListCommand::Labels(labels) => filter.labels = labels,
+            ListCommand::CollagesOnly(on) => filter.collages_only = on,
+            ListCommand::Similarity(min, max) => {
+                filter.min_similarity = min.clamp(-1.0, 1.0);
+                filter.max_similarity = max.clamp(-1.0, 1.0);
+            }
+        }
+    }
+
+    /// Applies a change to the compare view.
+    pub fn compare(&mut self, command: CompareCommand) {
+        let compare = self.view.compare_mut();
+        match command {
+            CompareCommand::NextMode => {
+                let modes = crate::app::compare::CompareMode::ALL;
+                let at = modes.iter().position(|m| *m == compare.mode).unwrap_or(0);
+                compare.mode = modes[(at + 1) % modes.len()];
+            }
+            CompareCommand::Mode(mode) => compare.mode = mode,
+            CompareCommand::ToggleAligned => compare.aligned = !compare.aligned,
+            CompareCommand::ToggleCollageMap => compare.collage_map = !compare.collage_map,
+            CompareCommand::Opacity(v) => compare.opacity = v.clamp(0.0, 1.0),
+            CompareCommand::Gain(v) => compare.gain = v.clamp(0.5, 10.0),
+            CompareCommand::Grayscale(on) => compare.grayscale = on,
+            CompareCommand::Split(v) => compare.split = v.clamp(0.0, 1.0),
+            CompareCommand::BlinkMs(ms) => compare.blink_ms = ms.clamp(150, 2000),
+            CompareCommand::Fit => compare.fit(),
+            CompareCommand::View { zoom, center } => {
+                compare.zoom = zoom;
+                compare.center = center;
+            }
+        }
+    }
+
+    /// Invalidates the list (a setting that orders or filters it changed).
+    pub fn settings_changed(&mut self) {
+        self.view.invalidate();
+    }
+
+    /// Starts exporting the review set off the UI thread (replacing a running export).
+    pub fn start_export(
+        &mut self,
+        path: std::path::PathBuf,
+        format: crate::export::ReviewFormat,
+        overwrite: bool,
+        waker: Option<Waker>,
+    ) {
+        let mut records: Vec<_> = self.review.records().cloned().collect();
+        records.sort_by(|a, b| {
+            (&a.generation, &a.training, &a.key).cmp(&(&b.generation, &b.training, &b.key))
+        });
+        let spec = ExportSpec {
+            records,
+            out: path,
+            format,
+            with_images: false,
+            force: overwrite,
+            names: self.review.current_names(),
+            scope: self.review.project().scope(),
+        };
+        self.jobs.export.progress = (0, 0);
+        self.jobs.export.job = Some(spawn_export(spec, waker));
+    }
+
+    /// Cancels the running export.
+    pub fn cancel_export(&mut self) {
+        if let Some(job) = &self.jobs.export.job {
+            job.cancel();
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The review domain of an open project: its results (generations listed from the start of
+//! a scan, pending until their matches come), its label store and every pair's label, and the
+//! session's review pace.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::export::CurrentNames;
+use crate::matches::{GenerationMatches, Match, sort_by_top_similarity};
+use crate::pipeline::{PendingGeneration, Project};
+use crate::review::{Change, Label, LabelRecord, PairContext, PairKey, ReviewStore};
+
+/// Labels remembered for the pace (the last this many).
+const PACE_WINDOW: usize = 60;
+
+/// What the review knows of one project.
+pub struct ReviewState {
+    project: Project,
+    results: Vec<GenerationMatches>,
+    by_generation: HashMap<String, usize>,
+    /// Generations listed by the running scan whose matches have not come yet.
+    pending: HashSet<String>,
+    store: ReviewStore,
+    labels: HashMap<PairKey, LabelRecord>,
+    model_key: String,
+    /// When labels were given this session, newest last (for the pace).
+    labelled_at: VecDeque<(Instant, usize)>,
+    /// How long the last label write took.
+    last_write: Option<Duration>,
+}
+
+/// A pair of the results: (generation index, match index).
+pub type PairAt = (usize, usize);
+
+impl ReviewState {
+    /// The review of `project`, from its store, labels and last results.
+    pub fn new(
+        project: Project,
+        store: ReviewStore,
+        labels: Vec<LabelRecord>,
+        results: Vec<GenerationMatches>,
+        model_key: String,
+    ) -> Self {
+        let mut review = Self {
+            project,
+            results: Vec::new(),
+            by_generation: HashMap::new(),
+            pending: HashSet::new(),
+            store,
+            labels: labels.into_iter().map(|r| (r.key.clone(), r)).collect(),
+            model_key,
+            labelled_at: VecDeque::new(),
+            last_write: None,
+        };
+        for result in results {
+            review.upsert(result);
+        }
+        review
+    }
+
+    /// The project.
+    pub fn project(&self) -> &Project {
+        &self.project
+    }
+
+    /// Every generation (pending ones without matches), in the order they came.
+    pub fn results(&self) -> &[GenerationMatches] {
+        &self.results
+    }
+
+    /// Generation `i`.
+    pub fn result(&self, i: usize) -> Option<&GenerationMatches> {
+        self.results.get(i)
+    }
+
+    /// Whether generation `i` waits for its matches.
+    pub fn is_pending(&self, i: usize) -> bool {
+        self.results
+            .get(i)
+            .is_some_and(|r| self.pending.contains(&r.generation))
+    }
+
+    /// Generations waiting for their matches.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The model key of the results.
+    pub fn model_key(&self) -> &str {
+        &self.model_key
+    }
+
+    /// How long the last label write took.
+    pub fn last_write(&self) -> Option<Duration> {
+        self.last_write
+    }
+
+    /// Every label record.
+    pub fn records(&self) -> impl Iterator<Item = &LabelRecord> {
+        self.labels.values()
+    }
+
+    /// The key of pair `(i, m)`, when the scan recorded both images' hashes.
+    pub fn key_of(&self, (i, m): PairAt) -> Option<PairKey> {
+        let result = self.results.get(i)?;
+        PairKey::of(result, result.matches.get(m)?)
+    }
+
+    /// The label record of pair `(i, m)`.
+    pub fn pair_record(&self, at: PairAt) -> Option<&LabelRecord> {
+        self.labels.get(&self.key_of(at)?)
+    }
+
+    /// The label of pair `(i, m)`.
+    pub fn pair_label(&self, at: PairAt) -> Option<Label> {
+        self.pair_record(at).and_then(|r| r.label)
+    }
+
+    /// The most severe label on any pair of generation `i`.
+    pub fn generation_label(&self, i: usize) -> Option<Label> {
+        let result = self.results.get(i)?;
+        let rank = |l: Label| Label::ALL.iter().position(|x| *x == l).unwrap_or(9);
+        (0..result.matches.len())
+            .filter_map(|m| self.pair_label((i, m)))
+            .min_by_key(|&l| rank(l))
+    }
+
+    /// The index of the generation named `name`.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.by_generation.get(name).copied()
+    }
+
+    /// Every pair of the results under its current names, by key.
+    pub fn current_names(&self) -> CurrentNames {
+        let mut names = CurrentNames::new();
+        for result in &self.results {
+            for m in &result.matches {
+                if let Some(key) = PairKey::of(result, m) {
+                    names.insert(key, (result.generation.clone(), m.training.clone()));
+                }
+            }
+        }
+        names
+    }
+
+    /// Labels given per hour this session, over the last labels (`None` before two).
+    pub fn pace_per_hour(&self) -> Option<f64> {
+        let (first, _) = self.labelled_at.front()?;
+        let (last, _) = self.labelled_at.back()?;
+        let labels: usize = self.labelled_at.iter().skip(1).map(|(_, n)| n).sum();
+        let secs = last.duration_since(*first).as_secs_f64();
+        (labels > 0 && secs > 0.0).then(|| labels as f64 * 3600.0 / secs)
+    }
+
+    /// Adds or replaces one generation's results.
+    pub(super) fn upsert(&mut self, result: GenerationMatches) {
+        self.pending.remove(&result.generation);
+        match self.by_generation.get(&result.generation) {
+            Some(&i) => self.results[i] = result,
+            None => {
+                self.by_generation
+                    .insert(result.generation.clone(), self.results.len());
+                self.results.push(result);
+            }
+        }
+    }
+
+    /// Lists a scan's generations before their matches: each one not yet in the results is
+    /// added without matches, pending.
+    pub(super) fn list_pending(&mut self, listed: Vec<PendingGeneration>) {
+        for generation in listed {
+            if self.by_generation.contains_key(&generation.generation) {
+                continue;
+            }
+            self.pending.insert(generation.generation.clone());
+            self.upsert(GenerationMatches {
+                generation: generation.generation.clone(),
+                generation_path: generation.generation_path,
+                generation_hash: None,
+                prompt: generation.prompt,
+                matches: Vec::new(),
+                region_hits: Vec::new(),
+                collage: false,
+                notes: Vec::new(),
+            });
+            self.pending.insert(generation.generation);
+        }
+    }
+
+    /// A scan ended: keep the generations it matched (`seen`, when it finished), drop the
+    /// pending ones it never matched, sort by top-1 similarity. Returns the old index → new
+    /// index map's lookup by name for the caller's selection.
+    pub(super) fn scan_ended(&mut self, seen: Option<&HashSet<String>>, model_key: Option<String>) {
+        let pending = std::mem::take(&mut self.pending);
+        self.results.retain(|r| match seen {
+            Some(seen) => seen.contains(&r.generation),
+            None => !pending.contains(&r.generation),
+        });
+        sort_by_top_similarity(&mut self.results);
+        self.by_generation = self
+            .results
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.generation.clone(), i))
+            .collect();
+        if let Some(key) = model_key {
+            self.model_key = key;
+        }
+    }
+
+    fn context(&self, (i, m): PairAt) -> Option<(PairKey, (String, String), PairContext)> {
+        let result = self.results.get(i)?;
+        let matched: &Match = result.matches.get(m)?;
+        let key = PairKey::of(result, matched)?;
+        Some((
+            key,
+            (result.generation.clone(), matched.training.clone()),
+            PairContext {
+                rank: matched.rank,
+                similarity: matched.similarity,
+                model_key: self.model_key.clone(),
+                prompt: result.prompt.clone(),
+                training_caption: matched.training_caption.clone(),
+                generation_path: Some(result.generation_path.clone()),
+                training_path: Some(matched.training_path.clone()),
+            },
+        ))
+    }
+
+    /// Labels `pairs` (one transaction, one undo step), on disk when this returns.
+    pub(super) fn label(
+        &mut self,
+        pairs: &[PairAt],
+        label: Option<Label>,
+        reviewer: &str,
+    ) -> Result<usize, String> {
+        let mut batch = Vec::with_capacity(pairs.len());
+        for &at in pairs {
+            match self.context(at) {
+                Some(pair) => batch.push(pair),
+                None => {
+                    return Err(format!(
+                        "{} cannot be labelled: its results predate content keys and its files could not be read; scan the project again",
+                        self.results
+                            .get(at.0)
+                            .map_or("A pair", |r| r.generation.as_str())
+                    ));
+                }
+            }
+        }
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let started = Instant::now();
+        let records = self
+            .store
+            .set_labels(&batch, label, reviewer)
+            .map_err(|e| e.to_string())?;
+        self.last_write = Some(started.elapsed());
+        let count = records.len();
+        for record in records {
+            self.labels.insert(record.key.clone(), record);
+        }
+        self.labelled_at.push_back((Instant::now(), count));
+        while self.labelled_at.len() > PACE_WINDOW {
+            self.labelled_at.pop_front();
+        }
+        Ok(count)
+    }
+
+    /// Saves the note of pair `at` (unchanged notes are not written).
+    pub(super) fn note(&mut self, at: PairAt, text: &str, reviewer: &str) -> Result<(), String> {
+        let Some((key, names, context)) = self.context(at) else {
+            return Ok(());
+        };
+        let unchanged = self
+            .labels
+            .get(&key)
+            .map_or(text.is_empty(), |r| r.note == text);
+        if unchanged {
+            return Ok(());
+        }
+        let record = self
+            .store
+            .set_note(&key, (&names.0, &names.1), text, reviewer, &context)
+            .map_err(|e| e.to_string())?;
+        self.labels.insert(key, record);
+        Ok(())
+    }
+
+    /// Undoes (or redoes) the latest change; returns the pairs it changed.
+    pub(super) fn step(&mut self, redo: bool) -> Result<Vec<Change>, String> {
+        let changes = if redo {
+            self.store.redo()
+        } else {
+            self.store.undo()
+        }
+        .map_err(|e| e.to_string())?;
+        for change in &changes {
+            match &change.now {
+                Some(record) => self.labels.insert(change.key.clone(), record.clone()),
+                None => self.labels.remove(&change.key),
+            };
+        }
+        Ok(changes)
+    }
+
+    /// Where pair `key` is in the results, if it is there.
+    pub fn find(&self, key: &PairKey) -> Option<PairAt> {
+        self.results.iter().enumerate().find_map(|(i, r)| {
+            (r.generation_hash.as_deref() == Some(key.generation_hash.as_str()))
+                .then(|| {
+                    r.matches
+                        .iter()
+                        .position(|m| {
+                            m.training_hash.as_deref() == Some(key.training_hash.as_str())
+                        })
+                        .map(|m| (i, m))
+                })
+                .flatten()
+        })
+    }
+}

@@ -1,0 +1,334 @@
+//! What the reviewer is looking at: the list's sort, filters and order, the selected pair,
+//! the grid's page and selection, the compare view, the note being edited, an open question.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use super::review::ReviewState;
+use crate::app::compare::CompareState;
+use crate::review::Label;
+
+/// How the list is sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum SortKey {
+    /// Top-1 similarity, highest first.
+    #[default]
+    Similarity,
+    /// File name.
+    Name,
+    /// Label (full copies first, unlabelled last).
+    Label,
+}
+
+/// Which generations the list shows, by label state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum LabelFilter {
+    /// All.
+    #[default]
+    All,
+    /// With no label on any pair.
+    Unlabelled,
+    /// With at least one label.
+    Labelled,
+    /// With a full-copy label.
+    FullCopy,
+    /// With a near-copy label (and no full copy).
+    NearCopy,
+    /// Labelled distinct only.
+    Distinct,
+}
+
+impl LabelFilter {
+    /// Every filter, in menu order.
+    pub const ALL: [LabelFilter; 6] = [
+        Self::All,
+        Self::Unlabelled,
+        Self::Labelled,
+        Self::FullCopy,
+        Self::NearCopy,
+        Self::Distinct,
+    ];
+
+    /// The name shown in the menu.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::All => "All labels",
+            Self::Unlabelled => "Unlabelled",
+            Self::Labelled => "Labelled",
+            Self::FullCopy => "Full copy",
+            Self::NearCopy => "Near copy",
+            Self::Distinct => "Distinct",
+        }
+    }
+
+    fn admits(self, label: Option<Label>) -> bool {
+        match self {
+            Self::All => true,
+            Self::Unlabelled => label.is_none(),
+            Self::Labelled => label.is_some(),
+            Self::FullCopy => label == Some(Label::FullCopy),
+            Self::NearCopy => label == Some(Label::NearCopy),
+            Self::Distinct => label == Some(Label::Distinct),
+        }
+    }
+}
+
+/// The list's sort and filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListFilter {
+    /// The sort.
+    pub sort: SortKey,
+    /// Filter on the prompt and file name (case-insensitive).
+    pub text: String,
+    /// Lowest top-1 similarity shown.
+    pub min_similarity: f32,
+    /// Highest top-1 similarity shown.
+    pub max_similarity: f32,
+    /// Filter on labels.
+    pub labels: LabelFilter,
+    /// Show only generations marked as collages.
+    pub collages_only: bool,
+}
+
+impl Default for ListFilter {
+    fn default() -> Self {
+        Self {
+            sort: SortKey::Similarity,
+            text: String::new(),
+            min_similarity: -1.0,
+            max_similarity: 1.0,
+            labels: LabelFilter::All,
+            collages_only: false,
+        }
+    }
+}
+
+/// Which view the desk shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// One generation beside its matches.
+    #[default]
+    Pair,
+    /// Many generations, each beside its top match.
+    Grid,
+}
+
+/// The grid's page, cursor and selection.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GridState {
+    /// Tiles per row, as last drawn.
+    pub columns: usize,
+    /// Rows per page, as last drawn.
+    pub rows: usize,
+    /// The first position (in list order) of the page shown.
+    pub first: usize,
+    /// The cursor's position in list order.
+    pub cursor: usize,
+    /// Where a Shift selection starts.
+    pub anchor: usize,
+    /// Selected generations (indices into the results).
+    pub selected: BTreeSet<usize>,
+}
+
+impl GridState {
+    /// Tiles per page (at least one).
+    pub fn per_page(&self) -> usize {
+        (self.columns * self.rows).max(1)
+    }
+}
+
+/// A question waiting for the reviewer's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Question {
+    /// Label these (unlabelled, top) pairs of the page distinct?
+    LabelRestOfPage(Vec<usize>),
+}
+
+/// The view state.
+#[derive(Default)]
+pub struct ViewState {
+    mode: Mode,
+    filter: ListFilter,
+    order: Vec<usize>,
+    dirty: bool,
+    rebuilt_at: Option<Instant>,
+    selected: Option<usize>,
+    selected_match: usize,
+    grid: GridState,
+    compare: CompareState,
+    question: Option<Question>,
+}
+
+impl ViewState {
+    /// A fresh view.
+    pub fn new() -> Self {
+        Self {
+            dirty: true,
+            ..Self::default()
+        }
+    }
+
+    /// Which view is shown.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The list's sort and filters.
+    pub fn filter(&self) -> &ListFilter {
+        &self.filter
+    }
+
+    /// The results' indices in list order.
+    pub fn order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// The selected generation.
+    pub fn selected(&self) -> Option<usize> {
+        self.selected
+    }
+
+    /// The selected match of that generation.
+    pub fn selected_match(&self) -> usize {
+        self.selected_match
+    }
+
+    /// The grid.
+    pub fn grid(&self) -> &GridState {
+        &self.grid
+    }
+
+    /// The compare view.
+    pub fn compare(&self) -> &CompareState {
+        &self.compare
+    }
+
+    /// The question waiting for an answer.
+    pub fn question(&self) -> Option<&Question> {
+        self.question.as_ref()
+    }
+
+    pub(super) fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+    }
+
+    pub(super) fn filter_mut(&mut self) -> &mut ListFilter {
+        self.dirty = true;
+        &mut self.filter
+    }
+
+    pub(super) fn compare_mut(&mut self) -> &mut CompareState {
+        &mut self.compare
+    }
+
+    pub(super) fn grid_mut(&mut self) -> &mut GridState {
+        &mut self.grid
+    }
+
+    pub(super) fn set_question(&mut self, question: Option<Question>) {
+        self.question = question;
+    }
+
+    /// Asks for the order to be rebuilt.
+    pub(super) fn invalidate(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Selects generation `i` (its first match; the view fits).
+    pub(super) fn select(&mut self, i: usize) {
+        if self.selected != Some(i) {
+            self.selected = Some(i);
+            self.selected_match = 0;
+            self.compare.fit();
+        }
+    }
+
+    /// Selects match `m` of the selected generation (clamped to its matches).
+    pub(super) fn select_match(&mut self, m: usize, matches: usize) {
+        if matches > 0 {
+            self.selected_match = m.min(matches - 1);
+        }
+    }
+
+    /// After the results were re-sorted: selects the generation named `name` again.
+    pub(super) fn reselect(&mut self, index: Option<usize>) {
+        self.selected = index;
+        self.grid.selected.clear();
+        self.dirty = true;
+    }
+
+    /// Rebuilds the list order when it changed (at most every 200 ms while `busy`).
+    pub(super) fn refresh(&mut self, review: &ReviewState, busy: bool) {
+        if !self.dirty {
+            return;
+        }
+        if busy
+            && self
+                .rebuilt_at
+                .is_some_and(|t| t.elapsed() < Duration::from_millis(200))
+        {
+            return;
+        }
+        let needle = self.filter.text.to_lowercase();
+        let results = review.results();
+        let top = |i: usize| results[i].top_similarity().unwrap_or(-1.0);
+        let mut order: Vec<usize> = (0..results.len())
+            .filter(|&i| {
+                let r = &results[i];
+                // Pending generations have no similarity yet: they show unless a range
+                // narrower than everything is asked for.
+                let pending = review.is_pending(i);
+                let full_range =
+                    self.filter.min_similarity <= -1.0 && self.filter.max_similarity >= 1.0;
+                if !(pending && full_range)
+                    && (top(i) < self.filter.min_similarity || top(i) > self.filter.max_similarity)
+                {
+                    return false;
+                }
+                if !needle.is_empty()
+                    && !r.generation.to_lowercase().contains(&needle)
+                    && !r
+                        .prompt
+                        .as_deref()
+                        .is_some_and(|p| p.to_lowercase().contains(&needle))
+                {
+                    return false;
+                }
+                if self.filter.collages_only && !r.collage {
+                    return false;
+                }
+                self.filter.labels.admits(review.generation_label(i))
+            })
+            .collect();
+        match self.filter.sort {
+            SortKey::Similarity => order.sort_by(|&a, &b| {
+                top(b)
+                    .total_cmp(&top(a))
+                    .then_with(|| results[a].generation.cmp(&results[b].generation))
+            }),
+            SortKey::Name => {
+                order.sort_by(|&a, &b| results[a].generation.cmp(&results[b].generation))
+            }
+            SortKey::Label => {
+                let rank = |i: usize| {
+                    review
+                        .generation_label(i)
+                        .map_or(9, |l| Label::ALL.iter().position(|x| *x == l).unwrap_or(9))
+                };
+                order.sort_by(|&a, &b| rank(a).cmp(&rank(b)).then(top(b).total_cmp(&top(a))));
+            }
+        }
+        self.order = order;
+        self.dirty = false;
+        self.rebuilt_at = Some(Instant::now());
+        let len = self.order.len();
+        self.grid.cursor = self.grid.cursor.min(len.saturating_sub(1));
+        self.grid.first = self.grid.first.min(len.saturating_sub(1));
+    }
+
+    /// The position of the selected generation in the list.
+    pub fn selected_position(&self) -> Option<usize> {
+        let selected = self.selected?;
+        self.order.iter().position(|&i| i == selected)
+    }
+}
