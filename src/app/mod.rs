@@ -199,6 +199,11 @@ impl DeskApp {
         &mut self.settings
     }
 
+    /// Thumbnails being decoded (for tests that wait for a settled screen).
+    pub fn thumbnails_loading(&self) -> usize {
+        self.thumbs.loading()
+    }
+
     /// Notices shown to the reviewer (for tests).
     pub fn notices(&self) -> &[String] {
         &self.notices

@@ -71,6 +71,11 @@ impl ThumbnailCache {
         Thumb::Loading
     }
 
+    /// Thumbnails asked for and not yet delivered.
+    pub fn loading(&self) -> usize {
+        self.requested.len()
+    }
+
     /// Turns decoded thumbnails into textures and evicts the oldest beyond capacity.
     pub fn poll(&mut self, ctx: &egui::Context) {
         for loaded in self.loader.ready() {
@@ -102,5 +107,48 @@ impl ThumbnailCache {
             };
             self.textures.remove(&oldest);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: thumbnails asked for while the loader's queue was full were dropped by the
+    /// loader but still marked as asked, so their rows stayed "Loading" after a fast scroll.
+    /// Asking again as the rows are drawn again must bring every one in.
+    #[test]
+    fn thumbnails_dropped_by_a_full_queue_are_asked_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let locations: Vec<ImageLocation> = (0..700u32)
+            .map(|i| {
+                let path = dir.path().join(format!("{i:04}.png"));
+                image::RgbImage::from_pixel(8, 8, image::Rgb([(i % 256) as u8, 0, 0]))
+                    .save(&path)
+                    .expect("save");
+                ImageLocation::File(path)
+            })
+            .collect();
+        let ctx = egui::Context::default();
+        let mut cache = ThumbnailCache::new(1000, None);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            // Every row drawn, as a scroll through the whole list does.
+            let ready = locations
+                .iter()
+                .filter(|l| matches!(cache.get(l), Thumb::Ready(_)))
+                .count();
+            if ready == locations.len() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{ready} of {} thumbnails arrived; the rest stay Loading",
+                locations.len()
+            );
+            cache.poll(&ctx);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(cache.loading(), 0);
     }
 }

@@ -43,6 +43,37 @@ pub enum CacheError {
         /// The error.
         source: rusqlite::Error,
     },
+    /// The disk is full.
+    #[error(
+        "embedding cache {path}: the disk is full ({source}); free some space and scan again (what was embedded so far is kept)"
+    )]
+    DiskFull {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+}
+
+impl CacheError {
+    /// The error for `source` on the cache at `path`: a full disk says so.
+    fn sqlite(path: &Path, source: rusqlite::Error) -> Self {
+        let full = matches!(
+            &source,
+            rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DiskFull
+        );
+        if full {
+            Self::DiskFull {
+                path: path.to_path_buf(),
+                source,
+            }
+        } else {
+            Self::Sqlite {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
 }
 
 /// What the cache knows of a path whose size and modification time are unchanged.
@@ -88,10 +119,7 @@ fn blob_vector(blob: &[u8]) -> Vec<f32> {
 impl EmbeddingCache {
     /// Opens (or creates) the cache at `path`.
     pub fn open(path: &Path) -> Result<Self, CacheError> {
-        let err = |source| CacheError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
+        let err = |source| CacheError::sqlite(path, source);
         let conn = Connection::open(path).map_err(err)?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -146,10 +174,7 @@ impl EmbeddingCache {
     }
 
     fn err(&self, source: rusqlite::Error) -> CacheError {
-        CacheError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        CacheError::sqlite(&self.path, source)
     }
 
     /// The hash of the file or member at `location` if it was seen before with the same size
@@ -365,10 +390,7 @@ impl EmbeddingCache {
             return Ok(());
         }
         let path = self.path.clone();
-        let err = |source| CacheError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let err = |source| CacheError::sqlite(&path, source);
         let tx = self.conn.transaction().map_err(err)?;
         {
             let mut put_file = tx
@@ -430,6 +452,28 @@ impl EmbeddingCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression: "if it is damaged, delete it" was shown for a full disk too.
+    #[test]
+    fn a_full_disk_is_named_as_such() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cache = EmbeddingCache::open(&dir.path().join("cache.sqlite")).expect("open");
+        let pages: i64 = cache
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .expect("pages");
+        cache
+            .conn
+            .execute_batch(&format!("PRAGMA max_page_count = {pages}"))
+            .expect("cap");
+        let vectors: Vec<(ContentHash, String, Vec<f32>)> = (0..64u8)
+            .map(|i| ([i; 32], String::new(), vec![0.5; 512]))
+            .collect();
+        let err = cache.write("m", &[], &vectors, &[]).expect_err("full");
+        assert!(matches!(err, CacheError::DiskFull { .. }), "{err}");
+        assert!(err.to_string().contains("disk is full"), "{err}");
+        assert!(!err.to_string().contains("delete it"), "{err}");
+    }
 
     #[test]
     fn stores_and_finds_embeddings_by_hash_and_model() {

@@ -159,9 +159,19 @@ pub struct LabelRecord {
 pub enum ReviewError {
     /// SQLite failed.
     #[error(
-        "review store {path}: {source}; check that the project folder is writable (labels already saved are safe)"
+        "review store {path}: {source}; check that the project folder is readable and writable (labels already saved are safe)"
     )]
     Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+    /// The file is not a database any more (damaged, or overwritten).
+    #[error(
+        "review store {path} is damaged ({source}); restore review.sqlite from a backup (the program never deletes it; labels cannot be rebuilt by scanning)"
+    )]
+    Corrupt {
         /// The database file.
         path: PathBuf,
         /// The error.
@@ -210,12 +220,20 @@ pub enum ReviewError {
 impl ReviewError {
     /// The error for `source` on the store at `path`: a full disk says so.
     pub(crate) fn sqlite(path: &std::path::Path, source: rusqlite::Error) -> Self {
-        let full = matches!(
-            &source,
-            rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DiskFull
-        );
-        if full {
+        let code = match &source {
+            rusqlite::Error::SqliteFailure(e, _) => Some(e.code),
+            _ => None,
+        };
+        if code == Some(rusqlite::ErrorCode::DiskFull) {
             Self::DiskFull {
+                path: path.to_path_buf(),
+                source,
+            }
+        } else if matches!(
+            code,
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+        ) {
+            Self::Corrupt {
                 path: path.to_path_buf(),
                 source,
             }
