@@ -31,6 +31,7 @@ fn main() -> ExitCode {
             replicant::app::StartMode::Resume,
             None,
             replicant::pipeline::regions::RegionMode::Auto,
+            replicant::pipeline::cascade::Shortlist::default(),
         ),
         #[cfg(not(feature = "desk"))]
         None => cli::no_desk(),

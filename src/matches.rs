@@ -33,6 +33,11 @@ pub struct Match {
     /// is stored under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training_hash: Option<String>,
+    /// How it was ranked: the model that found it and the one whose similarity is reported,
+    /// `sscd`, or `sscd-distilled+sscd` for the shortlist cascade (see
+    /// [`crate::pipeline::cascade`]); `None` in results saved before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranked_by: Option<String>,
 }
 
 /// A generation and its closest training images.

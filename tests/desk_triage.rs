@@ -449,12 +449,14 @@ fn generations_are_listed_before_their_matches() {
         let app = harness.state();
         if let Some(desk) = app.desk() {
             let listed = desk.review().results().len();
-            if desk.scanning() && listed == 10 && desk.review().pending_count() > 0 {
+            // The list is rebuilt at most every 200 ms while a scan runs, so it may trail the
+            // results by a few frames.
+            if desk.scanning()
+                && listed == 10
+                && desk.review().pending_count() > 0
+                && desk.view().order().len() == 10
+            {
                 seen_pending = true;
-                assert!(
-                    desk.view().order().len() == 10,
-                    "pending generations are in the list"
-                );
             }
             if !desk.scanning() && listed == 10 && desk.review().pending_count() == 0 {
                 break;
@@ -463,7 +465,10 @@ fn generations_are_listed_before_their_matches() {
         assert!(Instant::now() < deadline, "the scan did not finish");
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert!(seen_pending, "all ten were listed while still pending");
+    assert!(
+        seen_pending,
+        "all ten were in the list while some were still pending"
+    );
 }
 
 /// Exports run off the UI thread, with progress, and can be cancelled (nothing is written).

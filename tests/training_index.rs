@@ -421,6 +421,10 @@ fn an_index_of_another_model_is_a_clear_error() {
         &index.to_string_lossy(),
         "--project",
         &dir.path().join("project").to_string_lossy(),
+        // Without the cascade (which re-scores a distilled index with full SSCD), the
+        // index's model must be the scan's.
+        "--shortlist",
+        "off",
     ]);
     assert_eq!(code, 1, "{stderr}");
     assert!(

@@ -86,6 +86,7 @@ struct Windows {
 #[derive(Default)]
 struct ScanChoices {
     regions: crate::pipeline::regions::RegionMode,
+    shortlist: crate::pipeline::cascade::Shortlist,
     model: Option<ModelRequest>,
 }
 
@@ -179,6 +180,12 @@ impl DeskApp {
         self
     }
 
+    /// Runs the shortlist cascade as `shortlist` says (the command line's `--shortlist`).
+    pub fn with_shortlist(mut self, shortlist: crate::pipeline::cascade::Shortlist) -> Self {
+        self.scan_choices.shortlist = shortlist;
+        self
+    }
+
     /// The open project's desk, if any (for tests).
     pub fn desk(&self) -> Option<&Desk> {
         self.desk.as_ref()
@@ -234,6 +241,7 @@ impl DeskApp {
         options.top_k = self.settings.top_k.clamp(1, 100);
         options.threshold = self.settings.threshold;
         options.regions = self.scan_choices.regions;
+        options.shortlist = self.scan_choices.shortlist;
         options
     }
 

@@ -24,6 +24,7 @@ pub fn status_ui(
                 Some(ScanPhase::LoadingModel) => "Loading model",
                 Some(ScanPhase::Embedding) => "Embedding",
                 Some(ScanPhase::Indexing) => "Indexing",
+                Some(ScanPhase::Rescoring) => "Re-scoring shortlists",
             };
             let fraction = if progress.total == 0 {
                 0.0
@@ -66,6 +67,25 @@ pub fn status_ui(
                 },
                 summary.execution_provider
             ));
+            match &summary.cascade {
+                Some(cascade) => {
+                    ui.label(format!(
+                        "cascade: {} full-SSCD embeddings saved",
+                        cascade.full_embeddings_saved
+                    ))
+                    .on_hover_text(format!(
+                        "Training images were indexed with {}; each generation's top {} were re-scored with full SSCD ({} training images in all, {} embedded now). Similarities are full SSCD's.",
+                        cascade.shortlist_model,
+                        cascade.shortlist_size,
+                        cascade.rescored,
+                        cascade.rescored_embedded
+                    ));
+                }
+                None => {
+                    ui.weak("cascade off")
+                        .on_hover_text("Every training image was embedded with the scan's model");
+                }
+            }
         } else {
             ui.label(format!("{} generations", desk.review().results().len()));
         }

@@ -29,6 +29,7 @@ pub fn run(
     start: StartMode,
     model: Option<ModelRequest>,
     regions: crate::pipeline::regions::RegionMode,
+    shortlist: crate::pipeline::cascade::Shortlist,
 ) -> eframe::Result {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Replicant")
@@ -47,7 +48,9 @@ pub fn run(
         "replicant",
         options,
         Box::new(move |cc| {
-            let app = DeskApp::new(cc, start).with_regions(regions);
+            let app = DeskApp::new(cc, start)
+                .with_regions(regions)
+                .with_shortlist(shortlist);
             Ok(Box::new(match model {
                 Some(request) => app.with_model(request),
                 None => app,

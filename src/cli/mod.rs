@@ -14,6 +14,7 @@ use replicant::export::{ScanOutputFormat, write_scan_results};
 use replicant::fsutil::printable;
 use replicant::index::Dtype;
 use replicant::matches::{GenerationMatches, sort_by_top_similarity};
+use replicant::pipeline::cascade::{Shortlist, ShortlistMode};
 use replicant::pipeline::{
     ModelRequest, ScanEvent, ScanOptions, ScanPhase, ScanSummary, start_scan,
 };
@@ -180,6 +181,14 @@ pub struct ScanArgs {
     /// whose composition the generation keeps.
     #[arg(long)]
     pub no_layout_rerank: bool,
+    /// The shortlist cascade: index training images with sscd-distilled and re-score each
+    /// generation's shortlist with full SSCD (auto: when training images outnumber
+    /// generations 20 to 1, or the training index holds sscd-distilled embeddings).
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(ShortlistMode))]
+    pub shortlist: ShortlistMode,
+    /// Training images re-scored with full SSCD per generation (default 16).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub shortlist_size: Option<u16>,
 }
 
 /// `replicant open`.
@@ -203,6 +212,14 @@ pub struct OpenArgs {
     /// Match regions of each generation too (auto: when it costs at most 3x).
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
     pub regions: replicant::pipeline::regions::RegionMode,
+    /// The shortlist cascade: index training images with sscd-distilled and re-score each
+    /// generation's shortlist with full SSCD (auto: when training images outnumber
+    /// generations 20 to 1, or the training index holds sscd-distilled embeddings).
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(ShortlistMode))]
+    pub shortlist: ShortlistMode,
+    /// Training images re-scored with full SSCD per generation (default 16).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub shortlist_size: Option<u16>,
 }
 
 /// `replicant demo`.
@@ -294,6 +311,10 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     options.decode_threads = args.decode_threads;
     options.regions = args.regions;
     options.layout_rerank = !args.no_layout_rerank;
+    options.shortlist = Shortlist {
+        mode: args.shortlist,
+        size: args.shortlist_size.map(usize::from),
+    };
     if let Some(out) = args
         .out
         .as_deref()
@@ -416,6 +437,7 @@ pub fn phase_label(phase: ScanPhase) -> &'static str {
         ScanPhase::LoadingModel => "loading model",
         ScanPhase::Embedding => "embedding",
         ScanPhase::Indexing => "indexing",
+        ScanPhase::Rescoring => "re-scoring shortlists",
     }
 }
 
@@ -456,6 +478,17 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
             "off".to_string()
         }
     );
+    match &summary.cascade {
+        Some(cascade) => eprintln!(
+            "  cascade:           on: training indexed with {}, top {} re-scored with full SSCD; {} training images re-scored ({} embedded now), {} full-SSCD embeddings saved",
+            cascade.shortlist_model,
+            cascade.shortlist_size,
+            cascade.rescored,
+            cascade.rescored_embedded,
+            cascade.full_embeddings_saved
+        ),
+        None => eprintln!("  cascade:           off"),
+    }
     eprintln!(
         "  search:            {}",
         if summary.exact_search {
@@ -681,7 +714,12 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<ExitCode> {
             training_index: None,
             project: Some(dir.join("project")),
         };
-        open_desk(start, Some(args.model.request()), args.regions)
+        open_desk(
+            start,
+            Some(args.model.request()),
+            args.regions,
+            Shortlist::default(),
+        )
     }
     #[cfg(not(feature = "desk"))]
     {
@@ -719,7 +757,11 @@ pub fn open(args: &OpenArgs) -> anyhow::Result<ExitCode> {
         (None, Some(project)) => replicant::app::StartMode::Project(project.clone()),
         (None, None) => replicant::app::StartMode::Resume,
     };
-    open_desk(start, Some(args.model.request()), args.regions)
+    let shortlist = Shortlist {
+        mode: args.shortlist,
+        size: args.shortlist_size.map(usize::from),
+    };
+    open_desk(start, Some(args.model.request()), args.regions, shortlist)
 }
 
 /// Runs `replicant open` in a build without the desk.
@@ -734,7 +776,8 @@ pub fn open_desk(
     start: replicant::app::StartMode,
     model: Option<ModelRequest>,
     regions: replicant::pipeline::regions::RegionMode,
+    shortlist: Shortlist,
 ) -> anyhow::Result<ExitCode> {
-    replicant::app::run(start, model, regions).map_err(|err| anyhow::anyhow!("cannot open the window: {err}. The desk needs a display (X11 or Wayland) and a GPU or software Vulkan/GL driver; `replicant scan` works without one"))?;
+    replicant::app::run(start, model, regions, shortlist).map_err(|err| anyhow::anyhow!("cannot open the window: {err}. The desk needs a display (X11 or Wayland) and a GPU or software Vulkan/GL driver; `replicant scan` works without one"))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::review_set::csv_text_cell;
 use crate::matches::GenerationMatches;
 
 /// The format of `replicant scan --out`.
@@ -35,6 +36,8 @@ struct JsonMatch<'a> {
     similarity: f64,
     region: Option<[u32; 4]>,
     layout: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ranked_by: Option<&'a str>,
 }
 
 #[derive(serde::Serialize)]
@@ -74,6 +77,7 @@ pub fn write_scan_results(
                             similarity: rounded(m.similarity),
                             region: m.region,
                             layout: m.layout.map(rounded),
+                            ranked_by: m.ranked_by.as_deref(),
                         })
                         .collect(),
                 };
@@ -91,13 +95,18 @@ pub fn write_scan_results(
                 "similarity",
                 "region",
                 "layout",
+                "ranked_by",
             ])?;
             for result in results {
-                let prompt = result.prompt.as_deref().unwrap_or("");
+                // Names and prompts are neutralised against spreadsheet formulas, as in
+                // review-set exports (see `csv_text_cell`).
+                let prompt = csv_text_cell(result.prompt.as_deref().unwrap_or(""));
+                let generation = csv_text_cell(&result.generation);
                 if result.matches.is_empty() {
                     writer.write_record([
-                        result.generation.as_str(),
-                        prompt,
+                        generation.as_ref(),
+                        prompt.as_ref(),
+                        "",
                         "",
                         "",
                         "",
@@ -110,14 +119,15 @@ pub fn write_scan_results(
                         .region
                         .map_or_else(String::new, |[x, y, w, h]| format!("{x} {y} {w} {h}"));
                     writer.write_record([
-                        result.generation.as_str(),
-                        prompt,
+                        generation.as_ref(),
+                        prompt.as_ref(),
                         &m.rank.to_string(),
-                        &m.training,
+                        &csv_text_cell(&m.training),
                         &format!("{:.4}", rounded(m.similarity)),
                         &region,
                         &m.layout
                             .map_or_else(String::new, |l| format!("{:.4}", rounded(l))),
+                        m.ranked_by.as_deref().unwrap_or(""),
                     ])?;
                 }
             }
@@ -147,6 +157,7 @@ mod tests {
                 training_path: std::path::PathBuf::from("/t/x.jpg").into(),
                 training_caption: None,
                 training_hash: None,
+                ranked_by: Some("sscd-distilled+sscd".into()),
             }],
             region_hits: Vec::new(),
             collage: false,
@@ -166,6 +177,7 @@ mod tests {
         assert_eq!(value["matches"][0]["similarity"], 0.8312);
         assert!(value["matches"][0]["region"].is_null());
         assert_eq!(value["matches"][0]["layout"], 0.6123);
+        assert_eq!(value["matches"][0]["ranked_by"], "sscd-distilled+sscd");
     }
 
     #[test]
@@ -178,5 +190,15 @@ mod tests {
         assert_eq!(&rows[0][1], "a \"quoted\", prompt");
         assert_eq!(&rows[0][4], "0.8312");
         assert_eq!(&rows[0][6], "0.6123");
+        assert_eq!(&rows[0][7], "sscd-distilled+sscd");
+        let mut hostile = sample();
+        hostile[0].generation = "=HYPERLINK(\"x\")".into();
+        hostile[0].prompt = Some("+1".into());
+        let mut out = Vec::new();
+        write_scan_results(&hostile, ScanOutputFormat::Csv, &mut out).expect("write");
+        let mut reader = csv::Reader::from_reader(out.as_slice());
+        let row = reader.records().next().expect("a row").expect("row");
+        assert_eq!(&row[0], "'=HYPERLINK(\"x\")");
+        assert_eq!(&row[1], "'+1");
     }
 }

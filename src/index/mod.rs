@@ -13,6 +13,7 @@
 //! [`prebuilt`] is a training index saved once and shared by many projects: the usearch file,
 //! its manifest and the per-row data the ranking needs.
 
+pub mod exact;
 pub mod prebuilt;
 
 use std::path::Path;

@@ -8,8 +8,11 @@ use crate::matches::{GenerationMatches, SkippedFile};
 /// The results a scan leaves in the project.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LastScan {
-    /// The model key the results were made with.
+    /// The model key of the similarities in the results.
     pub model_key: String,
+    /// What the shortlist cascade did, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cascade: Option<super::cascade::CascadeSummary>,
     /// Matches kept per generation.
     pub top_k: usize,
     /// One entry per generation, sorted by top-1 similarity.

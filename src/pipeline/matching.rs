@@ -121,6 +121,7 @@ pub(crate) fn match_generation(
             training_hash: image
                 .hash
                 .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
+            ranked_by: None,
         })
         .collect();
     let mut hits = Vec::with_capacity(best_cells.len());

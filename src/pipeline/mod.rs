@@ -9,6 +9,7 @@
 
 mod align_job;
 mod cache;
+pub mod cascade;
 pub mod embed_job;
 mod embedding;
 mod events;
@@ -80,6 +81,8 @@ pub struct ScanOptions {
     /// Whether each generation's candidates are ranked by layout agreement too (see
     /// [`crate::layout`]); off ranks by SSCD similarity alone.
     pub layout_rerank: bool,
+    /// Whether the shortlist cascade runs, and its size (see [`cascade`]).
+    pub shortlist: cascade::Shortlist,
 }
 
 impl ScanOptions {
@@ -98,6 +101,7 @@ impl ScanOptions {
             decode_threads: 0,
             regions: regions::RegionMode::Auto,
             layout_rerank: true,
+            shortlist: cascade::Shortlist::default(),
         }
     }
 }
@@ -113,6 +117,9 @@ pub enum ScanPhase {
     Embedding,
     /// Building the training index.
     Indexing,
+    /// The shortlist cascade: re-reading each generation's shortlist and re-scoring it with
+    /// full SSCD.
+    Rescoring,
 }
 
 /// Counts for a progress bar.
@@ -157,8 +164,10 @@ pub struct ScanSummary {
     pub elapsed_secs: f64,
     /// Images (both folders) per second of wall time.
     pub images_per_sec: f64,
-    /// The model key.
+    /// The model key of the reported similarities.
     pub model_key: String,
+    /// What the shortlist cascade did; `None` when it did not run.
+    pub cascade: Option<cascade::CascadeSummary>,
     /// Where inference ran ("CPU" or "CUDA").
     pub execution_provider: String,
     /// Whether search was exhaustive.

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+mod rescore;
+
 use super::cache::{CacheError, EmbeddingCache};
+use super::cascade::{self, CascadeSummary, ShortlistMode};
 use super::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
 use super::events::EventSink;
 use super::last_scan::LastScan;
@@ -24,7 +27,7 @@ use super::{
     resolve_runtime,
 };
 use crate::catalog::CatalogError;
-use crate::embed::{EmbedError, Embedder};
+use crate::embed::{EmbedError, Embedder, ModelChoice};
 use crate::index::prebuilt::FileCheck;
 use crate::index::{IndexError, IndexParams, UsearchStore};
 use crate::layout::LAYOUT_VIEW;
@@ -61,7 +64,7 @@ pub enum ScanError {
     Threads(std::io::Error),
     /// The prebuilt training index was made with another model or preprocessing.
     #[error(
-        "the training index {index} was built with model {index_key}, but this scan runs {scan_key}; scan with the index's model (--model), or build an index with this one (`replicant embed --model ...`, then `replicant index build`)"
+        "the training index {index} was built with model {index_key}, but this scan runs {scan_key}; scan with the index's model (--model; an index of sscd-distilled embeddings is re-scored with full SSCD unless --shortlist off), or build an index with this one (`replicant embed --model ...`, then `replicant index build`)"
     )]
     ModelMismatch {
         /// The index folder.
@@ -90,7 +93,15 @@ struct Coordinator<'a> {
     events: &'a EventSink,
     project: Project,
     cache: EmbeddingCache,
+    /// The model whose embeddings fill the training index (the student with the cascade).
     model_key: String,
+    /// The model whose cosine is reported as `similarity` (full SSCD with the cascade; the
+    /// same as `model_key` without it).
+    similarity_key: String,
+    /// How matches are ranked, written on each (`sscd`, `sscd-distilled+sscd`).
+    ranked_by: String,
+    /// The shortlist cascade, when it runs.
+    cascade: Option<CascadeRun>,
     training: Training,
     generations: Vec<ImageRecord>,
     /// Generation views (whole image, layout thumbnail and regions) embedded by this scan,
@@ -106,6 +117,18 @@ struct Coordinator<'a> {
     truncated: Vec<TruncatedShard>,
     embedded: usize,
     cached: usize,
+}
+
+/// The cascade's state in a scan (see [`super::cascade`]).
+struct CascadeRun {
+    /// Training images re-scored per generation.
+    size: usize,
+    /// Full SSCD, until the re-scoring phase takes it.
+    scorer: Option<Box<dyn Embedder>>,
+    /// Each generation's shortlist by the student (index keys, best first), in the order the
+    /// generations were embedded.
+    shortlists: Vec<(usize, Vec<u64>)>,
+    summary: CascadeSummary,
 }
 
 fn scan(
@@ -194,13 +217,48 @@ fn scan(
     let (library, model_file) = resolve_runtime(&options.model, &mut |line| events.info(line))
         .map_err(ScanError::Runtime)?;
     let embedder = load_embedder(&options.model, &library, &model_file)?;
-    let model_key = embedder.model_key().as_str().to_string();
+    let similarity_key = embedder.model_key().as_str().to_string();
     let provider = embedder.execution_provider().to_string();
     events.info(format!(
-        "model {model_key} running on {provider} (ONNX Runtime {} from {})",
+        "model {similarity_key} running on {provider} (ONNX Runtime {} from {})",
         library.path.display(),
         library.origin
     ));
+    let shortlist_size = match cascade_decision(options, &training, generations.records.len()) {
+        Ok(size) => size,
+        Err(why) => {
+            events.info(why);
+            None
+        }
+    };
+    // With the cascade, the student embeds the training side and every generation first;
+    // full SSCD waits for the re-scoring phase.
+    let (first_embedder, cascade): (Box<dyn Embedder>, _) = match shortlist_size {
+        Some(size) => {
+            let mut request = options.model.clone();
+            request.choice = ModelChoice::SscdDistilled;
+            let (library, student_file) = resolve_runtime(&request, &mut |line| events.info(line))
+                .map_err(ScanError::Runtime)?;
+            let student = load_embedder(&request, &library, &student_file)?;
+            events.info(format!(
+                "shortlist cascade on: training images are indexed with {} and each generation's top {size} are re-scored with {similarity_key}",
+                student.model_key()
+            ));
+            let run = CascadeRun {
+                size,
+                scorer: Some(Box::new(embedder)),
+                shortlists: Vec::new(),
+                summary: CascadeSummary {
+                    shortlist_model: student.model_key().as_str().to_string(),
+                    shortlist_size: size,
+                    ..CascadeSummary::default()
+                },
+            };
+            (Box::new(student), Some(run))
+        }
+        None => (Box::new(embedder), None),
+    };
+    let model_key = first_embedder.model_key().as_str().to_string();
     if let Training::Prebuilt(prebuilt) = &training {
         if prebuilt.manifest.model_key != model_key {
             return Err(ScanError::ModelMismatch {
@@ -210,6 +268,13 @@ fn scan(
             });
         }
     }
+    let ranked_by = match &cascade {
+        Some(_) => cascade::ranked_by(
+            &ModelChoice::SscdDistilled.name(),
+            &options.model.choice.name(),
+        ),
+        None => options.model.choice.name(),
+    };
     let cache = EmbeddingCache::open(&project.cache_path())?;
 
     let mut coordinator = Coordinator {
@@ -218,6 +283,9 @@ fn scan(
         project,
         cache,
         model_key,
+        similarity_key,
+        ranked_by,
+        cascade,
         training,
         generations: generations.records,
         generation_vectors: HashMap::new(),
@@ -270,14 +338,17 @@ fn scan(
 
     if to_process > 0 {
         events.send(ScanEvent::Phase(ScanPhase::Embedding));
-        if !coordinator.embed(plan, Box::new(embedder), cancel)? {
+        if !coordinator.embed(plan, first_embedder, cancel)? {
             return Ok(None);
         }
     } else {
-        drop(embedder);
+        drop(first_embedder);
     }
     coordinator.try_build_index()?;
     coordinator.match_waiting()?;
+    if !coordinator.rescore(cancel)? {
+        return Ok(None);
+    }
     Ok(Some(coordinator.finish(started, provider)))
 }
 
@@ -549,22 +620,43 @@ impl Coordinator<'_> {
         Ok(self.cache.views(&self.model_key, &hash)?)
     }
 
-    /// Matches every generation that has its embedding, once the index is ready.
-    fn match_waiting(&mut self) -> Result<(), ScanError> {
-        if self.training.index().is_none() {
-            return Ok(());
-        }
-        let settings = MatchSettings {
+    fn match_settings(&self) -> MatchSettings {
+        MatchSettings {
             top_k: self.options.top_k,
             threshold: self.options.threshold,
             layout_rerank: self.options.layout_rerank,
             regions: self.regions,
-        };
+        }
+    }
+
+    /// Matches every generation that has its embedding, once the index is ready; with the
+    /// cascade, takes its shortlist instead (matched when re-scored, see [`Self::rescore`]).
+    fn match_waiting(&mut self) -> Result<(), ScanError> {
+        if self.training.index().is_none() {
+            return Ok(());
+        }
+        let settings = self.match_settings();
         for i in std::mem::take(&mut self.waiting_generations) {
             let views = self.generation_views(i)?;
             let Some(index) = self.training.index() else {
                 break;
             };
+            if let Some(cascade) = &mut self.cascade {
+                if views.iter().any(|(name, _)| name.is_empty()) {
+                    let searched = views
+                        .iter()
+                        .filter(|(name, _)| {
+                            name.is_empty()
+                                || (self.regions && regions::cell_of_view(name).is_some())
+                        })
+                        .map(|(_, v)| v.as_slice());
+                    let hits = cascade::shortlist(searched, index, cascade.size)?;
+                    cascade
+                        .shortlists
+                        .push((i, hits.into_iter().map(|h| h.key).collect()));
+                }
+                continue;
+            }
             let matched = match &self.training {
                 Training::Sources { catalogued, .. } => {
                     let lookup = SourcesLookup {
@@ -578,24 +670,33 @@ impl Coordinator<'_> {
                     match_generation(&views, index, &PrebuiltLookup(&prebuilt.rows), settings)?
                 }
             };
-            let Some(matched) = matched else { continue };
-            let record = &self.generations[i];
-            let result = GenerationMatches {
-                generation: record.display.clone(),
-                generation_path: record.entry.location.file().to_path_buf(),
-                generation_hash: record
-                    .hash
-                    .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
-                prompt: record.text(),
-                matches: matched.matches,
-                region_hits: matched.region_hits,
-                collage: matched.collage,
-                notes: record.notes.clone(),
-            };
-            self.events.send(ScanEvent::Generation(result.clone()));
-            self.results.push(result);
+            if let Some(matched) = matched {
+                self.emit(i, matched);
+            }
         }
         Ok(())
+    }
+
+    /// Sends and keeps generation `i`'s matches.
+    fn emit(&mut self, i: usize, mut matched: super::matching::Matched) {
+        for m in &mut matched.matches {
+            m.ranked_by = Some(self.ranked_by.clone());
+        }
+        let record = &self.generations[i];
+        let result = GenerationMatches {
+            generation: record.display.clone(),
+            generation_path: record.entry.location.file().to_path_buf(),
+            generation_hash: record
+                .hash
+                .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
+            prompt: record.text(),
+            matches: matched.matches,
+            region_hits: matched.region_hits,
+            collage: matched.collage,
+            notes: record.notes.clone(),
+        };
+        self.events.send(ScanEvent::Generation(result.clone()));
+        self.results.push(result);
     }
 
     fn finish(mut self, started: Instant, provider: String) -> ScanSummary {
@@ -618,8 +719,10 @@ impl Coordinator<'_> {
         let exact_search = self.training.index().is_none_or(|index| index.is_exact());
         let elapsed_secs = started.elapsed().as_secs_f64();
         let images = self.results.len() + self.training.records().len();
+        let cascade = self.cascade.take().map(|c| c.summary);
         let last = LastScan {
-            model_key: self.model_key.clone(),
+            model_key: self.similarity_key.clone(),
+            cascade: cascade.clone(),
             top_k: self.options.top_k,
             results: self.results.clone(),
             skipped: self.skipped.clone(),
@@ -657,7 +760,8 @@ impl Coordinator<'_> {
             } else {
                 0.0
             },
-            model_key: self.model_key,
+            model_key: self.similarity_key,
+            cascade,
             execution_provider: provider,
             exact_search,
             regions: self.regions,
@@ -665,6 +769,55 @@ impl Coordinator<'_> {
             training_index: self.options.training_index.clone(),
             save_error,
             project_dir: self.project.dir,
+        }
+    }
+}
+
+/// Whether the scan runs the shortlist cascade, and with what size: `Ok(None)` when it is
+/// not wanted, `Err(why)` when it was asked for (or would be on) but cannot run.
+fn cascade_decision(
+    options: &ScanOptions,
+    training: &Training,
+    generations: usize,
+) -> Result<Option<usize>, String> {
+    let mode = options.shortlist.mode;
+    let size = options.shortlist.size();
+    if mode == ShortlistMode::Off {
+        return Ok(None);
+    }
+    let full_sscd = options.model.choice == ModelChoice::Sscd;
+    match training {
+        Training::Prebuilt(prebuilt) => {
+            let distilled_index = prebuilt
+                .manifest
+                .model_key
+                .starts_with(&format!("{}@", ModelChoice::SscdDistilled.name()));
+            match (distilled_index, full_sscd) {
+                (true, true) => Ok(Some(size)),
+                (false, _) if mode == ShortlistMode::On => Err(format!(
+                    "shortlist cascade off: the training index holds {} embeddings, not sscd-distilled ones (`replicant embed --model sscd-distilled`, then `replicant index build`, for an index the cascade can use)",
+                    prebuilt.manifest.model_key
+                )),
+                (true, false) => Err(format!(
+                    "shortlist cascade off: it re-scores with full SSCD, and this scan runs {} (give --model sscd to re-score the index's sscd-distilled shortlists)",
+                    options.model.choice.name()
+                )),
+                (false, _) => Ok(None),
+            }
+        }
+        Training::Sources { catalogued, .. } => {
+            let training_images = catalogued.records.len();
+            let outnumbered = generations > 0
+                && training_images >= generations.saturating_mul(cascade::AUTO_MIN_RATIO);
+            let wanted = mode == ShortlistMode::On || outnumbered;
+            match (wanted, full_sscd) {
+                (true, true) => Ok(Some(size)),
+                (true, false) if mode == ShortlistMode::On => Err(format!(
+                    "shortlist cascade off: it needs --model sscd (this scan runs {})",
+                    options.model.choice.name()
+                )),
+                _ => Ok(None),
+            }
         }
     }
 }

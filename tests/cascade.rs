@@ -1,0 +1,263 @@
+//! The shortlist cascade end to end with the real models: the training side is indexed with
+//! sscd-distilled, each generation's shortlist is read again (files, or tar members by
+//! offset) and re-scored with full SSCD, and what is reported is full SSCD's cosine.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use replicant::demo::{DemoSpec, make_demo};
+use replicant::matches::GenerationMatches;
+use replicant::pipeline::cascade::{DEFAULT_SHORTLIST_SIZE, Shortlist, ShortlistMode};
+use replicant::pipeline::regions::RegionMode;
+
+fn mode(mode: ShortlistMode) -> Shortlist {
+    Shortlist { mode, size: None }
+}
+
+/// (generation, training hash) -> similarity, over every match.
+fn by_pair(results: &[GenerationMatches]) -> HashMap<(String, String), f32> {
+    results
+        .iter()
+        .flat_map(|r| {
+            r.matches.iter().map(move |m| {
+                (
+                    (
+                        r.generation.clone(),
+                        m.training_hash.clone().expect("training hash"),
+                    ),
+                    m.similarity,
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn the_cascade_reports_full_sscd_similarities_and_saves_embeddings() {
+    let root = tempfile::tempdir().expect("tempdir");
+    // 20 training images per generation: `auto` turns the cascade on.
+    let set = make_demo(
+        root.path(),
+        &DemoSpec {
+            training: 240,
+            generations: 12,
+            seed: 61,
+        },
+    )
+    .expect("demo");
+    let training = [set.training.clone()];
+    let on_project = root.path().join("on");
+    let (on, on_summary) = common::scan(common::options(&set.generations, &training, &on_project));
+    let mut off_options = common::options(&set.generations, &training, &root.path().join("off"));
+    off_options.shortlist = mode(ShortlistMode::Off);
+    let (off, off_summary) = common::scan(off_options);
+
+    let cascade = on_summary
+        .cascade
+        .clone()
+        .expect("auto turns the cascade on at 20:1");
+    assert!(off_summary.cascade.is_none());
+    assert!(cascade.shortlist_model.starts_with("sscd-distilled@"));
+    assert!(
+        on_summary.model_key.starts_with("sscd@"),
+        "similarities are full SSCD's"
+    );
+    assert_eq!(cascade.shortlist_size, DEFAULT_SHORTLIST_SIZE);
+    assert!(cascade.rescored >= DEFAULT_SHORTLIST_SIZE);
+    assert!(cascade.rescored <= 12 * DEFAULT_SHORTLIST_SIZE);
+    assert_eq!(cascade.rescored, cascade.rescored_embedded);
+    assert_eq!(cascade.full_embeddings_saved, 240 - cascade.rescored);
+    assert_eq!(on.len(), 12);
+    for result in &on {
+        for m in &result.matches {
+            assert_eq!(m.ranked_by.as_deref(), Some("sscd-distilled+sscd"));
+        }
+    }
+    for result in &off {
+        for m in &result.matches {
+            assert_eq!(m.ranked_by.as_deref(), Some("sscd"));
+        }
+    }
+
+    // Every similarity the cascade reports is full SSCD's cosine: the same pair found without
+    // the cascade has the same similarity (up to the f16 storage of the full index).
+    let off_pairs = by_pair(&off);
+    let mut compared = 0;
+    for (pair, similarity) in by_pair(&on) {
+        if let Some(full) = off_pairs.get(&pair) {
+            assert!(
+                (similarity - full).abs() < 0.003,
+                "{pair:?}: cascade {similarity}, full SSCD {full}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 24, "only {compared} pairs in common");
+    // Copies keep their source at rank 1.
+    let off_by_generation: HashMap<&str, &GenerationMatches> =
+        off.iter().map(|r| (r.generation.as_str(), r)).collect();
+    let mut copies = 0;
+    for result in &on {
+        let full = off_by_generation[result.generation.as_str()];
+        let Some(top) = full.matches.first().filter(|m| m.similarity >= 0.5) else {
+            continue;
+        };
+        assert_eq!(
+            result.matches[0].training_hash, top.training_hash,
+            "{}: the cascade lost the top match {}",
+            result.generation, top.training
+        );
+        copies += 1;
+    }
+    assert!(copies >= 4, "only {copies} copies in the demo set");
+    assert_eq!(
+        on_summary.at_or_above_threshold, off_summary.at_or_above_threshold,
+        "the replication rate is full SSCD's either way"
+    );
+
+    // Scanning again embeds nothing, re-scores from the cache, and gives the same results.
+    let (again, again_summary) =
+        common::scan(common::options(&set.generations, &training, &on_project));
+    assert_eq!(again_summary.embedded, 0);
+    let again_cascade = again_summary.cascade.expect("cascade");
+    assert_eq!(again_cascade.rescored_embedded, 0);
+    assert_eq!(again_cascade.rescored, cascade.rescored);
+    assert_eq!(by_pair(&again), by_pair(&on));
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(common::replicant_bin())
+        .args(args)
+        .output()
+        .expect("run replicant");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn text(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_distilled_index_of_shards_is_rescored_by_member_offset() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let set = make_demo(
+        root.path(),
+        &DemoSpec {
+            training: 40,
+            generations: 4,
+            seed: 62,
+        },
+    )
+    .expect("demo");
+    let shards = root.path().join("shards");
+    common::pack_shards(&common::image_files(&set.training), &shards, 15, 0);
+    let parts = root.path().join("parts");
+    let (code, _, stderr) = run(&[
+        "embed",
+        "--training",
+        &text(&shards),
+        "--out",
+        &text(&parts),
+        "--model",
+        "sscd-distilled",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let index = root.path().join("index");
+    let (code, _, stderr) = run(&[
+        "index",
+        "build",
+        "--embeddings",
+        &text(&parts),
+        "--out",
+        &text(&index),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // A distilled index turns the cascade on whatever the counts.
+    let mut options = common::options(&set.generations, &[], &root.path().join("p"));
+    options.training = Vec::new();
+    options.training_index = Some(index.clone());
+    // Regions off on both sides: `auto` weighs them differently when only the generations
+    // are embedded.
+    options.regions = RegionMode::Off;
+    let (with_index, summary) = common::scan(options);
+    let cascade = summary
+        .cascade
+        .expect("a distilled index turns the cascade on");
+    assert!(cascade.rescored > 0 && cascade.rescored <= 40);
+    assert_eq!(cascade.full_embeddings_saved, 40 - cascade.rescored);
+    // The same images in a folder, without the cascade: the same similarities.
+    let mut plain = common::options(
+        &set.generations,
+        std::slice::from_ref(&set.training),
+        &root.path().join("plain"),
+    );
+    plain.shortlist = mode(ShortlistMode::Off);
+    plain.regions = RegionMode::Off;
+    let (folder, _) = common::scan(plain);
+    let folder_pairs = by_pair(&folder);
+    let mut compared = 0;
+    for result in &with_index {
+        for m in &result.matches {
+            assert!(m.training.contains(".tar/"), "{}", m.training);
+            assert_eq!(m.ranked_by.as_deref(), Some("sscd-distilled+sscd"));
+            let key = (
+                result.generation.clone(),
+                m.training_hash.clone().expect("hash"),
+            );
+            if let Some(full) = folder_pairs.get(&key) {
+                assert!(
+                    (m.similarity - full).abs() < 0.003,
+                    "{key:?}: cascade {}, full SSCD {full}",
+                    m.similarity
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 8, "only {compared} pairs compared");
+
+    // With the cascade off, a distilled index needs the distilled model: a clear error.
+    let (code, _, stderr) = run(&[
+        "scan",
+        "--generations",
+        &text(&set.generations),
+        "--training-index",
+        &text(&index),
+        "--project",
+        &text(&root.path().join("off")),
+        "--shortlist",
+        "off",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("built with model sscd-distilled@") && stderr.contains("--shortlist off"),
+        "{stderr}"
+    );
+    // Asked for with a model it cannot re-score with: said, and the scan goes on without it.
+    let (code, _, stderr) = run(&[
+        "scan",
+        "--generations",
+        &text(&set.generations),
+        "--training-index",
+        &text(&index),
+        "--project",
+        &text(&root.path().join("distilled")),
+        "--model",
+        "sscd-distilled",
+        "--shortlist",
+        "on",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("shortlist cascade off: it re-scores with full SSCD"),
+        "{stderr}"
+    );
+}
