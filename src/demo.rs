@@ -532,11 +532,35 @@ pub fn make_demo(dir: &Path, spec: &DemoSpec) -> std::io::Result<DemoSet> {
         .filter_map(|t| serde_json::to_string(t).ok())
         .collect();
     std::fs::write(dir.join("demo_truth.jsonl"), lines.join("\n") + "\n")?;
+    std::fs::write(dir.join("demo_truth.csv"), truth_csv(&truth)?)?;
     Ok(DemoSet {
         training: training_dir,
         generations: generations_dir,
         truth,
     })
+}
+
+/// The ground truth in the fixtures' `pairs.csv` form, for `replicant eval`: one row per
+/// source (a collage's pieces as near copies), a distinct scene as a negative; `set` is the
+/// demo kind.
+fn truth_csv(truth: &[DemoTruth]) -> std::io::Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["set", "derived_path", "source_path", "kind"])?;
+    for t in truth {
+        let (set, kind) = match t.kind {
+            DemoKind::FullCopy => ("full_copy", "full_copy"),
+            DemoKind::NearCopy => ("near_copy", "near_copy"),
+            DemoKind::Collage => ("collage", "near_copy"),
+            DemoKind::Distinct => ("distinct", "negative"),
+        };
+        if t.sources.is_empty() {
+            writer.write_record([set, t.generation.as_str(), "", kind])?;
+        }
+        for source in &t.sources {
+            writer.write_record([set, t.generation.as_str(), source.as_str(), kind])?;
+        }
+    }
+    writer.into_inner().map_err(|err| err.into_error())
 }
 
 #[cfg(test)]
@@ -582,5 +606,20 @@ mod tests {
             .find(|t| t.kind == DemoKind::Collage)
             .expect("collage");
         assert!((2..=4).contains(&collage.sources.len()));
+        // The CSV truth is what `replicant eval` reads: a row per source, distinct scenes as
+        // negatives.
+        let rows = crate::eval::read_truth(&dir.path().join("demo_truth.csv")).expect("truth");
+        let expected: usize = set.truth.iter().map(|t| t.sources.len().max(1)).sum();
+        assert_eq!(rows.len(), expected);
+        let negatives = rows
+            .iter()
+            .filter(|r| r.kind == crate::eval::Kind::Negative)
+            .count();
+        let distinct = set
+            .truth
+            .iter()
+            .filter(|t| t.kind == DemoKind::Distinct)
+            .count();
+        assert_eq!(negatives, distinct);
     }
 }

@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod decode;
 pub mod demo;
 pub mod embed;
+pub mod eval;
 pub mod export;
 pub mod fsutil;
 pub mod index;

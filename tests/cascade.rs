@@ -4,9 +4,10 @@
 
 mod common;
 
+use common::run_replicant as run;
+
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::Command;
 
 use replicant::demo::{DemoSpec, make_demo};
 use replicant::matches::GenerationMatches;
@@ -126,18 +127,6 @@ fn the_cascade_reports_full_sscd_similarities_and_saves_embeddings() {
     assert_eq!(again_cascade.rescored_embedded, 0);
     assert_eq!(again_cascade.rescored, cascade.rescored);
     assert_eq!(by_pair(&again), by_pair(&on));
-}
-
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(common::replicant_bin())
-        .args(args)
-        .output()
-        .expect("run replicant");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn text(path: &Path) -> String {

@@ -151,3 +151,56 @@ fn fixtures_scan_matches_the_ground_truth_and_survives_bad_files() {
         );
     }
 }
+
+/// JPEGs decoded at a reduced DCT scale give embeddings within 0.01 cosine of a full decode,
+/// on every fixture JPEG large enough to be reduced.
+#[test]
+fn reduced_jpeg_decodes_keep_the_embedding() {
+    use replicant::decode::{DecodeLimits, decode_image, decode_jpeg_reduced};
+    use replicant::embed::{Embedder, resize_for_model};
+    let Some(fixtures) = common::fixtures_dir() else {
+        return;
+    };
+    let request = common::sscd();
+    let (library, model) =
+        replicant::pipeline::resolve_runtime(&request, &mut |_| {}).expect("runtime");
+    let mut embedder =
+        replicant::pipeline::load_embedder(&request, &library, &model).expect("model");
+    let preprocess = embedder.preprocess().clone();
+    let side = preprocess.width.max(preprocess.height) * replicant::decode::MIN_SIDE_FACTOR;
+    let limits = DecodeLimits::default();
+    let mut worst = (1.0f32, String::new());
+    let mut reduced = 0;
+    for path in common::image_files(&fixtures) {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let Some(small) = decode_jpeg_reduced(&bytes, &limits, side) else {
+            continue;
+        };
+        let full = decode_image(&bytes, &limits).expect("a reducible JPEG decodes in full");
+        assert_eq!(small.full_size, full.rgb.dimensions(), "{}", path.display());
+        let inputs = [
+            resize_for_model(&small.rgb, &preprocess),
+            resize_for_model(&full.rgb, &preprocess),
+        ];
+        let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
+        let vectors = embedder.embed_batch(&refs).expect("embed");
+        let cosine: f32 = vectors[0].iter().zip(&vectors[1]).map(|(a, b)| a * b).sum();
+        if cosine < worst.0 {
+            worst = (cosine, path.display().to_string());
+        }
+        reduced += 1;
+    }
+    assert!(reduced >= 5, "only {reduced} fixture JPEGs were reduced");
+    assert!(
+        worst.0 >= 0.99,
+        "worst cosine {:.4} ({}) over {reduced} reduced JPEGs",
+        worst.0,
+        worst.1
+    );
+    println!(
+        "{reduced} JPEGs reduced; worst cosine {:.4} ({})",
+        worst.0, worst.1
+    );
+}

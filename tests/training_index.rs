@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::run_replicant as run;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,19 +67,6 @@ fn assert_same_matches(a: &[GenerationMatches], b: &[GenerationMatches], what: &
         }
     }
     assert!(compared > 100, "{what}: only {compared} matches compared");
-}
-
-/// Runs the binary; returns (status code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(common::replicant_bin())
-        .args(args)
-        .output()
-        .expect("run replicant");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn last_json(stdout: &str) -> serde_json::Value {

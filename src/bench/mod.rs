@@ -3,6 +3,9 @@
 //! (with `--worker`) one embedding worker on the images as a folder and as tar shards, and
 //! (when installed) Immaculate on the same folder.
 
+pub mod cascade;
+pub mod index;
+pub mod placement;
 mod worker;
 
 use std::path::{Path, PathBuf};
@@ -13,7 +16,7 @@ use anyhow::Context;
 use clap::Args;
 
 use replicant::catalog::walk_images;
-use replicant::decode::{DecodeLimits, decode_file};
+use replicant::decode::{DecodeLimits, decode_for_model, decode_image};
 use replicant::embed::{Embedder, resize_for_model};
 use replicant::pipeline::{ScanOptions, load_embedder, resolve_runtime};
 
@@ -21,10 +24,14 @@ use crate::cli::{ModelArgs, run_scan_with_progress};
 
 /// `replicant bench`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    /// Another benchmark: the shortlist cascade, or the training index at scale.
+    #[command(subcommand)]
+    pub what: Option<BenchWhat>,
     /// The folder of images to measure on (searched recursively).
     #[arg(long, value_name = "DIR")]
-    pub images: PathBuf,
+    pub images: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
     /// Images per inference batch.
@@ -45,6 +52,19 @@ pub struct BenchArgs {
     pub worker: bool,
 }
 
+/// The benchmarks besides the scan's.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchWhat {
+    /// Cold scans with the shortlist cascade off and on, for training sets 20x and 100x the
+    /// generations.
+    Cascade(cascade::CascadeBenchArgs),
+    /// Build, open and query an index of N clustered vectors.
+    Index(index::IndexBenchArgs),
+    /// Which execution provider ran each node of the models (ONNX Runtime's profiler): on a
+    /// GPU, whether any compute node fell back to the CPU.
+    Placement(placement::PlacementArgs),
+}
+
 /// A hard link where the file system allows it, else a copy: real files, since Immaculate
 /// does not follow symbolic links.
 fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -57,7 +77,18 @@ fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
 
 /// Runs the benchmark and prints a table.
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
-    let catalog = walk_images(&args.images)?;
+    match &args.what {
+        Some(BenchWhat::Cascade(cascade)) => return cascade::run(cascade),
+        Some(BenchWhat::Index(index)) => return index::run(index),
+        Some(BenchWhat::Placement(placement)) => return placement::run(placement),
+        None => {}
+    }
+    let Some(images) = &args.images else {
+        anyhow::bail!(
+            "give --images DIR (a folder of images), or `bench cascade` or `bench index`"
+        );
+    };
+    let catalog = walk_images(images)?;
     // Plain files only: the comparison with Immaculate needs files it can read.
     let mut entries: Vec<_> = catalog
         .images
@@ -71,26 +102,39 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     let mut embedder = load_embedder(&request, &library, &model)?;
     let preprocess = embedder.preprocess().clone();
 
-    // Pre-decode every image that decodes (the same set the scan will embed).
+    // Pre-decode every image that decodes (the same set the scan will embed), timing each:
+    // read, decode and resize for the model, on this one thread, as a scan's decode worker
+    // does them.
     let mut prepared = Vec::new();
     let mut usable = Vec::new();
-    let decode_started = Instant::now();
+    let mut decode_times = DecodeTimes::default();
+    let side = preprocess.width.max(preprocess.height);
+    let mut reduced = Vec::new();
+    let mut jpegs = 0usize;
     for entry in &entries {
-        if let Ok(decoded) = decode_file(entry.location.file(), &DecodeLimits::default()) {
+        let started = Instant::now();
+        let Ok(bytes) = std::fs::read(entry.location.file()) else {
+            continue;
+        };
+        if let Ok(decoded) = decode_for_model(&bytes, &DecodeLimits::default(), side) {
             prepared.push(resize_for_model(&decoded.rgb, &preprocess));
+            decode_times.add(decoded.format, started.elapsed().as_secs_f64() * 1000.0);
+            jpegs += usize::from(decoded.format == image::ImageFormat::Jpeg);
+            if decoded.rgb.dimensions() != decoded.full_size {
+                reduced.push((prepared.len() - 1, bytes));
+            }
             usable.push(entry.clone());
         }
     }
     anyhow::ensure!(
         !prepared.is_empty(),
         "no decodable images in {}",
-        args.images.display()
+        images.display()
     );
     let n = prepared.len();
-    let decode_secs = decode_started.elapsed().as_secs_f64();
     eprintln!(
         "replicant: bench on {n} images from {} with {} on {}",
-        args.images.display(),
+        images.display(),
         embedder.model_key(),
         embedder.execution_provider()
     );
@@ -108,6 +152,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         embedder.embed_batch(&refs)?;
     }
     let raw_secs = started.elapsed().as_secs_f64();
+    let agreement = reduced_agreement(&mut embedder, &prepared, &reduced, &preprocess)?;
     drop(embedder);
     drop(prepared);
 
@@ -156,10 +201,14 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         summary.embedded
     );
     println!("end-to-end / raw            {:8.3}", e2e_rate / raw_rate);
-    println!(
-        "read+decode+resize, 1 core  {:8.1} ms/image",
-        decode_secs * 1000.0 / n as f64
-    );
+    decode_times.print();
+    match agreement {
+        Some((worst, mean)) => println!(
+            "  JPEGs decoded reduced     {:8} of {jpegs}; embedding cosine to a full decode: worst {worst:.4}, mean {mean:.4}",
+            reduced.len()
+        ),
+        None => println!("  JPEGs decoded reduced            0 of {jpegs}"),
+    }
     println!(
         "cached re-scan              {rescan_secs:8.2} s  ({} embedded)",
         rescan.embedded
@@ -213,6 +262,87 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// For each JPEG decoded at a reduced scale (`reduced`: its position in `prepared` and its
+/// bytes), the cosine between its embedding and that of a full decode: (worst, mean).
+fn reduced_agreement(
+    embedder: &mut replicant::embed::OnnxEmbedder,
+    prepared: &[Vec<u8>],
+    reduced: &[(usize, Vec<u8>)],
+    preprocess: &replicant::embed::Preprocess,
+) -> anyhow::Result<Option<(f32, f32)>> {
+    let mut cosines = Vec::with_capacity(reduced.len());
+    for (position, bytes) in reduced {
+        let full = decode_image(bytes, &DecodeLimits::default())?;
+        let full_input = resize_for_model(&full.rgb, preprocess);
+        let vectors = embedder.embed_batch(&[prepared[*position].as_slice(), &full_input])?;
+        cosines.push(
+            vectors[0]
+                .iter()
+                .zip(&vectors[1])
+                .map(|(a, b)| a * b)
+                .sum::<f32>(),
+        );
+    }
+    if cosines.is_empty() {
+        return Ok(None);
+    }
+    let worst = cosines.iter().copied().fold(f32::INFINITY, f32::min);
+    let mean = cosines.iter().sum::<f32>() / cosines.len() as f32;
+    Ok(Some((worst, mean)))
+}
+
+/// Per-image read+decode+resize times, by format.
+#[derive(Default)]
+struct DecodeTimes {
+    all: Vec<f64>,
+    by_format: std::collections::BTreeMap<String, Vec<f64>>,
+}
+
+impl DecodeTimes {
+    fn add(&mut self, format: image::ImageFormat, millis: f64) {
+        self.all.push(millis);
+        self.by_format
+            .entry(format!("{format:?}"))
+            .or_default()
+            .push(millis);
+    }
+
+    fn median(times: &[f64]) -> f64 {
+        let mut sorted = times.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        match sorted.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => sorted[n / 2],
+            n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+        }
+    }
+
+    fn mean(times: &[f64]) -> f64 {
+        times.iter().sum::<f64>() / times.len().max(1) as f64
+    }
+
+    fn print(&self) {
+        println!(
+            "read+decode+resize, 1 core  {:8.1} ms/image (median)",
+            Self::median(&self.all)
+        );
+        println!(
+            "  mean                      {:8.1} ms/image",
+            Self::mean(&self.all)
+        );
+        for (format, times) in &self.by_format {
+            println!(
+                "  {:<26}{:8.1} ms/image median, {:.1} mean, {:.1} max ({} images)",
+                format,
+                Self::median(times),
+                Self::mean(times),
+                times.iter().copied().fold(0.0, f64::max),
+                times.len()
+            );
+        }
+    }
 }
 
 fn model_method(model: &str) -> &'static str {

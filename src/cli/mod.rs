@@ -1,5 +1,6 @@
 //! The command line: argument definitions and the handlers of each subcommand.
 
+pub mod eval;
 pub mod training;
 
 use std::io::{IsTerminal, Write};
@@ -51,6 +52,8 @@ pub enum Command {
     Embed(training::EmbedArgs),
     /// Build or check a reusable training index from embedding parts.
     Index(training::IndexArgs),
+    /// Score a scan's results against known pairs: recall@1/@5 of copies, flags on the rest.
+    Eval(eval::EvalArgs),
 }
 
 /// Model and runtime choices shared by the commands that embed images.
@@ -68,7 +71,7 @@ pub struct ModelArgs {
     /// Per-channel standard deviation for float32 NCHW models, e.g. 0.229,0.224,0.225.
     #[arg(long, value_name = "R,G,B", value_parser = parse_triple)]
     pub std: Option<[f32; 3]>,
-    /// Where inference runs: auto (CUDA when available), cpu or cuda.
+    /// Where inference runs: auto (CUDA when available), cpu, cuda or tensorrt.
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(Device))]
     pub device: Device,
     /// The ONNX Runtime library (libonnxruntime.so); also REPLICANT_ORT_LIB.
@@ -124,7 +127,7 @@ pub fn parse_threads(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-fn parse_similarity(text: &str) -> Result<f32, String> {
+pub(crate) fn parse_similarity(text: &str) -> Result<f32, String> {
     let value: f32 = text.parse().map_err(|e| format!("{e}"))?;
     if (-1.0..=1.0).contains(&value) {
         Ok(value)
@@ -161,8 +164,8 @@ pub struct ScanArgs {
     /// The project folder for caches and results (default: under the data folder).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
-    /// Images per inference batch.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    /// Images per inference batch (0: 16 on the CPU, 128 on a GPU).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=1024))]
     pub batch: u16,
     /// How the project's own training index stores vectors: f16 (default), i8 or f32.
     #[arg(long, alias = "precision", default_value = "f16", value_parser = clap::value_parser!(Dtype))]
@@ -290,9 +293,13 @@ pub struct ExportArgs {
 /// `replicant setup`.
 #[derive(Debug, Args)]
 pub struct SetupArgs {
-    /// Install the GPU build of ONNX Runtime (onnxruntime-gpu; needs CUDA 12 and cuDNN 9).
+    /// Install the GPU build of ONNX Runtime (onnxruntime-gpu) with NVIDIA's CUDA 13 and
+    /// cuDNN 9 libraries from PyPI (no system CUDA needed; only the GPU driver).
     #[arg(long)]
     pub gpu: bool,
+    /// With --gpu: TensorRT 10's libraries too, for --device tensorrt.
+    #[arg(long, requires = "gpu")]
+    pub tensorrt: bool,
     /// Reinstall even if already installed.
     #[arg(long)]
     pub force: bool,
@@ -545,7 +552,13 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
 
 /// Runs `replicant setup`.
 pub fn setup(args: &SetupArgs) -> anyhow::Result<ExitCode> {
-    let report = replicant::embed::provision::setup(args.gpu, args.force, &mut |line| {
+    use replicant::embed::provision::RuntimeKind;
+    let kind = match (args.gpu, args.tensorrt) {
+        (false, _) => RuntimeKind::Cpu,
+        (true, false) => RuntimeKind::Cuda,
+        (true, true) => RuntimeKind::CudaTensorRt,
+    };
+    let report = replicant::embed::provision::setup(kind, args.force, &mut |line| {
         eprintln!("replicant: {line}")
     })?;
     eprintln!("replicant: ONNX Runtime: {}", report.ort_library.display());

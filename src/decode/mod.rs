@@ -5,6 +5,10 @@
 //! or a web page, so a logo on a transparent background and the same logo on white compare as
 //! equal. Animations (GIF, APNG, animated WebP) are represented by their first frame.
 
+mod scaled;
+
+pub use scaled::{MIN_SIDE_FACTOR, decode_jpeg_reduced, reduction};
+
 use std::io::{Cursor, Read};
 use std::path::Path;
 
@@ -100,6 +104,9 @@ pub struct DecodedImage {
     /// Set when the file ended before its image data did and the decoder filled the rest in
     /// (a JPEG cut short decodes, grey where data is missing): what is missing and what to do.
     pub partial: Option<String>,
+    /// The image's own size after orientation; larger than `rgb` when a JPEG was decoded at a
+    /// reduced scale (see [`decode_for_model`]).
+    pub full_size: (u32, u32),
 }
 
 /// Whether a JPEG holds an end-of-image marker after the start of its (first) scan. Segments
@@ -200,11 +207,28 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage,
     let partial = (format == ImageFormat::Jpeg && !jpeg_is_complete(bytes)).then(|| {
         "partial decode: the JPEG ends before its image data does (no end-of-image marker), so the missing part is grey and similarities to it are lowered; re-export or re-download the file".to_string()
     });
+    let rgb = flatten_to_rgb(image);
     Ok(DecodedImage {
-        rgb: flatten_to_rgb(image),
+        full_size: rgb.dimensions(),
+        rgb,
         format,
         partial,
     })
+}
+
+/// Decodes `bytes` for a model whose input side is `input_side` pixels: a large JPEG at a
+/// reduced DCT scale (both sides still at least [`MIN_SIDE_FACTOR`] times the input side),
+/// anything else as [`decode_image`] does. Only for callers that need nothing but the model's
+/// input from the whole image (not region windows).
+pub fn decode_for_model(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+    input_side: u32,
+) -> Result<DecodedImage, DecodeError> {
+    match decode_jpeg_reduced(bytes, limits, input_side.saturating_mul(MIN_SIDE_FACTOR)) {
+        Some(decoded) => Ok(decoded),
+        None => decode_image(bytes, limits),
+    }
 }
 
 /// Reads and decodes the file at `path` (see [`decode_image`]).

@@ -5,7 +5,9 @@
 //! product of their embeddings. The [`ModelKey`] names the model file (by content hash) and the
 //! preprocessing, so cached embeddings are never mixed across models.
 
+pub mod gpu;
 mod onnx;
+pub mod placement;
 mod preprocess;
 pub mod provision;
 
@@ -152,9 +154,9 @@ pub enum EmbedError {
         /// What was wrong.
         detail: String,
     },
-    /// The CUDA execution provider was asked for but is not available.
+    /// The CUDA (or TensorRT) execution provider was asked for but is not available.
     #[error(
-        "--device cuda was asked for, but {0}. Install the GPU runtime with `replicant setup --gpu` (needs the CUDA 12 and cuDNN 9 libraries), or use --device auto or cpu"
+        "a GPU was asked for (--device cuda or tensorrt), but {0}. Install the GPU runtime with `replicant setup --gpu` (ONNX Runtime with NVIDIA's CUDA 13 and cuDNN 9 libraries from PyPI; the machine needs an NVIDIA driver), or use --device auto or cpu"
     )]
     CudaUnavailable(String),
 }

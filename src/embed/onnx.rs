@@ -27,6 +27,9 @@ pub enum Device {
     Cpu,
     /// CUDA, or fail.
     Cuda,
+    /// TensorRT (QDQ models as real int8, the rest in fp16), CUDA for what it cannot run, or
+    /// fail. Needs `replicant setup --gpu --tensorrt`.
+    TensorRt,
 }
 
 impl std::str::FromStr for Device {
@@ -36,7 +39,10 @@ impl std::str::FromStr for Device {
             "auto" => Ok(Self::Auto),
             "cpu" => Ok(Self::Cpu),
             "cuda" | "gpu" => Ok(Self::Cuda),
-            other => Err(format!("unknown device {other:?}; use auto, cpu or cuda")),
+            "tensorrt" | "trt" => Ok(Self::TensorRt),
+            other => Err(format!(
+                "unknown device {other:?}; use auto, cpu, cuda or tensorrt"
+            )),
         }
     }
 }
@@ -143,6 +149,61 @@ impl OnnxEmbedder {
         device: Device,
         intra_threads: usize,
     ) -> Result<Self, EmbedError> {
+        Self::load_with(
+            env,
+            choice,
+            model_path,
+            overrides,
+            device,
+            intra_threads,
+            None,
+        )
+    }
+
+    /// As [`OnnxEmbedder::load`], with ONNX Runtime's profiler on: every node run is recorded,
+    /// with the execution provider that ran it, in a JSON file named from `profile_prefix`
+    /// and written by [`OnnxEmbedder::end_profiling`]. For checking where a model's nodes run
+    /// (`replicant bench placement`), not for scans.
+    pub fn load_profiled(
+        env: &ort::environment::Environment,
+        choice: &ModelChoice,
+        model_path: &Path,
+        device: Device,
+        intra_threads: usize,
+        profile_prefix: &Path,
+    ) -> Result<Self, EmbedError> {
+        Self::load_with(
+            env,
+            choice,
+            model_path,
+            &PreprocessOverrides::default(),
+            device,
+            intra_threads,
+            Some(profile_prefix),
+        )
+    }
+
+    /// Stops the profiler started by [`OnnxEmbedder::load_profiled`] and returns the profile's
+    /// path.
+    pub fn end_profiling(&mut self) -> Result<PathBuf, EmbedError> {
+        self.session
+            .end_profiling()
+            .map(PathBuf::from)
+            .map_err(|err| EmbedError::Model {
+                path: self.path.clone(),
+                detail: format!("the profiler could not be stopped: {err}"),
+            })
+    }
+
+    fn load_with(
+        env: &ort::environment::Environment,
+        choice: &ModelChoice,
+        model_path: &Path,
+        overrides: &PreprocessOverrides,
+        device: Device,
+        intra_threads: usize,
+        profile_prefix: Option<&Path>,
+    ) -> Result<Self, EmbedError> {
         let model_err = |detail: String| EmbedError::Model {
             path: model_path.to_path_buf(),
             detail,
@@ -151,7 +212,8 @@ impl OnnxEmbedder {
         let file_hash = blake3::hash(&bytes);
         drop(bytes);
 
-        let (session, provider) = build_session(env, model_path, device, intra_threads)?;
+        let (session, provider) =
+            build_session(env, model_path, device, intra_threads, profile_prefix)?;
         let preprocess = preprocess_from_model(&session, choice, model_path, overrides)?;
         let model_key = ModelKey::new(&choice.name(), &file_hash, &preprocess);
         let mut embedder = Self {
@@ -190,14 +252,21 @@ fn build_session(
     model_path: &Path,
     device: Device,
     intra_threads: usize,
+    profile_prefix: Option<&Path>,
 ) -> Result<(Session, String), EmbedError> {
     let model_err = |detail: String| EmbedError::Model {
         path: model_path.to_path_buf(),
         detail,
     };
     let base = || -> Result<ort::session::builder::SessionBuilder, EmbedError> {
-        Session::builder(env)
-            .map_err(|err| model_err(err.to_string()))?
+        let builder = Session::builder(env).map_err(|err| model_err(err.to_string()))?;
+        let builder = match profile_prefix {
+            Some(prefix) => builder
+                .with_profiling(prefix)
+                .map_err(|err| model_err(err.to_string()))?,
+            None => builder,
+        };
+        builder
             .with_optimization_level(GraphOptimizationLevel::All)
             .map_err(|err| model_err(err.to_string()))?
             .with_intra_threads(intra_threads.max(1))
@@ -214,6 +283,34 @@ fn build_session(
             )
             .map_err(|err| model_err(err.to_string()))
     };
+    if device == Device::TensorRt {
+        // No engine cache on disk: a TensorRT engine is a compiled form of the model, and the
+        // SSCD package's licence allows its files to be used unmodified only, so the engine
+        // is built anew in each process (seconds) and never written.
+        let attempt = base()?
+            .with_execution_providers([
+                ort::ep::TensorRT::default()
+                    .with_int8(true)
+                    .with_fp16(true)
+                    .with_engine_cache(false)
+                    .build()
+                    .error_on_failure(),
+                ort::ep::CUDA::default().build(),
+            ])
+            .map_err(|err| err.to_string())
+            .and_then(|mut builder| {
+                builder
+                    .commit_from_file(model_path)
+                    .map_err(|err| err.to_string())
+            });
+        return match attempt {
+            Ok(session) => Ok((session, "TensorRT".into())),
+            Err(detail) => Err(EmbedError::CudaUnavailable(format!(
+                "the TensorRT execution provider failed to start: {} (it needs `replicant setup --gpu --tensorrt`)",
+                gpu_failure(&detail)
+            ))),
+        };
+    }
     if device != Device::Cpu {
         let cuda_available =
             <ort::ep::CUDA as ort::ep::ExecutionProvider>::is_available().unwrap_or(false);
@@ -230,12 +327,14 @@ fn build_session(
                 Ok(session) => return Ok((session, "CUDA".into())),
                 Err(detail) if device == Device::Cuda => {
                     return Err(EmbedError::CudaUnavailable(format!(
-                        "the CUDA execution provider failed to start: {detail}"
+                        "the CUDA execution provider failed to start: {}",
+                        gpu_failure(&detail)
                     )));
                 }
                 Err(detail) => {
                     tracing::warn!(
-                        "CUDA execution provider failed to start ({detail}); running on the CPU"
+                        "CUDA execution provider failed to start ({}); running on the CPU",
+                        gpu_failure(&detail)
                     );
                 }
             }
@@ -251,6 +350,19 @@ fn build_session(
         .commit_from_file(model_path)
         .map_err(|err| model_err(err.to_string()))?;
     Ok((session, "CPU".into()))
+}
+
+/// ONNX Runtime's message for a provider that did not start, trimmed, with the likeliest
+/// cause named when it is a missing driver.
+fn gpu_failure(detail: &str) -> String {
+    let detail = detail.trim();
+    if detail.contains("libcuda.so") {
+        format!(
+            "{detail} [no NVIDIA driver found: libcuda.so.1 comes with the GPU driver, not with the wheels]"
+        )
+    } else {
+        detail.to_string()
+    }
 }
 
 fn preprocess_from_model(

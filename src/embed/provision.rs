@@ -223,30 +223,82 @@ pub struct SetupReport {
     pub models: PathBuf,
 }
 
-/// Installs ONNX Runtime (`onnxruntime`, or `onnxruntime-gpu` with `gpu`) and the SSCD models
-/// into the data folder with pip, unless already there. `say` receives a line per step; pip's
-/// own progress goes to this process's stderr.
+/// Which ONNX Runtime `replicant setup` installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuntimeKind {
+    /// `onnxruntime`, for the CPU.
+    #[default]
+    Cpu,
+    /// `onnxruntime-gpu` with NVIDIA's CUDA 13 and cuDNN 9 wheels (see [`super::gpu`]).
+    Cuda,
+    /// As `Cuda`, plus TensorRT 10's libraries.
+    CudaTensorRt,
+}
+
+impl RuntimeKind {
+    fn gpu(self) -> bool {
+        self != Self::Cpu
+    }
+
+    /// The pip requirements, all installed with `--no-deps` into one folder.
+    fn requirements(self) -> Vec<String> {
+        let mut wanted = vec![format!(
+            "{}=={ONNXRUNTIME_VERSION}",
+            if self.gpu() {
+                "onnxruntime-gpu"
+            } else {
+                "onnxruntime"
+            }
+        )];
+        if self.gpu() {
+            wanted.extend(super::gpu::CUDA_WHEELS.iter().map(|w| (*w).to_string()));
+        }
+        if self == Self::CudaTensorRt {
+            wanted.extend(super::gpu::TENSORRT_WHEELS.iter().map(|w| (*w).to_string()));
+        }
+        wanted
+    }
+
+    /// Whether what it needs is in `runtime` already.
+    fn installed_in(self, runtime: &Path) -> bool {
+        if library_in(runtime).is_none() {
+            return false;
+        }
+        if !self.gpu() {
+            return true;
+        }
+        let dirs = super::gpu::library_dirs(runtime);
+        super::gpu::plan(&dirs, self == Self::CudaTensorRt)
+            .iter()
+            .all(|(_, found)| found.is_some())
+    }
+}
+
+/// Installs ONNX Runtime (`onnxruntime`, or `onnxruntime-gpu` with NVIDIA's CUDA libraries for
+/// `kind`) and the SSCD models into the data folder with pip, unless already there. `say`
+/// receives a line per step; pip's own progress goes to this process's stderr.
 pub fn setup(
-    gpu: bool,
+    kind: RuntimeKind,
     force: bool,
     say: &mut dyn FnMut(&str),
 ) -> Result<SetupReport, ProvisionError> {
+    let gpu = kind.gpu();
     let package = if gpu {
         "onnxruntime-gpu"
     } else {
         "onnxruntime"
     };
     let runtime = runtime_dir(gpu);
-    if force || library_in(&runtime).is_none() {
+    if force || !kind.installed_in(&runtime) {
+        let requirements = kind.requirements();
         say(&format!(
-            "[1/2] installing {package}=={ONNXRUNTIME_VERSION} into {}",
+            "[1/2] installing {} into {}",
+            requirements.join(" "),
             runtime.display()
         ));
-        pip_install_into(
-            &runtime,
-            &[&format!("{package}=={ONNXRUNTIME_VERSION}"), "--no-deps"],
-            package,
-        )?;
+        let mut args: Vec<&str> = requirements.iter().map(String::as_str).collect();
+        args.push("--no-deps");
+        pip_install_into(&runtime, &args, package)?;
     } else {
         say(&format!(
             "[1/2] {package} {ONNXRUNTIME_VERSION} already installed in {}",

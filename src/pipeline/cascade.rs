@@ -41,14 +41,11 @@ pub enum ShortlistMode {
 impl std::str::FromStr for ShortlistMode {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.to_ascii_lowercase().as_str() {
-            "auto" => Ok(Self::Auto),
-            "on" | "yes" | "true" => Ok(Self::On),
-            "off" | "no" | "false" => Ok(Self::Off),
-            other => Err(format!(
-                "unknown shortlist mode {other:?}; use auto, on or off"
-            )),
-        }
+        Ok(match super::switch::parse_switch(text, "shortlist mode")? {
+            super::switch::Switch::Auto => Self::Auto,
+            super::switch::Switch::On => Self::On,
+            super::switch::Switch::Off => Self::Off,
+        })
     }
 }
 

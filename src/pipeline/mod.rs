@@ -26,6 +26,7 @@ pub mod regions;
 pub mod review_open;
 mod scan;
 mod sources;
+mod switch;
 mod training;
 mod workers;
 
@@ -33,7 +34,7 @@ pub use align_job::{AlignJob, spawn_alignment};
 pub use cache::{CacheError, ContentHash, EmbeddingCache};
 pub use images::{ImageLoader, ImageRequest, LoadedImage, MAX_TEXTURE_SIDE, mip_chain};
 pub use last_scan::{LastScan, LastScanError};
-pub use model::{ModelRequest, load_embedder, resolve_runtime};
+pub use model::{ModelRequest, load_embedder, load_embedder_profiled, resolve_runtime};
 pub use open_job::{OpenJob, OpenedProject, ProjectSource, read_project, spawn_open};
 pub use project::{Project, ProjectScope, ProjectSpec};
 pub use review_open::{fill_hashes, open_review};
@@ -66,7 +67,8 @@ pub struct ScanOptions {
     pub project_dir: Option<PathBuf>,
     /// Which model, and where its runtime is.
     pub model: ModelRequest,
-    /// Images per inference batch.
+    /// Images per inference batch (0: chosen by where inference runs, see
+    /// `workers::auto_batch_size`).
     pub batch_size: usize,
     /// Matches kept per generation.
     pub top_k: usize,
@@ -94,7 +96,7 @@ impl ScanOptions {
             training_index: None,
             project_dir: None,
             model: ModelRequest::default(),
-            batch_size: 16,
+            batch_size: 0,
             top_k: 5,
             threshold: 0.5,
             dtype: Dtype::F16,

@@ -83,7 +83,7 @@ pub fn resolve_runtime(
         say(&format!(
             "{missing} not found: running `replicant setup` to install them with pip"
         ));
-        provision::setup(false, false, say).map_err(|err| err.to_string())?;
+        provision::setup(provision::RuntimeKind::Cpu, false, say).map_err(|err| err.to_string())?;
         library = library.or_else(|| provision::find_ort_library(None, prefer_gpu));
         model = model.or_else(|| {
             request
@@ -104,12 +104,7 @@ pub fn load_embedder(
     library: &Found,
     model: &Found,
 ) -> Result<OnnxEmbedder, EmbedError> {
-    let env = OrtEnvironment::get_or_init(&library.path)?;
-    let threads = if request.intra_threads == 0 {
-        std::thread::available_parallelism().map_or(1, usize::from)
-    } else {
-        request.intra_threads
-    };
+    let (env, threads) = prepare_runtime(request, library)?;
     OnnxEmbedder::load(
         &env,
         &request.choice,
@@ -118,4 +113,53 @@ pub fn load_embedder(
         request.device,
         threads,
     )
+}
+
+/// As [`load_embedder`], with ONNX Runtime's profiler writing to a file named from
+/// `profile_prefix` (see [`OnnxEmbedder::load_profiled`]).
+pub fn load_embedder_profiled(
+    request: &ModelRequest,
+    library: &Found,
+    model: &Found,
+    profile_prefix: &std::path::Path,
+) -> Result<OnnxEmbedder, EmbedError> {
+    let (env, threads) = prepare_runtime(request, library)?;
+    OnnxEmbedder::load_profiled(
+        &env,
+        &request.choice,
+        &model.path,
+        request.device,
+        threads,
+        profile_prefix,
+    )
+}
+
+/// Loads the GPU libraries when a GPU is asked for, then the runtime; returns its
+/// environment and the inference thread count.
+fn prepare_runtime(
+    request: &ModelRequest,
+    library: &Found,
+) -> Result<(ort::environment::Environment, usize), EmbedError> {
+    if request.device != Device::Cpu {
+        // NVIDIA's libraries from `replicant setup --gpu` are loaded before the CUDA provider
+        // looks for them.
+        if let Some(site) = crate::embed::gpu::site_of(&library.path) {
+            if !crate::embed::gpu::library_dirs(site).is_empty() {
+                let report = crate::embed::gpu::preload(site, request.device == Device::TensorRt);
+                tracing::info!(
+                    loaded = report.loaded.len(),
+                    missing = ?report.missing,
+                    failed = ?report.failed,
+                    "CUDA libraries from the GPU runtime's wheels"
+                );
+            }
+        }
+    }
+    let env = OrtEnvironment::get_or_init(&library.path)?;
+    let threads = if request.intra_threads == 0 {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    } else {
+        request.intra_threads
+    };
+    Ok((env, threads))
 }

@@ -45,14 +45,11 @@ pub enum RegionMode {
 impl std::str::FromStr for RegionMode {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.to_ascii_lowercase().as_str() {
-            "auto" => Ok(Self::Auto),
-            "on" | "yes" | "true" => Ok(Self::On),
-            "off" | "no" | "false" => Ok(Self::Off),
-            other => Err(format!(
-                "unknown region mode {other:?}; use auto, on or off"
-            )),
-        }
+        Ok(match super::switch::parse_switch(text, "region mode")? {
+            super::switch::Switch::Auto => Self::Auto,
+            super::switch::Switch::On => Self::On,
+            super::switch::Switch::Off => Self::Off,
+        })
     }
 }
 

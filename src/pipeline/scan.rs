@@ -657,24 +657,34 @@ impl Coordinator<'_> {
                 }
                 continue;
             }
-            let matched = match &self.training {
-                Training::Sources { catalogued, .. } => {
-                    let lookup = SourcesLookup {
-                        records: &catalogued.records,
-                        cache: &self.cache,
-                        model_key: &self.model_key,
-                    };
-                    match_generation(&views, index, &lookup, settings)?
-                }
-                Training::Prebuilt(prebuilt) => {
-                    match_generation(&views, index, &PrebuiltLookup(&prebuilt.rows), settings)?
-                }
-            };
-            if let Some(matched) = matched {
+            if let Some(matched) = self.match_views(&views, index, settings)? {
                 self.emit(i, matched);
             }
         }
         Ok(())
+    }
+
+    /// Matches one generation's views over `index`, naming training images (and reading
+    /// their layout thumbnails) from this scan's training side.
+    fn match_views(
+        &self,
+        views: &[(String, Vec<f32>)],
+        index: &dyn crate::index::TrainingIndex,
+        settings: MatchSettings,
+    ) -> Result<Option<super::matching::Matched>, ScanError> {
+        match &self.training {
+            Training::Sources { catalogued, .. } => {
+                let lookup = SourcesLookup {
+                    records: &catalogued.records,
+                    cache: &self.cache,
+                    model_key: &self.model_key,
+                };
+                match_generation(views, index, &lookup, settings)
+            }
+            Training::Prebuilt(prebuilt) => {
+                match_generation(views, index, &PrebuiltLookup(&prebuilt.rows), settings)
+            }
+        }
     }
 
     /// Sends and keeps generation `i`'s matches.

@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::cache::ContentHash;
 use crate::catalog::{ImageLocation, MAX_IMAGE_FILE_BYTES, prompt_from_png_text};
-use crate::decode::{DecodeLimits, decode_image};
+use crate::decode::{DecodeLimits, decode_for_model, decode_image};
 use crate::embed::{Embedder, Preprocess, model_input, resize_for_model};
 use crate::layout::layout_luma;
 
@@ -106,6 +106,13 @@ impl Drop for Workers {
     }
 }
 
+/// Images per batch when none is asked for: 16 keeps a CPU's cores busy without holding many
+/// decoded images; a GPU wants large batches to fill it (each 320x320 RGB input is 300 KB, so
+/// 128 of them are 39 MB).
+pub(crate) fn auto_batch_size(execution_provider: &str) -> usize {
+    if execution_provider == "CPU" { 16 } else { 128 }
+}
+
 /// Starts the decode pool and the inference thread. Items are taken in order (training first),
 /// so the training index can be built as soon as the training images are done.
 pub(crate) fn spawn(
@@ -121,7 +128,11 @@ pub(crate) fn spawn(
     } else {
         decode_threads
     };
-    let batch_size = batch_size.max(1);
+    let batch_size = if batch_size == 0 {
+        auto_batch_size(embedder.execution_provider())
+    } else {
+        batch_size
+    };
     let (prepared_tx, prepared_rx) = crossbeam_channel::bounded::<Prepared>(batch_size * 2);
 
     let inference_reports = reports.clone();
@@ -229,14 +240,22 @@ fn decode_loop(
                 remember: false,
             }
         } else {
-            match decode_image(&bytes, &context.limits) {
+            // Region windows need every pixel; the whole image alone may come from a JPEG
+            // decoded at a reduced scale.
+            let decoded = if regions {
+                decode_image(&bytes, &context.limits)
+            } else {
+                let side = context.preprocess.width.max(context.preprocess.height);
+                decode_for_model(&bytes, &context.limits, side)
+            };
+            match decoded {
                 Ok(decoded) => {
                     drop(bytes);
                     // The layout comes from the model's input: already small, and resized
                     // from the whole frame exactly as SSCD sees it.
                     let input = model_input(&decoded.rgb, &context.preprocess);
                     let luma = layout_luma(&input);
-                    let size_px = decoded.rgb.dimensions();
+                    let size_px = decoded.full_size;
                     notes.extend(decoded.partial.clone());
                     let mut views = vec![(String::new(), input.into_raw())];
                     if regions {

@@ -242,3 +242,16 @@ pub fn image_files(dir: &Path) -> Vec<PathBuf> {
 pub fn replicant_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_replicant"))
 }
+
+/// Runs the binary with `args`; returns (status code, stdout, stderr).
+pub fn run_replicant(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(replicant_bin())
+        .args(args)
+        .output()
+        .expect("run replicant");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

@@ -9,8 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::super::cache::ContentHash;
 use super::super::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
-use super::super::matching::match_generation;
-use super::super::training::{PrebuiltLookup, SourcesLookup, Training};
+use super::super::training::Training;
 use super::super::workers::Slot;
 use super::super::{ScanEvent, ScanPhase};
 use super::{Coordinator, ScanError};
@@ -321,20 +320,7 @@ impl Coordinator<'_> {
                 .find(|(name, _)| name.is_empty())
                 .map_or(0, |(_, v)| v.len());
             let index = ExactIndex::of(dims, vectors)?;
-            let matched = match &self.training {
-                Training::Sources { catalogued, .. } => {
-                    let lookup = SourcesLookup {
-                        records: &catalogued.records,
-                        cache: &self.cache,
-                        model_key: &self.model_key,
-                    };
-                    match_generation(&views, &index, &lookup, settings)?
-                }
-                Training::Prebuilt(prebuilt) => {
-                    match_generation(&views, &index, &PrebuiltLookup(&prebuilt.rows), settings)?
-                }
-            };
-            if let Some(matched) = matched {
+            if let Some(matched) = self.match_views(&views, &index, settings)? {
                 self.emit(w.generation, matched);
             }
         }
