@@ -184,6 +184,12 @@ pub struct ScanArgs {
     /// whose composition the generation keeps.
     #[arg(long)]
     pub no_layout_rerank: bool,
+    /// Tuning only: the layout re-rank's weight (default: the chosen constant).
+    #[arg(long, hide = true)]
+    pub layout_weight: Option<f32>,
+    /// Tuning only: candidates re-ranked per generation (default: the chosen constant).
+    #[arg(long, hide = true)]
+    pub rerank_pool: Option<usize>,
     /// The shortlist cascade: index training images with sscd-distilled and re-score each
     /// generation's shortlist with full SSCD (auto: when training images outnumber
     /// generations 20 to 1, or the training index holds sscd-distilled embeddings).
@@ -318,6 +324,12 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     options.decode_threads = args.decode_threads;
     options.regions = args.regions;
     options.layout_rerank = !args.no_layout_rerank;
+    if let Some(weight) = args.layout_weight {
+        options.ranking.weight = weight;
+    }
+    if let Some(pool) = args.rerank_pool {
+        options.ranking.pool = pool.clamp(1, 1024);
+    }
     options.shortlist = Shortlist {
         mode: args.shortlist,
         size: args.shortlist_size.map(usize::from),

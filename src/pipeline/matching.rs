@@ -7,7 +7,7 @@ use super::regions;
 use super::scan::ScanError;
 use crate::catalog::ImageLocation;
 use crate::index::TrainingIndex;
-use crate::layout::{LAYOUT_VIEW, RERANK_POOL, layout_agreement, rank_score, signature_from_luma};
+use crate::layout::{LAYOUT_VIEW, Ranking, layout_agreement, rank_score, signature_from_luma};
 use crate::matches::{Match, RegionHit};
 
 /// How matches are found and kept.
@@ -19,6 +19,8 @@ pub(crate) struct MatchSettings {
     pub threshold: f32,
     /// Whether the pool is ranked by layout agreement too.
     pub layout_rerank: bool,
+    /// The layout weight and the pool size of that re-rank.
+    pub ranking: Ranking,
     /// Whether region views are searched (a cache may hold them from an earlier scan).
     pub regions: bool,
 }
@@ -69,7 +71,7 @@ pub(crate) fn match_generation(
     };
     let top_k = settings.top_k;
     let pool = if settings.layout_rerank {
-        top_k.max(RERANK_POOL)
+        top_k.max(settings.ranking.pool)
     } else {
         top_k
     };
@@ -101,7 +103,8 @@ pub(crate) fn match_generation(
     if settings.layout_rerank {
         // Stable: equal scores keep SSCD's order.
         ranked.sort_by(|(a, la, _), (b, lb, _)| {
-            rank_score(b.similarity, *lb).total_cmp(&rank_score(a.similarity, *la))
+            let weight = settings.ranking.weight;
+            rank_score(b.similarity, *lb, weight).total_cmp(&rank_score(a.similarity, *la, weight))
         });
     }
     ranked.truncate(top_k);
@@ -177,6 +180,7 @@ mod tests {
             top_k: 2,
             threshold: 0.5,
             layout_rerank,
+            ranking: Ranking::default(),
             regions: true,
         }
     }
@@ -234,6 +238,14 @@ mod tests {
             .collect();
         assert_eq!(names, ["t1.png", "t0.png"]);
         assert_eq!(reranked.matches[0].rank, 1);
+        // A weight of zero gives layout no say: SSCD's order stands.
+        let mut weightless = settings(true);
+        weightless.ranking.weight = 0.0;
+        let kept = match_generation(&views, index.as_ref(), &lookup, weightless)
+            .expect("match")
+            .expect("matched");
+        let names: Vec<&str> = kept.matches.iter().map(|m| m.training.as_str()).collect();
+        assert_eq!(names, ["t0.png", "t1.png"]);
         assert!(reranked.matches[0].layout.is_some_and(|l| l > 0.9));
         assert!(reranked.matches[0].similarity < reranked.matches[1].similarity);
         assert!(reranked.region_hits.is_empty() && !reranked.collage);

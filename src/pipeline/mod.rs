@@ -83,6 +83,8 @@ pub struct ScanOptions {
     /// Whether each generation's candidates are ranked by layout agreement too (see
     /// [`crate::layout`]); off ranks by SSCD similarity alone.
     pub layout_rerank: bool,
+    /// The re-rank's layout weight and pool (the defaults, unless tuning them).
+    pub ranking: crate::layout::Ranking,
     /// Whether the shortlist cascade runs, and its size (see [`cascade`]).
     pub shortlist: cascade::Shortlist,
 }
@@ -103,6 +105,7 @@ impl ScanOptions {
             decode_threads: 0,
             regions: regions::RegionMode::Auto,
             layout_rerank: true,
+            ranking: crate::layout::Ranking::default(),
             shortlist: cascade::Shortlist::default(),
         }
     }

@@ -625,6 +625,7 @@ impl Coordinator<'_> {
             top_k: self.options.top_k,
             threshold: self.options.threshold,
             layout_rerank: self.options.layout_rerank,
+            ranking: self.options.ranking,
             regions: self.regions,
         }
     }
