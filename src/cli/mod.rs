@@ -190,6 +190,13 @@ pub struct ScanArgs {
     /// Tuning only: candidates re-ranked per generation (default: the chosen constant).
     #[arg(long, hide = true)]
     pub rerank_pool: Option<usize>,
+    /// Tuning only: a region window's share of each side (default: the chosen constant).
+    #[arg(long, hide = true)]
+    pub window_share: Option<f32>,
+    /// Tuning only: the similarity a region window needs to count (default: the chosen
+    /// constant).
+    #[arg(long, hide = true)]
+    pub region_min_similarity: Option<f32>,
     /// The shortlist cascade: index training images with sscd-distilled and re-score each
     /// generation's shortlist with full SSCD (auto: when training images outnumber
     /// generations 20 to 1, or the training index holds sscd-distilled embeddings).
@@ -329,6 +336,12 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(pool) = args.rerank_pool {
         options.ranking.pool = pool.clamp(1, 1024);
+    }
+    if let Some(share) = args.window_share {
+        options.region_plan.window_share = share.clamp(0.05, 1.0);
+    }
+    if let Some(min) = args.region_min_similarity {
+        options.region_plan.min_similarity = min;
     }
     options.shortlist = Shortlist {
         mode: args.shortlist,

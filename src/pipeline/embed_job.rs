@@ -245,6 +245,7 @@ fn run(
     let mut cache = EmbeddingCache::open(&cache_path)?;
     let needs = Needs {
         regions: false,
+        plan: super::regions::RegionPlan::default(),
         sizes: true,
     };
     let images: Vec<(Slot, &crate::catalog::ImageEntry)> = my_records

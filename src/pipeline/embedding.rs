@@ -25,6 +25,8 @@ use crate::layout::LAYOUT_VIEW;
 pub(crate) struct Needs {
     /// Generations need their region views too.
     pub regions: bool,
+    /// The region views' plan (window size), when `regions`.
+    pub plan: regions::RegionPlan,
     /// Images need their pixel size recorded (for embedding parts).
     pub sizes: bool,
 }
@@ -63,6 +65,7 @@ pub(crate) struct Plan {
     pub work: Vec<WorkItem>,
     known: HashSet<ContentHash>,
     known_with_regions: Option<HashSet<ContentHash>>,
+    region_plan: regions::RegionPlan,
     failures: std::collections::HashMap<ContentHash, String>,
 }
 
@@ -83,7 +86,7 @@ fn known_sets(
     }
     let with_regions = if needs.regions {
         let cells = regions::VIEWS_PER_GENERATION - 1;
-        let regional = cache.hashes_with_views(model_key, &regions::view_prefix(), cells)?;
+        let regional = cache.hashes_with_views(model_key, &needs.plan.view_prefix(), cells)?;
         Some(known.intersection(&regional).copied().collect())
     } else {
         None
@@ -131,6 +134,7 @@ pub(crate) fn plan<'a>(
         work,
         known,
         known_with_regions,
+        region_plan: needs.plan,
         failures,
     })
 }
@@ -189,6 +193,7 @@ impl EmbeddingRun {
             items: plan.work,
             known: plan.known,
             known_with_regions: plan.known_with_regions,
+            region_plan: plan.region_plan,
             failures: plan.failures,
             preprocess: embedder.preprocess().clone(),
             limits: DecodeLimits::default(),
@@ -468,6 +473,7 @@ mod tests {
         let key = embedder.key.0.clone();
         let needs = Needs {
             regions: false,
+            plan: regions::RegionPlan::default(),
             sizes: true,
         };
         let first = plan(&cache, &key, images(), needs).expect("plan");

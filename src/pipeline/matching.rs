@@ -23,6 +23,9 @@ pub(crate) struct MatchSettings {
     pub ranking: Ranking,
     /// Whether region views are searched (a cache may hold them from an earlier scan).
     pub regions: bool,
+    /// The region views' plan: which view names are regions, and the similarity a region
+    /// needs to count.
+    pub region_plan: regions::RegionPlan,
 }
 
 /// A training image as matching needs it.
@@ -78,11 +81,16 @@ pub(crate) fn match_generation(
     let whole_hits = index.search(whole, pool)?;
     let mut region_hits = Vec::new();
     for (name, vector) in views.iter().filter(|_| settings.regions) {
-        if let Some(cell) = regions::cell_of_view(name) {
+        if let Some(cell) = settings.region_plan.cell_of_view(name) {
             region_hits.push((cell, index.search(vector, 3.min(top_k).max(1))?));
         }
     }
-    let merged = regions::merge(&whole_hits, &region_hits, pool);
+    let merged = regions::merge(
+        &whole_hits,
+        &region_hits,
+        pool,
+        settings.region_plan.min_similarity,
+    );
     let generation_layout = views
         .iter()
         .find(|(name, _)| name == LAYOUT_VIEW)
@@ -182,6 +190,7 @@ mod tests {
             layout_rerank,
             ranking: Ranking::default(),
             regions: true,
+            region_plan: regions::RegionPlan::default(),
         }
     }
 

@@ -85,6 +85,8 @@ pub struct ScanOptions {
     pub layout_rerank: bool,
     /// The re-rank's layout weight and pool (the defaults, unless tuning them).
     pub ranking: crate::layout::Ranking,
+    /// The region windows' plan (the defaults, unless tuning them).
+    pub region_plan: regions::RegionPlan,
     /// Whether the shortlist cascade runs, and its size (see [`cascade`]).
     pub shortlist: cascade::Shortlist,
 }
@@ -106,6 +108,7 @@ impl ScanOptions {
             regions: regions::RegionMode::Auto,
             layout_rerank: true,
             ranking: crate::layout::Ranking::default(),
+            region_plan: regions::RegionPlan::default(),
             shortlist: cascade::Shortlist::default(),
         }
     }

@@ -322,6 +322,7 @@ fn scan(
         coordinator.images(),
         Needs {
             regions: coordinator.regions,
+            plan: coordinator.options.region_plan,
             sizes: false,
         },
     )?;
@@ -626,6 +627,7 @@ impl Coordinator<'_> {
             threshold: self.options.threshold,
             layout_rerank: self.options.layout_rerank,
             ranking: self.options.ranking,
+            region_plan: self.options.region_plan,
             regions: self.regions,
         }
     }
@@ -648,7 +650,8 @@ impl Coordinator<'_> {
                         .iter()
                         .filter(|(name, _)| {
                             name.is_empty()
-                                || (self.regions && regions::cell_of_view(name).is_some())
+                                || (self.regions
+                                    && self.options.region_plan.cell_of_view(name).is_some())
                         })
                         .map(|(_, v)| v.as_slice());
                     let hits = cascade::shortlist(searched, index, cascade.size)?;

@@ -88,6 +88,8 @@ pub(crate) struct DecodeContext {
     pub known: HashSet<ContentHash>,
     /// With regions on: generations whose regions are embedded too (`None`: regions off).
     pub known_with_regions: Option<HashSet<ContentHash>>,
+    /// The region views' window plan.
+    pub region_plan: super::regions::RegionPlan,
     pub failures: HashMap<ContentHash, String>,
     pub preprocess: Preprocess,
     pub limits: DecodeLimits,
@@ -260,7 +262,7 @@ fn decode_loop(
                     let mut views = vec![(String::new(), input.into_raw())];
                     if regions {
                         let (width, height) = decoded.rgb.dimensions();
-                        for cell in super::regions::grid_cells(width, height) {
+                        for cell in context.region_plan.cells(width, height) {
                             let crop = image::imageops::crop_imm(
                                 &decoded.rgb,
                                 cell[0],
@@ -270,7 +272,7 @@ fn decode_loop(
                             )
                             .to_image();
                             views.push((
-                                super::regions::view_name(cell),
+                                context.region_plan.view_name(cell),
                                 resize_for_model(&crop, &context.preprocess),
                             ));
                         }
