@@ -186,7 +186,7 @@ fn reduced_jpeg_decodes_keep_the_embedding() {
         ];
         let refs: Vec<&[u8]> = inputs.iter().map(Vec::as_slice).collect();
         let vectors = embedder.embed_batch(&refs).expect("embed");
-        let cosine: f32 = vectors[0].iter().zip(&vectors[1]).map(|(a, b)| a * b).sum();
+        let cosine = replicant::embed::cosine(&vectors[0], &vectors[1]);
         if cosine < worst.0 {
             worst = (cosine, path.display().to_string());
         }

@@ -85,7 +85,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let Some(images) = &args.images else {
         anyhow::bail!(
-            "give --images DIR (a folder of images), or `bench cascade` or `bench index`"
+            "give --images DIR (a folder of images), or `bench cascade`, `bench index` or `bench placement`"
         );
     };
     let catalog = walk_images(images)?;
@@ -277,13 +277,7 @@ fn reduced_agreement(
         let full = decode_image(bytes, &DecodeLimits::default())?;
         let full_input = resize_for_model(&full.rgb, preprocess);
         let vectors = embedder.embed_batch(&[prepared[*position].as_slice(), &full_input])?;
-        cosines.push(
-            vectors[0]
-                .iter()
-                .zip(&vectors[1])
-                .map(|(a, b)| a * b)
-                .sum::<f32>(),
-        );
+        cosines.push(replicant::embed::cosine(&vectors[0], &vectors[1]));
     }
     if cosines.is_empty() {
         return Ok(None);

@@ -56,6 +56,29 @@ pub enum Command {
     Eval(eval::EvalArgs),
 }
 
+/// The shortlist cascade's choices, shared by `scan` and `open`.
+#[derive(Debug, Args, Clone)]
+pub struct ShortlistArgs {
+    /// The shortlist cascade: index training images with sscd-distilled and re-score each
+    /// generation's shortlist with full SSCD (auto: when training images outnumber
+    /// generations 20 to 1, or the training index holds sscd-distilled embeddings).
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(ShortlistMode))]
+    pub shortlist: ShortlistMode,
+    /// Training images re-scored with full SSCD per generation (default 16).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub shortlist_size: Option<u16>,
+}
+
+impl ShortlistArgs {
+    /// The cascade's settings as the command line gives them.
+    pub fn settings(&self) -> Shortlist {
+        Shortlist {
+            mode: self.shortlist,
+            size: self.shortlist_size.map(usize::from),
+        }
+    }
+}
+
 /// Model and runtime choices shared by the commands that embed images.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
@@ -197,14 +220,8 @@ pub struct ScanArgs {
     /// constant).
     #[arg(long, hide = true)]
     pub region_min_similarity: Option<f32>,
-    /// The shortlist cascade: index training images with sscd-distilled and re-score each
-    /// generation's shortlist with full SSCD (auto: when training images outnumber
-    /// generations 20 to 1, or the training index holds sscd-distilled embeddings).
-    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(ShortlistMode))]
-    pub shortlist: ShortlistMode,
-    /// Training images re-scored with full SSCD per generation (default 16).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub shortlist_size: Option<u16>,
+    #[command(flatten)]
+    pub shortlist: ShortlistArgs,
 }
 
 /// `replicant open`.
@@ -228,14 +245,8 @@ pub struct OpenArgs {
     /// Match regions of each generation too (auto: when it costs at most 3x).
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
     pub regions: replicant::pipeline::regions::RegionMode,
-    /// The shortlist cascade: index training images with sscd-distilled and re-score each
-    /// generation's shortlist with full SSCD (auto: when training images outnumber
-    /// generations 20 to 1, or the training index holds sscd-distilled embeddings).
-    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(ShortlistMode))]
-    pub shortlist: ShortlistMode,
-    /// Training images re-scored with full SSCD per generation (default 16).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub shortlist_size: Option<u16>,
+    #[command(flatten)]
+    pub shortlist: ShortlistArgs,
 }
 
 /// `replicant demo`.
@@ -343,10 +354,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if let Some(min) = args.region_min_similarity {
         options.region_plan.min_similarity = min;
     }
-    options.shortlist = Shortlist {
-        mode: args.shortlist,
-        size: args.shortlist_size.map(usize::from),
-    };
+    options.shortlist = args.shortlist.settings();
     if let Some(out) = args
         .out
         .as_deref()
@@ -795,10 +803,7 @@ pub fn open(args: &OpenArgs) -> anyhow::Result<ExitCode> {
         (None, Some(project)) => replicant::app::StartMode::Project(project.clone()),
         (None, None) => replicant::app::StartMode::Resume,
     };
-    let shortlist = Shortlist {
-        mode: args.shortlist,
-        size: args.shortlist_size.map(usize::from),
-    };
+    let shortlist = args.shortlist.settings();
     open_desk(start, Some(args.model.request()), args.regions, shortlist)
 }
 

@@ -12,7 +12,9 @@ mod preprocess;
 pub mod provision;
 
 pub use onnx::{Device, OnnxEmbedder, OrtEnvironment};
-pub use preprocess::{InputLayout, Preprocess, l2_normalise, model_input, resize_for_model};
+pub use preprocess::{
+    InputLayout, Preprocess, cosine, l2_normalise, model_input, resize_for_model,
+};
 
 use std::path::PathBuf;
 

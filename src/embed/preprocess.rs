@@ -70,6 +70,12 @@ pub fn model_input(image: &RgbImage, preprocess: &Preprocess) -> RgbImage {
     crate::decode::resize_rgb(image, preprocess.width, preprocess.height)
 }
 
+/// The cosine similarity of two embeddings: their dot product, since embeddings are unit
+/// length.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
 /// Scales `vector` to unit length in place (left as is when it is all zeros).
 pub fn l2_normalise(vector: &mut [f32]) {
     let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt();

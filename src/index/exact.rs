@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::RwLock;
 
-use super::{Hit, IndexError, SIMILARITY_SLACK, TrainingIndex};
+use super::{Hit, IndexError, TrainingIndex, sort_best_first};
 
 /// Vectors kept as given; search is a dot product with each.
 pub struct ExactIndex {
@@ -24,16 +24,24 @@ impl ExactIndex {
 
     /// An index of `vectors` (each `dims` long).
     pub fn of(dims: usize, vectors: Vec<(u64, Vec<f32>)>) -> Result<Self, IndexError> {
-        if let Some((key, v)) = vectors.iter().find(|(_, v)| v.len() != dims) {
-            return Err(IndexError::Usearch(format!(
-                "vector {key} has {} dimensions, the index {dims}",
-                v.len()
-            )));
+        for (key, v) in &vectors {
+            check_dims(*key, v.len(), dims)?;
         }
         Ok(Self {
             dims,
             vectors: RwLock::new(vectors),
         })
+    }
+}
+
+/// A vector of the wrong length is refused, naming it.
+fn check_dims(key: u64, len: usize, dims: usize) -> Result<(), IndexError> {
+    if len == dims {
+        Ok(())
+    } else {
+        Err(IndexError::Usearch(format!(
+            "vector {key} has {len} dimensions, the index {dims}"
+        )))
     }
 }
 
@@ -61,13 +69,7 @@ impl TrainingIndex for ExactIndex {
     }
 
     fn add(&self, key: u64, vector: &[f32]) -> Result<(), IndexError> {
-        if vector.len() != self.dims {
-            return Err(IndexError::Usearch(format!(
-                "vector {key} has {} dimensions, the index {}",
-                vector.len(),
-                self.dims
-            )));
-        }
+        check_dims(key, vector.len(), self.dims)?;
         self.vectors
             .write()
             .map_err(|_| IndexError::Usearch("the index lock was poisoned".into()))?
@@ -82,22 +84,9 @@ impl TrainingIndex for ExactIndex {
             .map_err(|_| IndexError::Usearch("the index lock was poisoned".into()))?;
         let mut hits = Vec::with_capacity(vectors.len());
         for (key, vector) in vectors.iter() {
-            let similarity: f32 = vector.iter().zip(query).map(|(a, b)| a * b).sum();
-            if !similarity.is_finite() || similarity.abs() > 1.0 + SIMILARITY_SLACK {
-                return Err(IndexError::Damaged(format!(
-                    "similarity {similarity} to training key {key}"
-                )));
-            }
-            hits.push(Hit {
-                key: *key,
-                similarity: similarity.clamp(-1.0, 1.0),
-            });
+            hits.push(Hit::checked(*key, crate::embed::cosine(vector, query))?);
         }
-        hits.sort_by(|a, b| {
-            b.similarity
-                .total_cmp(&a.similarity)
-                .then(a.key.cmp(&b.key))
-        });
+        sort_best_first(&mut hits);
         hits.truncate(k);
         Ok(hits)
     }

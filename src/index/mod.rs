@@ -101,6 +101,33 @@ pub struct Hit {
     pub similarity: f32,
 }
 
+impl Hit {
+    /// A hit for `key` at `similarity` as a search computed it: rounding in f16/i8 storage
+    /// strays a little past ±1 and is clamped; more, or NaN, means the stored vectors are
+    /// damaged, and a similarity from them would be a lie.
+    pub(crate) fn checked(key: u64, similarity: f32) -> Result<Self, IndexError> {
+        if !similarity.is_finite() || similarity.abs() > 1.0 + SIMILARITY_SLACK {
+            return Err(IndexError::Damaged(format!(
+                "a search returned similarity {similarity} for key {key}"
+            )));
+        }
+        Ok(Self {
+            key,
+            similarity: similarity.clamp(-1.0, 1.0),
+        })
+    }
+}
+
+/// Orders hits most similar first, equal similarities by key, so every search and shortlist
+/// lists the same hits in the same order.
+pub(crate) fn sort_best_first(hits: &mut [Hit]) {
+    hits.sort_by(|a, b| {
+        b.similarity
+            .total_cmp(&a.similarity)
+            .then(a.key.cmp(&b.key))
+    });
+}
+
 /// Errors from the index. Each says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -385,24 +412,9 @@ impl UsearchIndex {
         .map_err(usearch_err)?;
         let mut hits = Vec::with_capacity(found.keys.len());
         for (&key, &distance) in found.keys.iter().zip(&found.distances) {
-            let similarity = 1.0 - distance;
-            // Rounding in f16/i8 storage strays a little past ±1; more, or NaN, means the
-            // stored vectors are damaged, and a similarity from them would be a lie.
-            if !similarity.is_finite() || similarity.abs() > 1.0 + SIMILARITY_SLACK {
-                return Err(IndexError::Damaged(format!(
-                    "a search returned similarity {similarity} for key {key}"
-                )));
-            }
-            hits.push(Hit {
-                key,
-                similarity: similarity.clamp(-1.0, 1.0),
-            });
+            hits.push(Hit::checked(key, 1.0 - distance)?);
         }
-        hits.sort_by(|a, b| {
-            b.similarity
-                .total_cmp(&a.similarity)
-                .then(a.key.cmp(&b.key))
-        });
+        sort_best_first(&mut hits);
         Ok(hits)
     }
 }
