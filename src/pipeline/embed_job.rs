@@ -244,8 +244,7 @@ fn run(
     }
     let mut cache = EmbeddingCache::open(&cache_path)?;
     let needs = Needs {
-        regions: false,
-        plan: super::regions::RegionPlan::default(),
+        regions: None,
         sizes: true,
     };
     let images: Vec<(Slot, &crate::catalog::ImageEntry)> = my_records

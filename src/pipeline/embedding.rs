@@ -23,10 +23,9 @@ use crate::layout::LAYOUT_VIEW;
 /// What a run must have of each image before it counts as known.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Needs {
-    /// Generations need their region views too.
-    pub regions: bool,
-    /// The region views' plan (window size), when `regions`.
-    pub plan: regions::RegionPlan,
+    /// Generations need their region views too, windowed as this plan says (`None`: regions
+    /// off).
+    pub regions: Option<regions::RegionPlan>,
     /// Images need their pixel size recorded (for embedding parts).
     pub sizes: bool,
 }
@@ -84,9 +83,9 @@ fn known_sets(
         let sized = cache.hashes_with_dimensions()?;
         known.retain(|hash| sized.contains(hash));
     }
-    let with_regions = if needs.regions {
+    let with_regions = if let Some(plan) = needs.regions {
         let cells = regions::VIEWS_PER_GENERATION - 1;
-        let regional = cache.hashes_with_views(model_key, &needs.plan.view_prefix(), cells)?;
+        let regional = cache.hashes_with_views(model_key, &plan.view_prefix(), cells)?;
         Some(known.intersection(&regional).copied().collect())
     } else {
         None
@@ -134,7 +133,7 @@ pub(crate) fn plan<'a>(
         work,
         known,
         known_with_regions,
-        region_plan: needs.plan,
+        region_plan: needs.regions.unwrap_or_default(),
         failures,
     })
 }
@@ -472,8 +471,7 @@ mod tests {
         let embedder = MeanColour::new();
         let key = embedder.key.0.clone();
         let needs = Needs {
-            regions: false,
-            plan: regions::RegionPlan::default(),
+            regions: None,
             sizes: true,
         };
         let first = plan(&cache, &key, images(), needs).expect("plan");

@@ -321,8 +321,9 @@ fn scan(
         &coordinator.model_key,
         coordinator.images(),
         Needs {
-            regions: coordinator.regions,
-            plan: coordinator.options.region_plan,
+            regions: coordinator
+                .regions
+                .then_some(coordinator.options.region_plan),
             sizes: false,
         },
     )?;

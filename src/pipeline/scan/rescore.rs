@@ -146,8 +146,7 @@ impl Coordinator<'_> {
             }
         }
         let needs = Needs {
-            regions: self.regions,
-            plan: self.options.region_plan,
+            regions: self.regions.then_some(self.options.region_plan),
             sizes: false,
         };
         let mut plan = embedding::plan(&self.cache, &score_key, order.iter().copied(), needs)?;
