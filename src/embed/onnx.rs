@@ -295,7 +295,7 @@ fn build_session(
                     .with_engine_cache(false)
                     .build()
                     .error_on_failure(),
-                ort::ep::CUDA::default().build(),
+                cuda_provider().build(),
             ])
             .map_err(|err| err.to_string())
             .and_then(|mut builder| {
@@ -316,7 +316,9 @@ fn build_session(
             <ort::ep::CUDA as ort::ep::ExecutionProvider>::is_available().unwrap_or(false);
         if cuda_available {
             let attempt = base()?
-                .with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()])
+                .with_config_entry("session.disable_quant_qdq", keep_qdq())
+                .map_err(|err| model_err(err.to_string()))?
+                .with_execution_providers([cuda_provider().build().error_on_failure()])
                 .map_err(|err| err.to_string())
                 .and_then(|mut builder| {
                     builder
@@ -350,6 +352,39 @@ fn build_session(
         .commit_from_file(model_path)
         .map_err(|err| model_err(err.to_string()))?;
     Ok((session, "CPU".into()))
+}
+
+/// The CUDA provider, with the layout and workspace options `REPLICANT_CUDA_NHWC` and
+/// `REPLICANT_CUDA_MAX_WORKSPACE` ask for ("1" on, "0" off; unset: ONNX Runtime's default),
+/// for measuring them with `replicant bench` on a GPU.
+fn cuda_provider() -> ort::ep::CUDA {
+    let flag = |name: &str| std::env::var(name).ok().map(|v| v != "0");
+    let mut provider = ort::ep::CUDA::default();
+    if let Some(on) = flag("REPLICANT_CUDA_NHWC") {
+        provider = provider.with_prefer_nhwc(on);
+    }
+    if let Some(on) = flag("REPLICANT_CUDA_MAX_WORKSPACE") {
+        provider = provider.with_conv_max_workspace(on);
+    }
+    provider
+}
+
+/// `session.disable_quant_qdq` for a CUDA session: "1" unless `REPLICANT_KEEP_QDQ` is set.
+///
+/// The CUDA provider has no int8 convolution, so it runs `sscd.onnx`'s QDQ form as float
+/// convolutions fed by DequantizeLinear nodes; kept as QDQ, ONNX Runtime does not fold the
+/// weights' DequantizeLinear (it keeps QDQ groups for quantised kernels), and the provider
+/// leaves those nodes (53 in `sscd.onnx`) to the CPU, which dequantises every weight and copies
+/// it to the GPU on every batch. Disabling the QDQ handling lets constant folding dequantise the
+/// weights once, in memory, when the session loads: the model file is read unmodified and
+/// nothing derived is written. Measured with `replicant bench placement --device cuda` (the
+/// CPU fallback gone) and `replicant bench` on an H100 (README, "The GPU path").
+fn keep_qdq() -> &'static str {
+    if std::env::var_os("REPLICANT_KEEP_QDQ").is_some() {
+        "0"
+    } else {
+        "1"
+    }
 }
 
 /// ONNX Runtime's message for a provider that did not start, trimmed, with the likeliest
