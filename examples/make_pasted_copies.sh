@@ -1,6 +1,6 @@
 #!/bin/bash
 # Small-copy constructions for measuring region matching (issue 11): every fourth JPEG/PNG of a
-# training folder (at most 20) pasted at 15, 20, 25 and 35% of the width into three kinds of
+# training folder (at most 20; EVERY=N and MAX=M change both) pasted at 15, 20, 25 and 35% of the width into three kinds of
 # background drawn here (photo-like plasma, a web page, a dark app screenshot), 240 images,
 # with their truth for `replicant eval` (the set is the paste width).
 #
@@ -14,7 +14,7 @@ set -e
 training=$(cd "$1" && pwd)
 mkdir -p "$2/gen" "$2/bg"
 cd "$2"
-srcs=$(cd "$training" && find -L . -type f \( -name '*.jpg' -o -name '*.png' \) | sort | awk 'NR%4==1' | head -20)
+srcs=$(cd "$training" && find -L . -type f \( -name '*.jpg' -o -name '*.png' \) | sort | awk -v n="${EVERY:-4}" 'NR%n==1 || n==1' | head -"${MAX:-20}")
 i=0
 echo "set,derived_path,source_path,kind" > truth.csv
 for s in $srcs; do

@@ -17,6 +17,7 @@ pub mod decode;
 pub mod demo;
 pub mod embed;
 pub mod eval;
+pub mod explain;
 pub mod export;
 pub mod fsutil;
 pub mod index;

@@ -118,6 +118,20 @@ pub fn pair_ui(
                     }
                 });
             });
+        let original = desk
+            .images()
+            .get(&crate::catalog::ImageLocation::File(
+                result.generation_path.clone(),
+            ))
+            .map(|u| u.original.0);
+        for reason in crate::explain::reasons(
+            &result.matches,
+            selected_match,
+            original,
+            crate::layout::LAYOUT_WEIGHT,
+        ) {
+            ui.label(egui::RichText::new(reason.text()).small());
+        }
     });
 
     let current = result.matches.get(selected_match);
@@ -315,6 +329,11 @@ pub fn pair_ui(
     }
     let (_, pane, commands) = compare::compare_ui(ui, compare, a, b, align);
     out.extend(commands.into_iter().map(Command::Compare));
+    if let (Some(pane), Some(uploaded), Some(cell)) =
+        (pane, gen_image, current.and_then(|m| m.region))
+    {
+        outline_window(ui, pane, uploaded.original, cell);
+    }
     if compare.collage_map && !result.region_hits.is_empty() {
         if let (Some(pane), Some(uploaded)) = (pane, gen_image) {
             collage_map_ui(
@@ -327,6 +346,27 @@ pub fn pair_ui(
             );
         }
     }
+}
+
+/// Outlines the window that found the selected match on the generation's pane.
+fn outline_window(
+    ui: &egui::Ui,
+    pane: compare::GenerationPane,
+    original: (u32, u32),
+    [x, y, w, h]: [u32; 4],
+) {
+    let painter = ui.painter_at(pane.rect);
+    // The window is in the original image's pixels; the pane shows the uploaded texture.
+    let scale_x = pane.texture_size[0] / original.0.max(1) as f32;
+    let scale_y = pane.texture_size[1] / original.1.max(1) as f32;
+    let min = pane.to_screen(x as f32 * scale_x, y as f32 * scale_y);
+    let max = pane.to_screen((x + w) as f32 * scale_x, (y + h) as f32 * scale_y);
+    painter.rect_stroke(
+        egui::Rect::from_min_max(min, max),
+        0.0,
+        egui::Stroke::new(2.0, egui::Color32::from_rgb(255, 200, 0)),
+        egui::StrokeKind::Outside,
+    );
 }
 
 /// Distinct colours for the training images of a collage map.

@@ -25,6 +25,7 @@ pub fn status_ui(
                 Some(ScanPhase::Embedding) => "Embedding",
                 Some(ScanPhase::Indexing) => "Indexing",
                 Some(ScanPhase::Rescoring) => "Re-scoring shortlists",
+                Some(ScanPhase::FineWindows) => "Fine windows",
             };
             let fraction = if progress.total == 0 {
                 0.0

@@ -199,8 +199,9 @@ pub struct ScanArgs {
     /// Replace the --out file if it exists.
     #[arg(long)]
     pub force: bool,
-    /// Match regions (a 3x3 grid) of each generation too: auto turns it on when it costs at
-    /// most 3x of whole-image matching.
+    /// Match regions of each generation too: 3x3 coarse windows in every generation, then
+    /// 7x7 fine windows of 18% (small copies) in those still below the threshold; auto turns each on
+    /// when it costs at most 2.5x of whole-image matching.
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
     pub regions: replicant::pipeline::regions::RegionMode,
     /// Rank matches by SSCD similarity alone, without the layout re-rank that lifts images
@@ -220,6 +221,20 @@ pub struct ScanArgs {
     /// constant).
     #[arg(long, hide = true)]
     pub region_min_similarity: Option<f32>,
+    /// Measuring only: rank candidates by their cosine after centring both embeddings on the
+    /// training images' mean (the reported similarity stays SSCD's).
+    #[arg(long, hide = true)]
+    pub centre: bool,
+    /// Tuning only: fine windows per side (0: no fine windows; default: the chosen constant).
+    #[arg(long, hide = true)]
+    pub fine_grid: Option<u32>,
+    /// Tuning only: a fine window's share of each side (default: the chosen constant).
+    #[arg(long, hide = true)]
+    pub fine_share: Option<f32>,
+    /// Tuning only: the similarity a fine window needs to count (default: the chosen
+    /// constant).
+    #[arg(long, hide = true)]
+    pub fine_min_similarity: Option<f32>,
     #[command(flatten)]
     pub shortlist: ShortlistArgs,
 }
@@ -242,7 +257,7 @@ pub struct OpenArgs {
     pub project: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Match regions of each generation too (auto: when it costs at most 3x).
+    /// Match regions of each generation too (auto: when it costs at most 2.5x).
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
     pub regions: replicant::pipeline::regions::RegionMode,
     #[command(flatten)]
@@ -342,6 +357,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     options.decode_threads = args.decode_threads;
     options.regions = args.regions;
     options.layout_rerank = !args.no_layout_rerank;
+    options.centring = args.centre;
     if let Some(weight) = args.layout_weight {
         options.ranking.weight = weight;
     }
@@ -354,6 +370,20 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     if let Some(min) = args.region_min_similarity {
         options.region_plan.min_similarity = min;
     }
+    options.fine_plan = match args.fine_grid {
+        Some(0) => None,
+        grid => {
+            let mut fine = replicant::pipeline::regions::RegionPlan::fine();
+            fine.grid = grid.unwrap_or(fine.grid).min(16);
+            if let Some(share) = args.fine_share {
+                fine.window_share = share.clamp(0.05, 1.0);
+            }
+            if let Some(min) = args.fine_min_similarity {
+                fine.min_similarity = min;
+            }
+            Some(fine)
+        }
+    };
     options.shortlist = args.shortlist.settings();
     if let Some(out) = args
         .out
@@ -478,6 +508,7 @@ pub fn phase_label(phase: ScanPhase) -> &'static str {
         ScanPhase::Embedding => "embedding",
         ScanPhase::Indexing => "indexing",
         ScanPhase::Rescoring => "re-scoring shortlists",
+        ScanPhase::FineWindows => "fine windows",
     }
 }
 
@@ -513,7 +544,10 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
     eprintln!(
         "  regions:           {}",
         if summary.regions {
-            format!("on ({} collages)", summary.collages)
+            format!(
+                "on ({} collages; fine windows searched in {} generations)",
+                summary.collages, summary.fine_windows
+            )
         } else {
             "off".to_string()
         }

@@ -28,8 +28,10 @@ pub const AUTO_MIN_RATIO: usize = 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ShortlistMode {
-    /// On when training images outnumber generations [`AUTO_MIN_RATIO`] to 1, or when the
-    /// training index holds distilled embeddings; off with an index of full SSCD embeddings.
+    /// On when inference runs on the CPU and training images outnumber generations
+    /// [`AUTO_MIN_RATIO`] to 1, or when the training index holds distilled embeddings; off
+    /// with an index of full SSCD embeddings, and on a GPU, where full SSCD is only about half
+    /// as fast as the student.
     #[default]
     Auto,
     /// Whenever the model is full SSCD.

@@ -84,7 +84,7 @@ fn known_sets(
         known.retain(|hash| sized.contains(hash));
     }
     let with_regions = if let Some(plan) = needs.regions {
-        let cells = regions::VIEWS_PER_GENERATION - 1;
+        let cells = plan.cell_count();
         let regional = cache.hashes_with_views(model_key, &plan.view_prefix(), cells)?;
         Some(known.intersection(&regional).copied().collect())
     } else {

@@ -21,11 +21,12 @@ pub(crate) struct MatchSettings {
     pub layout_rerank: bool,
     /// The layout weight and the pool size of that re-rank.
     pub ranking: Ranking,
-    /// Whether region views are searched (a cache may hold them from an earlier scan).
-    pub regions: bool,
-    /// The region views' plan: which view names are regions, and the similarity a region
-    /// needs to count.
-    pub region_plan: regions::RegionPlan,
+    /// Whether candidates are ranked by their cosine after centring both embeddings on the
+    /// training mean (a lever against style matches; the reported similarity stays SSCD's).
+    pub centring: bool,
+    /// Which region views are searched (a cache may hold others from an earlier scan): their
+    /// plans say which view names are regions and the similarity a region needs to count.
+    pub regions: regions::RegionChoice,
 }
 
 /// A training image as matching needs it.
@@ -47,6 +48,16 @@ pub(crate) struct TrainingImage {
 pub(crate) trait TrainingLookup {
     /// The training image with index key `key`, if there is one.
     fn image(&self, key: u64) -> Result<Option<TrainingImage>, ScanError>;
+
+    /// The whole-image embedding of the training image with key `key`, when known.
+    fn whole_vector(&self, _key: u64) -> Result<Option<Vec<f32>>, ScanError> {
+        Ok(None)
+    }
+
+    /// The mean of the training images' whole-image embeddings, when ranking centres on it.
+    fn mean(&self) -> Option<&[f32]> {
+        None
+    }
 }
 
 /// A generation's matches.
@@ -61,8 +72,8 @@ pub(crate) struct Matched {
 }
 
 /// Matches a generation from its views: the whole image (`""`), its layout thumbnail
-/// ([`LAYOUT_VIEW`]) and its regions (named by [`regions::view_name`]; searched when
-/// `settings.regions`). Returns `None` without a whole-image view.
+/// ([`LAYOUT_VIEW`]) and its regions (named by [`regions::RegionPlan::view_name`]; searched
+/// when their plan is in `settings.regions`). Returns `None` without a whole-image view.
 pub(crate) fn match_generation(
     views: &[(String, Vec<f32>)],
     index: &dyn TrainingIndex,
@@ -80,25 +91,40 @@ pub(crate) fn match_generation(
     };
     let whole_hits = index.search(whole, pool)?;
     let mut region_hits = Vec::new();
-    for (name, vector) in views.iter().filter(|_| settings.regions) {
-        if let Some(cell) = settings.region_plan.cell_of_view(name) {
-            region_hits.push((cell, index.search(vector, 3.min(top_k).max(1))?));
+    let plans = [settings.regions.coarse, settings.regions.fine];
+    for (name, vector) in views {
+        let found = plans
+            .iter()
+            .flatten()
+            .find_map(|plan| Some((plan.cell_of_view(name)?, plan.min_similarity)));
+        if let Some((cell, min_similarity)) = found {
+            let hits = index.search(vector, 3.min(top_k).max(1))?;
+            region_hits.push(regions::RegionSearch {
+                cell,
+                min_similarity,
+                hits,
+            });
         }
     }
-    let merged = regions::merge(
-        &whole_hits,
-        &region_hits,
-        pool,
-        settings.region_plan.min_similarity,
-    );
+    let merged = regions::merge(&whole_hits, &region_hits, pool);
     let generation_layout = views
         .iter()
         .find(|(name, _)| name == LAYOUT_VIEW)
         .map(|(_, luma)| signature_from_luma(luma));
+    let mean = training.mean().filter(|_| settings.centring);
     let mut ranked = Vec::with_capacity(merged.len());
     for candidate in merged {
         let Some(image) = training.image(candidate.key)? else {
             continue;
+        };
+        // The ranking's similarity: SSCD's, or the centred cosine for a whole-image match
+        // (a window's match keeps its own, which the mean of whole images does not describe).
+        let ranking_similarity = match (mean, candidate.region) {
+            (Some(mean), None) => match training.whole_vector(candidate.key)? {
+                Some(vector) => centred_cosine(whole, &vector, mean),
+                None => candidate.similarity,
+            },
+            _ => candidate.similarity,
         };
         let layout = match (&generation_layout, &image.luma) {
             (Some(generation), Some(luma)) => {
@@ -106,13 +132,17 @@ pub(crate) fn match_generation(
             }
             _ => None,
         };
-        ranked.push((candidate, layout, image));
+        ranked.push((candidate, ranking_similarity, layout, image));
     }
-    if settings.layout_rerank {
+    if settings.layout_rerank || mean.is_some() {
         // Stable: equal scores keep SSCD's order.
-        ranked.sort_by(|(a, la, _), (b, lb, _)| {
-            let weight = settings.ranking.weight;
-            rank_score(b.similarity, *lb, weight).total_cmp(&rank_score(a.similarity, *la, weight))
+        let weight = if settings.layout_rerank {
+            settings.ranking.weight
+        } else {
+            0.0
+        };
+        ranked.sort_by(|(_, a, la, _), (_, b, lb, _)| {
+            rank_score(*b, *lb, weight).total_cmp(&rank_score(*a, *la, weight))
         });
     }
     ranked.truncate(top_k);
@@ -121,7 +151,7 @@ pub(crate) fn match_generation(
     let matches = ranked
         .into_iter()
         .enumerate()
-        .map(|(rank, (candidate, layout, image))| Match {
+        .map(|(rank, (candidate, _, layout, image))| Match {
             rank: rank + 1,
             training: image.name,
             similarity: candidate.similarity,
@@ -151,6 +181,22 @@ pub(crate) fn match_generation(
         region_hits: hits,
         collage,
     }))
+}
+
+/// The cosine of `a` and `b` after subtracting `mean` from both.
+fn centred_cosine(a: &[f32], b: &[f32], mean: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
+    for ((x, y), m) in a.iter().zip(b).zip(mean) {
+        let (x, y) = (x - m, y - m);
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na <= 0.0 || nb <= 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
 }
 
 #[cfg(test)]
@@ -188,9 +234,12 @@ mod tests {
             top_k: 2,
             threshold: 0.5,
             layout_rerank,
+            centring: false,
             ranking: Ranking::default(),
-            regions: true,
-            region_plan: regions::RegionPlan::default(),
+            regions: regions::RegionChoice {
+                coarse: Some(regions::RegionPlan::default()),
+                fine: Some(regions::RegionPlan::fine()),
+            },
         }
     }
 

@@ -83,10 +83,16 @@ pub struct ScanOptions {
     /// Whether each generation's candidates are ranked by layout agreement too (see
     /// [`crate::layout`]); off ranks by SSCD similarity alone.
     pub layout_rerank: bool,
+    /// Whether candidates are ranked after centring embeddings on the training mean (a
+    /// repaint lever, measured: README, "Repainted copies").
+    pub centring: bool,
     /// The re-rank's layout weight and pool (the defaults, unless tuning them).
     pub ranking: crate::layout::Ranking,
-    /// The region windows' plan (the defaults, unless tuning them).
+    /// The coarse region windows' plan (the defaults, unless tuning them).
     pub region_plan: regions::RegionPlan,
+    /// The fine region windows' plan, searched in generations the coarse pass left below the
+    /// threshold; `None` searches none.
+    pub fine_plan: Option<regions::RegionPlan>,
     /// Whether the shortlist cascade runs, and its size (see [`cascade`]).
     pub shortlist: cascade::Shortlist,
 }
@@ -107,8 +113,10 @@ impl ScanOptions {
             decode_threads: 0,
             regions: regions::RegionMode::Auto,
             layout_rerank: true,
+            centring: false,
             ranking: crate::layout::Ranking::default(),
             region_plan: regions::RegionPlan::default(),
+            fine_plan: Some(regions::RegionPlan::fine()),
             shortlist: cascade::Shortlist::default(),
         }
     }
@@ -128,6 +136,8 @@ pub enum ScanPhase {
     /// The shortlist cascade: re-reading each generation's shortlist and re-scoring it with
     /// full SSCD.
     Rescoring,
+    /// Embedding fine windows of the generations still without a match at the threshold.
+    FineWindows,
 }
 
 /// Counts for a progress bar.
@@ -182,6 +192,10 @@ pub struct ScanSummary {
     pub exact_search: bool,
     /// Whether generations were matched by region too.
     pub regions: bool,
+    /// Generations searched with fine windows too (those the whole image and the coarse
+    /// windows left below the threshold).
+    #[serde(default)]
+    pub fine_windows: usize,
     /// Generations whose regions match two or more training images at or above the threshold.
     pub collages: usize,
     /// The prebuilt training index matched against, if one was given.

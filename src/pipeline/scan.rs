@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+mod fine;
 mod rescore;
 
 use super::cache::{CacheError, EmbeddingCache};
@@ -18,7 +19,7 @@ use super::events::EventSink;
 use super::last_scan::LastScan;
 use super::matching::{MatchSettings, match_generation};
 use super::project::{Project, ProjectError, ProjectSpec, absolute, write_atomically};
-use super::regions::{self, RegionMode};
+use super::regions;
 use super::sources::{ImageRecord, State, catalogue};
 use super::training::{PrebuiltLookup, SourcesLookup, Training};
 use super::workers::Slot;
@@ -107,9 +108,16 @@ struct Coordinator<'a> {
     /// Generation views (whole image, layout thumbnail and regions) embedded by this scan,
     /// waiting for the index.
     generation_vectors: HashMap<usize, Vec<(String, Vec<f32>)>>,
-    /// Whether generations are matched by region too.
-    regions: bool,
+    /// Which region windows are searched: the coarse ones in every generation, the fine
+    /// ones in generations still without a match at the threshold.
+    regions: regions::RegionChoice,
     waiting_generations: Vec<usize>,
+    /// Generations matched without reaching the threshold, held for the fine windows.
+    held_for_fine: Vec<usize>,
+    /// Generations searched with fine windows.
+    fine_searched: usize,
+    /// The mean of the training images' whole-image embeddings (when ranking centres on it).
+    training_mean: Option<Vec<f32>>,
     results: Vec<GenerationMatches>,
     skipped: Vec<SkippedFile>,
     /// Notes about files that were scanned (odd names, partial decodes, cut prompts).
@@ -224,13 +232,14 @@ fn scan(
         library.path.display(),
         library.origin
     ));
-    let shortlist_size = match cascade_decision(options, &training, generations.records.len()) {
-        Ok(size) => size,
-        Err(why) => {
-            events.info(why);
-            None
-        }
-    };
+    let shortlist_size =
+        match cascade_decision(options, &training, generations.records.len(), &provider) {
+            Ok(size) => size,
+            Err(why) => {
+                events.info(why);
+                None
+            }
+        };
     // With the cascade, the student embeds the training side and every generation first;
     // full SSCD waits for the re-scoring phase.
     let (first_embedder, cascade): (Box<dyn Embedder>, _) = match shortlist_size {
@@ -289,8 +298,11 @@ fn scan(
         training,
         generations: generations.records,
         generation_vectors: HashMap::new(),
-        regions: false,
+        regions: regions::RegionChoice::default(),
         waiting_generations: Vec::new(),
+        held_for_fine: Vec::new(),
+        fine_searched: 0,
+        training_mean: None,
         results: Vec::new(),
         skipped,
         notes,
@@ -298,32 +310,28 @@ fn scan(
         embedded: 0,
         cached: 0,
     };
-    coordinator.regions = match options.regions {
-        RegionMode::On => true,
-        RegionMode::Off => false,
-        RegionMode::Auto => {
-            let cost = regions::region_cost(
-                coordinator.generations.len(),
-                coordinator.training.records().len(),
-            );
-            let on = cost <= regions::AUTO_MAX_COST;
-            events.info(format!(
-                "region matching {} (auto: {} views per generation would cost {cost:.1}x of whole-image matching; the limit is {:.0}x; --regions on|off decides)",
-                if on { "on" } else { "off" },
-                regions::VIEWS_PER_GENERATION,
-                regions::AUTO_MAX_COST
-            ));
-            on
-        }
-    };
+    let (mut choice, why) = regions::RegionChoice::decide(
+        options.regions,
+        options.region_plan,
+        options.fine_plan,
+        coordinator.generations.len(),
+        coordinator.training.records().len(),
+    );
+    if let Some(line) = why {
+        events.info(line);
+    }
+    if coordinator.cascade.is_some() && choice.fine.take().is_some() {
+        // The cascade knows SSCD's similarity only once a shortlist is re-scored, too late
+        // to decide which generations need the fine windows.
+        events.info("fine windows are not searched with the shortlist cascade (--shortlist off searches them)");
+    }
+    coordinator.regions = choice;
     let plan = embedding::plan(
         &coordinator.cache,
         &coordinator.model_key,
         coordinator.images(),
         Needs {
-            regions: coordinator
-                .regions
-                .then_some(coordinator.options.region_plan),
+            regions: coordinator.regions.coarse,
             sizes: false,
         },
     )?;
@@ -349,6 +357,9 @@ fn scan(
     coordinator.try_build_index()?;
     coordinator.match_waiting()?;
     if !coordinator.rescore(cancel)? {
+        return Ok(None);
+    }
+    if !coordinator.refine(cancel, &library, &model_file)? {
         return Ok(None);
     }
     Ok(Some(coordinator.finish(started, provider)))
@@ -627,8 +638,8 @@ impl Coordinator<'_> {
             top_k: self.options.top_k,
             threshold: self.options.threshold,
             layout_rerank: self.options.layout_rerank,
+            centring: self.options.centring && self.cascade.is_none(),
             ranking: self.options.ranking,
-            region_plan: self.options.region_plan,
             regions: self.regions,
         }
     }
@@ -639,6 +650,7 @@ impl Coordinator<'_> {
         if self.training.index().is_none() {
             return Ok(());
         }
+        self.ensure_training_mean()?;
         let settings = self.match_settings();
         for i in std::mem::take(&mut self.waiting_generations) {
             let views = self.generation_views(i)?;
@@ -651,8 +663,10 @@ impl Coordinator<'_> {
                         .iter()
                         .filter(|(name, _)| {
                             name.is_empty()
-                                || (self.regions
-                                    && self.options.region_plan.cell_of_view(name).is_some())
+                                || self
+                                    .regions
+                                    .coarse
+                                    .is_some_and(|plan| plan.cell_of_view(name).is_some())
                         })
                         .map(|(_, v)| v.as_slice());
                     let hits = cascade::shortlist(searched, index, cascade.size)?;
@@ -663,8 +677,42 @@ impl Coordinator<'_> {
                 continue;
             }
             if let Some(matched) = self.match_views(&views, index, settings)? {
-                self.emit(i, matched);
+                let reached = matched
+                    .matches
+                    .iter()
+                    .any(|m| m.similarity >= self.options.threshold);
+                if self.regions.fine.is_some() && !reached {
+                    self.held_for_fine.push(i);
+                } else {
+                    self.emit(i, matched);
+                }
             }
+        }
+        Ok(())
+    }
+
+    /// The mean of the training images' whole-image embeddings, once, when ranking centres
+    /// on it (the scan's own training images; a prebuilt index has none).
+    fn ensure_training_mean(&mut self) -> Result<(), ScanError> {
+        if !self.options.centring || self.training_mean.is_some() || self.cascade.is_some() {
+            return Ok(());
+        }
+        let mut sum: Vec<f64> = Vec::new();
+        let mut n = 0usize;
+        for record in self.training.records() {
+            let Some(hash) = record.hash.filter(|_| record.state == State::Ready) else {
+                continue;
+            };
+            if let Some(vector) = self.cache.vector(&self.model_key, &hash, "")? {
+                sum.resize(vector.len(), 0.0);
+                for (s, v) in sum.iter_mut().zip(&vector) {
+                    *s += f64::from(*v);
+                }
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.training_mean = Some(sum.iter().map(|s| (s / n as f64) as f32).collect());
         }
         Ok(())
     }
@@ -683,6 +731,7 @@ impl Coordinator<'_> {
                     records: &catalogued.records,
                     cache: &self.cache,
                     model_key: &self.model_key,
+                    mean: self.training_mean.as_deref(),
                 };
                 match_generation(views, index, &lookup, settings)
             }
@@ -779,7 +828,8 @@ impl Coordinator<'_> {
             cascade,
             execution_provider: provider,
             exact_search,
-            regions: self.regions,
+            regions: self.regions.coarse.is_some(),
+            fine_windows: self.fine_searched,
             collages: self.results.iter().filter(|r| r.collage).count(),
             training_index: self.options.training_index.clone(),
             save_error,
@@ -794,6 +844,7 @@ fn cascade_decision(
     options: &ScanOptions,
     training: &Training,
     generations: usize,
+    provider: &str,
 ) -> Result<Option<usize>, String> {
     let mode = options.shortlist.mode;
     let size = options.shortlist.size();
@@ -824,6 +875,15 @@ fn cascade_decision(
             let training_images = catalogued.records.len();
             let outnumbered = generations > 0
                 && training_images >= generations.saturating_mul(cascade::AUTO_MIN_RATIO);
+            if mode == ShortlistMode::Auto && outnumbered && provider != "CPU" {
+                // Measured on an H200 (README, "The GPU path"): full SSCD embeds about half as
+                // fast as the student there, not a fifth, and the re-scoring phase ran far
+                // slower than the first, so a 100:1 audit took 29 s with the cascade and 18 s
+                // without.
+                return Err(format!(
+                    "shortlist cascade off: on {provider} full SSCD is about half as fast as the student, so the cascade saves less than re-scoring costs (--shortlist on forces it)"
+                ));
+            }
             let wanted = mode == ShortlistMode::On || outnumbered;
             match (wanted, full_sscd) {
                 (true, true) => Ok(Some(size)),

@@ -71,6 +71,8 @@ pub(crate) struct SourcesLookup<'a> {
     pub records: &'a [ImageRecord],
     pub cache: &'a EmbeddingCache,
     pub model_key: &'a str,
+    /// The mean of the training images' whole-image embeddings, when ranking centres on it.
+    pub mean: Option<&'a [f32]>,
 }
 
 impl TrainingLookup for SourcesLookup<'_> {
@@ -89,6 +91,21 @@ impl TrainingLookup for SourcesLookup<'_> {
             luma,
             hash: record.hash,
         }))
+    }
+
+    fn whole_vector(&self, key: u64) -> Result<Option<Vec<f32>>, ScanError> {
+        let hash = usize::try_from(key)
+            .ok()
+            .and_then(|i| self.records.get(i))
+            .and_then(|r| r.hash);
+        match hash {
+            Some(hash) => Ok(self.cache.vector(self.model_key, &hash, "")?),
+            None => Ok(None),
+        }
+    }
+
+    fn mean(&self) -> Option<&[f32]> {
+        self.mean
     }
 }
 

@@ -146,7 +146,7 @@ impl Coordinator<'_> {
             }
         }
         let needs = Needs {
-            regions: self.regions.then_some(self.options.region_plan),
+            regions: self.regions.coarse,
             sizes: false,
         };
         let mut plan = embedding::plan(&self.cache, &score_key, order.iter().copied(), needs)?;
