@@ -25,3 +25,4 @@ pub mod layout;
 pub mod matches;
 pub mod pipeline;
 pub mod review;
+pub mod stats;

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Embed(args)) => cli::training::embed(&args),
         Some(cli::Command::Index(args)) => cli::training::index(&args),
         Some(cli::Command::Eval(args)) => cli::eval::eval(&args),
+        Some(cli::Command::Report(args)) => cli::report::report(&args),
         #[cfg(feature = "desk")]
         None => cli::open_desk(
             replicant::app::StartMode::Resume,

@@ -1,6 +1,7 @@
 //! The command line: argument definitions and the handlers of each subcommand.
 
 pub mod eval;
+pub mod report;
 pub mod training;
 
 use std::io::{IsTerminal, Write};
@@ -54,6 +55,9 @@ pub enum Command {
     Index(training::IndexArgs),
     /// Score a scan's results against known pairs: recall@1/@5 of copies, flags on the rest.
     Eval(eval::EvalArgs),
+    /// The evidence report of a project: rates with intervals, the training baseline,
+    /// duplicate counts, labels and the calibrated threshold (JSON or one HTML page).
+    Report(report::ReportArgs),
 }
 
 /// The shortlist cascade's choices, shared by `scan` and `open`.
@@ -522,16 +526,22 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
         "  embedded / cached: {} / {}",
         summary.embedded, summary.cached
     );
+    let ci = |count: usize| {
+        let [lo, hi] = replicant::stats::Rate::of(count, summary.generations).ci95;
+        format!("95% CI {:.1}-{:.1}%", pct(lo), pct(hi))
+    };
     eprintln!(
-        "  top-1 >= {:.2}:     {} ({:.1}%)  <- replication rate",
+        "  top-1 >= {:.2}:     {} ({:.1}%, {})  <- replication rate",
         summary.threshold,
         summary.at_or_above_threshold,
-        pct(summary.replication_rate())
+        pct(summary.replication_rate()),
+        ci(summary.at_or_above_threshold)
     );
     eprintln!(
-        "  top-1 >= 0.95:     {} ({:.1}%)  <- duplicates",
+        "  top-1 >= 0.95:     {} ({:.1}%, {})  <- duplicates",
         summary.duplicates,
-        pct(summary.duplicate_rate())
+        pct(summary.duplicate_rate()),
+        ci(summary.duplicates)
     );
     eprintln!(
         "  elapsed:           {:.1} s ({:.1} images/s)",

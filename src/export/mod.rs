@@ -1,8 +1,11 @@
 //! Writing results: the scan's match list (JSON Lines or CSV) and the labelled review set.
 
+pub mod report;
+mod report_html;
 mod review_set;
 mod scan_output;
 
+pub use report_html::report_html;
 pub use review_set::{
     CurrentNames, ExportError, ExportReport, ExportRequest, ReviewFormat, ReviewRow, csv_text_cell,
     csv_text_uncell, escape_html, export_review_set, review_rows,

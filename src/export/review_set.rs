@@ -378,7 +378,7 @@ fn generation_location(record: &LabelRecord) -> Option<ImageLocation> {
 }
 
 /// A small JPEG of the image as a data URI, so the page needs no other file.
-fn data_uri(location: &ImageLocation) -> Result<String, String> {
+pub(super) fn data_uri(location: &ImageLocation) -> Result<String, String> {
     let bytes = location
         .read(MAX_IMAGE_FILE_BYTES)
         .map_err(|e| e.to_string())?;

@@ -8,6 +8,7 @@
 //! the folder size. Dropping the [`ScanHandle`] cancels the scan.
 
 mod align_job;
+pub mod audit;
 mod cache;
 pub mod cascade;
 pub mod embed_job;

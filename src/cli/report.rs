@@ -1,0 +1,88 @@
+//! `replicant report`: the evidence report of a project, as JSON or one HTML page.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+use replicant::pipeline::audit::{AuditOptions, audit_report};
+
+/// `replicant report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The project folder (the one `scan --project` wrote).
+    #[arg(long, value_name = "DIR")]
+    pub project: PathBuf,
+    /// Where to write: `.json` for the numbers, `.html` for one self-contained page.
+    #[arg(long, value_name = "FILE.html|FILE.json")]
+    pub out: PathBuf,
+    /// The similarity threshold of the replication rate.
+    #[arg(long, default_value_t = 0.5)]
+    pub threshold: f32,
+    /// The precision the calibrated threshold must reach on labelled pairs.
+    #[arg(long, default_value_t = 0.9)]
+    pub target_precision: f64,
+    /// Training images sampled for the training-against-training baseline (all when fewer).
+    #[arg(long, default_value_t = 1_000)]
+    pub baseline_sample: usize,
+    /// The baseline's sampling seed (recorded in the report).
+    #[arg(long, default_value_t = 12_345)]
+    pub seed: u64,
+    /// Replace --out if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs `replicant report`.
+pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let html = match args.out.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm") => true,
+        Some(e) if e.eq_ignore_ascii_case("json") => false,
+        _ => anyhow::bail!(
+            "{}: name the report FILE.html or FILE.json",
+            args.out.display()
+        ),
+    };
+    if args.out.exists() && !args.force {
+        anyhow::bail!(
+            "{} exists; give --force to replace it, or another --out",
+            args.out.display()
+        );
+    }
+    let options = AuditOptions {
+        threshold: args.threshold,
+        target_precision: args.target_precision,
+        baseline_sample: args.baseline_sample,
+        seed: args.seed,
+    };
+    let report = audit_report(&args.project, &options)?;
+    let body = if html {
+        replicant::export::report_html(&report).into_bytes()
+    } else {
+        let mut json = serde_json::to_vec_pretty(&report).context("the report as JSON")?;
+        json.push(b'\n');
+        json
+    };
+    replicant::fsutil::write_atomically(&args.out, &body).with_context(|| {
+        format!(
+            "cannot write {}; check the folder exists and is writable",
+            args.out.display()
+        )
+    })?;
+    let r = &report.replication_rate;
+    eprintln!(
+        "replicant: {} generations, replication rate {:.2}% (95% CI {:.2}-{:.2}%) at {:.2}; {} labelled pairs; report written to {}",
+        report.generations,
+        r.value * 100.0,
+        r.ci95[0] * 100.0,
+        r.ci95[1] * 100.0,
+        report.threshold,
+        report.labels.pairs.len(),
+        args.out.display()
+    );
+    if let Some(why) = &report.baseline_unavailable {
+        eprintln!("replicant: no baseline: {why}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

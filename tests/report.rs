@@ -1,0 +1,259 @@
+//! `replicant report` end to end on the fixtures with the real model: scan through the CLI,
+//! label pairs through the CLI, and check the report's JSON field by field against values
+//! this test derives itself from the scan's output, the labels it gave and the textbook
+//! formulas.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+/// The Wilson 95% interval, written out again here so the report is checked against an
+/// independent computation.
+fn wilson(k: f64, n: f64) -> (f64, f64) {
+    let z = 1.959_963_984_540_054f64;
+    let p = k / n;
+    let centre = p + z * z / (2.0 * n);
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    let d = 1.0 + z * z / n;
+    (
+        ((centre - half) / d).max(0.0),
+        ((centre + half) / d).min(1.0),
+    )
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() < 1e-6
+}
+
+#[test]
+fn report_json_matches_the_scan_and_the_labels_field_by_field() {
+    let Some(fixtures) = common::fixtures_dir() else {
+        return;
+    };
+    let work = tempfile::tempdir().expect("tempdir");
+    let (generations, training) = common::fixture_layout(&fixtures, work.path());
+    let project = work.path().join("project");
+    let results = work.path().join("r.jsonl");
+    let (code, _, err) = common::run_replicant(&[
+        "scan",
+        "--generations",
+        generations.to_str().expect("utf-8"),
+        "--training",
+        training.to_str().expect("utf-8"),
+        "--project",
+        project.to_str().expect("utf-8"),
+        "--regions",
+        "off",
+        "--shortlist",
+        "off",
+        "--out",
+        results.to_str().expect("utf-8"),
+    ]);
+    assert!(code == 0 || code == 2, "scan failed ({code}): {err}");
+
+    // What the scan wrote: each generation's matches.
+    let rows: Vec<Value> = std::fs::read_to_string(&results)
+        .expect("results")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let top = |row: &Value| -> (f64, String) {
+        row["matches"]
+            .as_array()
+            .expect("matches")
+            .iter()
+            .map(|m| {
+                (
+                    m["similarity"].as_f64().expect("similarity"),
+                    m["training"].as_str().expect("training").to_string(),
+                )
+            })
+            .fold((f64::NEG_INFINITY, String::new()), |a, b| {
+                if b.0 > a.0 { b } else { a }
+            })
+    };
+    let n = rows.len() as f64;
+    let replicated = rows.iter().filter(|r| top(r).0 >= 0.5).count() as f64;
+    let duplicated = rows.iter().filter(|r| top(r).0 >= 0.95).count() as f64;
+
+    // Label four top pairs as one reviewer: the two most similar full copies, one near copy
+    // and one distinct, spread over the similarity range.
+    let mut tops: Vec<(f64, String, String)> = rows
+        .iter()
+        .map(|r| {
+            let (s, t) = top(r);
+            (
+                s,
+                r["generation"].as_str().expect("generation").to_string(),
+                t,
+            )
+        })
+        .filter(|(s, _, _)| s.is_finite())
+        .collect();
+    tops.sort_by(|a, b| b.0.total_cmp(&a.0));
+    // Labels are keyed by content: keep one generation per content (some fixtures are
+    // byte-identical copies under two names).
+    let mut seen = BTreeSet::new();
+    tops.retain(|(_, generation, training)| {
+        let bytes = std::fs::read(generations.join(generation)).unwrap_or_default();
+        seen.insert((blake3::hash(&bytes).to_hex().to_string(), training.clone()))
+    });
+    let chosen = [
+        (&tops[0], "full_copy"),
+        (&tops[1], "full_copy"),
+        (&tops[tops.len() / 2], "near_copy"),
+        (&tops[tops.len() - 1], "distinct"),
+    ];
+    for ((_, generation, training), label) in &chosen {
+        let (code, _, err) = common::run_replicant(&[
+            "label",
+            "--project",
+            project.to_str().expect("utf-8"),
+            "--generation",
+            generation,
+            "--training",
+            training,
+            "--label",
+            label,
+            "--reviewer",
+            "alice",
+        ]);
+        assert_eq!(code, 0, "label failed: {err}");
+    }
+
+    let out = work.path().join("report.json");
+    let (code, _, err) = common::run_replicant(&[
+        "report",
+        "--project",
+        project.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--target-precision",
+        "0.75",
+    ]);
+    assert_eq!(code, 0, "report failed: {err}");
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("report")).expect("report json");
+
+    assert_eq!(report["generations"].as_u64(), Some(rows.len() as u64));
+    assert_eq!(report["threshold"].as_f64(), Some(0.5));
+    for (field, count) in [
+        ("replication_rate", replicated),
+        ("duplicate_rate", duplicated),
+    ] {
+        let rate = &report[field];
+        assert_eq!(rate["count"].as_f64(), Some(count), "{field}");
+        assert!(close(rate["value"].as_f64().expect("value"), count / n));
+        let (lo, hi) = wilson(count, n);
+        assert!(
+            close(rate["ci95"][0].as_f64().expect("lo"), lo),
+            "{field} lo"
+        );
+        assert!(
+            close(rate["ci95"][1].as_f64().expect("hi"), hi),
+            "{field} hi"
+        );
+    }
+
+    // The baseline samples every training image (fewer than 1,000), with the default seed.
+    let training_images = report["training_images"].as_u64().expect("training images");
+    assert!(training_images >= 80, "{training_images}");
+    let baseline = &report["baseline"];
+    assert_eq!(baseline["sample"].as_u64(), Some(training_images));
+    assert_eq!(baseline["seed"].as_u64(), Some(12_345));
+    let p = |which: &str, q: &str| baseline[which][q].as_f64().expect("percentile");
+    for which in ["train_train", "generation_train"] {
+        assert!(p(which, "p50") <= p(which, "p90") && p(which, "p90") <= p(which, "p95"));
+        assert!(p(which, "p95") <= p(which, "p99") && p(which, "p99") <= 1.0 + 1e-6);
+    }
+    // Generations here are mostly copies of training images, which training images are of
+    // each other far less often.
+    assert!(p("generation_train", "p50") > p("train_train", "p50") + 0.2);
+
+    // Labels: one reviewer, the counts given, nothing reviewed twice.
+    let labels = &report["labels"];
+    assert_eq!(labels["reviewers"], serde_json::json!(["alice"]));
+    assert_eq!(
+        labels["counts"],
+        serde_json::json!({"full_copy": 2, "near_copy": 1, "distinct": 1})
+    );
+    assert_eq!(labels["double_reviewed"].as_u64(), Some(0));
+
+    // The calibrated threshold, by hand: the lowest labelled similarity whose pairs at or
+    // above reach 0.75 precision.
+    let mut labelled: Vec<(f64, bool)> = chosen
+        .iter()
+        .map(|((s, _, _), l)| (*s, *l != "distinct"))
+        .collect();
+    labelled.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let expected = labelled.iter().find_map(|&(s, _)| {
+        let above: Vec<bool> = labelled
+            .iter()
+            .filter(|(x, _)| *x >= s)
+            .map(|(_, c)| *c)
+            .collect();
+        let precision = above.iter().filter(|c| **c).count() as f64 / above.len() as f64;
+        (precision >= 0.75).then_some((s, precision))
+    });
+    let calibration = &report["calibration"];
+    assert_eq!(calibration["labelled_pairs"].as_u64(), Some(4));
+    let (threshold, precision) = expected.expect("a threshold reaches 0.75");
+    assert!((calibration["threshold"].as_f64().expect("threshold") - threshold).abs() < 1e-4);
+    assert!(close(
+        calibration["precision"].as_f64().expect("precision"),
+        precision
+    ));
+
+    // Provenance: the generations' content hash re-derived from the files.
+    let hashes: BTreeSet<String> = rows
+        .iter()
+        .filter_map(|r| std::fs::read(generations.join(r["generation"].as_str()?)).ok())
+        .map(|bytes| blake3::hash(&bytes).to_hex().to_string())
+        .collect();
+    let mut hasher = blake3::Hasher::new();
+    for hash in &hashes {
+        hasher.update(hash.as_bytes());
+    }
+    let provenance = &report["provenance"];
+    assert_eq!(
+        provenance["generations_blake3"].as_str(),
+        Some(hasher.finalize().to_hex().as_str())
+    );
+    let model = provenance["model_file"].as_str().expect("model file");
+    let model_hash = blake3::hash(&std::fs::read(model).expect("model")).to_hex();
+    assert_eq!(
+        provenance["model_blake3"].as_str(),
+        Some(model_hash.as_str())
+    );
+    assert!(
+        provenance["model_key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("sscd@"))
+    );
+
+    // The page: self-contained, and never written over without --force.
+    let page = work.path().join("report.html");
+    let args = [
+        "report",
+        "--project",
+        project.to_str().expect("utf-8"),
+        "--out",
+        page.to_str().expect("utf-8"),
+    ];
+    assert_eq!(common::run_replicant(&args).0, 0);
+    let html = std::fs::read_to_string(&page).expect("page");
+    assert!(html.contains("<svg"), "the histogram is drawn inline");
+    assert!(
+        !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "the page fetches nothing"
+    );
+    assert!(html.contains(&format!("{} of {} = ", replicated, rows.len())));
+    let (code, _, err) = common::run_replicant(&args);
+    assert_eq!(
+        code, 1,
+        "an existing report is not replaced without --force"
+    );
+    assert!(err.contains("--force"), "{err}");
+}
