@@ -251,3 +251,101 @@ fn opens_generations_with_an_existing_index_and_shows_tar_members() {
         .original;
     assert_eq!(original, (640, 480), "the member decoded at its own size");
 }
+
+/// A training image shown small (20% of the width) inside a web page: the fine windows find
+/// it, the pair view outlines the window on the generation and says under the match strip
+/// which window found it.
+#[test]
+fn a_small_copy_shows_the_window_that_found_it() {
+    let Some(fixtures) = common::fixtures_dir() else {
+        return;
+    };
+    let root = tempfile::tempdir().expect("tempdir");
+    let augly = fixtures.join("facebookresearch-augly/augly");
+    let source = augly.join("tests/assets/image/inputs/dfdc_1.jpg");
+    let generations = root.path().join("generations");
+    let training = root.path().join("training");
+    std::fs::create_dir_all(&generations).expect("mkdir");
+    common::link(
+        &augly.join("tests/assets/image/inputs"),
+        "dfdc_1.jpg",
+        &training,
+    );
+    common::link(
+        &augly.join("assets/screenshot_templates"),
+        "web.png",
+        &training,
+    );
+    // A plain page of grey text bars, and the source pasted at 20% of its width.
+    let mut page = image::RgbImage::from_pixel(1280, 800, image::Rgb([255, 255, 255]));
+    for row in (140..700).step_by(30) {
+        for x in 60..860 {
+            for y in row..row + 10 {
+                page.put_pixel(x, y, image::Rgb([150, 150, 150]));
+            }
+        }
+    }
+    let pasted = image::open(&source).expect("source").to_rgb8();
+    let width = 256;
+    let height = pasted.height() * width / pasted.width();
+    let small = image::imageops::resize(&pasted, width, height, image::imageops::Lanczos3);
+    image::imageops::overlay(&mut page, &small, 940, 120);
+    page.save(generations.join("page.png")).expect("save");
+    let project = root.path().join("project");
+    let mut options = common::options(&generations, &[training], &project);
+    options.regions = replicant::pipeline::regions::RegionMode::On;
+    let (results, _) = common::scan(options);
+    let top = &results[0].matches[0];
+    assert_eq!(top.training, "dfdc_1.jpg");
+    let [x, y, w, h] = top.region.expect("found by a window");
+    assert!(
+        w < 400,
+        "a fine window (18% of 1280 = 230 px) found it: {w}"
+    );
+    // The window lies mostly on the paste (940..1196 x 120..264).
+    let across = (x + w).min(940 + width).saturating_sub(x.max(940));
+    let down = (y + h).min(120 + height).saturating_sub(y.max(120));
+    assert!(
+        (across * down) as f32 >= 0.4 * (w * h) as f32,
+        "{:?} is mostly off the paste",
+        top.region
+    );
+
+    // The desk scans the project again on opening, with its own choice of regions: on here,
+    // as the scan above.
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .wgpu()
+        .build_eframe(move |cc| {
+            let mut app = DeskApp::new(cc, StartMode::Project(project))
+                .with_model(common::sscd())
+                .with_regions(replicant::pipeline::regions::RegionMode::On);
+            app.settings_mut().reviewer = "reviewer".into();
+            app.settings_mut().show_frame_time = false;
+            app
+        });
+    step_until(&mut harness, "the project", |app| results_of(app) == 1);
+    harness.state_mut().push(Command::SelectGeneration(0));
+    step_until(&mut harness, "the pair's images", images_ready);
+    step_until(&mut harness, "the pair's alignment", |app| {
+        app.desk().is_some_and(|d| d.current_alignment().is_some())
+    });
+    // Aligned within the window (grown to hold the whole paste): the training image is laid
+    // over the paste at 1920 / 256 = 7.5 times its size.
+    let scale = harness
+        .state()
+        .desk()
+        .and_then(|d| d.current_alignment())
+        .map(|a| a.scale);
+    assert!(scale.is_some_and(|s| (7.0..8.0).contains(&s)), "{scale:?}");
+    std::thread::sleep(Duration::from_millis(1500));
+    harness.run_steps(6);
+    harness.snapshot("desk_window_match");
+    harness.get_by_label_contains("Found by a window of the generation");
+}
+
+fn results_of(app: &DeskApp) -> usize {
+    app.desk()
+        .filter(|d| !d.scanning())
+        .map_or(0, |d| d.review().results().len())
+}
