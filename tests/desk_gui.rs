@@ -164,8 +164,19 @@ fn snapshots_of_the_list_with_the_pair_view_and_the_stats_panel() {
     harness.snapshot("desk_pair_view");
 
     harness.state_mut().push(Command::ToggleStats);
+    step_until(&mut harness, "the evidence report", |app| {
+        app.desk().is_some_and(|d| d.report().last().is_some())
+    });
     harness.run_steps(4);
     harness.get_by_label("Replication rate");
+    // The baseline came from the project: the three training images against each other.
+    let sample = harness
+        .state()
+        .desk()
+        .and_then(|d| d.report().last())
+        .and_then(|r| r.baseline.as_ref())
+        .map(|b| b.sample);
+    assert_eq!(sample, Some(3));
     harness.snapshot("desk_stats");
 }
 

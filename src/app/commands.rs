@@ -60,6 +60,9 @@ pub enum Command {
     ToggleHelp,
     /// Show or hide the statistics panel.
     ToggleStats,
+    /// Make the evidence report off the UI thread: for the statistics panel, and written to
+    /// the file when one is given (HTML, or JSON by its extension).
+    Report(Option<std::path::PathBuf>),
     /// Show or hide the list of skipped files.
     ToggleSkipped,
     /// Start (or restart) the scan of the open project.

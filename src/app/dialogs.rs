@@ -23,6 +23,8 @@ pub enum DialogPurpose {
     Project,
     /// Where to save the review set.
     Export,
+    /// Where to save the evidence report.
+    Report,
 }
 
 /// Runs dialogs and collects their answers.
@@ -79,6 +81,12 @@ impl Dialogs {
                         .add_filter("CSV", &["csv"])
                         .add_filter("JSON Lines", &["jsonl"])
                         .add_filter("HTML page", &["html"])
+                        .save_file(),
+                    DialogPurpose::Report => dialog
+                        .set_title("Save the evidence report")
+                        .set_file_name("report.html")
+                        .add_filter("HTML page", &["html"])
+                        .add_filter("JSON", &["json"])
                         .save_file(),
                 };
                 let _ = tx.send((purpose, answer));

@@ -23,6 +23,13 @@ pub fn menu_ui(ui: &mut egui::Ui, settings: &Settings, open: bool, out: &mut Vec
             {
                 out.push(Command::Pick(DialogPurpose::Export));
             }
+            if ui
+                .add_enabled(open, egui::Button::new("Evidence report…"))
+                .on_hover_text("Rates with intervals, the training baseline, duplicate counts, labels and the calibrated threshold, as one HTML page (or JSON)")
+                .clicked()
+            {
+                out.push(Command::Pick(DialogPurpose::Report));
+            }
             if ui.add_enabled(open, egui::Button::new("Rescan")).clicked() {
                 out.push(Command::StartScan);
             }

@@ -434,7 +434,18 @@ impl DeskApp {
             }
             Command::ToggleStats => {
                 self.settings.show_stats = !self.settings.show_stats;
+                if self.settings.show_stats {
+                    self.commands.push(Command::Report(None));
+                }
                 Ok(())
+            }
+            Command::Report(out) => {
+                let waker = self.waker.clone();
+                let threshold = self.settings.threshold;
+                self.with_desk(|desk, _| {
+                    desk.start_report(out, threshold, waker);
+                    Ok(())
+                })
             }
             Command::ToggleSkipped => {
                 self.windows.skipped = !self.windows.skipped;
@@ -452,7 +463,7 @@ impl DeskApp {
             }
             Command::Pick(purpose) => {
                 let start = match purpose {
-                    DialogPurpose::Export => {
+                    DialogPurpose::Export | DialogPurpose::Report => {
                         self.desk.as_ref().map(|d| d.review().project().dir.clone())
                     }
                     _ => None,
@@ -538,6 +549,7 @@ impl DeskApp {
                 }
                 DialogPurpose::TrainingIndex => self.welcome.training_index = Some(path),
                 DialogPurpose::Project => self.commands.push(Command::OpenProject(path)),
+                DialogPurpose::Report => self.commands.push(Command::Report(Some(path))),
                 DialogPurpose::Export => {
                     let format = ReviewFormat::for_path(&path);
                     // The save dialog already asked about replacing the file.
@@ -686,8 +698,11 @@ impl eframe::App for DeskApp {
                 if self.settings.show_stats {
                     egui::Panel::right("stats")
                         .resizable(true)
-                        .default_size(300.0)
-                        .show(ui, |ui| stats::stats_ui(ui, desk, &self.settings));
+                        .default_size(320.0)
+                        .show(ui, |ui| {
+                            egui::ScrollArea::vertical()
+                                .show(ui, |ui| stats::stats_ui(ui, desk, &self.settings, &mut out))
+                        });
                 }
                 egui::CentralPanel::default_margins().show(ui, |ui| match desk.view().mode() {
                     Mode::Pair => {

@@ -1,90 +1,94 @@
-//! The statistics panel: the histogram of top-1 similarities with the threshold line, the
-//! counts at or above the threshold and 0.95, the replication rate, and counts per label.
+//! The statistics panel: the generations' top-1 similarities beside the training set's own
+//! (the paper's baseline) with the threshold line, the replication and duplicate rates with
+//! Wilson intervals, counts per label, and, from the labels, the precision-recall curve and
+//! the calibrated threshold. The baseline and the calibration come from the evidence report,
+//! made off the UI thread when the panel opens (see [`crate::pipeline::audit`]).
 
+use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints, VLine};
+
+use super::commands::Command;
 use super::desk::Desk;
 use super::settings::Settings;
 use crate::pipeline::DUPLICATE_SIMILARITY;
 use crate::review::Label;
+use crate::stats::Rate;
 
 const BINS: usize = 40;
+const GENERATIONS: egui::Color32 = egui::Color32::from_rgb(214, 39, 40);
+const TRAINING: egui::Color32 = egui::Color32::from_rgb(31, 119, 180);
 
-/// Draws the panel.
-pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings) {
-    ui.heading("Statistics");
-    let tops: Vec<f32> = desk
-        .review()
-        .results()
+/// Shares of `values` in [`BINS`] bins over 0 to 1, as bars offset by `offset` of a bin.
+fn bars(values: &[f32], offset: f64) -> Vec<Bar> {
+    let mut counts = [0usize; BINS];
+    for s in values {
+        let bin = ((s.clamp(0.0, 0.999_9)) * BINS as f32) as usize;
+        counts[bin.min(BINS - 1)] += 1;
+    }
+    let n = values.len().max(1) as f64;
+    let width = 1.0 / BINS as f64;
+    counts
         .iter()
-        .filter_map(|r| r.top_similarity())
+        .enumerate()
+        .map(|(i, &c)| {
+            Bar::new((i as f64 + 0.25 + offset) * width, c as f64 / n).width(width / 2.0)
+        })
+        .collect()
+}
+
+/// Draws the panel; `out` takes its commands (refreshing the report).
+pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings, out: &mut Vec<Command>) {
+    ui.heading("Statistics");
+    let results = desk.review().results();
+    // The scan summary's definition: every generation counts, its highest similarity among
+    // the matches the scan wrote decides, whatever the ranking.
+    let tops: Vec<f32> = results
+        .iter()
+        .map(|r| r.top_similarity().unwrap_or(0.0))
         .collect();
     let n = tops.len();
     let at_threshold = tops.iter().filter(|&&s| s >= settings.threshold).count();
     let duplicates = tops.iter().filter(|&&s| s >= DUPLICATE_SIMILARITY).count();
-    let share = |k: usize| {
-        if n == 0 {
-            0.0
-        } else {
-            100.0 * k as f64 / n as f64
-        }
-    };
+    let report = desk.report().last();
 
-    ui.label(egui::RichText::new("Top-1 similarity").strong());
-    let mut counts = [0usize; BINS];
-    for s in &tops {
-        let bin = ((s.clamp(0.0, 0.999_9)) * BINS as f32) as usize;
-        counts[bin.min(BINS - 1)] += 1;
-    }
-    let max = counts.iter().copied().max().unwrap_or(1).max(1);
-    let (rect, _) = ui.allocate_exact_size(
-        egui::vec2(ui.available_width(), 140.0),
-        egui::Sense::hover(),
-    );
-    let painter = ui.painter_at(rect);
-    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-    let bar_w = rect.width() / BINS as f32;
-    for (i, &count) in counts.iter().enumerate() {
-        let h = (rect.height() - 14.0) * count as f32 / max as f32;
-        let lo = i as f32 / BINS as f32;
-        let colour = super::list::similarity_colour(lo + 0.5 / BINS as f32, settings.threshold);
-        let x = rect.left() + i as f32 * bar_w;
-        painter.rect_filled(
-            egui::Rect::from_min_max(
-                egui::pos2(x + 0.5, rect.bottom() - 12.0 - h),
-                egui::pos2(x + bar_w - 0.5, rect.bottom() - 12.0),
-            ),
-            0.0,
-            colour,
-        );
-    }
-    let tx = rect.left() + settings.threshold.clamp(0.0, 1.0) * rect.width();
-    painter.line_segment(
-        [
-            egui::pos2(tx, rect.top()),
-            egui::pos2(tx, rect.bottom() - 12.0),
-        ],
-        egui::Stroke::new(2.0, ui.visuals().strong_text_color()),
-    );
-    painter.text(
-        egui::pos2(tx + 3.0, rect.top() + 2.0),
-        egui::Align2::LEFT_TOP,
-        format!("{:.2}", settings.threshold),
-        egui::FontId::proportional(11.0),
-        ui.visuals().strong_text_color(),
-    );
-    for tick in [0.0f32, 0.25, 0.5, 0.75, 1.0] {
-        let x = rect.left() + tick * rect.width();
-        painter.text(
-            egui::pos2(
-                x.clamp(rect.left() + 8.0, rect.right() - 8.0),
-                rect.bottom(),
-            ),
-            egui::Align2::CENTER_BOTTOM,
-            format!("{tick}"),
-            egui::FontId::proportional(10.0),
-            ui.visuals().weak_text_color(),
-        );
-    }
-    ui.add_space(8.0);
+    ui.label(egui::RichText::new("Top-1 similarity (share of each set)").strong());
+    let line_colour = ui.visuals().strong_text_color();
+    Plot::new("top1")
+        .height(150.0)
+        .include_x(0.0)
+        .include_x(1.0)
+        .include_y(0.0)
+        .allow_zoom(false)
+        .allow_drag(false)
+        .legend(Legend::default())
+        .show(ui, |plot| {
+            plot.bar_chart(
+                BarChart::new("generation vs training", bars(&tops, 0.0)).color(GENERATIONS),
+            );
+            if let Some(baseline) = report.and_then(|r| r.baseline.as_ref()) {
+                plot.bar_chart(
+                    BarChart::new("training vs training", bars(&baseline.train_top1, 0.5))
+                        .color(TRAINING),
+                );
+            }
+            plot.vline(
+                VLine::new(
+                    format!("threshold {:.2}", settings.threshold),
+                    settings.threshold,
+                )
+                .color(line_colour),
+            );
+        });
+
+    ui.add_space(6.0);
+    let rate_text = |count: usize| {
+        let rate = Rate::of(count, n);
+        format!(
+            "{count} ({:.1}%, 95% CI {:.1}-{:.1}%)",
+            rate.value * 100.0,
+            rate.ci95[0] * 100.0,
+            rate.ci95[1] * 100.0
+        )
+    };
     egui::Grid::new("stats")
         .num_columns(2)
         .spacing([16.0, 4.0])
@@ -93,16 +97,40 @@ pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings) {
             ui.label(n.to_string());
             ui.end_row();
             ui.label(format!("Top-1 ≥ {:.2}", settings.threshold));
-            ui.label(format!("{at_threshold} ({:.1}%)", share(at_threshold)));
+            ui.label(rate_text(at_threshold));
             ui.end_row();
             ui.label("Top-1 ≥ 0.95");
-            ui.label(format!("{duplicates} ({:.1}%)", share(duplicates)));
+            ui.label(rate_text(duplicates));
             ui.end_row();
             ui.label(egui::RichText::new("Replication rate").strong());
-            ui.label(egui::RichText::new(format!("{:.1}%", share(at_threshold))).strong());
+            ui.label(
+                egui::RichText::new(format!("{:.1}%", Rate::of(at_threshold, n).value * 100.0))
+                    .strong(),
+            );
             ui.end_row();
         });
-    ui.add_space(8.0);
+
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new("Baseline and calibration").strong());
+        if desk.report().running() {
+            ui.spinner();
+        } else if ui
+            .small_button("Refresh")
+            .on_hover_text("Make the evidence report again from the project (off the UI thread)")
+            .clicked()
+        {
+            out.push(Command::Report(None));
+        }
+    });
+    if let Some(why) = desk.report().error() {
+        ui.colored_label(ui.visuals().warn_fg_color, why);
+    }
+    if let Some(report) = report {
+        report_ui(ui, report);
+    }
+
+    ui.add_space(6.0);
     ui.label(egui::RichText::new("Labelled pairs").strong());
     egui::Grid::new("labels")
         .num_columns(2)
@@ -128,4 +156,68 @@ pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings) {
             ui.label(format!("{generations} of {n}"));
             ui.end_row();
         });
+}
+
+/// The report's baseline percentiles, the calibrated threshold and the precision-recall curve.
+fn report_ui(ui: &mut egui::Ui, report: &crate::export::report::AuditReport) {
+    match (&report.baseline, &report.baseline_unavailable) {
+        (Some(b), _) => {
+            egui::Grid::new("baseline")
+                .num_columns(5)
+                .spacing([10.0, 2.0])
+                .show(ui, |ui| {
+                    ui.label("");
+                    for p in ["p50", "p90", "p95", "p99"] {
+                        ui.label(p);
+                    }
+                    ui.end_row();
+                    let row = |ui: &mut egui::Ui, name: &str, p: &crate::stats::Percentiles| {
+                        ui.label(name);
+                        for v in [p.p50, p.p90, p.p95, p.p99] {
+                            ui.label(format!("{v:.2}"));
+                        }
+                        ui.end_row();
+                    };
+                    row(ui, &format!("training ({})", b.sample), &b.train_train);
+                    if let Some(g) = &b.generation_train {
+                        row(ui, "generations", g);
+                    }
+                });
+        }
+        (None, Some(why)) => {
+            ui.weak(format!("No baseline: {why}"));
+        }
+        (None, None) => {}
+    }
+    let c = &report.calibration;
+    ui.label(match (c.threshold, c.precision, c.recall) {
+        (Some(t), Some(p), Some(r)) => format!(
+            "Calibrated threshold for precision {:.2}: {t:.3} (precision {p:.2}, recall {r:.2}; {} labelled pairs)",
+            c.target_precision, c.labelled_pairs
+        ),
+        _ => format!(
+            "Calibrated threshold for precision {:.2}: none yet ({} labelled pairs)",
+            c.target_precision, c.labelled_pairs
+        ),
+    });
+    if !report.pr_curve.is_empty() {
+        let points: PlotPoints<'_> = report
+            .pr_curve
+            .iter()
+            .map(|p| [p.recall, p.precision])
+            .collect();
+        Plot::new("pr")
+            .height(110.0)
+            .include_x(0.0)
+            .include_x(1.0)
+            .include_y(0.0)
+            .include_y(1.0)
+            .allow_zoom(false)
+            .allow_drag(false)
+            .x_axis_label("recall")
+            .y_axis_label("precision")
+            .show(ui, |plot| {
+                plot.line(Line::new("labelled pairs", points).color(GENERATIONS));
+            });
+    }
 }

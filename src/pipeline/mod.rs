@@ -24,6 +24,7 @@ mod open_job;
 pub mod parts;
 pub mod project;
 pub mod regions;
+pub mod report_job;
 pub mod review_open;
 mod scan;
 mod sources;

@@ -275,6 +275,31 @@ impl PairImages {
     }
 }
 
+/// The evidence report: the one being made, and the last one made.
+#[derive(Default)]
+pub struct ReportStatus {
+    pub(super) job: Option<crate::pipeline::report_job::ReportJob>,
+    pub(super) last: Option<crate::export::report::AuditReport>,
+    pub(super) error: Option<String>,
+}
+
+impl ReportStatus {
+    /// The last report made, for the statistics panel.
+    pub fn last(&self) -> Option<&crate::export::report::AuditReport> {
+        self.last.as_ref()
+    }
+
+    /// Why the last report could not be made.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Whether one is being made.
+    pub fn running(&self) -> bool {
+        self.job.is_some()
+    }
+}
+
 /// An export running off the UI thread, and how the last one ended.
 #[derive(Default)]
 pub struct ExportStatus {

@@ -7,7 +7,9 @@ mod jobs;
 mod review;
 mod view;
 
-pub use jobs::{ExportStatus, MAX_UPLOADED, PairImages, ScanStatus, Uploaded, texture_id};
+pub use jobs::{
+    ExportStatus, MAX_UPLOADED, PairImages, ReportStatus, ScanStatus, Uploaded, texture_id,
+};
 pub use review::{PairAt, ReviewState};
 pub use view::{GridState, LabelFilter, ListFilter, Mode, Question, SortKey, ViewState};
 
@@ -23,6 +25,7 @@ pub struct Jobs {
     scan: ScanStatus,
     images: PairImages,
     export: ExportStatus,
+    report: ReportStatus,
 }
 
 /// An open project on the desk.
@@ -71,6 +74,7 @@ impl Desk {
                 },
                 images: PairImages::new(waker),
                 export: ExportStatus::default(),
+                report: ReportStatus::default(),
             },
             view: ViewState::new(),
         };
@@ -95,6 +99,11 @@ impl Desk {
     /// The pair's images.
     pub fn images(&self) -> &PairImages {
         &self.jobs.images
+    }
+
+    /// The evidence report's status.
+    pub fn report(&self) -> &ReportStatus {
+        &self.jobs.report
     }
 
     /// The export.
@@ -160,6 +169,22 @@ impl Desk {
     /// aligning. Returns what the reviewer must be told.
     pub fn poll(&mut self, budget: usize, waker: Option<&Waker>) -> Vec<String> {
         let mut messages = self.poll_scan(budget);
+        if let Some(result) = self.jobs.report.job.as_ref().and_then(|job| job.poll()) {
+            let out = self.jobs.report.job.take().and_then(|job| job.out);
+            match result {
+                Ok(report) => {
+                    if let Some(path) = out {
+                        messages.push(format!("Evidence report written to {}", path.display()));
+                    }
+                    self.jobs.report.last = Some(report);
+                    self.jobs.report.error = None;
+                }
+                Err(why) => {
+                    messages.push(format!("The evidence report could not be made: {why}"));
+                    self.jobs.report.error = Some(why);
+                }
+            }
+        }
         match self.jobs.export.poll() {
             Some(Ok(report)) => {
                 messages.push(format!(
@@ -625,6 +650,29 @@ impl Desk {
         };
         self.jobs.export.progress = (0, 0);
         self.jobs.export.job = Some(spawn_export(spec, waker));
+    }
+
+    /// Starts making the evidence report off the UI thread (for the statistics panel, and
+    /// written to `out` when given), unless one is being made.
+    pub fn start_report(
+        &mut self,
+        out: Option<std::path::PathBuf>,
+        threshold: f32,
+        waker: Option<Waker>,
+    ) {
+        if self.jobs.report.job.is_some() || self.scanning() {
+            return;
+        }
+        let options = crate::pipeline::audit::AuditOptions {
+            threshold,
+            ..Default::default()
+        };
+        self.jobs.report.job = Some(crate::pipeline::report_job::spawn_report(
+            self.review.project().dir.clone(),
+            options,
+            out,
+            waker,
+        ));
     }
 
     /// Cancels the running export.
