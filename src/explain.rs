@@ -105,6 +105,7 @@ mod tests {
             training_caption: None,
             training_hash: None,
             ranked_by: None,
+            duplicates: None,
         }
     }
 

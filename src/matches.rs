@@ -38,6 +38,11 @@ pub struct Match {
     /// [`crate::pipeline::cascade`]); `None` in results saved before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ranked_by: Option<String>,
+    /// How many other training images are within SSCD similarity 0.95 of this one (its
+    /// duplicate count; byte-identical copies count), among its nearest in the training
+    /// index; `None` where the scan could not count (a prebuilt index, the cascade).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<usize>,
 }
 
 /// A generation and its closest training images.

@@ -157,6 +157,32 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
         );
     }
 
+    // Duplicate counts: the scan writes one on every match (its own index search); the
+    // report's mean over the matches at or above the threshold (an exact search of its own)
+    // must agree with the mean of what the scan wrote.
+    let mut written = Vec::new();
+    for m in rows
+        .iter()
+        .flat_map(|r| r["matches"].as_array().expect("matches"))
+    {
+        let duplicates = m["duplicates"]
+            .as_u64()
+            .expect("a duplicate count on every match");
+        if m["similarity"].as_f64().expect("similarity") >= 0.5 {
+            written.push(duplicates as f64);
+        }
+    }
+    let counts = &report["duplicate_counts"];
+    assert_eq!(
+        counts["replicated_matches"].as_u64(),
+        Some(written.len() as u64)
+    );
+    let written_mean = written.iter().sum::<f64>() / written.len() as f64;
+    assert!(close(
+        counts["replicated_mean"].as_f64().expect("mean"),
+        written_mean
+    ));
+
     // The baseline samples every training image (fewer than 1,000), with the default seed.
     let training_images = report["training_images"].as_u64().expect("training images");
     assert!(training_images >= 80, "{training_images}");

@@ -306,7 +306,8 @@ fn cli_writes_json_lines_and_csv_and_rejects_bad_usage() {
             "similarity",
             "region",
             "layout",
-            "ranked_by"
+            "ranked_by",
+            "duplicates"
         ]
     );
     // Fewer training images than 20 per generation: the cascade stays off, so every match is
@@ -314,6 +315,12 @@ fn cli_writes_json_lines_and_csv_and_rejects_bad_usage() {
     let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("record")).collect();
     assert_eq!(records.len(), 12);
     assert!(records.iter().all(|r| r.get(7) == Some("sscd")));
+    // The scan's own index of full SSCD embeddings: every match has a duplicate count.
+    assert!(
+        records
+            .iter()
+            .all(|r| r.get(8).is_some_and(|d| d.parse::<usize>().is_ok()))
+    );
 
     let bad = replicant()
         .args([

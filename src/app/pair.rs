@@ -97,6 +97,11 @@ pub fn pair_ui(
                                             &similarity_text(m.similarity),
                                             similarity_colour(m.similarity, settings.threshold),
                                         );
+                                        if let Some(d) = m.duplicates.filter(|d| *d > 0) {
+                                            ui.weak(format!("×{}", d + 1)).on_hover_text(format!(
+                                                "{d} other training images are within 0.95 of this one: replicated images are duplicated far more often in training sets"
+                                            ));
+                                        }
                                     });
                                     match label {
                                         Some(label) => chip(ui, label.title(), label_colour(label)),

@@ -38,6 +38,8 @@ struct JsonMatch<'a> {
     layout: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     ranked_by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duplicates: Option<usize>,
 }
 
 #[derive(serde::Serialize)]
@@ -78,6 +80,7 @@ pub fn write_scan_results(
                             region: m.region,
                             layout: m.layout.map(rounded),
                             ranked_by: m.ranked_by.as_deref(),
+                            duplicates: m.duplicates,
                         })
                         .collect(),
                 };
@@ -96,6 +99,7 @@ pub fn write_scan_results(
                 "region",
                 "layout",
                 "ranked_by",
+                "duplicates",
             ])?;
             for result in results {
                 // Names and prompts are neutralised against spreadsheet formulas, as in
@@ -106,6 +110,7 @@ pub fn write_scan_results(
                     writer.write_record([
                         generation.as_ref(),
                         prompt.as_ref(),
+                        "",
                         "",
                         "",
                         "",
@@ -128,6 +133,7 @@ pub fn write_scan_results(
                         &m.layout
                             .map_or_else(String::new, |l| format!("{:.4}", rounded(l))),
                         m.ranked_by.as_deref().unwrap_or(""),
+                        &m.duplicates.map_or_else(String::new, |d| d.to_string()),
                     ])?;
                 }
             }
@@ -158,6 +164,7 @@ mod tests {
                 training_caption: None,
                 training_hash: None,
                 ranked_by: Some("sscd-distilled+sscd".into()),
+                duplicates: Some(3),
             }],
             region_hits: Vec::new(),
             collage: false,
@@ -178,6 +185,7 @@ mod tests {
         assert!(value["matches"][0]["region"].is_null());
         assert_eq!(value["matches"][0]["layout"], 0.6123);
         assert_eq!(value["matches"][0]["ranked_by"], "sscd-distilled+sscd");
+        assert_eq!(value["matches"][0]["duplicates"], 3);
     }
 
     #[test]
@@ -191,6 +199,7 @@ mod tests {
         assert_eq!(&rows[0][4], "0.8312");
         assert_eq!(&rows[0][6], "0.6123");
         assert_eq!(&rows[0][7], "sscd-distilled+sscd");
+        assert_eq!(&rows[0][8], "3");
         let mut hostile = sample();
         hostile[0].generation = "=HYPERLINK(\"x\")".into();
         hostile[0].prompt = Some("+1".into());

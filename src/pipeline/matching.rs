@@ -163,6 +163,7 @@ pub(crate) fn match_generation(
                 .hash
                 .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
             ranked_by: None,
+            duplicates: None,
         })
         .collect();
     let mut hits = Vec::with_capacity(best_cells.len());

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 mod fine;
+mod neighbours;
 mod rescore;
 
 use super::cache::{CacheError, EmbeddingCache};
@@ -118,6 +119,8 @@ struct Coordinator<'a> {
     fine_searched: usize,
     /// The mean of the training images' whole-image embeddings (when ranking centres on it).
     training_mean: Option<Vec<f32>>,
+    /// Duplicate counts of training images already counted, by content hash (hex).
+    duplicate_counts: HashMap<String, Option<usize>>,
     results: Vec<GenerationMatches>,
     skipped: Vec<SkippedFile>,
     /// Notes about files that were scanned (odd names, partial decodes, cut prompts).
@@ -303,6 +306,7 @@ fn scan(
         held_for_fine: Vec::new(),
         fine_searched: 0,
         training_mean: None,
+        duplicate_counts: HashMap::new(),
         results: Vec::new(),
         skipped,
         notes,
@@ -691,32 +695,6 @@ impl Coordinator<'_> {
         Ok(())
     }
 
-    /// The mean of the training images' whole-image embeddings, once, when ranking centres
-    /// on it (the scan's own training images; a prebuilt index has none).
-    fn ensure_training_mean(&mut self) -> Result<(), ScanError> {
-        if !self.options.centring || self.training_mean.is_some() || self.cascade.is_some() {
-            return Ok(());
-        }
-        let mut sum: Vec<f64> = Vec::new();
-        let mut n = 0usize;
-        for record in self.training.records() {
-            let Some(hash) = record.hash.filter(|_| record.state == State::Ready) else {
-                continue;
-            };
-            if let Some(vector) = self.cache.vector(&self.model_key, &hash, "")? {
-                sum.resize(vector.len(), 0.0);
-                for (s, v) in sum.iter_mut().zip(&vector) {
-                    *s += f64::from(*v);
-                }
-                n += 1;
-            }
-        }
-        if n > 0 {
-            self.training_mean = Some(sum.iter().map(|s| (s / n as f64) as f32).collect());
-        }
-        Ok(())
-    }
-
     /// Matches one generation's views over `index`, naming training images (and reading
     /// their layout thumbnails) from this scan's training side.
     fn match_views(
@@ -745,6 +723,10 @@ impl Coordinator<'_> {
     fn emit(&mut self, i: usize, mut matched: super::matching::Matched) {
         for m in &mut matched.matches {
             m.ranked_by = Some(self.ranked_by.clone());
+            m.duplicates = m
+                .training_hash
+                .clone()
+                .and_then(|hash| self.duplicate_count(hash));
         }
         let record = &self.generations[i];
         let result = GenerationMatches {

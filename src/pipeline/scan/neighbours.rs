@@ -1,0 +1,69 @@
+//! What the scan learns of the training side beyond each match: the training images' mean
+//! embedding (for centred ranking) and each matched training image's duplicate count.
+
+use super::super::DUPLICATE_SIMILARITY;
+use super::super::audit::DUPLICATE_NEIGHBOURS;
+use super::super::sources::State;
+use super::super::training::Training;
+use super::{Coordinator, ScanError};
+
+impl Coordinator<'_> {
+    /// The mean of the training images' whole-image embeddings, once, when ranking centres
+    /// on it (the scan's own training images; a prebuilt index has none).
+    pub(super) fn ensure_training_mean(&mut self) -> Result<(), ScanError> {
+        if !self.options.centring || self.training_mean.is_some() || self.cascade.is_some() {
+            return Ok(());
+        }
+        let mut sum: Vec<f64> = Vec::new();
+        let mut n = 0usize;
+        for record in self.training.records() {
+            let Some(hash) = record.hash.filter(|_| record.state == State::Ready) else {
+                continue;
+            };
+            if let Some(vector) = self.cache.vector(&self.model_key, &hash, "")? {
+                sum.resize(vector.len(), 0.0);
+                for (s, v) in sum.iter_mut().zip(&vector) {
+                    *s += f64::from(*v);
+                }
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.training_mean = Some(sum.iter().map(|s| (s / n as f64) as f32).collect());
+        }
+        Ok(())
+    }
+
+    /// How many other training images are within [`DUPLICATE_SIMILARITY`] of the training
+    /// image with content `hash`: its nearest [`DUPLICATE_NEIGHBOURS`] in the index at or above
+    /// it, less itself (so byte-identical copies count). Only over the scan's own index of full
+    /// SSCD embeddings: a prebuilt index's vectors are not in the cache, and with the cascade
+    /// the index holds the student's.
+    pub(super) fn duplicate_count(&mut self, hash: String) -> Option<usize> {
+        if let Some(known) = self.duplicate_counts.get(&hash) {
+            return *known;
+        }
+        let count = (|| {
+            if self.cascade.is_some() || !matches!(self.training, Training::Sources { .. }) {
+                return None;
+            }
+            let bytes = blake3::Hash::from_hex(&hash).ok()?;
+            let vector = self
+                .cache
+                .vector(&self.model_key, bytes.as_bytes(), "")
+                .ok()??;
+            let hits = self
+                .training
+                .index()?
+                .search(&vector, DUPLICATE_NEIGHBOURS + 1)
+                .ok()?;
+            let close = hits
+                .iter()
+                .filter(|h| h.similarity >= DUPLICATE_SIMILARITY)
+                .count();
+            Some(close.saturating_sub(1))
+        })();
+        self.duplicate_counts.insert(hash, count);
+        count
+    }
+}
