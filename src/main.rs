@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Index(args)) => cli::training::index(&args),
         Some(cli::Command::Eval(args)) => cli::eval::eval(&args),
         Some(cli::Command::Report(args)) => cli::report::report(&args),
+        Some(cli::Command::Plan(args)) => cli::report::plan(&args),
         #[cfg(feature = "desk")]
         None => cli::open_desk(
             replicant::app::StartMode::Resume,

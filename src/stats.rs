@@ -256,9 +256,10 @@ pub fn pr_curve(pairs: &[(f32, bool)]) -> Vec<PrPoint> {
 /// The width of a similarity band.
 pub const BAND: f32 = 0.05;
 
-/// The band of a similarity: `floor(s / 0.05)`, so band 10 holds [0.50, 0.55).
+/// The band of a similarity: `floor(s / 0.05)`, so band 10 holds [0.50, 0.55); the last
+/// band, [0.95, 1.00], holds 1.0 too.
 pub fn band_of(similarity: f32) -> i32 {
-    (similarity / BAND + 1e-6).floor() as i32
+    (similarity.min(0.9999) / BAND + 1e-6).floor() as i32
 }
 
 /// One band's generations and labelled pairs.
@@ -444,6 +445,7 @@ mod tests {
         assert_eq!(e.unlabelled_generations, 0);
         assert_eq!(band_of(0.5), 10);
         assert_eq!(band_of(0.549), 10);
+        assert_eq!(band_of(1.0), 19);
     }
 
     #[test]

@@ -360,3 +360,51 @@ fn results_of(app: &DeskApp) -> usize {
         .filter(|d| !d.scanning())
         .map_or(0, |d| d.review().results().len())
 }
+
+/// Sample for review: a plan of one generation per similarity band is saved in the project
+/// with its seed, the list shows only its generations, and N walks them.
+#[test]
+fn a_review_plan_is_saved_and_the_list_walks_it() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(project) = fixtures_project(root.path()) else {
+        return;
+    };
+    let mut harness = harness(
+        StartMode::Project(project.clone()),
+        egui::vec2(1280.0, 800.0),
+    );
+    step_until(&mut harness, "the scan", |app| {
+        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
+    });
+    let tops: Vec<f32> = harness
+        .state()
+        .desk()
+        .map(|d| {
+            d.review()
+                .results()
+                .iter()
+                .map(|r| r.top_similarity().unwrap_or(0.0))
+                .collect()
+        })
+        .unwrap_or_default();
+    let bands: std::collections::BTreeSet<i32> =
+        tops.iter().map(|&s| replicant::stats::band_of(s)).collect();
+    harness.state_mut().push(Command::SamplePlan(1));
+    harness.run_steps(4);
+    let saved = replicant::review::plan::load(&project)
+        .expect("readable")
+        .expect("saved in the project");
+    assert_eq!(saved.per_band, 1);
+    assert_eq!(saved.generations.len(), bands.len(), "one per band");
+    let listed = harness
+        .state()
+        .desk()
+        .map(|d| d.view().order().to_vec())
+        .unwrap_or_default();
+    assert_eq!(listed.len(), bands.len(), "the list shows only the plan");
+    harness.state_mut().push(Command::NextUnlabelled);
+    harness.run_steps(2);
+    let desk = harness.state().desk().expect("desk");
+    let i = desk.view().selected().expect("a generation selected");
+    assert!(desk.review().in_plan(i), "N walks the plan");
+}

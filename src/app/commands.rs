@@ -63,6 +63,9 @@ pub enum Command {
     /// Make the evidence report off the UI thread: for the statistics panel, and written to
     /// the file when one is given (HTML, or JSON by its extension).
     Report(Option<std::path::PathBuf>),
+    /// Draw a review plan of this many generations per similarity band, save it in the
+    /// project and show only its generations.
+    SamplePlan(usize),
     /// Show or hide the list of skipped files.
     ToggleSkipped,
     /// Start (or restart) the scan of the open project.
@@ -151,6 +154,8 @@ pub enum ListCommand {
     Labels(LabelFilter),
     /// Only collages.
     CollagesOnly(bool),
+    /// Only the generations of the review plan.
+    PlanOnly(bool),
     /// Top-1 similarity range.
     Similarity(f32, f32),
 }

@@ -127,6 +127,21 @@ pub fn list_ui(
         {
             list(ListCommand::CollagesOnly(collages));
         }
+        if let Some(plan) = desk.review().plan() {
+            let mut plan_only = filter.plan_only;
+            if ui
+                .checkbox(&mut plan_only, "Plan")
+                .on_hover_text(format!(
+                    "Only the review plan's {} generations ({} per similarity band, seed {}); N walks them",
+                    plan.generations.len(),
+                    plan.per_band,
+                    plan.seed
+                ))
+                .changed()
+            {
+                list(ListCommand::PlanOnly(plan_only));
+            }
+        }
     });
     ui.horizontal(|ui| {
         ui.label("Similarity");

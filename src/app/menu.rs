@@ -30,6 +30,19 @@ pub fn menu_ui(ui: &mut egui::Ui, settings: &Settings, open: bool, out: &mut Vec
             {
                 out.push(Command::Pick(DialogPurpose::Report));
             }
+            ui.add_enabled_ui(open, |ui| {
+                ui.menu_button("Sample for review", |ui| {
+                    for n in [5, 10, 20, 50] {
+                        if ui
+                            .button(format!("{n} per similarity band"))
+                            .on_hover_text("Draw generations at random from each 0.05 band of top-1 similarity, save the plan in the project, and list only them")
+                            .clicked()
+                        {
+                            out.push(Command::SamplePlan(n));
+                        }
+                    }
+                });
+            });
             if ui.add_enabled(open, egui::Button::new("Rescan")).clicked() {
                 out.push(Command::StartScan);
             }

@@ -439,6 +439,7 @@ impl DeskApp {
                 }
                 Ok(())
             }
+            Command::SamplePlan(per_band) => self.with_desk(|desk, _| desk.sample_plan(per_band)),
             Command::Report(out) => {
                 let waker = self.waker.clone();
                 let threshold = self.settings.threshold;

@@ -58,6 +58,9 @@ pub enum Command {
     /// The evidence report of a project: rates with intervals, the training baseline,
     /// duplicate counts, labels and the calibrated threshold (JSON or one HTML page).
     Report(report::ReportArgs),
+    /// Draw a review plan: N generations from each similarity band, seeded, saved in the
+    /// project (the desk's list can show only them).
+    Plan(report::PlanArgs),
 }
 
 /// The shortlist cascade's choices, shared by `scan` and `open`.

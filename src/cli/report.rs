@@ -86,3 +86,62 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `replicant plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The project folder (the one `scan --project` wrote).
+    #[arg(long, value_name = "DIR")]
+    pub project: PathBuf,
+    /// Generations drawn from each similarity band (0.05 wide; all of a band's when fewer).
+    #[arg(long, default_value_t = 10)]
+    pub per_band: usize,
+    /// The random generator's seed (recorded in the plan).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Replace the project's plan if it has one.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Runs `replicant plan`: draws the review plan and saves it in the project.
+pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    use replicant::review::plan;
+    let project = replicant::pipeline::Project::open(&args.project)?;
+    if plan::load(&project.dir)
+        .map_err(anyhow::Error::msg)?
+        .is_some()
+        && !args.force
+    {
+        anyhow::bail!(
+            "{} already has a review plan ({}); give --force to draw a new one",
+            project.dir.display(),
+            plan::PLAN_FILE
+        );
+    }
+    let last = replicant::pipeline::LastScan::load(&project)?.with_context(|| {
+        format!(
+            "{} has no scan results yet; run `replicant scan --project {}` first",
+            project.dir.display(),
+            project.dir.display()
+        )
+    })?;
+    let drawn = plan::sample(&last.results, args.per_band, args.seed);
+    plan::save(&project.dir, &drawn).map_err(anyhow::Error::msg)?;
+    for band in &drawn.bands {
+        println!(
+            "{:.2}-{:.2}  {:6} generations  {:4} drawn",
+            band.from,
+            band.from + replicant::stats::BAND,
+            band.generations,
+            band.sampled
+        );
+    }
+    eprintln!(
+        "replicant: {} generations drawn for review (seed {}), saved in {}",
+        drawn.generations.len(),
+        drawn.seed,
+        project.dir.join(plan::PLAN_FILE).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -35,6 +35,8 @@ pub struct OpenedProject {
     /// The results its last scan left (empty before the first scan, or when they cannot be
     /// read: see `messages`).
     pub last: LastScan,
+    /// Its review plan, when one was drawn.
+    pub plan: Option<crate::review::plan::ReviewPlan>,
     /// What the reviewer must be told on opening: results that cannot be read (the file and
     /// the remedy), labels an upgrade could not attach.
     pub messages: Vec<String>,
@@ -81,7 +83,12 @@ pub fn read_project(project: Project) -> Result<OpenedProject, ReviewError> {
             LastScan::default()
         }
     };
+    let plan = crate::review::plan::load(&project.dir).unwrap_or_else(|why| {
+        messages.push(why);
+        None
+    });
     Ok(OpenedProject {
+        plan,
         project,
         review,
         labels,

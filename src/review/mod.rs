@@ -13,6 +13,7 @@
 //! names.
 
 mod migrate;
+pub mod plan;
 mod store;
 
 pub use migrate::{KeyResolver, MigrationReport};

@@ -63,10 +63,13 @@ impl Desk {
             review,
             labels,
             last,
+            plan,
             messages,
         } = opened;
+        let mut review = ReviewState::new(project, review, labels, last.results, last.model_key);
+        review.set_plan(plan);
         let desk = Self {
-            review: ReviewState::new(project, review, labels, last.results, last.model_key),
+            review,
             jobs: Jobs {
                 scan: ScanStatus {
                     skipped: last.skipped,
@@ -590,6 +593,7 @@ impl Desk {
             ListCommand::Sort(sort) => filter.sort = sort,
             ListCommand::Labels(labels) => filter.labels = labels,
             ListCommand::CollagesOnly(on) => filter.collages_only = on,
+            ListCommand::PlanOnly(on) => filter.plan_only = on,
             ListCommand::Similarity(min, max) => {
                 filter.min_similarity = min.clamp(-1.0, 1.0);
                 filter.max_similarity = max.clamp(-1.0, 1.0);
@@ -650,6 +654,20 @@ impl Desk {
         };
         self.jobs.export.progress = (0, 0);
         self.jobs.export.job = Some(spawn_export(spec, waker));
+    }
+
+    /// Draws a review plan of `per_band` generations per similarity band (seeded by the clock,
+    /// the seed recorded), saves it in the project and lists only its generations.
+    pub fn sample_plan(&mut self, per_band: usize) -> Result<(), String> {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs());
+        let plan = crate::review::plan::sample(self.review.results(), per_band, seed);
+        crate::review::plan::save(&self.review.project().dir, &plan)?;
+        self.review.set_plan(Some(plan));
+        self.view.filter_mut().plan_only = true;
+        self.view.invalidate();
+        Ok(())
     }
 
     /// Starts making the evidence report off the UI thread (for the statistics panel, and

@@ -27,6 +27,8 @@ pub struct ReviewState {
     labelled_at: VecDeque<(Instant, usize)>,
     /// How long the last label write took.
     last_write: Option<Duration>,
+    /// The review plan, and the names of the generations it drew.
+    plan: Option<(crate::review::plan::ReviewPlan, HashSet<String>)>,
 }
 
 /// A pair of the results: (generation index, match index).
@@ -51,11 +53,33 @@ impl ReviewState {
             model_key,
             labelled_at: VecDeque::new(),
             last_write: None,
+            plan: None,
         };
         for result in results {
             review.upsert(result);
         }
         review
+    }
+
+    /// The review plan, if one was drawn.
+    pub fn plan(&self) -> Option<&crate::review::plan::ReviewPlan> {
+        self.plan.as_ref().map(|(plan, _)| plan)
+    }
+
+    /// Whether generation `i` is in the review plan.
+    pub fn in_plan(&self, i: usize) -> bool {
+        self.plan
+            .as_ref()
+            .zip(self.results.get(i))
+            .is_some_and(|((_, names), r)| names.contains(&r.generation))
+    }
+
+    /// Takes `plan` as the review plan.
+    pub fn set_plan(&mut self, plan: Option<crate::review::plan::ReviewPlan>) {
+        self.plan = plan.map(|plan| {
+            let names = plan.generations.iter().cloned().collect();
+            (plan, names)
+        });
     }
 
     /// The project.

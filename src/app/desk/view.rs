@@ -88,6 +88,8 @@ pub struct ListFilter {
     pub labels: LabelFilter,
     /// Show only generations marked as collages.
     pub collages_only: bool,
+    /// Show only the review plan's generations.
+    pub plan_only: bool,
 }
 
 impl Default for ListFilter {
@@ -99,6 +101,7 @@ impl Default for ListFilter {
             max_similarity: 1.0,
             labels: LabelFilter::All,
             collages_only: false,
+            plan_only: false,
         }
     }
 }
@@ -295,6 +298,9 @@ impl ViewState {
                     return false;
                 }
                 if self.filter.collages_only && !r.collage {
+                    return false;
+                }
+                if self.filter.plan_only && !review.in_plan(i) {
                     return false;
                 }
                 self.filter.labels.admits(review.generation_label(i))
