@@ -38,11 +38,23 @@ fn fixtures_project(root: &Path) -> Option<PathBuf> {
 }
 
 fn harness(start: StartMode, size: egui::Vec2) -> Harness<'static, DeskApp> {
+    harness_with_regions(start, size, None)
+}
+
+/// The desk, with its choice of regions for the scans it starts when given.
+fn harness_with_regions(
+    start: StartMode,
+    size: egui::Vec2,
+    regions: Option<replicant::pipeline::regions::RegionMode>,
+) -> Harness<'static, DeskApp> {
     Harness::builder()
         .with_size(size)
         .wgpu()
         .build_eframe(move |cc| {
             let mut app = DeskApp::new(cc, start).with_model(common::sscd());
+            if let Some(regions) = regions {
+                app = app.with_regions(regions);
+            }
             // Fixed texts, so the snapshots do not depend on who runs them.
             app.settings_mut().reviewer = "reviewer".into();
             app.settings_mut().show_frame_time = false;
@@ -61,6 +73,19 @@ fn step_until(harness: &mut Harness<'_, DeskApp>, what: &str, done: impl Fn(&Des
     harness.run_steps(4);
 }
 
+/// The desk on [`fixtures_project`], its scan done: the project and the harness.
+fn opened_fixtures(root: &Path) -> Option<(PathBuf, Harness<'static, DeskApp>)> {
+    let project = fixtures_project(root)?;
+    let mut harness = harness(
+        StartMode::Project(project.clone()),
+        egui::vec2(1280.0, 800.0),
+    );
+    step_until(&mut harness, "the scan", |app| {
+        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
+    });
+    Some((project, harness))
+}
+
 fn images_ready(app: &DeskApp) -> bool {
     app.desk().is_some_and(|d| {
         d.current_locations()
@@ -75,16 +100,9 @@ fn results(app: &DeskApp) -> usize {
 #[test]
 fn pressing_2_labels_the_pair_in_the_store_and_undo_removes_it() {
     let root = tempfile::tempdir().expect("tempdir");
-    let Some(project) = fixtures_project(root.path()) else {
+    let Some((project, mut harness)) = opened_fixtures(root.path()) else {
         return;
     };
-    let mut harness = harness(
-        StartMode::Project(project.clone()),
-        egui::vec2(1280.0, 800.0),
-    );
-    step_until(&mut harness, "the scan", |app| {
-        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
-    });
     // This test labels one pair several times: stay on it.
     harness
         .state_mut()
@@ -324,17 +342,11 @@ fn a_small_copy_shows_the_window_that_found_it() {
 
     // The desk scans the project again on opening, with its own choice of regions: on here,
     // as the scan above.
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1280.0, 800.0))
-        .wgpu()
-        .build_eframe(move |cc| {
-            let mut app = DeskApp::new(cc, StartMode::Project(project))
-                .with_model(common::sscd())
-                .with_regions(replicant::pipeline::regions::RegionMode::On);
-            app.settings_mut().reviewer = "reviewer".into();
-            app.settings_mut().show_frame_time = false;
-            app
-        });
+    let mut harness = harness_with_regions(
+        StartMode::Project(project),
+        egui::vec2(1280.0, 800.0),
+        Some(replicant::pipeline::regions::RegionMode::On),
+    );
     step_until(&mut harness, "the project", |app| results_of(app) == 1);
     harness.state_mut().push(Command::SelectGeneration(0));
     step_until(&mut harness, "the pair's images", images_ready);
@@ -366,16 +378,9 @@ fn results_of(app: &DeskApp) -> usize {
 #[test]
 fn a_review_plan_is_saved_and_the_list_walks_it() {
     let root = tempfile::tempdir().expect("tempdir");
-    let Some(project) = fixtures_project(root.path()) else {
+    let Some((project, mut harness)) = opened_fixtures(root.path()) else {
         return;
     };
-    let mut harness = harness(
-        StartMode::Project(project.clone()),
-        egui::vec2(1280.0, 800.0),
-    );
-    step_until(&mut harness, "the scan", |app| {
-        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
-    });
     let tops: Vec<f32> = harness
         .state()
         .desk()

@@ -245,11 +245,17 @@ fn histogram_svg(train: &[f32], generations: &[f32], threshold: f32) -> String {
 fn pr_svg(report: &AuditReport) -> String {
     const S: f64 = 240.0;
     let mut points = String::new();
+    // Drawn inside a margin, so a curve along an edge (precision 1, recall 1) stays visible.
+    const M: f64 = 10.0;
     for p in report.pr_curve.iter().rev() {
-        let _ = write!(points, "{:.1},{:.1} ", p.recall * S, S - p.precision * S);
+        let (x, y) = (
+            M + p.recall * (S - 2.0 * M),
+            S - M - p.precision * (S - 2.0 * M),
+        );
+        let _ = write!(points, "{x:.1},{y:.1} ");
     }
     format!(
-        "<svg width=\"{S}\" height=\"{}\" xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"{S}\" height=\"{S}\" fill=\"#fafafa\" stroke=\"#ccc\"/><polyline points=\"{points}\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\"/><text x=\"4\" y=\"{}\" font-size=\"12\">recall &rarr;</text><text x=\"4\" y=\"14\" font-size=\"12\">precision &uarr;</text></svg>",
+        "<svg width=\"{S}\" height=\"{}\" xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"{S}\" height=\"{S}\" fill=\"#fafafa\" stroke=\"#ccc\"/><polyline points=\"{points}\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\"/><text x=\"4\" y=\"{}\" font-size=\"12\">recall →</text><text x=\"14\" y=\"26\" font-size=\"12\">precision ↑</text></svg>",
         S + 18.0,
         S + 14.0
     )
