@@ -122,6 +122,27 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
         ]);
         assert_eq!(code, 0, "label failed: {err}");
     }
+    // A second reviewer agrees on the two full copies and calls the near copy distinct.
+    for ((_, generation, training), label) in [
+        (chosen[0].0, "full_copy"),
+        (chosen[1].0, "full_copy"),
+        (chosen[2].0, "distinct"),
+    ] {
+        let (code, _, err) = common::run_replicant(&[
+            "label",
+            "--project",
+            project.to_str().expect("utf-8"),
+            "--generation",
+            generation,
+            "--training",
+            training,
+            "--label",
+            label,
+            "--reviewer",
+            "bob",
+        ]);
+        assert_eq!(code, 0, "label failed: {err}");
+    }
 
     let out = work.path().join("report.json");
     let (code, _, err) = common::run_replicant(&[
@@ -198,18 +219,36 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
     // each other far less often.
     assert!(p("generation_train", "p50") > p("train_train", "p50") + 0.2);
 
-    // Labels: one reviewer, the counts given, nothing reviewed twice.
+    // Labels: two reviewers, three pairs reviewed twice, one disagreement. Final labels: the
+    // two agreed full copies and alice's lone distinct; the disputed pair has none.
     let labels = &report["labels"];
-    assert_eq!(labels["reviewers"], serde_json::json!(["alice"]));
+    assert_eq!(labels["reviewers"], serde_json::json!(["alice", "bob"]));
     assert_eq!(
         labels["counts"],
-        serde_json::json!({"full_copy": 2, "near_copy": 1, "distinct": 1})
+        serde_json::json!({"full_copy": 2, "distinct": 1})
     );
-    assert_eq!(labels["double_reviewed"].as_u64(), Some(0));
+    assert_eq!(labels["double_reviewed"].as_u64(), Some(3));
+    assert_eq!(labels["disagreements"].as_u64(), Some(1));
+    // Cohen's kappa by hand: (full, full) twice and (near, distinct): po = 2/3; alice's
+    // marginals full 2/3, near 1/3; bob's full 2/3, distinct 1/3; pe = 4/9; kappa = 0.4.
+    let cohen = &labels["cohen_kappa"][0];
+    assert_eq!(
+        (cohen["a"].as_str(), cohen["b"].as_str()),
+        (Some("alice"), Some("bob"))
+    );
+    assert_eq!(cohen["n"].as_u64(), Some(3));
+    assert!(close(cohen["kappa"].as_f64().expect("kappa"), 0.4));
+    // Fleiss' kappa by hand over the same three pairs: P = 1, 1, 0 (mean 2/3); label shares
+    // 4/6, 1/6, 1/6, so pe = 1/2; kappa = (2/3 - 1/2) / (1/2) = 1/3.
+    assert!(close(
+        labels["fleiss_kappa"].as_f64().expect("fleiss"),
+        1.0 / 3.0
+    ));
 
     // The calibrated threshold, by hand: the lowest labelled similarity whose pairs at or
     // above reach 0.75 precision.
-    let mut labelled: Vec<(f64, bool)> = chosen
+    // Over the final labels: the disputed near copy (chosen[2]) has none.
+    let mut labelled: Vec<(f64, bool)> = [&chosen[0], &chosen[1], &chosen[3]]
         .iter()
         .map(|((s, _, _), l)| (*s, *l != "distinct"))
         .collect();
@@ -224,7 +263,7 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
         (precision >= 0.75).then_some((s, precision))
     });
     let calibration = &report["calibration"];
-    assert_eq!(calibration["labelled_pairs"].as_u64(), Some(4));
+    assert_eq!(calibration["labelled_pairs"].as_u64(), Some(3));
     let (threshold, precision) = expected.expect("a threshold reaches 0.75");
     assert!((calibration["threshold"].as_f64().expect("threshold") - threshold).abs() < 1e-4);
     assert!(close(

@@ -80,16 +80,23 @@ pub struct DuplicateCounts {
 pub struct LabelSummary {
     /// Everyone who labelled.
     pub reviewers: Vec<String>,
-    /// Labelled pairs by label (`full_copy`, `near_copy`, `distinct`).
+    /// Pairs by final label (`full_copy`, `near_copy`, `distinct`).
     pub counts: std::collections::BTreeMap<String, usize>,
     /// Pairs labelled by two reviewers or more.
     pub double_reviewed: usize,
+    /// Pairs whose reviewers disagree (no final label until they agree).
+    #[serde(default)]
+    pub disagreements: usize,
     /// Cohen's kappa of each pair of reviewers on the pairs both labelled.
     pub cohen_kappa: Vec<PairwiseKappa>,
     /// Fleiss' kappa over the pairs every reviewer labelled.
     pub fleiss_kappa: Option<f64>,
-    /// Every labelled pair.
+    /// Every reviewer's label on every pair.
     pub pairs: Vec<LabelledPair>,
+    /// Each pair's final label (the one its reviewers agree on), as the calibration and the
+    /// copy-rate estimate use them.
+    #[serde(default)]
+    pub final_pairs: Vec<LabelledPair>,
 }
 
 /// Cohen's kappa of two reviewers.

@@ -112,6 +112,31 @@ pub fn report_html(report: &AuditReport) -> String {
             _ => format!("none reaches it ({} labelled pairs)", c.labelled_pairs),
         }
     );
+    let l = &report.labels;
+    if l.double_reviewed > 0 {
+        let _ = write!(
+            page,
+            "<p>Agreement over the {} pairs labelled twice or more ({} disagreements, without a final label until they agree): ",
+            l.double_reviewed, l.disagreements
+        );
+        for c in &l.cohen_kappa {
+            let _ = write!(
+                page,
+                "Cohen's kappa {} / {} = {} on {} pairs; ",
+                esc(&c.a),
+                esc(&c.b),
+                c.kappa
+                    .map_or("undefined".to_string(), |k| format!("{k:.3}")),
+                c.n
+            );
+        }
+        let _ = write!(
+            page,
+            "Fleiss' kappa = {}.</p>",
+            l.fleiss_kappa
+                .map_or("undefined".to_string(), |k| format!("{k:.3}"))
+        );
+    }
     if !report.pr_curve.is_empty() {
         page.push_str(&pr_svg(report));
     }

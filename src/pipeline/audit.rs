@@ -13,7 +13,8 @@ use super::cache::{ContentHash, EmbeddingCache};
 use super::sources::catalogue;
 use super::{LastScan, Project, fill_hashes, open_review};
 use crate::export::report::{
-    AuditReport, Baseline, DuplicateCounts, LabelSummary, LabelledPair, Provenance, TopPair,
+    AuditReport, Baseline, DuplicateCounts, LabelSummary, LabelledPair, PairwiseKappa, Provenance,
+    TopPair,
 };
 use crate::index::TrainingIndex;
 use crate::index::exact::ExactIndex;
@@ -130,7 +131,7 @@ pub fn audit_report(
 
     let labels = label_summary(&project)?;
     let labelled: Vec<(f32, bool)> = labels
-        .pairs
+        .final_pairs
         .iter()
         .filter_map(|p| Label::parse(&p.label).map(|l| (p.similarity, l != Label::Distinct)))
         .collect();
@@ -333,27 +334,47 @@ fn duplicate_counts(
 
 fn label_summary(project: &Project) -> Result<LabelSummary, AuditError> {
     let (store, _) = open_review(project)?;
-    let mut summary = LabelSummary::default();
-    let mut reviewers = BTreeSet::new();
-    for record in store.all()? {
-        let Some(label) = record.label else {
-            continue;
-        };
-        reviewers.insert(record.reviewer.clone());
-        *summary
-            .counts
-            .entry(label.as_str().to_string())
-            .or_insert(0) += 1;
-        summary.pairs.push(LabelledPair {
-            generation: record.generation,
-            training: record.training,
-            similarity: record.context.similarity,
+    let given = store.reviewer_labels()?;
+    let agreement = crate::review::reviewers::agreement(&given);
+    let mut summary = LabelSummary {
+        reviewers: agreement.reviewers.clone(),
+        double_reviewed: agreement.double_reviewed,
+        disagreements: agreement.disagreements.len(),
+        cohen_kappa: agreement
+            .cohen
+            .iter()
+            .map(|c| PairwiseKappa {
+                a: c.a.clone(),
+                b: c.b.clone(),
+                kappa: c.kappa,
+                n: c.n,
+            })
+            .collect(),
+        fleiss_kappa: agreement.fleiss,
+        ..LabelSummary::default()
+    };
+    let as_pair =
+        |l: &crate::review::reviewers::ReviewerLabel, label: Label, reviewer: &str| LabelledPair {
+            generation: l.generation.clone(),
+            training: l.training.clone(),
+            similarity: l.similarity,
             label: label.as_str().to_string(),
-            reviewer: record.reviewer,
-            labelled_at: record.labelled_at,
-        });
+            reviewer: reviewer.to_string(),
+            labelled_at: l.labelled_at.clone(),
+        };
+    let mut seen = BTreeSet::new();
+    for l in &given {
+        summary.pairs.push(as_pair(l, l.label, &l.reviewer));
+        if let Some(&label) = agreement.finals.get(&l.key) {
+            if seen.insert(l.key.clone()) {
+                *summary
+                    .counts
+                    .entry(label.as_str().to_string())
+                    .or_insert(0) += 1;
+                summary.final_pairs.push(as_pair(l, label, "final"));
+            }
+        }
     }
-    summary.reviewers = reviewers.into_iter().collect();
     Ok(summary)
 }
 
@@ -365,7 +386,7 @@ fn copy_rate(
     labels: &LabelSummary,
 ) -> Option<stats::CopyRateEstimate> {
     let labelled: HashMap<(&str, &str), bool> = labels
-        .pairs
+        .final_pairs
         .iter()
         .map(|p| {
             (
@@ -400,7 +421,7 @@ fn copy_rate(
 
 fn top_pairs(last: &LastScan, labels: &LabelSummary) -> Vec<TopPair> {
     let labelled: HashMap<(&str, &str), &str> = labels
-        .pairs
+        .final_pairs
         .iter()
         .map(|p| {
             (

@@ -14,6 +14,7 @@
 
 mod migrate;
 pub mod plan;
+pub mod reviewers;
 mod store;
 
 pub use migrate::{KeyResolver, MigrationReport};

@@ -431,7 +431,7 @@ impl ReviewStore {
         Ok((count("done")?, count("undone")?))
     }
 
-    #[cfg(test)]
+    /// The open database, for the review module's readers (`reviewers`) and tests.
     pub(super) fn connection(&self) -> &Connection {
         &self.conn
     }

@@ -1,0 +1,272 @@
+//! Each reviewer's own labels, and how far reviewers agree. The store keeps the pair's latest
+//! label, whoever gave it, and a history of every change with its reviewer; a reviewer's own
+//! label on a pair is the label of their latest change still in force (not undone) that set
+//! a label rather than only a note. Labels from before the history are the store's own.
+//! From those: the pairs labelled twice or more, Cohen's kappa for each pair of reviewers,
+//! Fleiss' kappa over the pairs every reviewer labelled, and each pair's final label (the
+//! label its reviewers agree on; none while they disagree).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Label, LabelRecord, PairKey, ReviewError, ReviewStore};
+
+/// One reviewer's current label on a pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewerLabel {
+    /// The pair.
+    pub key: PairKey,
+    /// Its generation's name when labelled.
+    pub generation: String,
+    /// Its training image's name when labelled.
+    pub training: String,
+    /// The reviewer.
+    pub reviewer: String,
+    /// Their label.
+    pub label: Label,
+    /// SSCD similarity when labelled.
+    pub similarity: f32,
+    /// When.
+    pub labelled_at: String,
+}
+
+impl ReviewerLabel {
+    fn of(record: &LabelRecord, label: Label) -> Self {
+        Self {
+            key: record.key.clone(),
+            generation: record.generation.clone(),
+            training: record.training.clone(),
+            reviewer: record.reviewer.clone(),
+            label,
+            similarity: record.context.similarity,
+            labelled_at: record.labelled_at.clone(),
+        }
+    }
+}
+
+impl ReviewStore {
+    /// Every reviewer's current label on every pair, by pair then reviewer.
+    pub fn reviewer_labels(&self) -> Result<Vec<ReviewerLabel>, ReviewError> {
+        let path = self.path().to_path_buf();
+        let damaged = |seq: i64, e: serde_json::Error| ReviewError::Damaged {
+            path: path.clone(),
+            detail: format!("history entry {seq} cannot be read ({e})"),
+        };
+        let rows: Vec<(i64, String, Option<String>, Option<String>)> = self
+            .connection()
+            .prepare(
+                "SELECT seq, reviewer, before, after FROM history WHERE state = 'done' ORDER BY seq",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                    .collect()
+            })
+            .map_err(|e| ReviewError::sqlite(&path, e))?;
+        let mut current: BTreeMap<(PairKey, String), Option<ReviewerLabel>> = BTreeMap::new();
+        for (seq, reviewer, before, after) in rows {
+            let parse = |text: Option<String>| -> Result<Option<LabelRecord>, ReviewError> {
+                text.map(|t| serde_json::from_str(&t).map_err(|e| damaged(seq, e)))
+                    .transpose()
+            };
+            let (before, after) = (parse(before)?, parse(after)?);
+            let Some(after) = after else {
+                continue;
+            };
+            let note_only = before
+                .as_ref()
+                .is_some_and(|b| b.label == after.label && b.note != after.note);
+            if note_only {
+                continue;
+            }
+            let mine = after.label.map(|label| {
+                let mut own = ReviewerLabel::of(&after, label);
+                own.reviewer.clone_from(&reviewer);
+                own
+            });
+            current.insert((after.key.clone(), reviewer), mine);
+        }
+        let decided: BTreeSet<PairKey> = current.keys().map(|(k, _)| k.clone()).collect();
+        let mut labels: Vec<ReviewerLabel> = current.into_values().flatten().collect();
+        // Labels the history does not hold (stores from before it) count as their reviewer's.
+        for record in self.all()? {
+            if let (Some(label), false) = (record.label, decided.contains(&record.key)) {
+                labels.push(ReviewerLabel::of(&record, label));
+            }
+        }
+        labels.sort_by(|a, b| (&a.key, &a.reviewer).cmp(&(&b.key, &b.reviewer)));
+        Ok(labels)
+    }
+}
+
+/// Cohen's kappa of two reviewers on the pairs both labelled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pairwise {
+    /// One reviewer.
+    pub a: String,
+    /// The other.
+    pub b: String,
+    /// Their kappa; `None` when undefined (no shared pair, or chance agreement complete).
+    pub kappa: Option<f64>,
+    /// Pairs both labelled.
+    pub n: usize,
+}
+
+/// How far reviewers agree, and each pair's final label.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Agreement {
+    /// Everyone who labelled, sorted.
+    pub reviewers: Vec<String>,
+    /// Pairs labelled by two reviewers or more.
+    pub double_reviewed: usize,
+    /// Cohen's kappa for each pair of reviewers.
+    pub cohen: Vec<Pairwise>,
+    /// Fleiss' kappa over the pairs every reviewer labelled (two reviewers or more).
+    pub fleiss: Option<f64>,
+    /// Each pair's final label: the one its reviewers agree on; absent while they disagree.
+    pub finals: BTreeMap<PairKey, Label>,
+    /// Pairs whose reviewers disagree.
+    pub disagreements: Vec<PairKey>,
+}
+
+fn index(label: Label) -> usize {
+    Label::ALL.iter().position(|l| *l == label).unwrap_or(0)
+}
+
+/// Agreement over `labels` (from [`ReviewStore::reviewer_labels`]).
+pub fn agreement(labels: &[ReviewerLabel]) -> Agreement {
+    let mut by_pair: BTreeMap<&PairKey, BTreeMap<&str, Label>> = BTreeMap::new();
+    for l in labels {
+        by_pair
+            .entry(&l.key)
+            .or_default()
+            .insert(&l.reviewer, l.label);
+    }
+    let reviewers: Vec<String> = labels
+        .iter()
+        .map(|l| l.reviewer.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut out = Agreement {
+        reviewers: reviewers.clone(),
+        ..Agreement::default()
+    };
+    for (key, given) in &by_pair {
+        if given.len() >= 2 {
+            out.double_reviewed += 1;
+        }
+        let distinct: BTreeSet<usize> = given.values().map(|l| index(*l)).collect();
+        match distinct.len() {
+            1 => {
+                if let Some(&i) = distinct.iter().next() {
+                    out.finals.insert((*key).clone(), Label::ALL[i]);
+                }
+            }
+            _ => out.disagreements.push((*key).clone()),
+        }
+    }
+    for (i, a) in reviewers.iter().enumerate() {
+        for b in &reviewers[i + 1..] {
+            let shared: Vec<(usize, usize)> = by_pair
+                .values()
+                .filter_map(|given| {
+                    Some((
+                        index(*given.get(a.as_str())?),
+                        index(*given.get(b.as_str())?),
+                    ))
+                })
+                .collect();
+            out.cohen.push(Pairwise {
+                a: a.clone(),
+                b: b.clone(),
+                kappa: crate::stats::cohen_kappa(&shared, Label::ALL.len()),
+                n: shared.len(),
+            });
+        }
+    }
+    if reviewers.len() >= 2 {
+        let rows: Vec<Vec<usize>> = by_pair
+            .values()
+            .filter(|given| given.len() == reviewers.len())
+            .map(|given| {
+                let mut row = vec![0; Label::ALL.len()];
+                for label in given.values() {
+                    row[index(*label)] += 1;
+                }
+                row
+            })
+            .collect();
+        out.fleiss = crate::stats::fleiss_kappa(&rows);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::review::PairContext;
+
+    fn key(g: &str) -> PairKey {
+        PairKey::new(g, "t")
+    }
+
+    #[test]
+    fn each_reviewer_keeps_their_own_label_and_undo_takes_one_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = ReviewStore::open(&dir.path().join("review.sqlite")).expect("store");
+        let context = PairContext::default();
+        let names = ("g", "t");
+        store
+            .set_label(&key("a"), names, Some(Label::NearCopy), "ann", &context)
+            .expect("label");
+        store
+            .set_label(&key("a"), names, Some(Label::Distinct), "bob", &context)
+            .expect("label");
+        store
+            .set_label(&key("b"), names, Some(Label::FullCopy), "ann", &context)
+            .expect("label");
+        // A note alone is not a label: bob has not labelled pair b.
+        store
+            .set_note(&key("b"), names, "seen", "bob", &context)
+            .expect("note");
+        store
+            .set_label(&key("c"), names, Some(Label::FullCopy), "ann", &context)
+            .expect("label");
+        store
+            .set_label(&key("c"), names, Some(Label::FullCopy), "bob", &context)
+            .expect("label");
+        let given: Vec<(String, String, Label)> = store
+            .reviewer_labels()
+            .expect("labels")
+            .into_iter()
+            .map(|l| (l.key.generation_hash, l.reviewer, l.label))
+            .collect();
+        let expect = |g: &str, r: &str, l| (g.to_string(), r.to_string(), l);
+        assert_eq!(
+            given,
+            [
+                expect("a", "ann", Label::NearCopy),
+                expect("a", "bob", Label::Distinct),
+                expect("b", "ann", Label::FullCopy),
+                expect("c", "ann", Label::FullCopy),
+                expect("c", "bob", Label::FullCopy),
+            ]
+        );
+        let a = agreement(&store.reviewer_labels().expect("labels"));
+        assert_eq!(a.reviewers, ["ann", "bob"]);
+        assert_eq!(a.double_reviewed, 2);
+        assert_eq!(a.disagreements, [key("a")]);
+        assert_eq!(a.finals.get(&key("b")), Some(&Label::FullCopy));
+        assert_eq!(a.finals.get(&key("c")), Some(&Label::FullCopy));
+        assert_eq!(a.finals.get(&key("a")), None);
+        // On a and c: ann (near, full), bob (distinct, full): po = 1/2; ann's marginals
+        // full 1/2, near 1/2; bob's full 1/2, distinct 1/2; pe = 1/4; kappa = 1/3.
+        assert_eq!(a.cohen.len(), 1);
+        assert_eq!(a.cohen[0].n, 2);
+        assert!((a.cohen[0].kappa.unwrap_or(f64::NAN) - 1.0 / 3.0).abs() < 1e-9);
+        // Undoing bob's confirmation of c takes his label back; ann's stays.
+        store.undo().expect("undo");
+        let after = agreement(&store.reviewer_labels().expect("labels"));
+        assert_eq!(after.double_reviewed, 1);
+        assert_eq!(after.finals.get(&key("c")), Some(&Label::FullCopy));
+    }
+}
