@@ -320,8 +320,8 @@ impl DeskApp {
             Command::SetNote(text) => {
                 self.with_desk(|desk, how| desk.set_note(&text, how.reviewer))
             }
-            Command::Undo => self.with_desk(|desk, _| desk.undo(false)),
-            Command::Redo => self.with_desk(|desk, _| desk.undo(true)),
+            Command::Undo => self.with_desk(|desk, how| desk.undo(false, how.reviewer)),
+            Command::Redo => self.with_desk(|desk, how| desk.undo(true, how.reviewer)),
             Command::NextGeneration => self.with_desk(|desk, _| {
                 desk.move_generation(1);
                 Ok(())

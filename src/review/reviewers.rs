@@ -269,4 +269,49 @@ mod tests {
         assert_eq!(after.double_reviewed, 1);
         assert_eq!(after.finals.get(&key("c")), Some(&Label::FullCopy));
     }
+
+    #[test]
+    fn undoing_ones_own_label_leaves_a_later_reviewers_label_in_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = ReviewStore::open(&dir.path().join("review.sqlite")).expect("store");
+        let context = PairContext::default();
+        let names = ("g", "t");
+        store
+            .set_label(&key("p"), names, Some(Label::NearCopy), "ann", &context)
+            .expect("label");
+        store
+            .set_label(&key("p"), names, Some(Label::FullCopy), "bob", &context)
+            .expect("label");
+        let undone = store.undo_own("ann").expect("undo");
+        assert_eq!(undone.len(), 1);
+        // The pair's latest label is still bob's; ann has none of her own now.
+        let latest = store.get(&key("p")).expect("get").expect("labelled");
+        assert_eq!(
+            (latest.label, latest.reviewer.as_str()),
+            (Some(Label::FullCopy), "bob")
+        );
+        let own: Vec<String> = store
+            .reviewer_labels()
+            .expect("labels")
+            .into_iter()
+            .map(|l| l.reviewer)
+            .collect();
+        assert_eq!(own, ["bob"]);
+        // Bob labelling elsewhere does not abandon ann's redo.
+        store
+            .set_label(&key("q"), names, Some(Label::Distinct), "bob", &context)
+            .expect("label");
+        assert_eq!(store.redo_own("ann").expect("redo").len(), 1);
+        let a = agreement(&store.reviewer_labels().expect("labels"));
+        assert_eq!(a.double_reviewed, 1);
+        assert_eq!(a.disagreements, [key("p")]);
+        let latest = store.get(&key("p")).expect("get").expect("labelled");
+        assert_eq!(
+            latest.reviewer, "bob",
+            "a redo does not overwrite a later label"
+        );
+        // Nothing of bob's to undo for ann.
+        assert_eq!(store.undo_own("ann").expect("undo").len(), 1);
+        assert!(store.undo_own("ann").expect("undo").is_empty());
+    }
 }

@@ -223,8 +223,8 @@ impl ReviewStore {
             })
             .map_err(err)?;
         tx.execute(
-            "UPDATE history SET state = 'abandoned' WHERE state = 'undone'",
-            [],
+            "UPDATE history SET state = 'abandoned' WHERE state = 'undone' AND reviewer = ?1",
+            params![reviewer],
         )
         .map_err(err)?;
         let mut records = Vec::with_capacity(pairs.len());
@@ -274,8 +274,8 @@ impl ReviewStore {
         let after = write_label(&tx, &path, key, &names, label, &note, reviewer, context)?;
         let after = Some(after);
         tx.execute(
-            "UPDATE history SET state = 'abandoned' WHERE state = 'undone'",
-            [],
+            "UPDATE history SET state = 'abandoned' WHERE state = 'undone' AND reviewer = ?1",
+            params![reviewer],
         )
         .map_err(err)?;
         tx.execute(
@@ -290,13 +290,24 @@ impl ReviewStore {
     /// Undoes the latest change not yet undone (across restarts): one label, or every label
     /// of a bulk action. Empty when there is nothing to undo.
     pub fn undo(&mut self) -> Result<Vec<Change>, ReviewError> {
-        self.step("done", "undone", "DESC", |before, _| before)
+        self.step("done", "undone", "DESC", None, |before, _| before)
+    }
+
+    /// Undoes `reviewer`'s own latest change not yet undone; another reviewer's later label on
+    /// the same pair stays the pair's latest.
+    pub fn undo_own(&mut self, reviewer: &str) -> Result<Vec<Change>, ReviewError> {
+        self.step("done", "undone", "DESC", Some(reviewer), |before, _| before)
+    }
+
+    /// Redoes `reviewer`'s own earliest undone change.
+    pub fn redo_own(&mut self, reviewer: &str) -> Result<Vec<Change>, ReviewError> {
+        self.step("undone", "done", "ASC", Some(reviewer), |_, after| after)
     }
 
     /// Redoes the earliest undone change (one label, or a bulk action's). Empty when there is
     /// nothing to redo.
     pub fn redo(&mut self) -> Result<Vec<Change>, ReviewError> {
-        self.step("undone", "done", "ASC", |_, after| after)
+        self.step("undone", "done", "ASC", None, |_, after| after)
     }
 
     fn step(
@@ -304,6 +315,7 @@ impl ReviewStore {
         from: &str,
         to: &str,
         order: &str,
+        reviewer: Option<&str>,
         pick: impl Fn(Option<LabelRecord>, Option<LabelRecord>) -> Option<LabelRecord>,
     ) -> Result<Vec<Change>, ReviewError> {
         let path = self.path.clone();
@@ -312,9 +324,9 @@ impl ReviewStore {
         let first: Option<(i64, Option<i64>)> = tx
             .query_row(
                 &format!(
-                    "SELECT seq, batch FROM history WHERE state = ?1 ORDER BY seq {order} LIMIT 1"
+                    "SELECT seq, batch FROM history WHERE state = ?1 AND (?2 IS NULL OR reviewer = ?2) ORDER BY seq {order} LIMIT 1"
                 ),
-                params![from],
+                params![from, reviewer],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
@@ -381,6 +393,24 @@ fn apply_history(
         .transpose()
     };
     let target = pick(parse(before)?, parse(after)?);
+    // A later change to the pair still in force (another reviewer's) stays its latest label:
+    // only this change's reviewer's own label moves (see `reviewers`).
+    let superseded: bool = tx
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM history WHERE generation_hash = ?1 AND training_hash = ?2 AND seq > ?3 AND state = 'done')",
+            params![key.generation_hash, key.training_hash, seq],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
+    if superseded {
+        tx.execute(
+            "UPDATE history SET state = ?1 WHERE seq = ?2",
+            params![to, seq],
+        )
+        .map_err(err)?;
+        let now = read_record(tx, path, &key)?;
+        return Ok(Change { key, now });
+    }
     match &target {
         Some(record) => {
             tx.execute(

@@ -417,9 +417,9 @@ impl Desk {
         }
     }
 
-    /// Undoes (or redoes) the latest change and shows the pair it changed.
-    pub fn undo(&mut self, redo: bool) -> Result<(), String> {
-        let changes = self.review.step(redo)?;
+    /// Undoes (or redoes) `reviewer`'s own latest change and shows the pair it changed.
+    pub fn undo(&mut self, redo: bool, reviewer: &str) -> Result<(), String> {
+        let changes = self.review.step(redo, reviewer)?;
         if let Some(at) = changes.first().and_then(|c| self.review.find(&c.key)) {
             if self.view.mode() == Mode::Pair {
                 self.view.select(at.0);

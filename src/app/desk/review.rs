@@ -312,12 +312,12 @@ impl ReviewState {
         Ok(())
     }
 
-    /// Undoes (or redoes) the latest change; returns the pairs it changed.
-    pub(super) fn step(&mut self, redo: bool) -> Result<Vec<Change>, String> {
+    /// Undoes (or redoes) `reviewer`'s own latest change; returns the pairs it changed.
+    pub(super) fn step(&mut self, redo: bool, reviewer: &str) -> Result<Vec<Change>, String> {
         let changes = if redo {
-            self.store.redo()
+            self.store.redo_own(reviewer)
         } else {
-            self.store.undo()
+            self.store.undo_own(reviewer)
         }
         .map_err(|e| e.to_string())?;
         for change in &changes {
