@@ -298,6 +298,46 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
             .is_some_and(|k| k.starts_with("sscd@"))
     );
 
+    // Adjudicating the disputed pair sets its final label, kept apart from both reviewers'.
+    let (code, _, err) = common::run_replicant(&[
+        "label",
+        "--project",
+        project.to_str().expect("utf-8"),
+        "--generation",
+        &chosen[2].0.1,
+        "--training",
+        &chosen[2].0.2,
+        "--label",
+        "near_copy",
+        "--reviewer",
+        "carol",
+        "--adjudicate",
+    ]);
+    assert_eq!(code, 0, "adjudication failed: {err}");
+    let (code, _, err) = common::run_replicant(&[
+        "report",
+        "--project",
+        project.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--force",
+    ]);
+    assert_eq!(code, 0, "report failed: {err}");
+    let adjudicated: Value =
+        serde_json::from_slice(&std::fs::read(&out).expect("report")).expect("report json");
+    let labels = &adjudicated["labels"];
+    assert_eq!(
+        labels["counts"],
+        serde_json::json!({"full_copy": 2, "near_copy": 1, "distinct": 1})
+    );
+    assert_eq!(labels["disagreements"].as_u64(), Some(0));
+    assert_eq!(labels["adjudicated"].as_u64(), Some(1));
+    assert_eq!(labels["reviewers"], serde_json::json!(["alice", "bob"]));
+    assert_eq!(
+        adjudicated["calibration"]["labelled_pairs"].as_u64(),
+        Some(4)
+    );
+
     // The page: self-contained, and never written over without --force.
     let page = work.path().join("report.html");
     let args = [

@@ -314,6 +314,10 @@ pub struct LabelArgs {
     /// The reviewer's name (default: the operating system's user name).
     #[arg(long)]
     pub reviewer: Option<String>,
+    /// Adjudicate instead: set the pair's final label (reviewers who disagree keep their own
+    /// labels; `clear` withdraws the adjudication).
+    #[arg(long)]
+    pub adjudicate: bool,
 }
 
 /// `replicant export`.
@@ -693,6 +697,17 @@ pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
         Label::parse(&args.label)
     };
     let (mut store, _) = replicant::pipeline::open_review(&project)?;
+    if args.adjudicate {
+        store.adjudicate(&key, label, &reviewer)?;
+        eprintln!(
+            "replicant: {} ~ {}: adjudicated {} (by {})",
+            printable(&result.generation),
+            printable(&m.training),
+            label.map_or("withdrawn", |l| l.as_str()),
+            printable(&reviewer)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let names = (result.generation.as_str(), m.training.as_str());
     let mut record = store.set_label(&key, names, label, &reviewer, &context)?;
     if let Some(note) = &args.note {

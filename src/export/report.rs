@@ -84,9 +84,12 @@ pub struct LabelSummary {
     pub counts: std::collections::BTreeMap<String, usize>,
     /// Pairs labelled by two reviewers or more.
     pub double_reviewed: usize,
-    /// Pairs whose reviewers disagree (no final label until they agree).
+    /// Pairs whose reviewers disagree and that no one has adjudicated (no final label yet).
     #[serde(default)]
     pub disagreements: usize,
+    /// Pairs adjudicated (their final label is the adjudicator's).
+    #[serde(default)]
+    pub adjudicated: usize,
     /// Cohen's kappa of each pair of reviewers on the pairs both labelled.
     pub cohen_kappa: Vec<PairwiseKappa>,
     /// Fleiss' kappa over the pairs every reviewer labelled.

@@ -335,11 +335,12 @@ fn duplicate_counts(
 fn label_summary(project: &Project) -> Result<LabelSummary, AuditError> {
     let (store, _) = open_review(project)?;
     let given = store.reviewer_labels()?;
-    let agreement = crate::review::reviewers::agreement(&given);
+    let agreement = crate::review::reviewers::agreement(&given, &store.adjudications()?);
     let mut summary = LabelSummary {
         reviewers: agreement.reviewers.clone(),
         double_reviewed: agreement.double_reviewed,
         disagreements: agreement.disagreements.len(),
+        adjudicated: agreement.adjudicated,
         cohen_kappa: agreement
             .cohen
             .iter()

@@ -8,7 +8,27 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use rusqlite::params;
+
 use super::{Label, LabelRecord, PairKey, ReviewError, ReviewStore};
+
+/// Adjudications: the final label of a disputed pair, kept apart from the reviewers' own.
+pub(super) const CREATE_ADJUDICATIONS: &str = "CREATE TABLE IF NOT EXISTS adjudications (
+    generation_hash TEXT NOT NULL, training_hash TEXT NOT NULL, label TEXT NOT NULL,
+    reviewer TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (generation_hash, training_hash));";
+
+/// An adjudicated pair.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adjudication {
+    /// The pair.
+    pub key: PairKey,
+    /// Its final label.
+    pub label: Label,
+    /// Who adjudicated.
+    pub reviewer: String,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+}
 
 /// One reviewer's current label on a pair.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,6 +117,65 @@ impl ReviewStore {
     }
 }
 
+impl ReviewStore {
+    /// Sets the final label of `key` as `reviewer` adjudicates it (`None` withdraws the
+    /// adjudication).
+    pub fn adjudicate(
+        &mut self,
+        key: &PairKey,
+        label: Option<Label>,
+        reviewer: &str,
+    ) -> Result<(), ReviewError> {
+        let path = self.path().to_path_buf();
+        let conn = self.connection();
+        let done = match label {
+            Some(label) => conn.execute(
+                "INSERT OR REPLACE INTO adjudications VALUES (?1, ?2, ?3, ?4, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                params![key.generation_hash, key.training_hash, label.as_str(), reviewer],
+            ),
+            None => conn.execute(
+                "DELETE FROM adjudications WHERE generation_hash = ?1 AND training_hash = ?2",
+                params![key.generation_hash, key.training_hash],
+            ),
+        };
+        done.map(|_| ()).map_err(|e| ReviewError::sqlite(&path, e))
+    }
+
+    /// Every adjudication (none in a store that has never had one).
+    pub fn adjudications(&self) -> Result<Vec<Adjudication>, ReviewError> {
+        let path = self.path().to_path_buf();
+        let conn = self.connection();
+        let exists = conn
+            .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'adjudications'")
+            .and_then(|mut s| s.exists([]))
+            .map_err(|e| ReviewError::sqlite(&path, e))?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(String, String, String, String, String)> = conn
+            .prepare("SELECT generation_hash, training_hash, label, reviewer, at FROM adjudications ORDER BY generation_hash, training_hash")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                    .collect()
+            })
+            .map_err(|e| ReviewError::sqlite(&path, e))?;
+        rows.into_iter()
+            .map(|(g, t, label, reviewer, at)| {
+                let label = Label::parse(&label).ok_or_else(|| ReviewError::Damaged {
+                    path: path.clone(),
+                    detail: format!("an adjudication holds an unknown label {label:?}"),
+                })?;
+                Ok(Adjudication {
+                    key: PairKey::new(&g, &t),
+                    label,
+                    reviewer,
+                    at,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Cohen's kappa of two reviewers on the pairs both labelled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pairwise {
@@ -121,18 +200,24 @@ pub struct Agreement {
     pub cohen: Vec<Pairwise>,
     /// Fleiss' kappa over the pairs every reviewer labelled (two reviewers or more).
     pub fleiss: Option<f64>,
-    /// Each pair's final label: the one its reviewers agree on; absent while they disagree.
+    /// Each pair's final label: the adjudicated one, else the one its reviewers agree on;
+    /// absent while they disagree.
     pub finals: BTreeMap<PairKey, Label>,
-    /// Pairs whose reviewers disagree.
+    /// Pairs whose reviewers disagree and that no one has adjudicated: the queue.
     pub disagreements: Vec<PairKey>,
+    /// Pairs adjudicated.
+    pub adjudicated: usize,
 }
 
 fn index(label: Label) -> usize {
     Label::ALL.iter().position(|l| *l == label).unwrap_or(0)
 }
 
-/// Agreement over `labels` (from [`ReviewStore::reviewer_labels`]).
-pub fn agreement(labels: &[ReviewerLabel]) -> Agreement {
+/// Agreement over `labels` (from [`ReviewStore::reviewer_labels`]), with `adjudications`
+/// setting the final label of the pairs they name.
+pub fn agreement(labels: &[ReviewerLabel], adjudications: &[Adjudication]) -> Agreement {
+    let adjudicated: BTreeMap<&PairKey, Label> =
+        adjudications.iter().map(|a| (&a.key, a.label)).collect();
     let mut by_pair: BTreeMap<&PairKey, BTreeMap<&str, Label>> = BTreeMap::new();
     for l in labels {
         by_pair
@@ -153,6 +238,11 @@ pub fn agreement(labels: &[ReviewerLabel]) -> Agreement {
     for (key, given) in &by_pair {
         if given.len() >= 2 {
             out.double_reviewed += 1;
+        }
+        if let Some(&label) = adjudicated.get(*key) {
+            out.finals.insert((*key).clone(), label);
+            out.adjudicated += 1;
+            continue;
         }
         let distinct: BTreeSet<usize> = given.values().map(|l| index(*l)).collect();
         match distinct.len() {
@@ -251,7 +341,7 @@ mod tests {
                 expect("c", "bob", Label::FullCopy),
             ]
         );
-        let a = agreement(&store.reviewer_labels().expect("labels"));
+        let a = agreement(&store.reviewer_labels().expect("labels"), &[]);
         assert_eq!(a.reviewers, ["ann", "bob"]);
         assert_eq!(a.double_reviewed, 2);
         assert_eq!(a.disagreements, [key("a")]);
@@ -265,7 +355,7 @@ mod tests {
         assert!((a.cohen[0].kappa.unwrap_or(f64::NAN) - 1.0 / 3.0).abs() < 1e-9);
         // Undoing bob's confirmation of c takes his label back; ann's stays.
         store.undo().expect("undo");
-        let after = agreement(&store.reviewer_labels().expect("labels"));
+        let after = agreement(&store.reviewer_labels().expect("labels"), &[]);
         assert_eq!(after.double_reviewed, 1);
         assert_eq!(after.finals.get(&key("c")), Some(&Label::FullCopy));
     }
@@ -302,7 +392,7 @@ mod tests {
             .set_label(&key("q"), names, Some(Label::Distinct), "bob", &context)
             .expect("label");
         assert_eq!(store.redo_own("ann").expect("redo").len(), 1);
-        let a = agreement(&store.reviewer_labels().expect("labels"));
+        let a = agreement(&store.reviewer_labels().expect("labels"), &[]);
         assert_eq!(a.double_reviewed, 1);
         assert_eq!(a.disagreements, [key("p")]);
         let latest = store.get(&key("p")).expect("get").expect("labelled");

@@ -103,6 +103,9 @@ impl ReviewStore {
             .map_err(err)?;
             None
         };
+        // Added beside schema 2 without a version step: older builds ignore the table.
+        conn.execute_batch(super::reviewers::CREATE_ADJUDICATIONS)
+            .map_err(err)?;
         Ok((
             Self {
                 conn,
