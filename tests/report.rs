@@ -338,6 +338,45 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
         Some(4)
     );
 
+    // The review set export: the final label as `label`, and a column per reviewer.
+    let csv_path = work.path().join("review.csv");
+    let (code, _, err) = common::run_replicant(&[
+        "export",
+        "--project",
+        project.to_str().expect("utf-8"),
+        "--out",
+        csv_path.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "export failed: {err}");
+    let mut reader = csv::Reader::from_path(&csv_path).expect("csv");
+    let headers = reader.headers().expect("headers").clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name} in {headers:?}"))
+    };
+    let (label, final_label, alice, bob) = (
+        column("label"),
+        column("final_label"),
+        column("label:alice"),
+        column("label:bob"),
+    );
+    let disputed = reader
+        .records()
+        .map(|r| r.expect("row"))
+        .find(|r| r[0] == chosen[2].0.1 && r[1] == chosen[2].0.2)
+        .expect("the disputed pair is exported");
+    assert_eq!(
+        (
+            &disputed[label],
+            &disputed[final_label],
+            &disputed[alice],
+            &disputed[bob]
+        ),
+        ("near_copy", "near_copy", "near_copy", "distinct")
+    );
+
     // The page: self-contained, and never written over without --force.
     let page = work.path().join("report.html");
     let args = [

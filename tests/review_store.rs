@@ -202,7 +202,9 @@ fn export_formats_match_the_labels_field_by_field() {
             "model",
             "prompt",
             "generation_hash",
-            "training_hash"
+            "training_hash",
+            "final_label",
+            "label:Ann Example"
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
@@ -228,6 +230,8 @@ fn export_formats_match_the_labels_field_by_field() {
         assert_eq!(Some(&row[9]), result.prompt.as_deref());
         assert_eq!(Some(&row[10]), result.generation_hash.as_deref());
         assert_eq!(Some(&row[11]), matched.training_hash.as_deref());
+        // One reviewer: the final label is hers, and so is her own column.
+        assert_eq!((&row[12], &row[13]), (label, label));
         let bytes = std::fs::read(&result.generation_path).expect("generation");
         assert_eq!(&row[10], blake3::hash(&bytes).to_hex().as_str());
     }
@@ -254,6 +258,8 @@ fn export_formats_match_the_labels_field_by_field() {
             Some(&row[2])
         );
         assert_eq!(object["label"], row[4]);
+        assert_eq!(object["final_label"], row[12]);
+        assert_eq!(object["reviewers"]["Ann Example"], row[13]);
         assert_eq!(object["reviewer"], row[5]);
         assert_eq!(object["note"], row[6]);
         assert_eq!(object["labelled_at"], row[7]);

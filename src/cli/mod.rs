@@ -732,6 +732,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     // (or another account's) exports too.
     let store = replicant::review::ReviewStore::open_read_only(&project.review_path())?;
     let records = store.all()?;
+    let reviews = store.reviews()?;
     let names = current_names(&project)?;
     let format = args
         .format
@@ -750,6 +751,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             names: &names,
             readable: &readable,
             progress: &mut |_, _| true,
+            reviews: &reviews,
         },
     )?;
     eprintln!(

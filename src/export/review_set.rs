@@ -106,6 +106,11 @@ pub struct ReviewRow {
     pub generation_hash: String,
     /// blake3 of the training image's bytes.
     pub training_hash: String,
+    /// The final label (adjudicated, else agreed by its reviewers; empty while disputed).
+    /// `label` is the same; this column names it for readers of a double review.
+    pub final_label: String,
+    /// Each reviewer's own label.
+    pub reviewers: std::collections::BTreeMap<String, String>,
 }
 
 /// The pairs' current names (generation, training) by key: a pair absent from it is shown
@@ -113,8 +118,13 @@ pub struct ReviewRow {
 pub type CurrentNames = HashMap<PairKey, (String, String)>;
 
 /// The rows of the labelled pairs of `records` (cleared labels are left out), each under its
-/// current names.
-pub fn review_rows(records: &[LabelRecord], names: &CurrentNames) -> Vec<ReviewRow> {
+/// current names, with `reviews`' labels by reviewer and final label (a pair `reviews` does
+/// not know keeps its record's label as final).
+pub fn review_rows(
+    records: &[LabelRecord],
+    names: &CurrentNames,
+    reviews: &crate::review::reviewers::Reviews,
+) -> Vec<ReviewRow> {
     records
         .iter()
         .filter_map(|r| {
@@ -122,12 +132,28 @@ pub fn review_rows(records: &[LabelRecord], names: &CurrentNames) -> Vec<ReviewR
                 .get(&r.key)
                 .cloned()
                 .unwrap_or_else(|| (r.generation.clone(), r.training.clone()));
+            let latest = r.label?;
+            let by_reviewer = reviews.by_pair.get(&r.key);
+            let final_label = match by_reviewer {
+                Some(_) => reviews.finals.get(&r.key).map(|l| l.as_str().to_string()),
+                None => Some(latest.as_str().to_string()),
+            }
+            .unwrap_or_default();
             Some(ReviewRow {
                 generation,
                 training,
                 rank: r.context.rank,
                 similarity: (r.context.similarity * 10_000.0).round() / 10_000.0,
-                label: r.label?.as_str().to_string(),
+                label: final_label.clone(),
+                final_label,
+                reviewers: by_reviewer
+                    .map(|given| {
+                        given
+                            .iter()
+                            .map(|(who, l)| (who.clone(), l.as_str().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
                 reviewer: r.reviewer.clone(),
                 note: r.note.clone(),
                 labelled_at: r.labelled_at.clone(),
@@ -155,6 +181,8 @@ pub struct ExportRequest<'a> {
     pub readable: &'a dyn Fn(&ImageLocation) -> bool,
     /// Called with (pairs done, pairs in all) as images are read; returning false cancels.
     pub progress: &'a mut dyn FnMut(usize, usize) -> bool,
+    /// Every reviewer's label and the final ones (empty: each record's label is final).
+    pub reviews: &'a crate::review::reviewers::Reviews,
 }
 
 /// Writes the review set of `records` to `out` as `request` says. Nothing is written when it
@@ -171,12 +199,13 @@ pub fn export_review_set(
         names,
         readable,
         progress,
+        reviews,
     } = request;
     if out.exists() && !force {
         return Err(ExportError::Exists(out.to_path_buf()));
     }
     let labelled: Vec<&LabelRecord> = records.iter().filter(|r| r.label.is_some()).collect();
-    let rows = review_rows(records, names);
+    let rows = review_rows(records, names, reviews);
     let mut report = ExportReport {
         pairs: rows.len(),
         ..ExportReport::default()
@@ -242,7 +271,7 @@ pub fn export_review_set(
     }
     let mut body = Vec::new();
     match format {
-        ReviewFormat::Csv => write_csv(&rows, &mut body),
+        ReviewFormat::Csv => write_csv(&rows, &reviews.reviewers, &mut body),
         ReviewFormat::JsonLines => write_jsonl(&rows, &mut body),
         ReviewFormat::Html => write_html(
             &rows,
@@ -309,9 +338,9 @@ pub fn csv_text_uncell(text: &str) -> &str {
     }
 }
 
-fn write_csv(rows: &[ReviewRow], out: &mut Vec<u8>) -> std::io::Result<()> {
+fn write_csv(rows: &[ReviewRow], reviewers: &[String], out: &mut Vec<u8>) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record([
+    let mut header: Vec<String> = [
         "generation",
         "training",
         "rank",
@@ -324,22 +353,39 @@ fn write_csv(rows: &[ReviewRow], out: &mut Vec<u8>) -> std::io::Result<()> {
         "prompt",
         "generation_hash",
         "training_hash",
-    ])?;
+        "final_label",
+    ]
+    .map(String::from)
+    .to_vec();
+    // A column per reviewer, named after them (neutralised like any text cell).
+    header.extend(
+        reviewers
+            .iter()
+            .map(|r| csv_text_cell(&format!("label:{r}")).into_owned()),
+    );
+    writer.write_record(&header)?;
     for row in rows {
-        writer.write_record([
-            csv_text_cell(&row.generation).as_ref(),
-            &csv_text_cell(&row.training),
-            &row.rank.to_string(),
-            &format!("{:.4}", row.similarity),
-            &row.label,
-            &csv_text_cell(&row.reviewer),
-            &csv_text_cell(&row.note),
-            &row.labelled_at,
-            &csv_text_cell(&row.model),
-            &csv_text_cell(row.prompt.as_deref().unwrap_or("")),
-            &row.generation_hash,
-            &row.training_hash,
-        ])?;
+        let mut cells: Vec<String> = vec![
+            csv_text_cell(&row.generation).into_owned(),
+            csv_text_cell(&row.training).into_owned(),
+            row.rank.to_string(),
+            format!("{:.4}", row.similarity),
+            row.label.clone(),
+            csv_text_cell(&row.reviewer).into_owned(),
+            csv_text_cell(&row.note).into_owned(),
+            row.labelled_at.clone(),
+            csv_text_cell(&row.model).into_owned(),
+            csv_text_cell(row.prompt.as_deref().unwrap_or("")).into_owned(),
+            row.generation_hash.clone(),
+            row.training_hash.clone(),
+            row.final_label.clone(),
+        ];
+        cells.extend(
+            reviewers
+                .iter()
+                .map(|r| row.reviewers.get(r).cloned().unwrap_or_default()),
+        );
+        writer.write_record(&cells)?;
     }
     writer.flush()
 }
@@ -350,6 +396,25 @@ fn write_jsonl(rows: &[ReviewRow], out: &mut Vec<u8>) -> std::io::Result<()> {
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// The label as the page shows it: the final label, or "disputed", with each reviewer's own
+/// when more than one labelled the pair.
+fn label_title(row: &ReviewRow) -> String {
+    let head = if row.label.is_empty() {
+        "disputed".to_string()
+    } else {
+        row.label.replace('_', " ")
+    };
+    if row.reviewers.len() < 2 {
+        return head;
+    }
+    let each: Vec<String> = row
+        .reviewers
+        .iter()
+        .map(|(who, l)| format!("{who}: {}", l.replace('_', " ")))
+        .collect();
+    format!("{head} ({})", each.join(", "))
 }
 
 /// Escapes text for HTML element content and attribute values.
@@ -454,7 +519,7 @@ figcaption{{font-size:12px;color:#555;word-break:break-all}}\
             "<section class=\"pair\"><div class=\"meta\"><span class=\"label {label}\">{label_title}</span> similarity <b>{sim:.4}</b> · rank {rank} · {reviewer} · {at}</div>\
 <div class=\"imgs\">{generation}{training}</div>{prompt}{note}<div class=\"meta\">model {model}</div></section>",
             label = escape_html(&row.label),
-            label_title = escape_html(&row.label.replace('_', " ")),
+            label_title = escape_html(&label_title(row)),
             sim = row.similarity,
             rank = row.rank,
             reviewer = escape_html(&row.reviewer),
@@ -510,9 +575,11 @@ mod tests {
             prompt: Some("-prompt".into()),
             generation_hash: "g".into(),
             training_hash: "t".into(),
+            final_label: "distinct".into(),
+            reviewers: [("=evil".to_string(), "distinct".to_string())].into(),
         };
         let mut body = Vec::new();
-        write_csv(&[row], &mut body).expect("csv");
+        write_csv(&[row], &["=evil".to_string()], &mut body).expect("csv");
         let mut reader = csv::Reader::from_reader(body.as_slice());
         let record = reader.records().next().expect("row").expect("parse");
         for (i, expected) in [

@@ -45,6 +45,8 @@ pub struct ExportSpec {
     pub names: CurrentNames,
     /// The project's folders: no image outside them is read.
     pub scope: ProjectScope,
+    /// The label store, read (read-only, off the UI thread) for each reviewer's labels.
+    pub review_path: PathBuf,
 }
 
 /// A running export. Dropping it cancels the export.
@@ -84,6 +86,11 @@ fn run(spec: ExportSpec, tx: &Sender<ExportEvent>, cancel: &AtomicBool, waker: O
         !cancel.load(Ordering::Relaxed)
     };
     let readable = |location: &crate::catalog::ImageLocation| spec.scope.contains(location);
+    // Each reviewer's labels come from the store's history; a store that cannot be read for
+    // them still exports every pair's latest label as final.
+    let reviews = crate::review::ReviewStore::open_read_only(&spec.review_path)
+        .and_then(|store| store.reviews())
+        .unwrap_or_default();
     let outcome = export_review_set(
         &spec.records,
         &spec.out,
@@ -94,6 +101,7 @@ fn run(spec: ExportSpec, tx: &Sender<ExportEvent>, cancel: &AtomicBool, waker: O
             names: &spec.names,
             readable: &readable,
             progress: &mut progress,
+            reviews: &reviews,
         },
     )
     .map_err(|err: ExportError| err.to_string());

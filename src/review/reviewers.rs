@@ -176,6 +176,37 @@ impl ReviewStore {
     }
 }
 
+/// Every reviewer's label and the final label of each pair, as exports write them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Reviews {
+    /// Everyone who labelled, sorted.
+    pub reviewers: Vec<String>,
+    /// Each pair's labels by reviewer.
+    pub by_pair: BTreeMap<PairKey, BTreeMap<String, Label>>,
+    /// Each pair's final label (adjudicated, else agreed); absent while disputed.
+    pub finals: BTreeMap<PairKey, Label>,
+}
+
+impl ReviewStore {
+    /// Every reviewer's label and each pair's final label.
+    pub fn reviews(&self) -> Result<Reviews, ReviewError> {
+        let labels = self.reviewer_labels()?;
+        let agreed = agreement(&labels, &self.adjudications()?);
+        let mut by_pair: BTreeMap<PairKey, BTreeMap<String, Label>> = BTreeMap::new();
+        for l in labels {
+            by_pair
+                .entry(l.key)
+                .or_default()
+                .insert(l.reviewer, l.label);
+        }
+        Ok(Reviews {
+            reviewers: agreed.reviewers,
+            by_pair,
+            finals: agreed.finals,
+        })
+    }
+}
+
 /// Cohen's kappa of two reviewers on the pairs both labelled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pairwise {

@@ -651,6 +651,7 @@ impl Desk {
             force: overwrite,
             names: self.review.current_names(),
             scope: self.review.project().scope(),
+            review_path: self.review.project().review_path(),
         };
         self.jobs.export.progress = (0, 0);
         self.jobs.export.job = Some(spawn_export(spec, waker));
