@@ -413,3 +413,90 @@ fn a_review_plan_is_saved_and_the_list_walks_it() {
     let i = desk.view().selected().expect("a generation selected");
     assert!(desk.review().in_plan(i), "N walks the plan");
 }
+
+/// Blind review: a pair another reviewer labelled shows unlabelled to the desk's reviewer
+/// until they label it; then the other's label shows beside theirs, and both stay in the
+/// store as each reviewer's own.
+#[test]
+fn blind_review_hides_another_reviewers_label_until_ones_own_is_given() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(project) = fixtures_project(root.path()) else {
+        return;
+    };
+    let (code, _, err) = common::run_replicant(&[
+        "label",
+        "--project",
+        project.to_str().expect("utf-8"),
+        "--generation",
+        "test_crop.png",
+        "--training",
+        "dfdc_1.jpg",
+        "--label",
+        "full_copy",
+        "--reviewer",
+        "alice",
+    ]);
+    assert_eq!(code, 0, "label failed: {err}");
+    let mut harness = harness(
+        StartMode::Project(project.clone()),
+        egui::vec2(1280.0, 800.0),
+    );
+    step_until(&mut harness, "the scan", |app| {
+        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
+    });
+    harness
+        .state_mut()
+        .push(Command::Setting(SettingCommand::AutoAdvance(false)));
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Button, "test_crop.png")
+        .click();
+    harness.run_steps(3);
+    let at = |app: &DeskApp| {
+        let desk = app.desk().expect("desk");
+        let i = desk.view().selected().expect("selected");
+        (i, desk.view().selected_match())
+    };
+    let pair = at(harness.state());
+    let review = harness.state().desk().expect("desk").review();
+    assert!(review.is_blind());
+    assert_eq!(review.pair_label(pair), None, "alice's label is hidden");
+    assert!(review.others_on(pair).is_none());
+
+    harness.key_press(egui::Key::Num2);
+    harness.run_steps(2);
+    let review = harness.state().desk().expect("desk").review();
+    assert_eq!(review.pair_label(pair), Some(Label::NearCopy));
+    let others = review.others_on(pair).expect("shown once labelled");
+    assert_eq!(others.get("alice"), Some(&Label::FullCopy));
+    harness.get_by_label_contains("Also labelled — alice: Full copy");
+
+    let store = ReviewStore::open(&project.join("review.sqlite")).expect("store");
+    let mut given: Vec<(String, Label)> = store
+        .reviewer_labels()
+        .expect("labels")
+        .into_iter()
+        .map(|l| (l.reviewer, l.label))
+        .collect();
+    given.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        given,
+        [
+            ("alice".to_string(), Label::FullCopy),
+            ("reviewer".to_string(), Label::NearCopy)
+        ]
+    );
+    // Undo takes back the desk reviewer's own label only: alice's stays hidden, and hers.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    harness.run_steps(2);
+    let review = harness.state().desk().expect("desk").review();
+    assert_eq!(review.pair_label(pair), None);
+    let desk = harness.state().desk().expect("desk");
+    let (generation, m) = desk.current().expect("selected pair");
+    let key = PairKey::of(generation, m).expect("content key");
+    let latest = store.get(&key).expect("read").expect("alice's label");
+    assert_eq!(
+        (latest.reviewer.as_str(), latest.label),
+        ("alice", Some(Label::FullCopy))
+    );
+    assert_eq!(store.reviewer_labels().expect("labels").len(), 1);
+}

@@ -267,7 +267,8 @@ impl DeskApp {
         self.opening = None;
         match opened {
             Ok(opened) => {
-                let (mut desk, messages) = Desk::from_opened(opened, self.waker.clone());
+                let (mut desk, messages) =
+                    Desk::from_opened(opened, &self.settings.reviewer, self.waker.clone());
                 self.notices.extend(messages);
                 let project = desk.review().project();
                 self.settings.remember(RecentProject {

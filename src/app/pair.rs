@@ -137,6 +137,17 @@ pub fn pair_ui(
         ) {
             ui.label(egui::RichText::new(reason.text()).small());
         }
+        if let Some(others) = desk.review().others_on((i, selected_match)) {
+            let each: Vec<String> = others
+                .iter()
+                .map(|(who, label)| format!("{who}: {}", label.title()))
+                .collect();
+            ui.label(
+                egui::RichText::new(format!("Also labelled — {}", each.join(", ")))
+                    .small()
+                    .strong(),
+            );
+        }
     });
 
     let current = result.matches.get(selected_match);

@@ -88,11 +88,25 @@ fn run(spec: ExportSpec, tx: &Sender<ExportEvent>, cancel: &AtomicBool, waker: O
     let readable = |location: &crate::catalog::ImageLocation| spec.scope.contains(location);
     // Each reviewer's labels come from the store's history; a store that cannot be read for
     // them still exports every pair's latest label as final.
-    let reviews = crate::review::ReviewStore::open_read_only(&spec.review_path)
-        .and_then(|store| store.reviews())
+    let store = crate::review::ReviewStore::open_read_only(&spec.review_path);
+    let reviews = store
+        .as_ref()
+        .ok()
+        .and_then(|s| s.reviews().ok())
         .unwrap_or_default();
+    // Every pair's latest label from the store: the desk's own view may be one reviewer's
+    // (blind review).
+    let records = match store.as_ref().map(|s| s.all()) {
+        Ok(Ok(mut all)) => {
+            all.sort_by(|a, b| {
+                (&a.generation, &a.training, &a.key).cmp(&(&b.generation, &b.training, &b.key))
+            });
+            all
+        }
+        _ => spec.records.clone(),
+    };
     let outcome = export_review_set(
-        &spec.records,
+        &records,
         &spec.out,
         ExportRequest {
             format: spec.format,

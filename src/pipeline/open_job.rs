@@ -37,6 +37,8 @@ pub struct OpenedProject {
     pub last: LastScan,
     /// Its review plan, when one was drawn.
     pub plan: Option<crate::review::plan::ReviewPlan>,
+    /// Every reviewer's own labels (for blind review).
+    pub reviewer_labels: Vec<crate::review::reviewers::ReviewerLabel>,
     /// What the reviewer must be told on opening: results that cannot be read (the file and
     /// the remedy), labels an upgrade could not attach.
     pub messages: Vec<String>,
@@ -87,8 +89,15 @@ pub fn read_project(project: Project) -> Result<OpenedProject, ReviewError> {
         messages.push(why);
         None
     });
+    let reviewer_labels = review.reviewer_labels().unwrap_or_else(|why| {
+        messages.push(format!(
+            "each reviewer's own labels could not be read ({why}); blind review is off"
+        ));
+        Vec::new()
+    });
     Ok(OpenedProject {
         plan,
+        reviewer_labels,
         project,
         review,
         labels,

@@ -47,11 +47,14 @@ pub struct ReviewerLabel {
     pub similarity: f32,
     /// When.
     pub labelled_at: String,
+    /// The reviewer's own record of the pair (their label and note).
+    pub record: LabelRecord,
 }
 
 impl ReviewerLabel {
     fn of(record: &LabelRecord, label: Label) -> Self {
         Self {
+            record: record.clone(),
             key: record.key.clone(),
             generation: record.generation.clone(),
             training: record.training.clone(),
@@ -100,6 +103,7 @@ impl ReviewStore {
             let mine = after.label.map(|label| {
                 let mut own = ReviewerLabel::of(&after, label);
                 own.reviewer.clone_from(&reviewer);
+                own.record.reviewer.clone_from(&reviewer);
                 own
             });
             current.insert((after.key.clone(), reviewer), mine);

@@ -53,21 +53,33 @@ impl Desk {
         project: crate::pipeline::Project,
         waker: Option<Waker>,
     ) -> Result<(Self, Vec<String>), ReviewError> {
-        Ok(Self::from_opened(read_project(project)?, waker))
+        let reviewer = crate::review::default_reviewer();
+        Ok(Self::from_opened(read_project(project)?, &reviewer, waker))
     }
 
     /// A desk on a project already read from disk, and what the reviewer must be told.
-    pub fn from_opened(opened: OpenedProject, waker: Option<Waker>) -> (Self, Vec<String>) {
+    pub fn from_opened(
+        opened: OpenedProject,
+        reviewer: &str,
+        waker: Option<Waker>,
+    ) -> (Self, Vec<String>) {
         let OpenedProject {
             project,
             review,
             labels,
             last,
             plan,
-            messages,
+            reviewer_labels,
+            mut messages,
         } = opened;
         let mut review = ReviewState::new(project, review, labels, last.results, last.model_key);
         review.set_plan(plan);
+        review.go_blind(reviewer_labels, reviewer);
+        if review.is_blind() {
+            messages.push(format!(
+                "Blind review: others have labelled this project, so only your labels ({reviewer}) are shown; a pair shows theirs once you label it"
+            ));
+        }
         let desk = Self {
             review,
             jobs: Jobs {

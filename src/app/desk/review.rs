@@ -29,6 +29,17 @@ pub struct ReviewState {
     last_write: Option<Duration>,
     /// The review plan, and the names of the generations it drew.
     plan: Option<(crate::review::plan::ReviewPlan, HashSet<String>)>,
+    /// Blind review: on when others have labelled the project. The desk then shows only the
+    /// current reviewer's own labels, and others' on a pair once one's own is given.
+    blind: Option<Blind>,
+}
+
+/// What blind review keeps apart.
+struct Blind {
+    /// The current reviewer.
+    me: String,
+    /// Other reviewers' labels, by pair.
+    others: HashMap<PairKey, std::collections::BTreeMap<String, Label>>,
 }
 
 /// A pair of the results: (generation index, match index).
@@ -54,11 +65,49 @@ impl ReviewState {
             labelled_at: VecDeque::new(),
             last_write: None,
             plan: None,
+            blind: None,
         };
         for result in results {
             review.upsert(result);
         }
         review
+    }
+
+    /// Turns blind review on when `given` (every reviewer's own labels) holds labels by
+    /// someone other than `me`: the desk's labels become `me`'s own.
+    pub fn go_blind(&mut self, given: Vec<crate::review::reviewers::ReviewerLabel>, me: &str) {
+        if given.iter().all(|l| l.reviewer == me) {
+            return;
+        }
+        let mut others: HashMap<PairKey, std::collections::BTreeMap<String, Label>> =
+            HashMap::new();
+        let mut own = HashMap::new();
+        for l in given {
+            if l.reviewer == me {
+                own.insert(l.key.clone(), l.record);
+            } else {
+                others.entry(l.key).or_default().insert(l.reviewer, l.label);
+            }
+        }
+        self.labels = own;
+        self.blind = Some(Blind {
+            me: me.to_string(),
+            others,
+        });
+    }
+
+    /// Whether blind review is on.
+    pub fn is_blind(&self) -> bool {
+        self.blind.is_some()
+    }
+
+    /// Other reviewers' labels on pair `at`, shown once the current reviewer has given one
+    /// (blind review only).
+    pub fn others_on(&self, at: PairAt) -> Option<&std::collections::BTreeMap<String, Label>> {
+        let blind = self.blind.as_ref()?;
+        let key = self.key_of(at)?;
+        self.labels.get(&key)?;
+        blind.others.get(&key)
     }
 
     /// The review plan, if one was drawn.
@@ -320,6 +369,24 @@ impl ReviewState {
             self.store.undo_own(reviewer)
         }
         .map_err(|e| e.to_string())?;
+        if let Some(blind) = &self.blind {
+            // The pair's latest label may be another reviewer's: show one's own instead.
+            let own: HashMap<PairKey, LabelRecord> = self
+                .store
+                .reviewer_labels()
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|l| l.reviewer == blind.me)
+                .map(|l| (l.key, l.record))
+                .collect();
+            for change in &changes {
+                match own.get(&change.key) {
+                    Some(record) => self.labels.insert(change.key.clone(), record.clone()),
+                    None => self.labels.remove(&change.key),
+                };
+            }
+            return Ok(changes);
+        }
         for change in &changes {
             match &change.now {
                 Some(record) => self.labels.insert(change.key.clone(), record.clone()),
