@@ -468,7 +468,8 @@ fn blind_review_hides_another_reviewers_label_until_ones_own_is_given() {
     assert_eq!(review.pair_label(pair), Some(Label::NearCopy));
     let others = review.others_on(pair).expect("shown once labelled");
     assert_eq!(others.get("alice"), Some(&Label::FullCopy));
-    harness.get_by_label_contains("Also labelled — alice: Full copy");
+    // They disagree, so the pair joins the adjudication queue and says so.
+    harness.get_by_label_contains("Disputed — alice: Full copy, reviewer: Near copy");
 
     let store = ReviewStore::open(&project.join("review.sqlite")).expect("store");
     let mut given: Vec<(String, Label)> = store
@@ -499,4 +500,82 @@ fn blind_review_hides_another_reviewers_label_until_ones_own_is_given() {
         ("alice", Some(Label::FullCopy))
     );
     assert_eq!(store.reviewer_labels().expect("labels").len(), 1);
+}
+
+/// The adjudication queue: a pair two reviewers disagree on is listed under "Disputed" with
+/// both labels, and adjudicating it sets its final label in the store and empties the queue.
+#[test]
+fn a_disputed_pair_is_queued_and_adjudicated_in_the_desk() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(project) = fixtures_project(root.path()) else {
+        return;
+    };
+    for (reviewer, label) in [("alice", "full_copy"), ("bob", "distinct")] {
+        let (code, _, err) = common::run_replicant(&[
+            "label",
+            "--project",
+            project.to_str().expect("utf-8"),
+            "--generation",
+            "test_crop.png",
+            "--training",
+            "dfdc_1.jpg",
+            "--label",
+            label,
+            "--reviewer",
+            reviewer,
+        ]);
+        assert_eq!(code, 0, "label failed: {err}");
+    }
+    let mut harness = harness(
+        StartMode::Project(project.clone()),
+        egui::vec2(1280.0, 800.0),
+    );
+    step_until(&mut harness, "the scan", |app| {
+        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
+    });
+    assert!(
+        harness
+            .state()
+            .desk()
+            .is_some_and(|d| d.review().has_disputes())
+    );
+    harness
+        .state_mut()
+        .push(Command::List(replicant::app::ListCommand::DisputedOnly(
+            true,
+        )));
+    harness.run_steps(3);
+    let listed = harness
+        .state()
+        .desk()
+        .map(|d| d.view().order().to_vec())
+        .unwrap_or_default();
+    assert_eq!(
+        listed.len(),
+        1,
+        "the queue holds the one disputed generation"
+    );
+    harness
+        .state_mut()
+        .push(Command::SelectGeneration(listed[0]));
+    harness.run_steps(3);
+    harness.get_by_label_contains("Disputed — alice: Full copy, bob: Distinct");
+    harness
+        .state_mut()
+        .push(Command::Adjudicate(Label::NearCopy));
+    harness.run_steps(2);
+    let store = ReviewStore::open(&project.join("review.sqlite")).expect("store");
+    let adjudicated: Vec<(Label, String)> = store
+        .adjudications()
+        .expect("read")
+        .into_iter()
+        .map(|a| (a.label, a.reviewer))
+        .collect();
+    assert_eq!(adjudicated, [(Label::NearCopy, "reviewer".to_string())]);
+    assert!(
+        !harness
+            .state()
+            .desk()
+            .is_some_and(|d| d.review().has_disputes())
+    );
 }

@@ -66,6 +66,8 @@ pub enum Command {
     /// Draw a review plan of this many generations per similarity band, save it in the
     /// project and show only its generations.
     SamplePlan(usize),
+    /// Set the final label of the disputed pair on screen.
+    Adjudicate(crate::review::Label),
     /// Show or hide the list of skipped files.
     ToggleSkipped,
     /// Start (or restart) the scan of the open project.
@@ -156,6 +158,8 @@ pub enum ListCommand {
     CollagesOnly(bool),
     /// Only the generations of the review plan.
     PlanOnly(bool),
+    /// Only generations with a pair whose reviewers disagree (the adjudication queue).
+    DisputedOnly(bool),
     /// Top-1 similarity range.
     Similarity(f32, f32),
 }

@@ -127,6 +127,16 @@ pub fn list_ui(
         {
             list(ListCommand::CollagesOnly(collages));
         }
+        if desk.review().has_disputes() || filter.disputed_only {
+            let mut disputed = filter.disputed_only;
+            if ui
+                .checkbox(&mut disputed, "Disputed")
+                .on_hover_text("Only generations with a pair whose reviewers disagree: the adjudication queue")
+                .changed()
+            {
+                list(ListCommand::DisputedOnly(disputed));
+            }
+        }
         if let Some(plan) = desk.review().plan() {
             let mut plan_only = filter.plan_only;
             if ui

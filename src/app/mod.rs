@@ -13,6 +13,7 @@ pub mod keys;
 mod list;
 mod menu;
 mod pair;
+mod pair_notes;
 pub mod settings;
 mod stats;
 mod status;
@@ -439,6 +440,9 @@ impl DeskApp {
                     self.commands.push(Command::Report(None));
                 }
                 Ok(())
+            }
+            Command::Adjudicate(label) => {
+                self.with_desk(|desk, how| desk.adjudicate(label, how.reviewer))
             }
             Command::SamplePlan(per_band) => self.with_desk(|desk, _| desk.sample_plan(per_band)),
             Command::Report(out) => {

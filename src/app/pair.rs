@@ -123,31 +123,7 @@ pub fn pair_ui(
                     }
                 });
             });
-        let original = desk
-            .images()
-            .get(&crate::catalog::ImageLocation::File(
-                result.generation_path.clone(),
-            ))
-            .map(|u| u.original.0);
-        for reason in crate::explain::reasons(
-            &result.matches,
-            selected_match,
-            original,
-            crate::layout::LAYOUT_WEIGHT,
-        ) {
-            ui.label(egui::RichText::new(reason.text()).small());
-        }
-        if let Some(others) = desk.review().others_on((i, selected_match)) {
-            let each: Vec<String> = others
-                .iter()
-                .map(|(who, label)| format!("{who}: {}", label.title()))
-                .collect();
-            ui.label(
-                egui::RichText::new(format!("Also labelled — {}", each.join(", ")))
-                    .small()
-                    .strong(),
-            );
-        }
+        super::pair_notes::pair_notes_ui(ui, desk, result, (i, selected_match), out);
     });
 
     let current = result.matches.get(selected_match);

@@ -39,6 +39,8 @@ pub struct OpenedProject {
     pub plan: Option<crate::review::plan::ReviewPlan>,
     /// Every reviewer's own labels (for blind review).
     pub reviewer_labels: Vec<crate::review::reviewers::ReviewerLabel>,
+    /// Adjudicated pairs.
+    pub adjudications: Vec<crate::review::reviewers::Adjudication>,
     /// What the reviewer must be told on opening: results that cannot be read (the file and
     /// the remedy), labels an upgrade could not attach.
     pub messages: Vec<String>,
@@ -95,9 +97,14 @@ pub fn read_project(project: Project) -> Result<OpenedProject, ReviewError> {
         ));
         Vec::new()
     });
+    let adjudications = review.adjudications().unwrap_or_else(|why| {
+        messages.push(format!("adjudications could not be read ({why})"));
+        Vec::new()
+    });
     Ok(OpenedProject {
         plan,
         reviewer_labels,
+        adjudications,
         project,
         review,
         labels,

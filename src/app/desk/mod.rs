@@ -70,10 +70,12 @@ impl Desk {
             last,
             plan,
             reviewer_labels,
+            adjudications,
             mut messages,
         } = opened;
         let mut review = ReviewState::new(project, review, labels, last.results, last.model_key);
         review.set_plan(plan);
+        review.set_disputes(&reviewer_labels, &adjudications);
         review.go_blind(reviewer_labels, reviewer);
         if review.is_blind() {
             messages.push(format!(
@@ -342,6 +344,16 @@ impl Desk {
 
     /// Labels the pair on screen (pair view, then auto-advance) or the grid's selection
     /// (the cursor's generation when nothing is selected), in one transaction.
+    pub fn adjudicate(&mut self, label: Label, reviewer: &str) -> Result<(), String> {
+        let Some(at) = self.current_at() else {
+            return Ok(());
+        };
+        self.review.adjudicate(at, label, reviewer)?;
+        self.view.invalidate();
+        Ok(())
+    }
+
+    /// Labels the pair on screen (or the grid's selection).
     pub fn label(&mut self, label: Option<Label>, how: Reviewing<'_>) -> Result<(), String> {
         match self.view.mode() {
             Mode::Pair => {
@@ -606,6 +618,7 @@ impl Desk {
             ListCommand::Labels(labels) => filter.labels = labels,
             ListCommand::CollagesOnly(on) => filter.collages_only = on,
             ListCommand::PlanOnly(on) => filter.plan_only = on,
+            ListCommand::DisputedOnly(on) => filter.disputed_only = on,
             ListCommand::Similarity(min, max) => {
                 filter.min_similarity = min.clamp(-1.0, 1.0);
                 filter.max_similarity = max.clamp(-1.0, 1.0);

@@ -29,6 +29,8 @@ pub struct ReviewState {
     last_write: Option<Duration>,
     /// The review plan, and the names of the generations it drew.
     plan: Option<(crate::review::plan::ReviewPlan, HashSet<String>)>,
+    /// Pairs whose reviewers disagree and that no one has adjudicated: each reviewer's label.
+    disputes: HashMap<PairKey, std::collections::BTreeMap<String, Label>>,
     /// Blind review: on when others have labelled the project. The desk then shows only the
     /// current reviewer's own labels, and others' on a pair once one's own is given.
     blind: Option<Blind>,
@@ -66,6 +68,7 @@ impl ReviewState {
             last_write: None,
             plan: None,
             blind: None,
+            disputes: HashMap::new(),
         };
         for result in results {
             review.upsert(result);
@@ -94,6 +97,58 @@ impl ReviewState {
             me: me.to_string(),
             others,
         });
+    }
+
+    /// Takes the disagreements of `given` (every reviewer's own labels) not settled by
+    /// `adjudications` as the queue to adjudicate.
+    pub fn set_disputes(
+        &mut self,
+        given: &[crate::review::reviewers::ReviewerLabel],
+        adjudications: &[crate::review::reviewers::Adjudication],
+    ) {
+        let agreed = crate::review::reviewers::agreement(given, adjudications);
+        let queue: HashSet<PairKey> = agreed.disagreements.into_iter().collect();
+        self.disputes.clear();
+        for l in given.iter().filter(|l| queue.contains(&l.key)) {
+            self.disputes
+                .entry(l.key.clone())
+                .or_default()
+                .insert(l.reviewer.clone(), l.label);
+        }
+    }
+
+    /// Whether any pair waits for adjudication.
+    pub fn has_disputes(&self) -> bool {
+        !self.disputes.is_empty()
+    }
+
+    /// The reviewers' labels on pair `at` when they disagree and no one has adjudicated.
+    pub fn dispute_on(&self, at: PairAt) -> Option<&std::collections::BTreeMap<String, Label>> {
+        self.disputes.get(&self.key_of(at)?)
+    }
+
+    /// Whether any pair of generation `i` is disputed.
+    pub fn disputed_generation(&self, i: usize) -> bool {
+        self.results
+            .get(i)
+            .is_some_and(|r| (0..r.matches.len()).any(|m| self.dispute_on((i, m)).is_some()))
+    }
+
+    /// Adjudicates pair `at` as `label` (the final label, kept apart from the reviewers').
+    pub(super) fn adjudicate(
+        &mut self,
+        at: PairAt,
+        label: Label,
+        reviewer: &str,
+    ) -> Result<(), String> {
+        let Some(key) = self.key_of(at) else {
+            return Ok(());
+        };
+        self.store
+            .adjudicate(&key, Some(label), reviewer)
+            .map_err(|e| e.to_string())?;
+        self.disputes.remove(&key);
+        Ok(())
     }
 
     /// Whether blind review is on.
@@ -338,7 +393,19 @@ impl ReviewState {
         while self.labelled_at.len() > PACE_WINDOW {
             self.labelled_at.pop_front();
         }
+        if self.blind.is_some() {
+            // With several reviewers a label may open (or settle) a disagreement.
+            self.refresh_disputes()?;
+        }
         Ok(count)
+    }
+
+    /// Reads the reviewers' labels and adjudications again for the adjudication queue.
+    fn refresh_disputes(&mut self) -> Result<(), String> {
+        let given = self.store.reviewer_labels().map_err(|e| e.to_string())?;
+        let adjudications = self.store.adjudications().map_err(|e| e.to_string())?;
+        self.set_disputes(&given, &adjudications);
+        Ok(())
     }
 
     /// Saves the note of pair `at` (unchanged notes are not written).

@@ -90,6 +90,8 @@ pub struct ListFilter {
     pub collages_only: bool,
     /// Show only the review plan's generations.
     pub plan_only: bool,
+    /// Show only generations waiting for adjudication.
+    pub disputed_only: bool,
 }
 
 impl Default for ListFilter {
@@ -102,6 +104,7 @@ impl Default for ListFilter {
             labels: LabelFilter::All,
             collages_only: false,
             plan_only: false,
+            disputed_only: false,
         }
     }
 }
@@ -301,6 +304,9 @@ impl ViewState {
                     return false;
                 }
                 if self.filter.plan_only && !review.in_plan(i) {
+                    return false;
+                }
+                if self.filter.disputed_only && !review.disputed_generation(i) {
                     return false;
                 }
                 self.filter.labels.admits(review.generation_label(i))
