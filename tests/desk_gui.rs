@@ -57,6 +57,7 @@ fn harness_with_regions(
             }
             // Fixed texts, so the snapshots do not depend on who runs them.
             app.settings_mut().reviewer = "reviewer".into();
+            app.settings_mut().reviewer_confirmed = true;
             app.settings_mut().show_frame_time = false;
             app
         })
@@ -578,4 +579,62 @@ fn a_disputed_pair_is_queued_and_adjudicated_in_the_desk() {
             .desk()
             .is_some_and(|d| d.review().has_disputes())
     );
+}
+
+/// The desk asks once who is reviewing; confirming a name shows that reviewer's own labels.
+#[test]
+fn the_desk_asks_who_reviews_once_and_shows_their_labels() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(project) = fixtures_project(root.path()) else {
+        return;
+    };
+    let (code, _, err) = common::run_replicant(&[
+        "label",
+        "--project",
+        project.to_str().expect("utf-8"),
+        "--generation",
+        "test_crop.png",
+        "--training",
+        "dfdc_1.jpg",
+        "--label",
+        "full_copy",
+        "--reviewer",
+        "alice",
+    ]);
+    assert_eq!(code, 0, "label failed: {err}");
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1280.0, 800.0))
+        .wgpu()
+        .build_eframe(move |cc| {
+            let mut app = DeskApp::new(cc, StartMode::Project(project)).with_model(common::sscd());
+            app.settings_mut().reviewer = "someone".into();
+            app.settings_mut().reviewer_confirmed = false;
+            app
+        });
+    step_until(&mut harness, "the scan", |app| {
+        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
+    });
+    harness.get_by_label("Start reviewing");
+    assert!(
+        harness
+            .state()
+            .desk()
+            .is_some_and(|d| d.review().is_blind())
+    );
+    harness
+        .state_mut()
+        .push(Command::Setting(SettingCommand::Reviewer("alice".into())));
+    harness
+        .state_mut()
+        .push(Command::Setting(SettingCommand::ConfirmReviewer));
+    harness.run_steps(3);
+    assert!(harness.state().settings().reviewer_confirmed);
+    assert!(
+        harness.query_by_label("Start reviewing").is_none(),
+        "asked once"
+    );
+    let desk = harness.state().desk().expect("desk");
+    assert!(!desk.review().is_blind(), "alice alone has labelled");
+    let labelled: Vec<Option<Label>> = desk.review().records().map(|r| r.label).collect();
+    assert_eq!(labelled, [Some(Label::FullCopy)]);
 }

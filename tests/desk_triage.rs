@@ -58,6 +58,7 @@ fn harness(
             let mut app = DeskApp::new(cc, StartMode::Project(project)).with_model(common::sscd());
             let settings = app.settings_mut();
             settings.reviewer = "reviewer".into();
+            settings.reviewer_confirmed = true;
             settings.show_frame_time = false;
             settings.theme = theme;
             settings.top_k = 10;
@@ -431,7 +432,7 @@ fn generations_are_listed_before_their_matches() {
         .with_size(egui::vec2(1280.0, 800.0))
         .wgpu()
         .build_eframe(move |cc| {
-            DeskApp::new(
+            let mut app = DeskApp::new(
                 cc,
                 StartMode::Folders {
                     generations: set.generations,
@@ -440,7 +441,9 @@ fn generations_are_listed_before_their_matches() {
                     project: Some(project),
                 },
             )
-            .with_model(common::sscd())
+            .with_model(common::sscd());
+            app.settings_mut().reviewer_confirmed = true;
+            app
         });
     let mut seen_pending = false;
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -207,6 +207,8 @@ pub enum SettingCommand {
     Model(String),
     /// The reviewer's name.
     Reviewer(String),
+    /// The reviewer confirmed their name: labels shown become theirs (blind review).
+    ConfirmReviewer,
     /// The theme.
     Theme(ThemeChoice),
     /// The frame-time readout.

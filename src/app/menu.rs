@@ -86,8 +86,12 @@ pub fn menu_ui(ui: &mut egui::Ui, settings: &Settings, open: bool, out: &mut Vec
             ui.horizontal(|ui| {
                 ui.label("Reviewer");
                 let mut reviewer = settings.reviewer.clone();
-                if ui.text_edit_singleline(&mut reviewer).changed() {
+                let field = ui.text_edit_singleline(&mut reviewer);
+                if field.changed() {
                     out.push(Command::Setting(SettingCommand::Reviewer(reviewer)));
+                }
+                if field.lost_focus() {
+                    out.push(Command::Setting(SettingCommand::ConfirmReviewer));
                 }
             });
             ui.horizontal(|ui| {

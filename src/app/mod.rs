@@ -506,6 +506,14 @@ impl DeskApp {
             SettingCommand::TopK(k) => settings.top_k = k.clamp(1, 50),
             SettingCommand::Model(model) => settings.model = model,
             SettingCommand::Reviewer(name) => settings.reviewer = name,
+            SettingCommand::ConfirmReviewer => {
+                settings.reviewer_confirmed = true;
+                if let Some(desk) = &mut self.desk {
+                    if let Err(why) = desk.use_reviewer(&settings.reviewer) {
+                        self.notices.push(why);
+                    }
+                }
+            }
             SettingCommand::Theme(theme) => settings.theme = theme,
             SettingCommand::FrameTime(on) => settings.show_frame_time = on,
             SettingCommand::AutoAdvance(on) => settings.auto_advance = on,
@@ -743,6 +751,9 @@ impl eframe::App for DeskApp {
                 status::skipped_window(&ctx, desk, &mut out);
             }
         }
+        if self.desk.is_some() && !self.settings.reviewer_confirmed {
+            reviewer_window(&ctx, &self.settings, &mut out);
+        }
         self.overwrite_window(&ctx, &mut out);
         self.notices_ui(&ctx, &mut out);
         self.commands.extend(out);
@@ -817,4 +828,26 @@ impl DeskApp {
                 }
             });
     }
+}
+
+/// Asks once who is reviewing (the operating system's user by default): labels are stored
+/// under this name, and blind review shows this reviewer's own.
+fn reviewer_window(ctx: &egui::Context, settings: &Settings, out: &mut Vec<Command>) {
+    egui::Window::new("Who is reviewing?")
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_TOP, [0.0, 80.0])
+        .show(ctx, |ui| {
+            ui.label("Each label is stored under the reviewer's name; with several reviewers each keeps their own, and agreement is measured between them.");
+            let mut name = settings.reviewer.clone();
+            if ui.text_edit_singleline(&mut name).changed() {
+                out.push(Command::Setting(SettingCommand::Reviewer(name)));
+            }
+            if ui
+                .add_enabled(!settings.reviewer.trim().is_empty(), egui::Button::new("Start reviewing"))
+                .clicked()
+            {
+                out.push(Command::Setting(SettingCommand::ConfirmReviewer));
+            }
+        });
 }

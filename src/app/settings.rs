@@ -51,6 +51,8 @@ pub struct Settings {
     pub model: String,
     /// The name stored with each label.
     pub reviewer: String,
+    /// Whether the reviewer confirmed their name (the desk asks once).
+    pub reviewer_confirmed: bool,
     /// The colour theme.
     pub theme: ThemeChoice,
     /// Width of the generations list in points.
@@ -76,6 +78,7 @@ impl Default for Settings {
             top_k: 5,
             model: "sscd".into(),
             reviewer: crate::review::default_reviewer(),
+            reviewer_confirmed: false,
             theme: ThemeChoice::System,
             list_width: 380.0,
             show_stats: false,

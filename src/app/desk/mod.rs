@@ -342,8 +342,14 @@ impl Desk {
         self.jobs.images.take_evicted()
     }
 
-    /// Labels the pair on screen (pair view, then auto-advance) or the grid's selection
-    /// (the cursor's generation when nothing is selected), in one transaction.
+    /// Shows the labels as reviewer `name` should see them (after the name is confirmed).
+    pub fn use_reviewer(&mut self, name: &str) -> Result<(), String> {
+        self.review.use_reviewer(name)?;
+        self.view.invalidate();
+        Ok(())
+    }
+
+    /// Sets the final label of the disputed pair on screen (adjudication).
     pub fn adjudicate(&mut self, label: Label, reviewer: &str) -> Result<(), String> {
         let Some(at) = self.current_at() else {
             return Ok(());
@@ -353,7 +359,8 @@ impl Desk {
         Ok(())
     }
 
-    /// Labels the pair on screen (or the grid's selection).
+    /// Labels the pair on screen (pair view, then auto-advance) or the grid's selection
+    /// (the cursor's generation when nothing is selected), in one transaction.
     pub fn label(&mut self, label: Option<Label>, how: Reviewing<'_>) -> Result<(), String> {
         match self.view.mode() {
             Mode::Pair => {

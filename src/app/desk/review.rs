@@ -151,6 +151,17 @@ impl ReviewState {
         Ok(())
     }
 
+    /// Shows the labels as `me` should see them: blind review again from the store (a changed
+    /// reviewer name changes whose labels are one's own).
+    pub(super) fn use_reviewer(&mut self, me: &str) -> Result<(), String> {
+        let given = self.store.reviewer_labels().map_err(|e| e.to_string())?;
+        let latest = self.store.all().map_err(|e| e.to_string())?;
+        self.blind = None;
+        self.labels = latest.into_iter().map(|r| (r.key.clone(), r)).collect();
+        self.go_blind(given, me);
+        Ok(())
+    }
+
     /// Whether blind review is on.
     pub fn is_blind(&self) -> bool {
         self.blind.is_some()
