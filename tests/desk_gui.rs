@@ -77,14 +77,38 @@ fn step_until(harness: &mut Harness<'_, DeskApp>, what: &str, done: impl Fn(&Des
 /// The desk on [`fixtures_project`], its scan done: the project and the harness.
 fn opened_fixtures(root: &Path) -> Option<(PathBuf, Harness<'static, DeskApp>)> {
     let project = fixtures_project(root)?;
+    let harness = opened(&project);
+    Some((project, harness))
+}
+
+/// The desk on a project of [`fixtures_project`], its scan (three generations) done.
+fn opened(project: &Path) -> Harness<'static, DeskApp> {
     let mut harness = harness(
-        StartMode::Project(project.clone()),
+        StartMode::Project(project.to_path_buf()),
         egui::vec2(1280.0, 800.0),
     );
     step_until(&mut harness, "the scan", |app| {
         app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
     });
-    Some((project, harness))
+    harness
+}
+
+/// Labels the fixtures project's `test_crop.png ~ dfdc_1.jpg` through the CLI as `reviewer`.
+fn label_crop_as(project: &Path, label: &str, reviewer: &str) {
+    let (code, _, err) = common::run_replicant(&[
+        "label",
+        "--project",
+        project.to_str().expect("utf-8"),
+        "--generation",
+        "test_crop.png",
+        "--training",
+        "dfdc_1.jpg",
+        "--label",
+        label,
+        "--reviewer",
+        reviewer,
+    ]);
+    assert_eq!(code, 0, "label failed: {err}");
 }
 
 fn images_ready(app: &DeskApp) -> bool {
@@ -424,27 +448,8 @@ fn blind_review_hides_another_reviewers_label_until_ones_own_is_given() {
     let Some(project) = fixtures_project(root.path()) else {
         return;
     };
-    let (code, _, err) = common::run_replicant(&[
-        "label",
-        "--project",
-        project.to_str().expect("utf-8"),
-        "--generation",
-        "test_crop.png",
-        "--training",
-        "dfdc_1.jpg",
-        "--label",
-        "full_copy",
-        "--reviewer",
-        "alice",
-    ]);
-    assert_eq!(code, 0, "label failed: {err}");
-    let mut harness = harness(
-        StartMode::Project(project.clone()),
-        egui::vec2(1280.0, 800.0),
-    );
-    step_until(&mut harness, "the scan", |app| {
-        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
-    });
+    label_crop_as(&project, "full_copy", "alice");
+    let mut harness = opened(&project);
     harness
         .state_mut()
         .push(Command::Setting(SettingCommand::AutoAdvance(false)));
@@ -511,29 +516,9 @@ fn a_disputed_pair_is_queued_and_adjudicated_in_the_desk() {
     let Some(project) = fixtures_project(root.path()) else {
         return;
     };
-    for (reviewer, label) in [("alice", "full_copy"), ("bob", "distinct")] {
-        let (code, _, err) = common::run_replicant(&[
-            "label",
-            "--project",
-            project.to_str().expect("utf-8"),
-            "--generation",
-            "test_crop.png",
-            "--training",
-            "dfdc_1.jpg",
-            "--label",
-            label,
-            "--reviewer",
-            reviewer,
-        ]);
-        assert_eq!(code, 0, "label failed: {err}");
-    }
-    let mut harness = harness(
-        StartMode::Project(project.clone()),
-        egui::vec2(1280.0, 800.0),
-    );
-    step_until(&mut harness, "the scan", |app| {
-        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
-    });
+    label_crop_as(&project, "full_copy", "alice");
+    label_crop_as(&project, "distinct", "bob");
+    let mut harness = opened(&project);
     assert!(
         harness
             .state()
@@ -588,20 +573,7 @@ fn the_desk_asks_who_reviews_once_and_shows_their_labels() {
     let Some(project) = fixtures_project(root.path()) else {
         return;
     };
-    let (code, _, err) = common::run_replicant(&[
-        "label",
-        "--project",
-        project.to_str().expect("utf-8"),
-        "--generation",
-        "test_crop.png",
-        "--training",
-        "dfdc_1.jpg",
-        "--label",
-        "full_copy",
-        "--reviewer",
-        "alice",
-    ]);
-    assert_eq!(code, 0, "label failed: {err}");
+    label_crop_as(&project, "full_copy", "alice");
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1280.0, 800.0))
         .wgpu()

@@ -106,7 +106,7 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
         (&tops[tops.len() / 2], "near_copy"),
         (&tops[tops.len() - 1], "distinct"),
     ];
-    for ((_, generation, training), label) in &chosen {
+    let label_as = |generation: &str, training: &str, label: &str, reviewer: &str| {
         let (code, _, err) = common::run_replicant(&[
             "label",
             "--project",
@@ -118,9 +118,12 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
             "--label",
             label,
             "--reviewer",
-            "alice",
+            reviewer,
         ]);
         assert_eq!(code, 0, "label failed: {err}");
+    };
+    for ((_, generation, training), label) in &chosen {
+        label_as(generation, training, label, "alice");
     }
     // A second reviewer agrees on the two full copies and calls the near copy distinct.
     for ((_, generation, training), label) in [
@@ -128,20 +131,7 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
         (chosen[1].0, "full_copy"),
         (chosen[2].0, "distinct"),
     ] {
-        let (code, _, err) = common::run_replicant(&[
-            "label",
-            "--project",
-            project.to_str().expect("utf-8"),
-            "--generation",
-            generation,
-            "--training",
-            training,
-            "--label",
-            label,
-            "--reviewer",
-            "bob",
-        ]);
-        assert_eq!(code, 0, "label failed: {err}");
+        label_as(generation, training, label, "bob");
     }
 
     let out = work.path().join("report.json");
