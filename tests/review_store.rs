@@ -203,6 +203,7 @@ fn export_formats_match_the_labels_field_by_field() {
             "prompt",
             "generation_hash",
             "training_hash",
+            "duplicates",
             "final_label",
             "label:Ann Example"
         ]
@@ -231,7 +232,16 @@ fn export_formats_match_the_labels_field_by_field() {
         assert_eq!(Some(&row[10]), result.generation_hash.as_deref());
         assert_eq!(Some(&row[11]), matched.training_hash.as_deref());
         // One reviewer: the final label is hers, and so is her own column.
-        assert_eq!((&row[12], &row[13]), (label, label));
+        assert!(
+            matched.duplicates.is_some(),
+            "the demo's scan counts duplicates"
+        );
+        assert_eq!(
+            row[12].parse::<usize>().ok(),
+            matched.duplicates,
+            "the duplicate count the scan gave the match"
+        );
+        assert_eq!((&row[13], &row[14]), (label, label));
         let bytes = std::fs::read(&result.generation_path).expect("generation");
         assert_eq!(&row[10], blake3::hash(&bytes).to_hex().as_str());
     }
@@ -258,8 +268,8 @@ fn export_formats_match_the_labels_field_by_field() {
             Some(&row[2])
         );
         assert_eq!(object["label"], row[4]);
-        assert_eq!(object["final_label"], row[12]);
-        assert_eq!(object["reviewers"]["Ann Example"], row[13]);
+        assert_eq!(object["final_label"], row[13]);
+        assert_eq!(object["reviewers"]["Ann Example"], row[14]);
         assert_eq!(object["reviewer"], row[5]);
         assert_eq!(object["note"], row[6]);
         assert_eq!(object["labelled_at"], row[7]);

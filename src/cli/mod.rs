@@ -686,6 +686,7 @@ pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
         training_caption: m.training_caption.clone(),
         generation_path: Some(result.generation_path.clone()),
         training_path: Some(m.training_path.clone()),
+        duplicates: m.duplicates,
     };
     let reviewer = args
         .reviewer

@@ -106,6 +106,8 @@ pub struct ReviewRow {
     pub generation_hash: String,
     /// blake3 of the training image's bytes.
     pub training_hash: String,
+    /// The training image's duplicate count when labelled (`None` when the scan had none).
+    pub duplicates: Option<usize>,
     /// The final label (adjudicated, else agreed by its reviewers; empty while disputed).
     /// `label` is the same; this column names it for readers of a double review.
     pub final_label: String,
@@ -145,6 +147,7 @@ pub fn review_rows(
                 rank: r.context.rank,
                 similarity: (r.context.similarity * 10_000.0).round() / 10_000.0,
                 label: final_label.clone(),
+                duplicates: r.context.duplicates,
                 final_label,
                 reviewers: by_reviewer
                     .map(|given| {
@@ -353,6 +356,7 @@ fn write_csv(rows: &[ReviewRow], reviewers: &[String], out: &mut Vec<u8>) -> std
         "prompt",
         "generation_hash",
         "training_hash",
+        "duplicates",
         "final_label",
     ]
     .map(String::from)
@@ -378,6 +382,7 @@ fn write_csv(rows: &[ReviewRow], reviewers: &[String], out: &mut Vec<u8>) -> std
             csv_text_cell(row.prompt.as_deref().unwrap_or("")).into_owned(),
             row.generation_hash.clone(),
             row.training_hash.clone(),
+            row.duplicates.map_or_else(String::new, |d| d.to_string()),
             row.final_label.clone(),
         ];
         cells.extend(
@@ -576,6 +581,7 @@ mod tests {
             generation_hash: "g".into(),
             training_hash: "t".into(),
             final_label: "distinct".into(),
+            duplicates: Some(2),
             reviewers: [("=evil".to_string(), "distinct".to_string())].into(),
         };
         let mut body = Vec::new();

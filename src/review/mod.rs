@@ -133,6 +133,9 @@ pub struct PairContext {
     pub generation_path: Option<PathBuf>,
     /// Where the training image's bytes are (a file, or a tar member by offset).
     pub training_path: Option<crate::catalog::ImageLocation>,
+    /// The training image's duplicate count when labelled (see [`crate::matches::Match`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<usize>,
 }
 
 /// The current state of a labelled pair.

@@ -362,6 +362,7 @@ impl ReviewState {
                 training_caption: matched.training_caption.clone(),
                 generation_path: Some(result.generation_path.clone()),
                 training_path: Some(matched.training_path.clone()),
+                duplicates: matched.duplicates,
             },
         ))
     }
