@@ -67,8 +67,8 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct ShortlistArgs {
     /// The shortlist cascade: index training images with sscd-distilled and re-score each
-    /// generation's shortlist with full SSCD (auto: when training images outnumber
-    /// generations 20 to 1, or the training index holds sscd-distilled embeddings).
+    /// generation's shortlist with full SSCD (auto: on a CPU when training images outnumber
+    /// generations 20 to 1, or when the training index holds sscd-distilled embeddings).
     #[arg(long, default_value = "auto", value_parser = clap::value_parser!(ShortlistMode))]
     pub shortlist: ShortlistMode,
     /// Training images re-scored with full SSCD per generation (default 16).
