@@ -106,6 +106,7 @@ mod tests {
             training_hash: None,
             ranked_by: None,
             duplicates: None,
+            training_key: None,
         }
     }
 

@@ -43,6 +43,10 @@ pub struct Match {
     /// index; `None` where the scan could not count (a prebuilt index, the cascade).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<usize>,
+    /// The training image's key in the index the scan searched (not saved: a key means
+    /// nothing outside its index).
+    #[serde(skip)]
+    pub training_key: Option<u64>,
 }
 
 /// A generation and its closest training images.

@@ -69,6 +69,22 @@ fn assert_same_matches(a: &[GenerationMatches], b: &[GenerationMatches], what: &
     assert!(compared > 100, "{what}: only {compared} matches compared");
 }
 
+/// Asserts every match of both scans carries a duplicate count, and that the two scans
+/// count the same duplicates in all (the same training images, whichever index holds them).
+fn assert_same_duplicates(a: &[GenerationMatches], b: &[GenerationMatches], what: &str) {
+    let total = |results: &[GenerationMatches]| -> usize {
+        results
+            .iter()
+            .flat_map(|r| &r.matches)
+            .map(|m| {
+                m.duplicates
+                    .unwrap_or_else(|| panic!("{what}: {} has no duplicate count", m.training))
+            })
+            .sum()
+    };
+    assert_eq!(total(a), total(b), "{what}: duplicate counts differ");
+}
+
 fn last_json(stdout: &str) -> serde_json::Value {
     let line = stdout
         .lines()
@@ -310,6 +326,7 @@ fn shards_workers_and_a_shared_index_give_the_scans_matches() {
         "only generations are embedded"
     );
     assert_same_matches(&from_shards, &from_index, "single machine vs index");
+    assert_same_duplicates(&from_shards, &from_index, "single machine vs index");
     let same_names = from_shards
         .iter()
         .zip(&from_index)

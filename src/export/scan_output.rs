@@ -165,6 +165,7 @@ mod tests {
                 training_hash: None,
                 ranked_by: Some("sscd-distilled+sscd".into()),
                 duplicates: Some(3),
+                training_key: None,
             }],
             region_hits: Vec::new(),
             collage: false,

@@ -54,6 +54,14 @@ impl TrainingIndex for ExactIndex {
         self.dims
     }
 
+    fn vector(&self, key: u64) -> Result<Option<Vec<f32>>, IndexError> {
+        Ok(self
+            .vectors
+            .read()
+            .ok()
+            .and_then(|v| v.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())))
+    }
+
     fn is_exact(&self) -> bool {
         true
     }

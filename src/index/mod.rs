@@ -193,6 +193,11 @@ pub trait TrainingIndex: Send + Sync {
     }
     /// Saves the index to `path` (through a temporary file, so a crash leaves no half file).
     fn save(&self, path: &Path) -> Result<(), IndexError>;
+    /// The stored vector of `key` (as stored: f16 and i8 indexes give it back rounded), if
+    /// the index holds it.
+    fn vector(&self, _key: u64) -> Result<Option<Vec<f32>>, IndexError> {
+        Ok(None)
+    }
 }
 
 /// Creates, loads and memory-maps indexes of one kind.
@@ -386,6 +391,12 @@ impl TrainingIndex for UsearchIndex {
 
     fn search_exact(&self, query: &[f32], k: usize) -> Result<Vec<Hit>, IndexError> {
         self.search_mode(query, k, true)
+    }
+
+    fn vector(&self, key: u64) -> Result<Option<Vec<f32>>, IndexError> {
+        let mut buffer = vec![0f32; self.index.dimensions()];
+        let found = self.index.get(key, &mut buffer).map_err(usearch_err)?;
+        Ok((found > 0).then_some(buffer))
     }
 
     fn save(&self, path: &Path) -> Result<(), IndexError> {

@@ -126,7 +126,13 @@ pub fn audit_report(
                     ),
                 )
             }
-            Err(why) => (None, Some(why.clone()), None, None, why.clone()),
+            Err(why) => (
+                None,
+                Some(why.clone()),
+                scan_duplicate_counts(&last, threshold, options),
+                None,
+                why.clone(),
+            ),
         };
 
     let labels = label_summary(&project)?;
@@ -184,7 +190,7 @@ fn training_vectors(
     last: &LastScan,
 ) -> Result<TrainingSide, String> {
     if project.spec.training_index.is_some() {
-        return Err("the training side is a prebuilt index; its baseline and duplicate counts need its vectors, which this report does not read yet".into());
+        return Err("the training side is a prebuilt index; a training-against-training baseline needs a sample of its vectors, which this report does not read yet (the duplicate counts come from the scan)".into());
     }
     if last.cascade.is_some() {
         return Err("the last scan ran the shortlist cascade, so most training images have only sscd-distilled embeddings; scan with --shortlist off for a baseline in full SSCD".into());
@@ -328,6 +334,31 @@ fn duplicate_counts(
         ci95: stats::bootstrap_mean_ci(&replicated, RESAMPLES, options.seed),
         all_ci95: stats::bootstrap_mean_ci(all_counts, RESAMPLES, options.seed),
         replicated_matches: replicated.len(),
+        neighbours_searched: DUPLICATE_NEIGHBOURS,
+    })
+}
+
+/// Without the training side's vectors (a prebuilt index), the duplicate counts the scan
+/// wrote on its matches: the replicated matches' mean, with no sample of all training images
+/// to compare it with.
+fn scan_duplicate_counts(
+    last: &LastScan,
+    threshold: f32,
+    options: &AuditOptions,
+) -> Option<DuplicateCounts> {
+    let counts: Vec<f64> = last
+        .results
+        .iter()
+        .flat_map(|r| &r.matches)
+        .filter(|m| m.similarity >= threshold)
+        .map(|m| m.duplicates.map(|d| d as f64))
+        .collect::<Option<Vec<f64>>>()?;
+    Some(DuplicateCounts {
+        replicated_mean: stats::mean(&counts),
+        all_mean: None,
+        ci95: stats::bootstrap_mean_ci(&counts, RESAMPLES, options.seed),
+        all_ci95: None,
+        replicated_matches: counts.len(),
         neighbours_searched: DUPLICATE_NEIGHBOURS,
     })
 }

@@ -164,6 +164,7 @@ pub(crate) fn match_generation(
                 .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
             ranked_by: None,
             duplicates: None,
+            training_key: Some(candidate.key),
         })
         .collect();
     let mut hits = Vec::with_capacity(best_cells.len());

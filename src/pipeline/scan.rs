@@ -119,8 +119,8 @@ struct Coordinator<'a> {
     fine_searched: usize,
     /// The mean of the training images' whole-image embeddings (when ranking centres on it).
     training_mean: Option<Vec<f32>>,
-    /// Duplicate counts of training images already counted, by content hash (hex).
-    duplicate_counts: HashMap<String, Option<usize>>,
+    /// Duplicate counts of training images already counted, by index key.
+    duplicate_counts: HashMap<u64, Option<usize>>,
     results: Vec<GenerationMatches>,
     skipped: Vec<SkippedFile>,
     /// Notes about files that were scanned (odd names, partial decodes, cut prompts).
@@ -723,10 +723,7 @@ impl Coordinator<'_> {
     fn emit(&mut self, i: usize, mut matched: super::matching::Matched) {
         for m in &mut matched.matches {
             m.ranked_by = Some(self.ranked_by.clone());
-            m.duplicates = m
-                .training_hash
-                .clone()
-                .and_then(|hash| self.duplicate_count(hash));
+            m.duplicates = m.training_key.and_then(|key| self.duplicate_count(key));
         }
         let record = &self.generations[i];
         let result = GenerationMatches {

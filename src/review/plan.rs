@@ -129,6 +129,7 @@ mod tests {
                 training_hash: None,
                 ranked_by: None,
                 duplicates: None,
+                training_key: None,
             }],
             region_hits: Vec::new(),
             collage: false,

@@ -4,7 +4,6 @@
 use super::super::DUPLICATE_SIMILARITY;
 use super::super::audit::DUPLICATE_NEIGHBOURS;
 use super::super::sources::State;
-use super::super::training::Training;
 use super::{Coordinator, ScanError};
 
 impl Coordinator<'_> {
@@ -35,35 +34,28 @@ impl Coordinator<'_> {
     }
 
     /// How many other training images are within [`DUPLICATE_SIMILARITY`] of the training
-    /// image with content `hash`: its nearest [`DUPLICATE_NEIGHBOURS`] in the index at or above
-    /// it, less itself (so byte-identical copies count). Only over the scan's own index of full
-    /// SSCD embeddings: a prebuilt index's vectors are not in the cache, and with the cascade
-    /// the index holds the student's.
-    pub(super) fn duplicate_count(&mut self, hash: String) -> Option<usize> {
-        if let Some(known) = self.duplicate_counts.get(&hash) {
+    /// image with index key `key`: its nearest [`DUPLICATE_NEIGHBOURS`] at or above it, less
+    /// itself (so byte-identical copies count), from the vector the index stores (the
+    /// project's own index or a prebuilt one). Not with the cascade, whose index holds the
+    /// student's embeddings: full SSCD's count would need its neighbours embedded again.
+    pub(super) fn duplicate_count(&mut self, key: u64) -> Option<usize> {
+        if let Some(known) = self.duplicate_counts.get(&key) {
             return *known;
         }
         let count = (|| {
-            if self.cascade.is_some() || !matches!(self.training, Training::Sources { .. }) {
+            if self.cascade.is_some() {
                 return None;
             }
-            let bytes = blake3::Hash::from_hex(&hash).ok()?;
-            let vector = self
-                .cache
-                .vector(&self.model_key, bytes.as_bytes(), "")
-                .ok()??;
-            let hits = self
-                .training
-                .index()?
-                .search(&vector, DUPLICATE_NEIGHBOURS + 1)
-                .ok()?;
+            let index = self.training.index()?;
+            let vector = index.vector(key).ok()??;
+            let hits = index.search(&vector, DUPLICATE_NEIGHBOURS + 1).ok()?;
             let close = hits
                 .iter()
                 .filter(|h| h.similarity >= DUPLICATE_SIMILARITY)
                 .count();
             Some(close.saturating_sub(1))
         })();
-        self.duplicate_counts.insert(hash, count);
+        self.duplicate_counts.insert(key, count);
         count
     }
 }
