@@ -327,6 +327,25 @@ fn shards_workers_and_a_shared_index_give_the_scans_matches() {
     );
     assert_same_matches(&from_shards, &from_index, "single machine vs index");
     assert_same_duplicates(&from_shards, &from_index, "single machine vs index");
+    // The evidence report of a project on a prebuilt index samples its vectors for the
+    // baseline (every row here, fewer than 1,000).
+    let report_path = dir.path().join("report.json");
+    let (code, _, stderr) = run(&[
+        "report",
+        "--project",
+        &dir.path().join("project-index").to_string_lossy(),
+        "--out",
+        &report_path.to_string_lossy(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report_path).expect("report")).expect("json");
+    assert_eq!(
+        report["baseline"]["sample"].as_u64(),
+        Some(decodable as u64),
+        "{report}"
+    );
+    assert!(report["duplicate_counts"]["all_mean"].is_number());
     let same_names = from_shards
         .iter()
         .zip(&from_index)

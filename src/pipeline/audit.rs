@@ -126,13 +126,31 @@ pub fn audit_report(
                     ),
                 )
             }
-            Err(why) => (
-                None,
-                Some(why.clone()),
-                scan_duplicate_counts(&last, threshold, options),
-                None,
-                why.clone(),
-            ),
+            Err(why) => match prebuilt_baseline(&project, &last, &top1, options) {
+                Some(Ok((baseline, all_counts, index_text))) => {
+                    let mut counts = scan_duplicate_counts(&last, threshold, options);
+                    if let Some(counts) = &mut counts {
+                        counts.all_mean = stats::mean(&all_counts);
+                        counts.all_ci95 =
+                            stats::bootstrap_mean_ci(&all_counts, RESAMPLES, options.seed);
+                    }
+                    (Some(baseline), None, counts, None, index_text)
+                }
+                Some(Err(prebuilt_why)) => (
+                    None,
+                    Some(prebuilt_why.clone()),
+                    scan_duplicate_counts(&last, threshold, options),
+                    None,
+                    prebuilt_why,
+                ),
+                None => (
+                    None,
+                    Some(why.clone()),
+                    scan_duplicate_counts(&last, threshold, options),
+                    None,
+                    why.clone(),
+                ),
+            },
         };
 
     let labels = label_summary(&project)?;
@@ -336,6 +354,90 @@ fn duplicate_counts(
         replicated_matches: replicated.len(),
         neighbours_searched: DUPLICATE_NEIGHBOURS,
     })
+}
+
+/// The baseline over a prebuilt index of the scan's model: a seeded sample of its keys (rows
+/// are keyed 0 to N-1), each one's vector as the index stores it, searched in the index
+/// itself (approximately, above the exact-search limit), skipping the image itself and
+/// byte-identical copies by the rows' blake3. `None` when the project has no prebuilt index.
+#[allow(clippy::type_complexity)]
+fn prebuilt_baseline(
+    project: &Project,
+    last: &LastScan,
+    generation_top1: &[f32],
+    options: &AuditOptions,
+) -> Option<Result<(Baseline, Vec<f64>, String), String>> {
+    let dir = project.spec.training_index.as_ref()?;
+    Some((|| {
+        let prebuilt =
+            crate::index::prebuilt::PrebuiltIndex::open(dir, &crate::index::UsearchStore)
+                .map_err(|e| e.to_string())?;
+        if prebuilt.manifest.model_key != last.model_key {
+            return Err(format!(
+                "the training index holds {} embeddings, not the scan's {}: a baseline in the scan's model needs them",
+                prebuilt.manifest.model_key, last.model_key
+            ));
+        }
+        let mut keys: Vec<u64> = (0..prebuilt.manifest.rows).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
+        keys.shuffle(&mut rng);
+        keys.truncate(options.baseline_sample.max(1));
+        keys.sort_unstable();
+        let hash_of = |key: u64| -> Result<Option<[u8; 32]>, String> {
+            Ok(prebuilt
+                .rows
+                .row(key)
+                .map_err(|e| e.to_string())?
+                .map(|r| r.blake3))
+        };
+        let mut top1 = Vec::with_capacity(keys.len());
+        let mut counts = Vec::with_capacity(keys.len());
+        for &key in &keys {
+            let Some(vector) = prebuilt.index.vector(key).map_err(|e| e.to_string())? else {
+                continue;
+            };
+            let own = hash_of(key)?;
+            let hits = prebuilt
+                .index
+                .search(&vector, DUPLICATE_NEIGHBOURS + 1)
+                .map_err(|e| e.to_string())?;
+            let mut other = None;
+            for hit in hits.iter().filter(|h| h.key != key) {
+                if own.is_none() || hash_of(hit.key)? != own {
+                    other = Some(hit.similarity);
+                    break;
+                }
+            }
+            top1.push(other.unwrap_or(0.0));
+            counts.push(
+                hits.iter()
+                    .filter(|h| h.key != key && h.similarity >= DUPLICATE_SIMILARITY)
+                    .count() as f64,
+            );
+        }
+        let train_train = stats::Percentiles::of(&top1)
+            .ok_or_else(|| "the training index returned no vectors to sample".to_string())?;
+        Ok((
+            Baseline {
+                sample: top1.len(),
+                seed: options.seed,
+                train_train,
+                generation_train: stats::Percentiles::of(generation_top1),
+                train_top1: top1,
+            },
+            counts,
+            format!(
+                "prebuilt {} ({} training images, {} search)",
+                dir.display(),
+                prebuilt.manifest.rows,
+                if prebuilt.manifest.build.exact {
+                    "exact"
+                } else {
+                    "approximate (HNSW)"
+                }
+            ),
+        ))
+    })())
 }
 
 /// Without the training side's vectors (a prebuilt index), the duplicate counts the scan
