@@ -95,6 +95,19 @@ impl Percentiles {
     }
 }
 
+/// The share of `values` in each of `bins` equal bins over 0 to 1 (values outside are put in
+/// the first or last bin), for histograms of similarities.
+pub fn bin_shares(values: &[f32], bins: usize) -> Vec<f64> {
+    let bins = bins.max(1);
+    let mut counts = vec![0usize; bins];
+    for v in values {
+        let bin = (v.clamp(0.0, 0.999_9) * bins as f32) as usize;
+        counts[bin.min(bins - 1)] += 1;
+    }
+    let n = values.len().max(1) as f64;
+    counts.into_iter().map(|c| c as f64 / n).collect()
+}
+
 /// The mean of `values`; `None` when empty.
 pub fn mean(values: &[f64]) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
@@ -344,6 +357,14 @@ mod tests {
         assert_eq!(wilson(0, 0, Z95), [0.0, 1.0]);
         let rate = Rate::of(5, 20);
         assert_eq!((rate.count, rate.total, rate.value), (5, 20, 0.25));
+    }
+
+    #[test]
+    fn bin_shares_count_each_value_once() {
+        // 0.1 and 0.12 in bin 0 of 4, 0.5 in bin 2, 1.0 and 1.7 in the last.
+        let shares = bin_shares(&[0.1, 0.12, 0.5, 1.0, 1.7], 4);
+        assert_eq!(shares, [0.4, 0.0, 0.2, 0.4]);
+        assert_eq!(bin_shares(&[], 2), [0.0, 0.0]);
     }
 
     #[test]

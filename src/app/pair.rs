@@ -345,16 +345,11 @@ fn outline_window(
     ui: &egui::Ui,
     pane: compare::GenerationPane,
     original: (u32, u32),
-    [x, y, w, h]: [u32; 4],
+    window: [u32; 4],
 ) {
     let painter = ui.painter_at(pane.rect);
-    // The window is in the original image's pixels; the pane shows the uploaded texture.
-    let scale_x = pane.texture_size[0] / original.0.max(1) as f32;
-    let scale_y = pane.texture_size[1] / original.1.max(1) as f32;
-    let min = pane.to_screen(x as f32 * scale_x, y as f32 * scale_y);
-    let max = pane.to_screen((x + w) as f32 * scale_x, (y + h) as f32 * scale_y);
     painter.rect_stroke(
-        egui::Rect::from_min_max(min, max),
+        pane.original_rect(original, window),
         0.0,
         egui::Stroke::new(2.0, egui::Color32::from_rgb(255, 200, 0)),
         egui::StrokeKind::Outside,
@@ -384,9 +379,6 @@ fn collage_map_ui(
     thumbs: &mut ThumbnailCache,
 ) {
     let painter = ui.painter_at(pane.rect);
-    // Regions are in the original image's pixels; the pane shows the uploaded texture.
-    let scale_x = pane.texture_size[0] / original.0.max(1) as f32;
-    let scale_y = pane.texture_size[1] / original.1.max(1) as f32;
     let mut sources: Vec<(String, crate::catalog::ImageLocation, f32)> = Vec::new();
     for hit in &result.region_hits {
         let strong = hit.similarity >= threshold;
@@ -405,10 +397,7 @@ fn collage_map_ui(
             }
             None => usize::MAX,
         };
-        let [x, y, w, h] = hit.region;
-        let min = pane.to_screen(x as f32 * scale_x, y as f32 * scale_y);
-        let max = pane.to_screen((x + w) as f32 * scale_x, (y + h) as f32 * scale_y);
-        let rect = egui::Rect::from_min_max(min, max).shrink(1.0);
+        let rect = pane.original_rect(original, hit.region).shrink(1.0);
         if strong && index != usize::MAX {
             let colour = PALETTE[index % PALETTE.len()];
             painter.rect_filled(rect, 0.0, colour.gamma_multiply(0.35));

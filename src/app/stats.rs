@@ -19,19 +19,11 @@ const TRAINING: egui::Color32 = egui::Color32::from_rgb(31, 119, 180);
 
 /// Shares of `values` in [`BINS`] bins over 0 to 1, as bars offset by `offset` of a bin.
 fn bars(values: &[f32], offset: f64) -> Vec<Bar> {
-    let mut counts = [0usize; BINS];
-    for s in values {
-        let bin = ((s.clamp(0.0, 0.999_9)) * BINS as f32) as usize;
-        counts[bin.min(BINS - 1)] += 1;
-    }
-    let n = values.len().max(1) as f64;
     let width = 1.0 / BINS as f64;
-    counts
-        .iter()
+    crate::stats::bin_shares(values, BINS)
+        .into_iter()
         .enumerate()
-        .map(|(i, &c)| {
-            Bar::new((i as f64 + 0.25 + offset) * width, c as f64 / n).width(width / 2.0)
-        })
+        .map(|(i, share)| Bar::new((i as f64 + 0.25 + offset) * width, share).width(width / 2.0))
         .collect()
 }
 

@@ -36,14 +36,18 @@ pub struct ReportArgs {
 
 /// Runs `replicant report`.
 pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let html = match args.out.extension().and_then(|e| e.to_str()) {
-        Some(e) if e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm") => true,
-        Some(e) if e.eq_ignore_ascii_case("json") => false,
+    // The page unless the name ends in .json (as the desk writes it); other names are refused
+    // here, where a typo would otherwise give a page under a .jsn name.
+    match args.out.extension().and_then(|e| e.to_str()) {
+        Some(e)
+            if ["html", "htm", "json"]
+                .iter()
+                .any(|x| e.eq_ignore_ascii_case(x)) => {}
         _ => anyhow::bail!(
             "{}: name the report FILE.html or FILE.json",
             args.out.display()
         ),
-    };
+    }
     if args.out.exists() && !args.force {
         anyhow::bail!(
             "{} exists; give --force to replace it, or another --out",
@@ -57,19 +61,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
     };
     let report = audit_report(&args.project, &options)?;
-    let body = if html {
-        replicant::export::report_html(&report).into_bytes()
-    } else {
-        let mut json = serde_json::to_vec_pretty(&report).context("the report as JSON")?;
-        json.push(b'\n');
-        json
-    };
-    replicant::fsutil::write_atomically(&args.out, &body).with_context(|| {
-        format!(
-            "cannot write {}; check the folder exists and is writable",
-            args.out.display()
-        )
-    })?;
+    replicant::pipeline::report_job::write(&report, &args.out).map_err(anyhow::Error::msg)?;
     let r = &report.replication_rate;
     eprintln!(
         "replicant: {} generations, replication rate {:.2}% (95% CI {:.2}-{:.2}%) at {:.2}; {} labelled pairs; report written to {}",

@@ -223,17 +223,11 @@ fn histogram_svg(train: &[f32], generations: &[f32], threshold: f32) -> String {
     const W: f32 = 600.0;
     const H: f32 = 200.0;
     const BINS: usize = 50;
-    let shares = |values: &[f32]| {
-        let mut bins = [0f32; BINS];
-        for &v in values {
-            let b = ((v.clamp(0.0, 0.9999)) * BINS as f32) as usize;
-            bins[b] += 1.0;
-        }
-        let n = values.len().max(1) as f32;
-        bins.map(|c| c / n)
-    };
-    let (a, b) = (shares(train), shares(generations));
-    let top = a.iter().chain(&b).fold(0.01f32, |m, v| m.max(*v));
+    let (a, b) = (
+        crate::stats::bin_shares(train, BINS),
+        crate::stats::bin_shares(generations, BINS),
+    );
+    let top = a.iter().chain(&b).fold(0.01f64, |m, v| m.max(*v)) as f32;
     let mut svg = format!(
         "<svg width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\" xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"{W}\" height=\"{H}\" fill=\"#fafafa\" stroke=\"#ccc\"/>",
         H + 20.0,
@@ -243,7 +237,7 @@ fn histogram_svg(train: &[f32], generations: &[f32], threshold: f32) -> String {
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         let left = i as f32 * bar;
         for (share, colour, offset) in [(x, "#1f77b4", 0.0), (y, "#d62728", bar / 2.0)] {
-            let h = share / top * (H - 10.0);
+            let h = *share as f32 / top * (H - 10.0);
             let _ = write!(
                 svg,
                 "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\" opacity=\"0.8\"/>",

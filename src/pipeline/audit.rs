@@ -76,6 +76,9 @@ pub enum AuditError {
     /// The index failed.
     #[error(transparent)]
     Index(#[from] crate::index::IndexError),
+    /// The baseline could not be sampled.
+    #[error("the training-against-training baseline could not be sampled: {0}")]
+    Baseline(String),
 }
 
 /// Makes the report of the project in `project_dir`.
@@ -257,43 +260,70 @@ fn baseline(
     generation_top1: &[f32],
     options: &AuditOptions,
 ) -> Result<(Baseline, Vec<f64>), AuditError> {
-    let mut positions: Vec<usize> = (0..side.vectors.len()).collect();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
-    positions.shuffle(&mut rng);
-    positions.truncate(options.baseline_sample.max(1));
-    positions.sort_unstable();
     let by_key: HashMap<u64, usize> = side
         .vectors
         .iter()
         .enumerate()
         .map(|(p, (k, _))| (*k, p))
         .collect();
-    let mut top1 = Vec::with_capacity(positions.len());
-    let mut counts = Vec::with_capacity(positions.len());
-    for &p in &positions {
-        let (key, vector) = &side.vectors[p];
-        let hash = side.hashes[p];
-        let hits = side.index.search(vector, DUPLICATE_NEIGHBOURS + 1)?;
-        // Skip the image itself and byte-identical copies of it.
-        let other = hits
-            .iter()
-            .find(|h| h.key != *key && by_key.get(&h.key).is_none_or(|&q| side.hashes[q] != hash));
-        top1.push(other.map_or(0.0, |h| h.similarity));
+    let keys: Vec<u64> = side.vectors.iter().map(|(k, _)| *k).collect();
+    sample_baseline(
+        &keys,
+        &side.index,
+        &|key| Ok(by_key.get(&key).map(|&p| side.vectors[p].1.clone())),
+        &|key| Ok(by_key.get(&key).map(|&p| side.hashes[p])),
+        generation_top1,
+        options,
+    )
+    .map_err(AuditError::Baseline)
+}
+
+/// The baseline over a seeded sample of `keys` (recorded): each sampled training image's
+/// vector searched in `index` for its most similar other training image (itself and
+/// byte-identical copies, by `hash_of`, skipped), and its duplicate count among the
+/// [`DUPLICATE_NEIGHBOURS`] nearest. Keys without a vector are left out of the sample.
+fn sample_baseline(
+    keys: &[u64],
+    index: &dyn TrainingIndex,
+    vector_of: &dyn Fn(u64) -> Result<Option<Vec<f32>>, String>,
+    hash_of: &dyn Fn(u64) -> Result<Option<ContentHash>, String>,
+    generation_top1: &[f32],
+    options: &AuditOptions,
+) -> Result<(Baseline, Vec<f64>), String> {
+    let mut sample = keys.to_vec();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
+    sample.shuffle(&mut rng);
+    sample.truncate(options.baseline_sample.max(1));
+    sample.sort_unstable();
+    let mut top1 = Vec::with_capacity(sample.len());
+    let mut counts = Vec::with_capacity(sample.len());
+    for &key in &sample {
+        let Some(vector) = vector_of(key)? else {
+            continue;
+        };
+        let own = hash_of(key)?;
+        let hits = index
+            .search(&vector, DUPLICATE_NEIGHBOURS + 1)
+            .map_err(|e| e.to_string())?;
+        let mut other = None;
+        for hit in hits.iter().filter(|h| h.key != key) {
+            if own.is_none() || hash_of(hit.key)? != own {
+                other = Some(hit.similarity);
+                break;
+            }
+        }
+        top1.push(other.unwrap_or(0.0));
         counts.push(
             hits.iter()
-                .filter(|h| h.key != *key && h.similarity >= DUPLICATE_SIMILARITY)
+                .filter(|h| h.key != key && h.similarity >= DUPLICATE_SIMILARITY)
                 .count() as f64,
         );
     }
-    let train_train = stats::Percentiles::of(&top1).unwrap_or(stats::Percentiles {
-        p50: 0.0,
-        p90: 0.0,
-        p95: 0.0,
-        p99: 0.0,
-    });
+    let train_train = stats::Percentiles::of(&top1)
+        .ok_or_else(|| "the training index returned no vectors to sample".to_string())?;
     Ok((
         Baseline {
-            sample: positions.len(),
+            sample: top1.len(),
             seed: options.seed,
             train_train,
             generation_train: stats::Percentiles::of(generation_top1),
@@ -378,53 +408,23 @@ fn prebuilt_baseline(
                 prebuilt.manifest.model_key, last.model_key
             ));
         }
-        let mut keys: Vec<u64> = (0..prebuilt.manifest.rows).collect();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
-        keys.shuffle(&mut rng);
-        keys.truncate(options.baseline_sample.max(1));
-        keys.sort_unstable();
-        let hash_of = |key: u64| -> Result<Option<[u8; 32]>, String> {
-            Ok(prebuilt
-                .rows
-                .row(key)
-                .map_err(|e| e.to_string())?
-                .map(|r| r.blake3))
-        };
-        let mut top1 = Vec::with_capacity(keys.len());
-        let mut counts = Vec::with_capacity(keys.len());
-        for &key in &keys {
-            let Some(vector) = prebuilt.index.vector(key).map_err(|e| e.to_string())? else {
-                continue;
-            };
-            let own = hash_of(key)?;
-            let hits = prebuilt
-                .index
-                .search(&vector, DUPLICATE_NEIGHBOURS + 1)
-                .map_err(|e| e.to_string())?;
-            let mut other = None;
-            for hit in hits.iter().filter(|h| h.key != key) {
-                if own.is_none() || hash_of(hit.key)? != own {
-                    other = Some(hit.similarity);
-                    break;
-                }
-            }
-            top1.push(other.unwrap_or(0.0));
-            counts.push(
-                hits.iter()
-                    .filter(|h| h.key != key && h.similarity >= DUPLICATE_SIMILARITY)
-                    .count() as f64,
-            );
-        }
-        let train_train = stats::Percentiles::of(&top1)
-            .ok_or_else(|| "the training index returned no vectors to sample".to_string())?;
-        Ok((
-            Baseline {
-                sample: top1.len(),
-                seed: options.seed,
-                train_train,
-                generation_train: stats::Percentiles::of(generation_top1),
-                train_top1: top1,
+        let keys: Vec<u64> = (0..prebuilt.manifest.rows).collect();
+        let (baseline, counts) = sample_baseline(
+            &keys,
+            prebuilt.index.as_ref(),
+            &|key| prebuilt.index.vector(key).map_err(|e| e.to_string()),
+            &|key| {
+                Ok(prebuilt
+                    .rows
+                    .row(key)
+                    .map_err(|e| e.to_string())?
+                    .map(|r| r.blake3))
             },
+            generation_top1,
+            options,
+        )?;
+        Ok((
+            baseline,
             counts,
             format!(
                 "prebuilt {} ({} training images, {} search)",

@@ -100,6 +100,18 @@ impl GenerationPane {
     pub fn to_screen(&self, x: f32, y: f32) -> egui::Pos2 {
         self.rect.center() + (egui::pos2(x, y) - self.center) * self.scale_points
     }
+
+    /// The screen rectangle of `[x, y, w, h]` in the pixels of the original generation, which
+    /// is `original` pixels wide and high (the pane shows the uploaded texture, which may be
+    /// smaller).
+    pub fn original_rect(&self, original: (u32, u32), [x, y, w, h]: [u32; 4]) -> egui::Rect {
+        let scale_x = self.texture_size[0] / original.0.max(1) as f32;
+        let scale_y = self.texture_size[1] / original.1.max(1) as f32;
+        egui::Rect::from_min_max(
+            self.to_screen(x as f32 * scale_x, y as f32 * scale_y),
+            self.to_screen((x + w) as f32 * scale_x, (y + h) as f32 * scale_y),
+        )
+    }
 }
 
 impl Default for CompareState {
