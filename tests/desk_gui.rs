@@ -497,6 +497,10 @@ fn blind_review_hides_another_reviewers_label_until_ones_own_is_given() {
     harness.run_steps(2);
     let review = harness.state().desk().expect("desk").review();
     assert_eq!(review.pair_label(pair), None);
+    assert!(
+        !review.has_disputes(),
+        "undoing one's label settles the disagreement it opened"
+    );
     let desk = harness.state().desk().expect("desk");
     let (generation, m) = desk.current().expect("selected pair");
     let key = PairKey::of(generation, m).expect("content key");

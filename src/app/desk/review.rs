@@ -31,6 +31,8 @@ pub struct ReviewState {
     plan: Option<(crate::review::plan::ReviewPlan, HashSet<String>)>,
     /// Pairs whose reviewers disagree and that no one has adjudicated: each reviewer's label.
     disputes: HashMap<PairKey, std::collections::BTreeMap<String, Label>>,
+    /// Pairs adjudicated (never disputed again, whatever reviewers say).
+    adjudicated: HashSet<PairKey>,
     /// Blind review: on when others have labelled the project. The desk then shows only the
     /// current reviewer's own labels, and others' on a pair once one's own is given.
     blind: Option<Blind>,
@@ -69,6 +71,7 @@ impl ReviewState {
             plan: None,
             blind: None,
             disputes: HashMap::new(),
+            adjudicated: HashSet::new(),
         };
         for result in results {
             review.upsert(result);
@@ -108,6 +111,7 @@ impl ReviewState {
     ) {
         let agreed = crate::review::reviewers::agreement(given, adjudications);
         let queue: HashSet<PairKey> = agreed.disagreements.into_iter().collect();
+        self.adjudicated = adjudications.iter().map(|a| a.key.clone()).collect();
         self.disputes.clear();
         for l in given.iter().filter(|l| queue.contains(&l.key)) {
             self.disputes
@@ -148,7 +152,26 @@ impl ReviewState {
             .adjudicate(&key, Some(label), reviewer)
             .map_err(|e| e.to_string())?;
         self.disputes.remove(&key);
+        self.adjudicated.insert(key);
         Ok(())
+    }
+
+    /// Brings the queue up to date for `key` after the current reviewer's own label on it
+    /// changed (blind review keeps everyone else's labels at hand, so nothing is read).
+    fn update_dispute(&mut self, key: &PairKey) {
+        let Some(blind) = &self.blind else {
+            return;
+        };
+        let mut given = blind.others.get(key).cloned().unwrap_or_default();
+        if let Some(mine) = self.labels.get(key).and_then(|r| r.label) {
+            given.insert(blind.me.clone(), mine);
+        }
+        let labels: HashSet<Label> = given.values().copied().collect();
+        if labels.len() > 1 && !self.adjudicated.contains(key) {
+            self.disputes.insert(key.clone(), given);
+        } else {
+            self.disputes.remove(key);
+        }
     }
 
     /// Shows the labels as `me` should see them: blind review again from the store (a changed
@@ -399,25 +422,16 @@ impl ReviewState {
         self.last_write = Some(started.elapsed());
         let count = records.len();
         for record in records {
-            self.labels.insert(record.key.clone(), record);
+            let key = record.key.clone();
+            self.labels.insert(key.clone(), record);
+            // With several reviewers a label may open (or settle) a disagreement.
+            self.update_dispute(&key);
         }
         self.labelled_at.push_back((Instant::now(), count));
         while self.labelled_at.len() > PACE_WINDOW {
             self.labelled_at.pop_front();
         }
-        if self.blind.is_some() {
-            // With several reviewers a label may open (or settle) a disagreement.
-            self.refresh_disputes()?;
-        }
         Ok(count)
-    }
-
-    /// Reads the reviewers' labels and adjudications again for the adjudication queue.
-    fn refresh_disputes(&mut self) -> Result<(), String> {
-        let given = self.store.reviewer_labels().map_err(|e| e.to_string())?;
-        let adjudications = self.store.adjudications().map_err(|e| e.to_string())?;
-        self.set_disputes(&given, &adjudications);
-        Ok(())
     }
 
     /// Saves the note of pair `at` (unchanged notes are not written).
@@ -463,6 +477,7 @@ impl ReviewState {
                     Some(record) => self.labels.insert(change.key.clone(), record.clone()),
                     None => self.labels.remove(&change.key),
                 };
+                self.update_dispute(&change.key);
             }
             return Ok(changes);
         }
