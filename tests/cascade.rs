@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use replicant::demo::{DemoSpec, make_demo};
+use replicant::export::report::AuditReport;
 use replicant::matches::GenerationMatches;
+use replicant::pipeline::audit::{AuditOptions, audit_report};
 use replicant::pipeline::cascade::{DEFAULT_SHORTLIST_SIZE, Shortlist, ShortlistMode};
 use replicant::pipeline::regions::RegionMode;
 
@@ -68,7 +70,7 @@ fn the_cascade_reports_full_sscd_similarities_and_saves_embeddings() {
     );
     assert_eq!(cascade.shortlist_size, DEFAULT_SHORTLIST_SIZE);
     assert!(cascade.rescored >= DEFAULT_SHORTLIST_SIZE);
-    assert!(cascade.rescored <= 12 * DEFAULT_SHORTLIST_SIZE);
+    assert!(cascade.rescored - cascade.duplicate_neighbours <= 12 * DEFAULT_SHORTLIST_SIZE);
     assert_eq!(cascade.rescored, cascade.rescored_embedded);
     assert_eq!(cascade.full_embeddings_saved, 240 - cascade.rescored);
     assert_eq!(on.len(), 12);
@@ -249,4 +251,173 @@ fn a_distilled_index_of_shards_is_rescored_by_member_offset() {
         stderr.contains("shortlist cascade off: it re-scores with full SSCD"),
         "{stderr}"
     );
+}
+
+/// (generation, training path) -> duplicate count, over every match.
+fn duplicates_by_pair(results: &[GenerationMatches]) -> HashMap<(String, String), Option<usize>> {
+    results
+        .iter()
+        .flat_map(|r| {
+            r.matches
+                .iter()
+                .map(move |m| ((r.generation.clone(), m.training.clone()), m.duplicates))
+        })
+        .collect()
+}
+
+#[test]
+fn the_cascade_counts_duplicates_with_full_sscd() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let set = make_demo(
+        root.path(),
+        &DemoSpec {
+            training: 40,
+            generations: 12,
+            seed: 63,
+        },
+    )
+    .expect("demo");
+    // Every training image has a duplicate: a copy byte for byte, or re-encoded as a JPEG
+    // (a near duplicate, not the same bytes).
+    let files = common::image_files(&set.training);
+    for (i, file) in files.iter().enumerate() {
+        let name = file.file_stem().expect("stem").to_string_lossy();
+        match i % 2 {
+            0 => {
+                std::fs::copy(file, set.training.join(format!("{name}-copy.png"))).expect("copy");
+            }
+            _ => image::open(file)
+                .expect("decode")
+                .to_rgb8()
+                .save_with_format(
+                    set.training.join(format!("{name}-again.jpg")),
+                    image::ImageFormat::Jpeg,
+                )
+                .expect("jpeg"),
+        }
+    }
+    let training = [set.training.clone()];
+    let on_project = root.path().join("on");
+    let mut on = common::options(&set.generations, &training, &on_project);
+    // A shortlist of one, so that the duplicates are re-scored as the shortlisted images'
+    // near duplicates, not as shortlisted images themselves.
+    on.shortlist = Shortlist {
+        mode: ShortlistMode::On,
+        size: Some(1),
+    };
+    on.regions = RegionMode::Off;
+    let (with_cascade, summary) = common::scan(on);
+    let cascade = summary.cascade.expect("cascade on");
+    assert!(
+        cascade.duplicate_neighbours > 0,
+        "no near duplicate was re-scored: {cascade:?}"
+    );
+    let off_project = root.path().join("off");
+    let mut off = common::options(&set.generations, &training, &off_project);
+    off.shortlist = mode(ShortlistMode::Off);
+    off.regions = RegionMode::Off;
+    let (full, _) = common::scan(off);
+
+    // The same pair has the same full-SSCD duplicate count with the cascade as without it.
+    let full_counts = duplicates_by_pair(&full);
+    let mut compared = 0;
+    let mut with_duplicates = 0;
+    for (pair, count) in duplicates_by_pair(&with_cascade) {
+        let count = count.unwrap_or_else(|| panic!("{pair:?}: no duplicate count"));
+        if let Some(expected) = full_counts.get(&pair) {
+            assert_eq!(Some(count), *expected, "{pair:?}");
+            compared += 1;
+            with_duplicates += usize::from(count > 0);
+        }
+    }
+    assert!(compared >= 8, "only {compared} pairs in common");
+    assert!(
+        with_duplicates >= 8,
+        "only {with_duplicates} matches have duplicates"
+    );
+
+    // The report's baseline: the desk's reading finds the full-SSCD embeddings missing and
+    // names the command that makes them; `replicant report` embeds them, once.
+    let options = AuditOptions::default();
+    let unread = audit_report(&on_project, &options).expect("report");
+    assert!(unread.baseline.is_none());
+    let why = unread.baseline_unavailable.expect("why no baseline");
+    assert!(why.contains("replicant report --project"), "{why}");
+    let out = root.path().join("cascade.json");
+    let (code, _, stderr) = run(&[
+        "report",
+        "--project",
+        &text(&on_project),
+        "--out",
+        &text(&out),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("embedded with full SSCD for the baseline"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "report",
+        "--project",
+        &text(&on_project),
+        "--out",
+        &text(&out),
+        "--force",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        !stderr.contains("for the baseline"),
+        "embedded again: {stderr}"
+    );
+    let report: AuditReport =
+        serde_json::from_slice(&std::fs::read(&out).expect("read")).expect("report json");
+    let exact = audit_report(&off_project, &options).expect("report");
+    assert_eq!(report.training_images, 80);
+    assert_eq!(exact.training_images, 80);
+    let baseline = report.baseline.expect("cascade baseline");
+    let exact_baseline = exact.baseline.expect("exact baseline");
+    assert!(
+        baseline
+            .method
+            .as_deref()
+            .is_some_and(|m| m
+                .starts_with("shortlist cascade: each sampled image's top 1 by sscd-distilled@")),
+        "{:?}",
+        baseline.method
+    );
+    assert!(exact_baseline.method.is_none());
+    // The same sample (every training image, in the same order). Each top-1 is the best of
+    // a shortlist, so never above the exact search's, and the same where the nearest other
+    // image is a near duplicate (a JPEG copy: byte-identical copies are skipped), which the
+    // cascade always re-scores.
+    assert_eq!(baseline.sample, 80);
+    assert_eq!(baseline.train_top1.len(), exact_baseline.train_top1.len());
+    let mut near_duplicates = 0;
+    for (i, (cascade, full)) in baseline
+        .train_top1
+        .iter()
+        .zip(&exact_baseline.train_top1)
+        .enumerate()
+    {
+        assert!(
+            *cascade <= full + 1e-4,
+            "sample {i}: cascade {cascade}, exact {full}"
+        );
+        if *full >= 0.95 {
+            assert!(
+                (cascade - full).abs() < 1e-4,
+                "sample {i}: cascade {cascade}, exact {full}"
+            );
+            near_duplicates += 1;
+        }
+    }
+    assert!(
+        near_duplicates >= 30,
+        "only {near_duplicates} near duplicates"
+    );
+    let counts = report.duplicate_counts.expect("duplicate counts");
+    let exact_counts = exact.duplicate_counts.expect("exact duplicate counts");
+    assert!(counts.all_mean.is_some_and(|m| m > 0.0), "{counts:?}");
+    assert_eq!(counts.all_mean, exact_counts.all_mean);
+    assert_eq!(counts.replicated_mean, exact_counts.replicated_mean);
 }

@@ -75,11 +75,12 @@ pub fn status_ui(
                         cascade.full_embeddings_saved
                     ))
                     .on_hover_text(format!(
-                        "Training images were indexed with {}; each generation's top {} were re-scored with full SSCD ({} training images in all, {} embedded now). Similarities are full SSCD's.",
+                        "Training images were indexed with {}; each generation's top {} were re-scored with full SSCD, with their near duplicates by the student for duplicate counts ({} training images in all, {} embedded now, {} of them near duplicates). Similarities are full SSCD's.",
                         cascade.shortlist_model,
                         cascade.shortlist_size,
                         cascade.rescored,
-                        cascade.rescored_embedded
+                        cascade.rescored_embedded,
+                        cascade.duplicate_neighbours
                     ));
                 }
                 None => {

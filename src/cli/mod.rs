@@ -571,11 +571,12 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
     );
     match &summary.cascade {
         Some(cascade) => eprintln!(
-            "  cascade:           on: training indexed with {}, top {} re-scored with full SSCD; {} training images re-scored ({} embedded now), {} full-SSCD embeddings saved",
+            "  cascade:           on: training indexed with {}, top {} re-scored with full SSCD; {} training images re-scored ({} embedded now; {} of them near duplicates of shortlisted ones, for duplicate counts), {} full-SSCD embeddings saved",
             cascade.shortlist_model,
             cascade.shortlist_size,
             cascade.rescored,
             cascade.rescored_embedded,
+            cascade.duplicate_neighbours,
             cascade.full_embeddings_saved
         ),
         None => eprintln!("  cascade:           off"),

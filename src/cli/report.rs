@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use replicant::pipeline::audit::{AuditOptions, audit_report};
+use replicant::pipeline::audit_cascade::embed_baseline;
 
 /// `replicant report`.
 #[derive(Debug, Args)]
@@ -32,6 +33,10 @@ pub struct ReportArgs {
     /// Replace --out if it exists.
     #[arg(long)]
     pub force: bool,
+    /// The model and runtime, for a project scanned with the shortlist cascade: its baseline
+    /// embeds the sampled training images' shortlists with full SSCD (once; cached).
+    #[command(flatten)]
+    pub model: crate::cli::ModelArgs,
 }
 
 /// Runs `replicant report`.
@@ -60,6 +65,19 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         baseline_sample: args.baseline_sample,
         seed: args.seed,
     };
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let embedded = embed_baseline(
+        &args.project,
+        &options,
+        &args.model.request(),
+        &mut |line| eprintln!("replicant: {line}"),
+        &cancel,
+    )
+    .map_err(anyhow::Error::msg)
+    .context("the baseline's full-SSCD embeddings")?;
+    if embedded > 0 {
+        eprintln!("replicant: {embedded} training images embedded with full SSCD for the baseline");
+    }
     let report = audit_report(&args.project, &options)?;
     replicant::pipeline::report_job::write(&report, &args.out).map_err(anyhow::Error::msg)?;
     let r = &report.replication_rate;

@@ -48,6 +48,10 @@ pub struct Baseline {
     pub sample: usize,
     /// The sampling seed.
     pub seed: u64,
+    /// How each sampled image's neighbours were found, when not by a search of full SSCD
+    /// embeddings (a project scanned with the shortlist cascade).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// Percentiles of the training-against-training top-1 similarity.
     pub train_train: Percentiles,
     /// Percentiles of the generation-against-training top-1 similarity.

@@ -74,6 +74,13 @@ pub fn report_html(report: &AuditReport) -> String {
                 );
             }
             page.push_str("</table>");
+            if let Some(method) = &b.method {
+                let _ = write!(
+                    page,
+                    "<p>Each sampled image's most similar other training image was found by the {}; the training-vs-training figures are therefore a lower bound of an exact search's.</p>",
+                    esc(method)
+                );
+            }
         }
         (None, Some(why)) => {
             let _ = write!(page, "<p>No baseline: {}</p>", esc(why));

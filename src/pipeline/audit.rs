@@ -2,7 +2,8 @@
 //! paper's training-against-training baseline, duplicate counts, the labels and their
 //! calibrated threshold, and where every number comes from. Everything is read from the
 //! project folder (the last scan, the embedding cache, the review store) and the training
-//! sources it names; nothing is embedded anew.
+//! sources it names; nothing is embedded anew (for a project scanned with the shortlist
+//! cascade, `audit_cascade::embed_baseline` embeds what its baseline needs first).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -110,7 +111,12 @@ pub fn audit_report(
 
     // The training side: every catalogued image's vector, from the cache (full SSCD only:
     // with the cascade the cache holds the student's for most training images).
-    let training = training_vectors(&project, &cache, &last);
+    let training = if last.cascade.is_some() {
+        Err("the last scan ran the shortlist cascade".to_string())
+    } else {
+        training_vectors(&project, &cache, &last.model_key)
+    };
+    let mut training_images = None;
     let (baseline, baseline_unavailable, duplicate_counts, training_blake3, index_text) =
         match &training {
             Ok(side) => {
@@ -146,13 +152,40 @@ pub fn audit_report(
                     None,
                     prebuilt_why,
                 ),
-                None => (
-                    None,
-                    Some(why.clone()),
-                    scan_duplicate_counts(&last, threshold, options),
-                    None,
-                    why.clone(),
-                ),
+                None => match super::audit_cascade::cascade_baseline(
+                    &project, &cache, &last, &top1, options,
+                ) {
+                    Some(Ok(cascade)) => {
+                        training_images = Some(cascade.training_images);
+                        let mut counts = scan_duplicate_counts(&last, threshold, options);
+                        if let Some(counts) = &mut counts {
+                            counts.all_mean = stats::mean(&cascade.counts);
+                            counts.all_ci95 =
+                                stats::bootstrap_mean_ci(&cascade.counts, RESAMPLES, options.seed);
+                        }
+                        (
+                            Some(cascade.baseline),
+                            None,
+                            counts,
+                            Some(cascade.training_blake3),
+                            cascade.index_text,
+                        )
+                    }
+                    Some(Err(cascade_why)) => (
+                        None,
+                        Some(cascade_why.clone()),
+                        scan_duplicate_counts(&last, threshold, options),
+                        None,
+                        cascade_why,
+                    ),
+                    None => (
+                        None,
+                        Some(why.clone()),
+                        scan_duplicate_counts(&last, threshold, options),
+                        None,
+                        why.clone(),
+                    ),
+                },
             },
         };
 
@@ -169,7 +202,8 @@ pub fn audit_report(
     let provenance = provenance(&project, &last, index_text, training_blake3);
     Ok(AuditReport {
         generations,
-        training_images: training.as_ref().map_or(0, |t| t.vectors.len()),
+        training_images: training_images
+            .unwrap_or_else(|| training.as_ref().map_or(0, |t| t.vectors.len())),
         threshold,
         replication_rate: Rate::of(replicated, generations),
         duplicate_rate: Rate::of(duplicated, generations),
@@ -187,15 +221,17 @@ pub fn audit_report(
 }
 
 /// The training images' whole-image vectors and content hashes, by catalogue position.
-struct TrainingSide {
-    vectors: Vec<(u64, Vec<f32>)>,
-    hashes: Vec<ContentHash>,
-    dims: usize,
-    index: ExactIndex,
+pub(super) struct TrainingSide {
+    pub(super) vectors: Vec<(u64, Vec<f32>)>,
+    pub(super) hashes: Vec<ContentHash>,
+    /// Where each image is, to read it again.
+    pub(super) entries: Vec<crate::catalog::ImageEntry>,
+    pub(super) dims: usize,
+    pub(super) index: ExactIndex,
 }
 
 impl TrainingSide {
-    fn content_hash(&self) -> String {
+    pub(super) fn content_hash(&self) -> String {
         let sorted: BTreeSet<&ContentHash> = self.hashes.iter().collect();
         let mut hasher = blake3::Hasher::new();
         for hash in sorted {
@@ -205,16 +241,14 @@ impl TrainingSide {
     }
 }
 
-fn training_vectors(
+/// The project's training images with a cached whole-image embedding by `model_key`.
+pub(super) fn training_vectors(
     project: &Project,
     cache: &EmbeddingCache,
-    last: &LastScan,
+    model_key: &str,
 ) -> Result<TrainingSide, String> {
     if project.spec.training_index.is_some() {
         return Err("the training side is a prebuilt index; a training-against-training baseline needs a sample of its vectors, which this report does not read yet (the duplicate counts come from the scan)".into());
-    }
-    if last.cascade.is_some() {
-        return Err("the last scan ran the shortlist cascade, so most training images have only sscd-distilled embeddings; scan with --shortlist off for a baseline in full SSCD".into());
     }
     let mut skipped = Vec::new();
     let mut notes = Vec::new();
@@ -227,15 +261,17 @@ fn training_vectors(
     .map_err(|err| format!("the training folders cannot be read again: {err}"))?;
     let mut vectors = Vec::new();
     let mut hashes = Vec::new();
-    for (i, record) in catalogued.records.iter().enumerate() {
-        let entry = &record.entry;
+    let mut entries = Vec::new();
+    for (i, record) in catalogued.records.into_iter().enumerate() {
+        let entry = record.entry;
         let Ok(Some(file)) = cache.known_file(&entry.location, entry.size_bytes, entry.mtime_ns)
         else {
             continue;
         };
-        if let Ok(Some(vector)) = cache.vector(&last.model_key, &file.hash, "") {
+        if let Ok(Some(vector)) = cache.vector(model_key, &file.hash, "") {
             vectors.push((i as u64, vector));
             hashes.push(file.hash);
+            entries.push(entry);
         }
     }
     let dims = vectors.first().map_or(0, |(_, v)| v.len());
@@ -249,6 +285,7 @@ fn training_vectors(
     Ok(TrainingSide {
         vectors,
         hashes,
+        entries,
         dims,
         index,
     })
@@ -269,7 +306,7 @@ fn baseline(
     let keys: Vec<u64> = side.vectors.iter().map(|(k, _)| *k).collect();
     sample_baseline(
         &keys,
-        &side.index,
+        &searched_in(&side.index),
         &|key| Ok(by_key.get(&key).map(|&p| side.vectors[p].1.clone())),
         &|key| Ok(by_key.get(&key).map(|&p| side.hashes[p])),
         generation_top1,
@@ -278,23 +315,33 @@ fn baseline(
     .map_err(AuditError::Baseline)
 }
 
-/// The baseline over a seeded sample of `keys` (recorded): each sampled training image's
-/// vector searched in `index` for its most similar other training image (itself and
-/// byte-identical copies, by `hash_of`, skipped), and its duplicate count among the
-/// [`DUPLICATE_NEIGHBOURS`] nearest. Keys without a vector are left out of the sample.
-fn sample_baseline(
-    keys: &[u64],
-    index: &dyn TrainingIndex,
-    vector_of: &dyn Fn(u64) -> Result<Option<Vec<f32>>, String>,
-    hash_of: &dyn Fn(u64) -> Result<Option<ContentHash>, String>,
-    generation_top1: &[f32],
-    options: &AuditOptions,
-) -> Result<(Baseline, Vec<f64>), String> {
+/// A seeded sample of `keys` (at most `options.baseline_sample`), in key order.
+pub(super) fn draw_sample(keys: &[u64], options: &AuditOptions) -> Vec<u64> {
     let mut sample = keys.to_vec();
     let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
     sample.shuffle(&mut rng);
     sample.truncate(options.baseline_sample.max(1));
     sample.sort_unstable();
+    sample
+}
+
+/// How a sampled training image's neighbours are found: given its key and vector, its
+/// nearest training images, best first, with their similarities.
+pub(super) type Neighbours<'a> = dyn Fn(u64, &[f32]) -> Result<Vec<crate::index::Hit>, String> + 'a;
+
+/// The baseline over a seeded sample of `keys` (recorded): each sampled training image's
+/// most similar other training image among its `neighbours` (itself and byte-identical
+/// copies, by `hash_of`, skipped), and its duplicate count among them. Keys without a vector
+/// are left out of the sample.
+pub(super) fn sample_baseline(
+    keys: &[u64],
+    neighbours: &Neighbours<'_>,
+    vector_of: &dyn Fn(u64) -> Result<Option<Vec<f32>>, String>,
+    hash_of: &dyn Fn(u64) -> Result<Option<ContentHash>, String>,
+    generation_top1: &[f32],
+    options: &AuditOptions,
+) -> Result<(Baseline, Vec<f64>), String> {
+    let sample = draw_sample(keys, options);
     let mut top1 = Vec::with_capacity(sample.len());
     let mut counts = Vec::with_capacity(sample.len());
     for &key in &sample {
@@ -302,9 +349,7 @@ fn sample_baseline(
             continue;
         };
         let own = hash_of(key)?;
-        let hits = index
-            .search(&vector, DUPLICATE_NEIGHBOURS + 1)
-            .map_err(|e| e.to_string())?;
+        let hits = neighbours(key, &vector)?;
         let mut other = None;
         for hit in hits.iter().filter(|h| h.key != key) {
             if own.is_none() || hash_of(hit.key)? != own {
@@ -325,12 +370,24 @@ fn sample_baseline(
         Baseline {
             sample: top1.len(),
             seed: options.seed,
+            method: None,
             train_train,
             generation_train: stats::Percentiles::of(generation_top1),
             train_top1: top1,
         },
         counts,
     ))
+}
+
+/// An index's nearest [`DUPLICATE_NEIGHBOURS`] (and the image itself), as [`Neighbours`].
+fn searched_in(
+    index: &dyn TrainingIndex,
+) -> impl Fn(u64, &[f32]) -> Result<Vec<crate::index::Hit>, String> + '_ {
+    move |_, vector| {
+        index
+            .search(vector, DUPLICATE_NEIGHBOURS + 1)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Duplicate counts of the training images of every match at or above the threshold.
@@ -411,7 +468,7 @@ fn prebuilt_baseline(
         let keys: Vec<u64> = (0..prebuilt.manifest.rows).collect();
         let (baseline, counts) = sample_baseline(
             &keys,
-            prebuilt.index.as_ref(),
+            &searched_in(prebuilt.index.as_ref()),
             &|key| prebuilt.index.vector(key).map_err(|e| e.to_string()),
             &|key| {
                 Ok(prebuilt

@@ -9,6 +9,7 @@
 
 mod align_job;
 pub mod audit;
+pub mod audit_cascade;
 mod cache;
 pub mod cascade;
 pub mod embed_job;

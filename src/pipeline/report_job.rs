@@ -2,11 +2,15 @@
 //! written to a file for File > Evidence report (HTML or JSON by the file's extension).
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::Receiver;
 
+use super::ModelRequest;
 use super::Waker;
 use super::audit::{AuditOptions, audit_report};
+use super::audit_cascade::embed_baseline;
 use crate::export::report::AuditReport;
 
 /// A report being made.
@@ -14,7 +18,15 @@ pub struct ReportJob {
     /// Where it is written, when it is.
     pub out: Option<PathBuf>,
     result: Receiver<Result<AuditReport, String>>,
+    /// Stops the baseline's embedding when the job is dropped.
+    cancel: Arc<AtomicBool>,
     _thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for ReportJob {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
 }
 
 impl ReportJob {
@@ -33,11 +45,28 @@ pub fn spawn_report(
 ) -> ReportJob {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let target = out.clone();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let thread_cancel = cancel.clone();
     let thread = std::thread::Builder::new()
         .name("replicant-report".into())
         .spawn(move || {
-            let result = audit_report(&project_dir, &options)
-                .map_err(|err| err.to_string())
+            // Written to a file, the report is the evidence: a project scanned with the
+            // cascade gets its baseline's full-SSCD embeddings first. The statistics panel
+            // only reads.
+            let embedded = if target.is_some() {
+                embed_baseline(
+                    &project_dir,
+                    &options,
+                    &ModelRequest::default(),
+                    &mut |line| tracing::info!("{line}"),
+                    &thread_cancel,
+                )
+                .map(|_| ())
+            } else {
+                Ok(())
+            };
+            let result = embedded
+                .and_then(|()| audit_report(&project_dir, &options).map_err(|err| err.to_string()))
                 .and_then(|report| {
                     if let Some(path) = &target {
                         write(&report, path)?;
@@ -53,6 +82,7 @@ pub fn spawn_report(
     ReportJob {
         out,
         result: rx,
+        cancel,
         _thread: thread,
     }
 }

@@ -187,7 +187,7 @@ impl Desk {
     pub fn poll(&mut self, budget: usize, waker: Option<&Waker>) -> Vec<String> {
         let mut messages = self.poll_scan(budget);
         if let Some(result) = self.jobs.report.job.as_ref().and_then(|job| job.poll()) {
-            let out = self.jobs.report.job.take().and_then(|job| job.out);
+            let out = self.jobs.report.job.take().and_then(|job| job.out.clone());
             match result {
                 Ok(report) => {
                     if let Some(path) = out {

@@ -1,8 +1,11 @@
 //! What the scan learns of the training side beyond each match: the training images' mean
 //! embedding (for centred ranking) and each matched training image's duplicate count.
 
+use std::collections::HashMap;
+
 use super::super::DUPLICATE_SIMILARITY;
 use super::super::audit::DUPLICATE_NEIGHBOURS;
+use super::super::cascade::STUDENT_DUPLICATE_BOUND;
 use super::super::sources::State;
 use super::{Coordinator, ScanError};
 
@@ -36,8 +39,9 @@ impl Coordinator<'_> {
     /// How many other training images are within [`DUPLICATE_SIMILARITY`] of the training
     /// image with index key `key`: its nearest [`DUPLICATE_NEIGHBOURS`] at or above it, less
     /// itself (so byte-identical copies count), from the vector the index stores (the
-    /// project's own index or a prebuilt one). Not with the cascade, whose index holds the
-    /// student's embeddings: full SSCD's count would need its neighbours embedded again.
+    /// project's own index or a prebuilt one). With the cascade, whose index holds the
+    /// student's embeddings, the re-scoring phase counts them (see
+    /// [`Self::student_near_duplicates`]) before a match is emitted.
     pub(super) fn duplicate_count(&mut self, key: u64) -> Option<usize> {
         if let Some(known) = self.duplicate_counts.get(&key) {
             return *known;
@@ -58,4 +62,56 @@ impl Coordinator<'_> {
         self.duplicate_counts.insert(key, count);
         count
     }
+
+    /// For each of `keys` (shortlisted training images), its nearest
+    /// [`DUPLICATE_NEIGHBOURS`] by the student at or above [`STUDENT_DUPLICATE_BOUND`],
+    /// itself left out: the images the cascade embeds with full SSCD too, so that a match's
+    /// duplicate count is full SSCD's.
+    pub(super) fn student_near_duplicates(
+        &self,
+        keys: impl IntoIterator<Item = u64>,
+    ) -> Result<HashMap<u64, Vec<u64>>, ScanError> {
+        let mut near = HashMap::new();
+        let Some(index) = self.training.index() else {
+            return Ok(near);
+        };
+        for key in keys {
+            if near.contains_key(&key) {
+                continue;
+            }
+            let neighbours = match index.vector(key)? {
+                Some(vector) => index
+                    .search(&vector, DUPLICATE_NEIGHBOURS + 1)?
+                    .into_iter()
+                    .filter(|h| h.key != key && h.similarity >= STUDENT_DUPLICATE_BOUND)
+                    .map(|h| h.key)
+                    .collect(),
+                None => Vec::new(),
+            };
+            near.insert(key, neighbours);
+        }
+        Ok(near)
+    }
+}
+
+/// Full SSCD's duplicate count of training image `key` in the cascade: how many of its
+/// student near duplicates `near` have a full-SSCD embedding (`full_vector`) within
+/// [`DUPLICATE_SIMILARITY`] of its own; `None` without its own.
+pub(super) fn cascade_duplicate_count<'a>(
+    key: u64,
+    near: &HashMap<u64, Vec<u64>>,
+    full_vector: &dyn Fn(u64) -> Option<&'a [f32]>,
+) -> Option<usize> {
+    let own = full_vector(key)?;
+    Some(
+        near.get(&key)
+            .into_iter()
+            .flatten()
+            .filter_map(|&n| full_vector(n))
+            .filter(|v| {
+                let dot: f32 = v.iter().zip(own).map(|(a, b)| a * b).sum();
+                dot >= DUPLICATE_SIMILARITY
+            })
+            .count(),
+    )
 }

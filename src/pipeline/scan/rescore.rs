@@ -12,6 +12,7 @@ use super::super::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, S
 use super::super::training::Training;
 use super::super::workers::Slot;
 use super::super::{ScanEvent, ScanPhase};
+use super::neighbours::cascade_duplicate_count;
 use super::{Coordinator, ScanError};
 use crate::catalog::{ImageEntry, ImageLocation};
 use crate::index::exact::ExactIndex;
@@ -111,6 +112,19 @@ impl Coordinator<'_> {
                 }
             }
         }
+        let shortlisted = candidates.len();
+        // Each shortlisted image's near duplicates by the student, embedded with full SSCD
+        // too, so that a match's duplicate count is full SSCD's.
+        let near = self.student_near_duplicates(positions.keys().copied().collect::<Vec<_>>())?;
+        for &key in near.values().flatten() {
+            if positions.contains_key(&key) {
+                continue;
+            }
+            if let Some(candidate) = self.candidate(key)? {
+                positions.insert(key, candidates.len());
+                candidates.push(candidate);
+            }
+        }
         let known = self.cache.embedded_hashes(&score_key, "")?;
         for candidate in &mut candidates {
             if let Some(hash) = candidate.hash.filter(|h| known.contains(h)) {
@@ -137,7 +151,8 @@ impl Coordinator<'_> {
                 Slot::Generation(w.generation),
                 &self.generations[w.generation].entry,
             ));
-            for key in &w.keys {
+            let duplicates = w.keys.iter().flat_map(|key| near.get(key)).flatten();
+            for key in w.keys.iter().chain(duplicates) {
                 if let Some(&pos) = positions.get(key) {
                     if !candidates[pos].settled && listed.insert(pos) {
                         order.push((Slot::Training(pos), &candidates[pos].entry));
@@ -176,7 +191,7 @@ impl Coordinator<'_> {
             for outcome in std::mem::take(&mut outcomes_in) {
                 embedded_now += self.settle(outcome, &mut candidates, &mut waiting, &score_key)?;
             }
-            self.match_rescored(&mut waiting, &candidates, &positions, &score_key)?;
+            self.match_rescored(&mut waiting, &candidates, &positions, &near, &score_key)?;
             let Some(active) = run.as_mut() else { break };
             match active.next(&mut self.cache, &score_key, self.events)? {
                 Step::Outcomes(outcomes) => outcomes_in = outcomes,
@@ -189,6 +204,10 @@ impl Coordinator<'_> {
             }
         }
         let rescored = candidates.iter().filter(|c| c.vector.is_some()).count();
+        let duplicate_neighbours = candidates[shortlisted..]
+            .iter()
+            .filter(|c| c.vector.is_some())
+            .count();
         let training_ready = match &self.training {
             Training::Sources { catalogued, .. } => catalogued
                 .records
@@ -201,6 +220,7 @@ impl Coordinator<'_> {
             cascade.summary.rescored = rescored;
             cascade.summary.rescored_embedded = embedded_now;
             cascade.summary.full_embeddings_saved = training_ready.saturating_sub(rescored);
+            cascade.summary.duplicate_neighbours = duplicate_neighbours;
         }
         Ok(true)
     }
@@ -282,6 +302,7 @@ impl Coordinator<'_> {
         waiting: &mut Vec<Waiting>,
         candidates: &[Candidate],
         positions: &HashMap<u64, usize>,
+        near: &HashMap<u64, Vec<u64>>,
         score_key: &str,
     ) -> Result<(), ScanError> {
         let settings = self.match_settings();
@@ -290,8 +311,9 @@ impl Coordinator<'_> {
             if w.failed {
                 continue;
             }
+            let duplicates = w.keys.iter().flat_map(|key| near.get(key)).flatten();
             let settled = w.views.is_some()
-                && w.keys.iter().all(|key| {
+                && w.keys.iter().chain(duplicates).all(|key| {
                     positions
                         .get(key)
                         .is_none_or(|&pos| candidates[pos].settled)
@@ -321,6 +343,15 @@ impl Coordinator<'_> {
                 .map_or(0, |(_, v)| v.len());
             let index = ExactIndex::of(dims, vectors)?;
             if let Some(matched) = self.match_views(&views, &index, settings)? {
+                let full_vector = |key: u64| {
+                    positions
+                        .get(&key)
+                        .and_then(|&pos| candidates[pos].vector.as_deref())
+                };
+                for key in matched.matches.iter().filter_map(|m| m.training_key) {
+                    let count = cascade_duplicate_count(key, near, &full_vector);
+                    self.duplicate_counts.entry(key).or_insert(count);
+                }
                 self.emit(w.generation, matched);
             }
         }
