@@ -512,8 +512,9 @@ fn blind_review_hides_another_reviewers_label_until_ones_own_is_given() {
     assert_eq!(store.reviewer_labels().expect("labels").len(), 1);
 }
 
-/// The adjudication queue: a pair two reviewers disagree on is listed under "Disputed" with
-/// both labels, and adjudicating it sets its final label in the store and empties the queue.
+/// The adjudication queue: a pair two reviewers disagree on is listed under "Disputed"; its
+/// labels show to a reviewer who has not labelled it only once they choose to adjudicate, and
+/// adjudicating it sets its final label in the store and empties the queue.
 #[test]
 fn a_disputed_pair_is_queued_and_adjudicated_in_the_desk() {
     let root = tempfile::tempdir().expect("tempdir");
@@ -548,6 +549,18 @@ fn a_disputed_pair_is_queued_and_adjudicated_in_the_desk() {
     harness
         .state_mut()
         .push(Command::SelectGeneration(listed[0]));
+    harness.run_steps(3);
+    // Blind review: the desk's reviewer has not labelled the pair, so the labels stay hidden
+    // until they choose to adjudicate.
+    harness.get_by_label_contains("Disputed by 2 reviewers — their labels stay hidden");
+    assert!(
+        harness
+            .query_by_label_contains("alice: Full copy")
+            .is_none()
+    );
+    harness
+        .get_by_label("Adjudicate (show their labels)")
+        .click();
     harness.run_steps(3);
     harness.get_by_label_contains("Disputed — alice: Full copy, bob: Distinct");
     harness

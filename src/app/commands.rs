@@ -68,6 +68,9 @@ pub enum Command {
     SamplePlan(usize),
     /// Set the final label of the disputed pair on screen.
     Adjudicate(crate::review::Label),
+    /// Start or stop adjudicating (under blind review, shows the labels of disputes one has
+    /// not labelled).
+    Adjudicating(bool),
     /// Show or hide the list of skipped files.
     ToggleSkipped,
     /// Start (or restart) the scan of the open project.

@@ -444,6 +444,10 @@ impl DeskApp {
             Command::Adjudicate(label) => {
                 self.with_desk(|desk, how| desk.adjudicate(label, how.reviewer))
             }
+            Command::Adjudicating(on) => self.with_desk(|desk, _| {
+                desk.set_adjudicating(on);
+                Ok(())
+            }),
             Command::SamplePlan(per_band) => self.with_desk(|desk, _| desk.sample_plan(per_band)),
             Command::Report(out) => {
                 let waker = self.waker.clone();

@@ -28,7 +28,30 @@ pub(super) fn pair_notes_ui(
     ) {
         ui.label(egui::RichText::new(reason.text()).small());
     }
-    if let Some(given) = desk.review().dispute_on(at) {
+    if let Some(given) = desk
+        .review()
+        .dispute_on(at)
+        .filter(|_| !desk.review().dispute_shown(at))
+    {
+        // Blind review: a reviewer who has not labelled the pair must not see how others did.
+        ui.horizontal_wrapped(|ui| {
+            ui.label(
+                egui::RichText::new(format!(
+                    "Disputed by {} reviewers — their labels stay hidden until you label this pair.",
+                    given.len()
+                ))
+                .small()
+                .strong(),
+            );
+            if ui
+                .small_button("Adjudicate (show their labels)")
+                .on_hover_text("For the adjudicator: show every disputed pair's labels this session, so you can set final labels")
+                .clicked()
+            {
+                out.push(Command::Adjudicating(true));
+            }
+        });
+    } else if let Some(given) = desk.review().dispute_on(at) {
         ui.horizontal_wrapped(|ui| {
             let each: Vec<String> = given
                 .iter()
@@ -47,6 +70,14 @@ pub(super) fn pair_notes_ui(
                 {
                     out.push(Command::Adjudicate(label));
                 }
+            }
+            if desk.review().adjudicating()
+                && ui
+                    .small_button("Stop adjudicating")
+                    .on_hover_text("Hide the labels of disputes you have not labelled again")
+                    .clicked()
+            {
+                out.push(Command::Adjudicating(false));
             }
         });
     } else if let Some(others) = desk.review().others_on(at) {

@@ -349,6 +349,13 @@ impl Desk {
         Ok(())
     }
 
+    /// Starts or stops adjudicating: an adjudicator sees the labels of every disputed pair,
+    /// even one they have not labelled.
+    pub fn set_adjudicating(&mut self, on: bool) {
+        self.review.set_adjudicating(on);
+        self.view.invalidate();
+    }
+
     /// Sets the final label of the disputed pair on screen (adjudication).
     pub fn adjudicate(&mut self, label: Label, reviewer: &str) -> Result<(), String> {
         let Some(at) = self.current_at() else {

@@ -36,6 +36,9 @@ pub struct ReviewState {
     /// Blind review: on when others have labelled the project. The desk then shows only the
     /// current reviewer's own labels, and others' on a pair once one's own is given.
     blind: Option<Blind>,
+    /// Whether the current reviewer has chosen to adjudicate, which shows the labels of
+    /// disputed pairs they have not labelled themselves.
+    adjudicating: bool,
 }
 
 /// What blind review keeps apart.
@@ -70,6 +73,7 @@ impl ReviewState {
             last_write: None,
             plan: None,
             blind: None,
+            adjudicating: false,
             disputes: HashMap::new(),
             adjudicated: HashSet::new(),
         };
@@ -183,6 +187,28 @@ impl ReviewState {
         self.labels = latest.into_iter().map(|r| (r.key.clone(), r)).collect();
         self.go_blind(given, me);
         Ok(())
+    }
+
+    /// Whether the reviewers' labels on a disputed pair `at` may be shown: without blind
+    /// review, once the current reviewer has labelled the pair, or while they adjudicate
+    /// (an adjudicator must see them; a third reviewer who has not labelled must not).
+    pub fn dispute_shown(&self, at: PairAt) -> bool {
+        self.blind.is_none()
+            || self.adjudicating
+            || self
+                .key_of(at)
+                .and_then(|key| self.labels.get(&key))
+                .is_some_and(|r| r.label.is_some())
+    }
+
+    /// Whether the current reviewer adjudicates (sees every dispute's labels).
+    pub fn adjudicating(&self) -> bool {
+        self.adjudicating
+    }
+
+    /// Starts or stops adjudicating.
+    pub(super) fn set_adjudicating(&mut self, on: bool) {
+        self.adjudicating = on;
     }
 
     /// Whether blind review is on.
