@@ -627,3 +627,79 @@ fn the_desk_asks_who_reviews_once_and_shows_their_labels() {
     let labelled: Vec<Option<Label>> = desk.review().records().map(|r| r.label).collect();
     assert_eq!(labelled, [Some(Label::FullCopy)]);
 }
+
+/// File > Evidence report on a project scanned with the shortlist cascade: the report embeds
+/// its baseline's training images with full SSCD off the UI thread, can be cancelled (no file
+/// then), and once made the statistics panel reads the same baseline without embedding.
+#[test]
+fn the_evidence_report_of_a_cascade_project_embeds_its_baseline_and_can_be_cancelled() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let set = replicant::demo::make_demo(
+        root.path(),
+        &replicant::demo::DemoSpec {
+            training: 60,
+            generations: 3,
+            seed: 64,
+        },
+    )
+    .expect("demo");
+    let project = root.path().join("project");
+    let (_, summary) = common::scan(common::options(
+        &set.generations,
+        std::slice::from_ref(&set.training),
+        &project,
+    ));
+    assert!(summary.cascade.is_some(), "auto runs the cascade at 20:1");
+    let mut harness = harness(
+        StartMode::Project(project.clone()),
+        egui::vec2(1280.0, 800.0),
+    );
+    step_until(&mut harness, "the scan", |app| {
+        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 3
+    });
+    let report_done = |app: &DeskApp| app.desk().is_some_and(|d| !d.report().running());
+
+    // The statistics panel's reading: no baseline yet, and the command that makes it.
+    harness.state_mut().push(Command::Report(None));
+    harness.run_steps(2);
+    step_until(&mut harness, "the panel's report", report_done);
+    let why = harness
+        .state()
+        .desk()
+        .and_then(|d| d.report().last())
+        .and_then(|r| r.baseline_unavailable.clone())
+        .expect("no baseline before the report embeds it");
+    assert!(why.contains("replicant report --project"), "{why}");
+
+    // Cancelled at once: no file, and the desk says why.
+    let out = root.path().join("evidence.html");
+    harness.state_mut().push(Command::Report(Some(out.clone())));
+    harness.state_mut().push(Command::CancelReport);
+    harness.run_steps(2);
+    step_until(&mut harness, "the cancelled report", report_done);
+    let error = harness
+        .state()
+        .desk()
+        .and_then(|d| d.report().error().map(str::to_string));
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("cancelled")),
+        "{error:?}"
+    );
+    assert!(!out.exists());
+
+    // Made: the page says how the baseline was found; the panel then reads it.
+    harness.state_mut().push(Command::Report(Some(out.clone())));
+    harness.run_steps(2);
+    step_until(&mut harness, "the report", report_done);
+    let page = std::fs::read_to_string(&out).expect("the report page");
+    assert!(page.contains("shortlist cascade: each sampled image"));
+    harness.state_mut().push(Command::Report(None));
+    harness.run_steps(2);
+    step_until(&mut harness, "the panel's report", report_done);
+    let sample = harness
+        .state()
+        .desk()
+        .and_then(|d| d.report().last())
+        .and_then(|r| r.baseline.as_ref().map(|b| b.sample));
+    assert_eq!(sample, Some(60));
+}

@@ -107,6 +107,8 @@ pub enum Command {
     },
     /// Cancel the running export.
     CancelExport,
+    /// Cancel the report being made.
+    CancelReport,
     /// Dismiss the notices.
     DismissNotices,
 }

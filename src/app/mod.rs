@@ -407,6 +407,10 @@ impl DeskApp {
                     })
                 }
             }
+            Command::CancelReport => self.with_desk(|desk, _| {
+                desk.cancel_report();
+                Ok(())
+            }),
             Command::CancelExport => self.with_desk(|desk, _| {
                 desk.cancel_export();
                 Ok(())

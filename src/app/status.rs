@@ -120,6 +120,18 @@ pub fn status_ui(
                 out.push(Command::CancelExport);
             }
         }
+        if let Some((done, total)) = desk.report().embedding() {
+            ui.separator();
+            ui.add(
+                egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                    .desired_width(160.0)
+                    .text(format!("Report baseline {done}/{total}")),
+            )
+            .on_hover_text("The evidence report embeds its baseline's sampled training images and their shortlists with full SSCD (the scan ran the shortlist cascade); they are cached");
+            if ui.button("Cancel report").clicked() {
+                out.push(Command::CancelReport);
+            }
+        }
         ui.separator();
         let review = desk.review();
         let left = desk

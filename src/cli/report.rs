@@ -71,6 +71,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         &options,
         &args.model.request(),
         &mut |line| eprintln!("replicant: {line}"),
+        &mut |_, _| {},
         &cancel,
     )
     .map_err(anyhow::Error::msg)

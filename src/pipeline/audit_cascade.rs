@@ -121,13 +121,15 @@ fn plan(
 
 /// For a project whose last scan ran the cascade, embeds with full SSCD the sampled training
 /// images and their candidates the cache lacks (read again from their sources), so that
-/// [`cascade_baseline`] can re-score them; returns how many it embedded. `log` hears each
-/// progress line. Nothing to do (0) for other projects.
+/// [`cascade_baseline`] can re-score them; returns how many it embedded. `log` hears what it
+/// does, `progress` each (done, total) as images are embedded. Nothing to do (0) for other
+/// projects.
 pub fn embed_baseline(
     project_dir: &std::path::Path,
     options: &AuditOptions,
     request: &ModelRequest,
     log: &mut dyn FnMut(String),
+    progress: &mut dyn FnMut(usize, usize),
     cancel: &Arc<AtomicBool>,
 ) -> Result<usize, String> {
     let project = Project::open(project_dir).map_err(|e| e.to_string())?;
@@ -152,6 +154,7 @@ pub fn embed_baseline(
     if missing.is_empty() {
         return Ok(0);
     }
+    progress(0, missing.len());
     log(format!(
         "the baseline re-scores {} sampled training images' shortlists with full SSCD: {} images to embed",
         plan.candidates.len(),
@@ -198,11 +201,12 @@ pub fn embed_baseline(
             .next(&mut cache, &plan.full_key, &sink)
             .map_err(|e| e.to_string())?;
         for event in events.try_iter() {
-            if let ScanEvent::Progress(progress) = event {
-                if progress.done == progress.total {
+            if let ScanEvent::Progress(p) = event {
+                progress(p.done, p.total);
+                if p.done == p.total {
                     log(format!(
                         "embedded {}/{} at {:.1} images/s",
-                        progress.done, progress.total, progress.images_per_sec
+                        p.done, p.total, p.images_per_sec
                     ));
                 }
             }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crossbeam_channel::Receiver;
 
@@ -18,8 +18,10 @@ pub struct ReportJob {
     /// Where it is written, when it is.
     pub out: Option<PathBuf>,
     result: Receiver<Result<AuditReport, String>>,
-    /// Stops the baseline's embedding when the job is dropped.
+    /// Stops the baseline's embedding (asked, or when the job is dropped).
     cancel: Arc<AtomicBool>,
+    /// The baseline's embedding: images done and in all (0 in all when there is none).
+    progress: Arc<(AtomicUsize, AtomicUsize)>,
     _thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -30,6 +32,17 @@ impl Drop for ReportJob {
 }
 
 impl ReportJob {
+    /// Images embedded for the baseline so far, and in all, while it embeds any.
+    pub fn embedding(&self) -> Option<(usize, usize)> {
+        let total = self.progress.1.load(Ordering::Relaxed);
+        (total > 0).then(|| (self.progress.0.load(Ordering::Relaxed), total))
+    }
+
+    /// Asks the job to stop embedding; it ends with "cancelled".
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
     /// The report once made, or why it could not be (never blocks).
     pub fn poll(&self) -> Option<Result<AuditReport, String>> {
         self.result.try_recv().ok()
@@ -47,6 +60,8 @@ pub fn spawn_report(
     let target = out.clone();
     let cancel = Arc::new(AtomicBool::new(false));
     let thread_cancel = cancel.clone();
+    let progress = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+    let thread_progress = progress.clone();
     let thread = std::thread::Builder::new()
         .name("replicant-report".into())
         .spawn(move || {
@@ -59,6 +74,13 @@ pub fn spawn_report(
                     &options,
                     &ModelRequest::default(),
                     &mut |line| tracing::info!("{line}"),
+                    &mut |done, total| {
+                        thread_progress.0.store(done, Ordering::Relaxed);
+                        thread_progress.1.store(total, Ordering::Relaxed);
+                        if let Some(waker) = &waker {
+                            waker();
+                        }
+                    },
                     &thread_cancel,
                 )
                 .map(|_| ())
@@ -83,6 +105,7 @@ pub fn spawn_report(
         out,
         result: rx,
         cancel,
+        progress,
         _thread: thread,
     }
 }

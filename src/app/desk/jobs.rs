@@ -298,6 +298,11 @@ impl ReportStatus {
     pub fn running(&self) -> bool {
         self.job.is_some()
     }
+
+    /// While a report embeds its baseline's training images: how many are done, of how many.
+    pub fn embedding(&self) -> Option<(usize, usize)> {
+        self.job.as_ref().and_then(|job| job.embedding())
+    }
 }
 
 /// An export running off the UI thread, and how the last one ended.

@@ -733,6 +733,14 @@ impl Desk {
         ));
     }
 
+    /// Cancels the report being made (its baseline's embedding stops after the batch in
+    /// hand).
+    pub fn cancel_report(&mut self) {
+        if let Some(job) = &self.jobs.report.job {
+            job.cancel();
+        }
+    }
+
     /// Cancels the running export.
     pub fn cancel_export(&mut self) {
         if let Some(job) = &self.jobs.export.job {
