@@ -214,6 +214,41 @@ fn a_distilled_index_of_shards_is_rescored_by_member_offset() {
         }
     }
     assert!(compared >= 8, "only {compared} pairs compared");
+    // Duplicate counts and the report's baseline come from the distilled index too, re-scored
+    // with full SSCD; each member is read again by its offset.
+    assert!(
+        with_index
+            .iter()
+            .flat_map(|r| &r.matches)
+            .all(|m| m.duplicates.is_some())
+    );
+    let out = root.path().join("report.json");
+    let (code, _, stderr) = run(&[
+        "report",
+        "--project",
+        &text(&root.path().join("p")),
+        "--out",
+        &text(&out),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: AuditReport =
+        serde_json::from_slice(&std::fs::read(&out).expect("read")).expect("report json");
+    assert_eq!(report.training_images, 40);
+    let baseline = report.baseline.expect("baseline from the distilled index");
+    assert_eq!(baseline.sample, 40);
+    assert!(
+        baseline
+            .method
+            .as_deref()
+            .is_some_and(|m| m.contains("top 16 by sscd-distilled@")),
+        "{:?}",
+        baseline.method
+    );
+    assert!(
+        report.provenance.index.starts_with("prebuilt "),
+        "{}",
+        report.provenance.index
+    );
 
     // With the cascade off, a distilled index needs the distilled model: a clear error.
     let (code, _, stderr) = run(&[

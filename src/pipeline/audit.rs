@@ -135,7 +135,11 @@ pub fn audit_report(
                     ),
                 )
             }
-            Err(why) => match prebuilt_baseline(&project, &last, &top1, options) {
+            // With the cascade, a prebuilt index holds the student's embeddings: the
+            // cascade's baseline below re-scores them.
+            Err(why) => match prebuilt_baseline(&project, &last, &top1, options)
+                .filter(|_| last.cascade.is_none())
+            {
                 Some(Ok((baseline, all_counts, index_text))) => {
                     let mut counts = scan_duplicate_counts(&last, threshold, options);
                     if let Some(counts) = &mut counts {
@@ -167,7 +171,7 @@ pub fn audit_report(
                             Some(cascade.baseline),
                             None,
                             counts,
-                            Some(cascade.training_blake3),
+                            cascade.training_blake3,
                             cascade.index_text,
                         )
                     }

@@ -14,22 +14,113 @@ use super::audit::{
     AuditOptions, DUPLICATE_NEIGHBOURS, TrainingSide, draw_sample, sample_baseline,
     training_vectors,
 };
+use super::cache::ContentHash;
 use super::cache::EmbeddingCache;
 use super::cascade::STUDENT_DUPLICATE_BOUND;
 use super::embedding::{self, EmbeddingRun, Needs, RunSettings, Step};
 use super::events::EventSink;
 use super::workers::Slot;
 use super::{LastScan, ModelRequest, Project, ScanEvent, load_embedder, resolve_runtime};
+use crate::catalog::ImageEntry;
 use crate::embed::Embedder;
 use crate::export::report::Baseline;
-use crate::index::{Hit, TrainingIndex};
+use crate::index::prebuilt::PrebuiltIndex;
+use crate::index::{Hit, TrainingIndex, UsearchStore};
+
+/// The training side as the student indexed it: the project's own training images (their
+/// student embeddings in the cache) or a prebuilt index of student embeddings.
+enum StudentSide {
+    Own {
+        side: TrainingSide,
+        /// Catalogue position -> place in `side`'s lists.
+        place: HashMap<u64, usize>,
+    },
+    Prebuilt(Box<PrebuiltIndex>),
+}
+
+impl StudentSide {
+    fn open(project: &Project, cache: &EmbeddingCache, student_key: &str) -> Result<Self, String> {
+        let Some(dir) = &project.spec.training_index else {
+            let side = training_vectors(project, cache, student_key)?;
+            let place = side
+                .vectors
+                .iter()
+                .enumerate()
+                .map(|(p, (k, _))| (*k, p))
+                .collect();
+            return Ok(Self::Own { side, place });
+        };
+        let prebuilt = PrebuiltIndex::open(dir, &UsearchStore).map_err(|e| e.to_string())?;
+        if prebuilt.manifest.model_key != student_key {
+            return Err(format!(
+                "the training index {} holds {} embeddings, not the scan's shortlist model {student_key}",
+                dir.display(),
+                prebuilt.manifest.model_key
+            ));
+        }
+        Ok(Self::Prebuilt(Box::new(prebuilt)))
+    }
+
+    fn keys(&self) -> Vec<u64> {
+        match self {
+            Self::Own { side, .. } => side.vectors.iter().map(|(k, _)| *k).collect(),
+            Self::Prebuilt(prebuilt) => (0..prebuilt.manifest.rows).collect(),
+        }
+    }
+
+    fn index(&self) -> &dyn TrainingIndex {
+        match self {
+            Self::Own { side, .. } => &side.index,
+            Self::Prebuilt(prebuilt) => prebuilt.index.as_ref(),
+        }
+    }
+
+    fn hash(&self, key: u64) -> Result<Option<ContentHash>, String> {
+        match self {
+            Self::Own { side, place } => Ok(place.get(&key).map(|&p| side.hashes[p])),
+            Self::Prebuilt(prebuilt) => Ok(prebuilt
+                .rows
+                .row(key)
+                .map_err(|e| e.to_string())?
+                .map(|r| r.blake3)),
+        }
+    }
+
+    fn entry(&self, key: u64) -> Result<Option<ImageEntry>, String> {
+        match self {
+            Self::Own { side, place } => Ok(place.get(&key).map(|&p| side.entries[p].clone())),
+            Self::Prebuilt(prebuilt) => Ok(prebuilt
+                .rows
+                .row(key)
+                .map_err(|e| e.to_string())?
+                .map(super::training::row_entry)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.index().len()
+    }
+
+    fn describe(&self, student_key: &str) -> String {
+        match self {
+            Self::Own { side, .. } => format!(
+                "the project's own, {} training images indexed with {student_key} (shortlist cascade), {} dimensions",
+                side.vectors.len(),
+                side.dims
+            ),
+            Self::Prebuilt(prebuilt) => format!(
+                "prebuilt {} ({} training images, {student_key}, shortlist cascade)",
+                prebuilt.dir.display(),
+                prebuilt.manifest.rows
+            ),
+        }
+    }
+}
 
 /// The sample and what must be re-scored for it.
 struct Plan {
-    /// The student's side: every training image with a student embedding.
-    student: TrainingSide,
-    /// Catalogue position -> place in `student`'s lists.
-    place: HashMap<u64, usize>,
+    /// The training side as the student indexed it.
+    student: StudentSide,
     /// Each sampled image's candidates (itself left out), best first by the student.
     candidates: BTreeMap<u64, Vec<u64>>,
     /// The scan's full-SSCD model key.
@@ -73,44 +164,44 @@ fn plan(
 ) -> Option<Result<Plan, String>> {
     let cascade = last.cascade.as_ref()?;
     Some((|| {
-        let student = training_vectors(project, cache, &cascade.shortlist_model)?;
-        let place: HashMap<u64, usize> = student
-            .vectors
-            .iter()
-            .enumerate()
-            .map(|(p, (k, _))| (*k, p))
-            .collect();
-        let keys: Vec<u64> = student.vectors.iter().map(|(k, _)| *k).collect();
+        let student = StudentSide::open(project, cache, &cascade.shortlist_model)?;
+        let index = student.index();
         let mut candidates = BTreeMap::new();
-        for key in draw_sample(&keys, options) {
-            let vector = &student.vectors[place[&key]].1;
-            let hits = student
-                .index
-                .search(vector, DUPLICATE_NEIGHBOURS + 1)
+        for key in draw_sample(&student.keys(), options) {
+            let Some(vector) = index.vector(key).map_err(|e| e.to_string())? else {
+                continue;
+            };
+            let hits = index
+                .search(&vector, DUPLICATE_NEIGHBOURS + 1)
                 .map_err(|e| e.to_string())?;
             // The shortlist leaves out byte-identical copies, as the baseline does; the near
             // duplicates keep them, as the duplicate count does.
-            let own = student.hashes[place[&key]];
-            let shortlist = hits.iter().filter(|h| {
-                h.key != key && place.get(&h.key).is_none_or(|&p| student.hashes[p] != own)
-            });
+            let own = student.hash(key)?;
+            let mut shortlist = Vec::with_capacity(cascade.shortlist_size);
+            for hit in hits.iter().filter(|h| h.key != key) {
+                if shortlist.len() == cascade.shortlist_size {
+                    break;
+                }
+                if own.is_none() || student.hash(hit.key)? != own {
+                    shortlist.push(hit.key);
+                }
+            }
             let near = hits
                 .iter()
-                .filter(|h| h.key != key && h.similarity >= STUDENT_DUPLICATE_BOUND);
-            let chosen: Vec<u64> = shortlist
-                .take(cascade.shortlist_size)
-                .chain(near)
-                .map(|h| h.key)
-                .collect::<Vec<_>>();
+                .filter(|h| h.key != key && h.similarity >= STUDENT_DUPLICATE_BOUND)
+                .map(|h| h.key);
             let mut seen = HashSet::new();
             candidates.insert(
                 key,
-                chosen.into_iter().filter(|k| seen.insert(*k)).collect(),
+                shortlist
+                    .into_iter()
+                    .chain(near)
+                    .filter(|k| seen.insert(*k))
+                    .collect::<Vec<u64>>(),
             );
         }
         Ok(Plan {
             student,
-            place,
             candidates,
             full_key: last.model_key.clone(),
             student_key: cascade.shortlist_model.clone(),
@@ -145,12 +236,15 @@ pub fn embed_baseline(
     let known = cache
         .embedded_hashes(&plan.full_key, "")
         .map_err(|e| e.to_string())?;
-    let missing: Vec<usize> = plan
-        .needed()
-        .iter()
-        .map(|key| plan.place[key])
-        .filter(|&p| !known.contains(&plan.student.hashes[p]))
-        .collect();
+    let mut missing: Vec<ImageEntry> = Vec::new();
+    for key in plan.needed() {
+        if plan.student.hash(key)?.is_some_and(|h| known.contains(&h)) {
+            continue;
+        }
+        if let Some(entry) = plan.student.entry(key)? {
+            missing.push(entry);
+        }
+    }
     if missing.is_empty() {
         return Ok(0);
     }
@@ -169,9 +263,10 @@ pub fn embed_baseline(
             embedder.model_key().0
         ));
     }
-    let order: Vec<(Slot, &crate::catalog::ImageEntry)> = missing
+    let order: Vec<(Slot, &ImageEntry)> = missing
         .iter()
-        .map(|&p| (Slot::Training(p), &plan.student.entries[p]))
+        .enumerate()
+        .map(|(p, entry)| (Slot::Training(p), entry))
         .collect();
     let needs = Needs {
         regions: None,
@@ -230,8 +325,8 @@ pub(super) struct CascadeBaseline {
     pub(super) training_images: usize,
     /// The index, in words, for the provenance.
     pub(super) index_text: String,
-    /// The training side's content hash.
-    pub(super) training_blake3: String,
+    /// The training side's content hash (the project's own training images only).
+    pub(super) training_blake3: Option<String>,
 }
 
 /// The baseline of a project whose last scan ran the cascade, from full-SSCD embeddings in
@@ -250,7 +345,9 @@ pub(super) fn cascade_baseline(
         let needed = plan.needed();
         let mut full: HashMap<u64, Vec<f32>> = HashMap::with_capacity(needed.len());
         for key in &needed {
-            let hash = plan.student.hashes[plan.place[key]];
+            let Some(hash) = plan.student.hash(*key)? else {
+                continue;
+            };
             if let Some(vector) = cache
                 .vector(&plan.full_key, &hash, "")
                 .map_err(|e| e.to_string())?
@@ -291,7 +388,7 @@ pub(super) fn cascade_baseline(
             &keys,
             &neighbours,
             &|key| Ok(full.get(&key).cloned()),
-            &|key| Ok(plan.place.get(&key).map(|&p| plan.student.hashes[p])),
+            &|key| plan.student.hash(key),
             generation_top1,
             // The sample is drawn already: every key of it.
             &AuditOptions {
@@ -303,14 +400,12 @@ pub(super) fn cascade_baseline(
         Ok(CascadeBaseline {
             baseline,
             counts,
-            training_images: plan.student.vectors.len(),
-            index_text: format!(
-                "the project's own, {} training images indexed with {} (shortlist cascade), {} dimensions",
-                plan.student.vectors.len(),
-                plan.student_key,
-                plan.student.dims
-            ),
-            training_blake3: plan.student.content_hash(),
+            training_images: plan.student.len(),
+            index_text: plan.student.describe(&plan.student_key),
+            training_blake3: match &plan.student {
+                StudentSide::Own { side, .. } => Some(side.content_hash()),
+                StudentSide::Prebuilt(_) => None,
+            },
         })
     })())
 }

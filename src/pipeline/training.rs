@@ -8,6 +8,7 @@ use super::cache::EmbeddingCache;
 use super::matching::{TrainingImage, TrainingLookup};
 use super::scan::ScanError;
 use super::sources::{Catalogued, ImageRecord, State};
+use crate::catalog::ImageEntry;
 use crate::index::prebuilt::{PrebuiltIndex, RowStore};
 use crate::index::{TrainingIndex, UsearchStore};
 use crate::layout::LAYOUT_VIEW;
@@ -123,5 +124,29 @@ impl TrainingLookup for PrebuiltLookup<'_> {
                 .map(|luma| luma.iter().map(|&v| f32::from(v)).collect()),
             hash: Some(row.blake3),
         }))
+    }
+}
+
+/// The catalogue entry of a prebuilt index's row, so that the workers can read its image
+/// again: with the size and time the catalogue would record, so that the cache's file
+/// records stay truthful.
+pub(crate) fn row_entry(row: crate::index::prebuilt::TrainingRow) -> ImageEntry {
+    let meta = std::fs::metadata(row.location.file()).ok();
+    let size_bytes = match &row.location {
+        crate::catalog::ImageLocation::Member(member) => member.size,
+        crate::catalog::ImageLocation::File(_) => meta.as_ref().map_or(0, std::fs::Metadata::len),
+    };
+    let mtime_ns = meta
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    ImageEntry {
+        location: row.location,
+        rel_path: row.name,
+        size_bytes,
+        mtime_ns,
+        sniffed: false,
+        caption: row.caption,
+        shard: None,
     }
 }

@@ -14,7 +14,7 @@ use super::super::workers::Slot;
 use super::super::{ScanEvent, ScanPhase};
 use super::neighbours::cascade_duplicate_count;
 use super::{Coordinator, ScanError};
-use crate::catalog::{ImageEntry, ImageLocation};
+use crate::catalog::ImageEntry;
 use crate::index::exact::ExactIndex;
 use crate::layout::LAYOUT_VIEW;
 use crate::matches::{Side, SkippedFile};
@@ -56,28 +56,10 @@ impl Coordinator<'_> {
                 let Some(row) = prebuilt.rows.row(key)? else {
                     return Ok(None);
                 };
-                // The size and time the catalogue would record, so the cache's file records
-                // stay truthful.
-                let meta = std::fs::metadata(row.location.file()).ok();
-                let size_bytes = match &row.location {
-                    ImageLocation::Member(member) => member.size,
-                    ImageLocation::File(_) => meta.as_ref().map_or(0, std::fs::Metadata::len),
-                };
-                let mtime_ns = meta
-                    .and_then(|m| m.modified().ok())
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+                let hash = row.blake3;
                 Ok(Some(Candidate {
-                    entry: ImageEntry {
-                        location: row.location,
-                        rel_path: row.name,
-                        size_bytes,
-                        mtime_ns,
-                        sniffed: false,
-                        caption: row.caption,
-                        shard: None,
-                    },
-                    hash: Some(row.blake3),
+                    entry: super::super::training::row_entry(row),
+                    hash: Some(hash),
                     vector: None,
                     settled: false,
                 }))
