@@ -11,7 +11,7 @@ use std::path::Path;
 
 use replicant::demo::{DemoSpec, make_demo};
 use replicant::export::report::AuditReport;
-use replicant::matches::GenerationMatches;
+use replicant::matches::{GenerationMatches, Match};
 use replicant::pipeline::audit::{AuditOptions, audit_report};
 use replicant::pipeline::cascade::{DEFAULT_SHORTLIST_SIZE, Shortlist, ShortlistMode};
 use replicant::pipeline::regions::RegionMode;
@@ -20,22 +20,29 @@ fn mode(mode: ShortlistMode) -> Shortlist {
     Shortlist { mode, size: None }
 }
 
-/// (generation, training hash) -> similarity, over every match.
-fn by_pair(results: &[GenerationMatches]) -> HashMap<(String, String), f32> {
+/// (generation, the training image as `training` names it) -> `value`, over every match.
+fn per_pair<T>(
+    results: &[GenerationMatches],
+    training: impl Fn(&Match) -> String,
+    value: impl Fn(&Match) -> T,
+) -> HashMap<(String, String), T> {
     results
         .iter()
         .flat_map(|r| {
-            r.matches.iter().map(move |m| {
-                (
-                    (
-                        r.generation.clone(),
-                        m.training_hash.clone().expect("training hash"),
-                    ),
-                    m.similarity,
-                )
-            })
+            r.matches
+                .iter()
+                .map(|m| ((r.generation.clone(), training(m)), value(m)))
         })
         .collect()
+}
+
+/// (generation, training hash) -> similarity, over every match.
+fn by_pair(results: &[GenerationMatches]) -> HashMap<(String, String), f32> {
+    per_pair(
+        results,
+        |m| m.training_hash.clone().expect("training hash"),
+        |m| m.similarity,
+    )
 }
 
 #[test]
@@ -223,14 +230,13 @@ fn a_distilled_index_of_shards_is_rescored_by_member_offset() {
             .all(|m| m.duplicates.is_some())
     );
     let out = root.path().join("report.json");
-    let (code, _, stderr) = run(&[
+    common::run_ok(&[
         "report",
         "--project",
         &text(&root.path().join("p")),
         "--out",
         &text(&out),
     ]);
-    assert_eq!(code, 0, "{stderr}");
     let report: AuditReport =
         serde_json::from_slice(&std::fs::read(&out).expect("read")).expect("report json");
     assert_eq!(report.training_images, 40);
@@ -288,16 +294,10 @@ fn a_distilled_index_of_shards_is_rescored_by_member_offset() {
     );
 }
 
-/// (generation, training path) -> duplicate count, over every match.
+/// (generation, training path) -> duplicate count, over every match (by path: a copy byte
+/// for byte has its original's hash).
 fn duplicates_by_pair(results: &[GenerationMatches]) -> HashMap<(String, String), Option<usize>> {
-    results
-        .iter()
-        .flat_map(|r| {
-            r.matches
-                .iter()
-                .map(move |m| ((r.generation.clone(), m.training.clone()), m.duplicates))
-        })
-        .collect()
+    per_pair(results, |m| m.training.clone(), |m| m.duplicates)
 }
 
 #[test]
@@ -379,19 +379,18 @@ fn the_cascade_counts_duplicates_with_full_sscd() {
     let why = unread.baseline_unavailable.expect("why no baseline");
     assert!(why.contains("replicant report --project"), "{why}");
     let out = root.path().join("cascade.json");
-    let (code, _, stderr) = run(&[
+    let stderr = common::run_ok(&[
         "report",
         "--project",
         &text(&on_project),
         "--out",
         &text(&out),
     ]);
-    assert_eq!(code, 0, "{stderr}");
     assert!(
         stderr.contains("embedded with full SSCD for the baseline"),
         "{stderr}"
     );
-    let (code, _, stderr) = run(&[
+    let stderr = common::run_ok(&[
         "report",
         "--project",
         &text(&on_project),
@@ -399,7 +398,6 @@ fn the_cascade_counts_duplicates_with_full_sscd() {
         &text(&out),
         "--force",
     ]);
-    assert_eq!(code, 0, "{stderr}");
     assert!(
         !stderr.contains("for the baseline"),
         "embedded again: {stderr}"

@@ -346,6 +346,11 @@ fn shards_workers_and_a_shared_index_give_the_scans_matches() {
         "{report}"
     );
     assert!(report["duplicate_counts"]["all_mean"].is_number());
+    assert_eq!(
+        report["training_images"].as_u64(),
+        Some(decodable as u64),
+        "{report}"
+    );
     let same_names = from_shards
         .iter()
         .zip(&from_index)

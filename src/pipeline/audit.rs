@@ -116,82 +116,70 @@ pub fn audit_report(
     } else {
         training_vectors(&project, &cache, &last.model_key)
     };
-    let mut training_images = None;
-    let (baseline, baseline_unavailable, duplicate_counts, training_blake3, index_text) =
-        match &training {
-            Ok(side) => {
-                let (baseline, all_counts) = baseline(side, &top1, options)?;
-                let counts =
-                    duplicate_counts(side, &last, &cache, threshold, &all_counts, options)?;
-                (
-                    Some(baseline),
-                    None,
-                    Some(counts),
-                    Some(side.content_hash()),
-                    format!(
-                        "the project's own, {} training images, {} dimensions",
-                        side.vectors.len(),
-                        side.dims
-                    ),
-                )
+    let figures = match &training {
+        Ok(side) => {
+            let (baseline, all_counts) = baseline(side, &top1, options)?;
+            TrainingFigures {
+                baseline: Some(baseline),
+                unavailable: None,
+                counts: Some(duplicate_counts(
+                    side,
+                    &last,
+                    &cache,
+                    threshold,
+                    &all_counts,
+                    options,
+                )?),
+                training_blake3: Some(side.content_hash()),
+                index_text: format!(
+                    "the project's own, {} training images, {} dimensions",
+                    side.vectors.len(),
+                    side.dims
+                ),
+                training_images: side.vectors.len(),
             }
-            // With the cascade, a prebuilt index holds the student's embeddings: the
-            // cascade's baseline below re-scores them.
-            Err(why) => match prebuilt_baseline(&project, &last, &top1, options)
-                .filter(|_| last.cascade.is_none())
-            {
-                Some(Ok((baseline, all_counts, index_text))) => {
+        }
+        Err(why) => {
+            // Without the training side's own full-SSCD vectors: a cascade's baseline (its
+            // student index, own or prebuilt, re-scored), or a prebuilt index of the scan's
+            // model; the duplicate counts of the matches come from the scan either way.
+            let sampled = if last.cascade.is_some() {
+                super::audit_cascade::cascade_baseline(&project, &cache, &last, &top1, options).map(
+                    |made| {
+                        made.map(|c| {
+                            let n = c.training_images;
+                            let text = c.index_text;
+                            (c.baseline, c.counts, c.training_blake3, text, n)
+                        })
+                    },
+                )
+            } else {
+                prebuilt_baseline(&project, &last, &top1, options).map(|made| {
+                    made.map(|(baseline, counts, text, n)| (baseline, counts, None, text, n))
+                })
+            };
+            match sampled {
+                Some(Ok((baseline, all_counts, training_blake3, index_text, training_images))) => {
                     let mut counts = scan_duplicate_counts(&last, threshold, options);
                     if let Some(counts) = &mut counts {
                         counts.all_mean = stats::mean(&all_counts);
                         counts.all_ci95 =
                             stats::bootstrap_mean_ci(&all_counts, RESAMPLES, options.seed);
                     }
-                    (Some(baseline), None, counts, None, index_text)
-                }
-                Some(Err(prebuilt_why)) => (
-                    None,
-                    Some(prebuilt_why.clone()),
-                    scan_duplicate_counts(&last, threshold, options),
-                    None,
-                    prebuilt_why,
-                ),
-                None => match super::audit_cascade::cascade_baseline(
-                    &project, &cache, &last, &top1, options,
-                ) {
-                    Some(Ok(cascade)) => {
-                        training_images = Some(cascade.training_images);
-                        let mut counts = scan_duplicate_counts(&last, threshold, options);
-                        if let Some(counts) = &mut counts {
-                            counts.all_mean = stats::mean(&cascade.counts);
-                            counts.all_ci95 =
-                                stats::bootstrap_mean_ci(&cascade.counts, RESAMPLES, options.seed);
-                        }
-                        (
-                            Some(cascade.baseline),
-                            None,
-                            counts,
-                            cascade.training_blake3,
-                            cascade.index_text,
-                        )
+                    TrainingFigures {
+                        baseline: Some(baseline),
+                        unavailable: None,
+                        counts,
+                        training_blake3,
+                        index_text,
+                        training_images,
                     }
-                    Some(Err(cascade_why)) => (
-                        None,
-                        Some(cascade_why.clone()),
-                        scan_duplicate_counts(&last, threshold, options),
-                        None,
-                        cascade_why,
-                    ),
-                    None => (
-                        None,
-                        Some(why.clone()),
-                        scan_duplicate_counts(&last, threshold, options),
-                        None,
-                        why.clone(),
-                    ),
-                },
-            },
-        };
+                }
+                Some(Err(why)) => TrainingFigures::unavailable(why, &last, threshold, options),
+                None => TrainingFigures::unavailable(why.clone(), &last, threshold, options),
+            }
+        }
+    };
 
     let labels = label_summary(&project)?;
     let labelled: Vec<(f32, bool)> = labels
@@ -203,17 +191,16 @@ pub fn audit_report(
     let pr_curve = stats::pr_curve(&labelled);
     let estimated_copy_rate = copy_rate(&last, &top1, &labels);
     let top_pairs = top_pairs(&last, &labels);
-    let provenance = provenance(&project, &last, index_text, training_blake3);
+    let provenance = provenance(&project, &last, figures.index_text, figures.training_blake3);
     Ok(AuditReport {
         generations,
-        training_images: training_images
-            .unwrap_or_else(|| training.as_ref().map_or(0, |t| t.vectors.len())),
+        training_images: figures.training_images,
         threshold,
         replication_rate: Rate::of(replicated, generations),
         duplicate_rate: Rate::of(duplicated, generations),
-        baseline,
-        baseline_unavailable,
-        duplicate_counts,
+        baseline: figures.baseline,
+        baseline_unavailable: figures.unavailable,
+        duplicate_counts: figures.counts,
         labels,
         calibration,
         pr_curve,
@@ -222,6 +209,31 @@ pub fn audit_report(
         top_pairs,
         provenance,
     })
+}
+
+/// What the training side gives the report: the baseline (or why none), the duplicate
+/// counts, and what the provenance says of it.
+struct TrainingFigures {
+    baseline: Option<Baseline>,
+    unavailable: Option<String>,
+    counts: Option<DuplicateCounts>,
+    training_blake3: Option<String>,
+    index_text: String,
+    training_images: usize,
+}
+
+impl TrainingFigures {
+    /// No baseline, for `why`; the duplicate counts the scan wrote.
+    fn unavailable(why: String, last: &LastScan, threshold: f32, options: &AuditOptions) -> Self {
+        Self {
+            baseline: None,
+            unavailable: Some(why.clone()),
+            counts: scan_duplicate_counts(last, threshold, options),
+            training_blake3: None,
+            index_text: why,
+            training_images: 0,
+        }
+    }
 }
 
 /// The training images' whole-image vectors and content hashes, by catalogue position.
@@ -457,7 +469,7 @@ fn prebuilt_baseline(
     last: &LastScan,
     generation_top1: &[f32],
     options: &AuditOptions,
-) -> Option<Result<(Baseline, Vec<f64>, String), String>> {
+) -> Option<Result<(Baseline, Vec<f64>, String, usize), String>> {
     let dir = project.spec.training_index.as_ref()?;
     Some((|| {
         let prebuilt =
@@ -497,6 +509,7 @@ fn prebuilt_baseline(
                     "approximate (HNSW)"
                 }
             ),
+            prebuilt.index.len(),
         ))
     })())
 }

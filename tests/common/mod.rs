@@ -255,3 +255,11 @@ pub fn run_replicant(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Runs the binary with `args`, which must succeed; returns its stderr.
+#[allow(dead_code)]
+pub fn run_ok(args: &[&str]) -> String {
+    let (code, _, stderr) = run_replicant(args);
+    assert_eq!(code, 0, "replicant {}: {stderr}", args.join(" "));
+    stderr
+}
