@@ -454,3 +454,155 @@ fn the_cascade_counts_duplicates_with_full_sscd() {
     assert_eq!(counts.all_mean, exact_counts.all_mean);
     assert_eq!(counts.replicated_mean, exact_counts.replicated_mean);
 }
+
+#[test]
+fn training_images_unreadable_at_report_time_are_left_out_of_the_baseline_and_listed() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let set = make_demo(
+        root.path(),
+        &DemoSpec {
+            training: 40,
+            generations: 2,
+            seed: 65,
+        },
+    )
+    .expect("demo");
+    let images: Vec<_> = common::image_files(&set.training)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png" || e == "jpg"))
+        .collect();
+
+    // A prebuilt distilled index of shards, one of which is gone by the time of the report:
+    // its members cannot be read again for full SSCD.
+    let shards = root.path().join("shards");
+    common::pack_shards(&images, &shards, 15, 0);
+    let parts = root.path().join("parts");
+    common::run_ok(&[
+        "embed",
+        "--training",
+        &text(&shards),
+        "--out",
+        &text(&parts),
+        "--model",
+        "sscd-distilled",
+    ]);
+    let index = root.path().join("index");
+    common::run_ok(&[
+        "index",
+        "build",
+        "--embeddings",
+        &text(&parts),
+        "--out",
+        &text(&index),
+    ]);
+    let project = root.path().join("p");
+    let mut options = common::options(&set.generations, &[], &project);
+    options.training = Vec::new();
+    options.training_index = Some(index);
+    options.shortlist = Shortlist {
+        mode: ShortlistMode::On,
+        size: Some(1),
+    };
+    options.regions = RegionMode::Off;
+    common::scan(options);
+    let mut shard_files: Vec<_> = std::fs::read_dir(&shards)
+        .expect("shards")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tar"))
+        .collect();
+    shard_files.sort();
+    let gone = shard_files.last().expect("a shard").clone();
+    std::fs::remove_file(&gone).expect("remove");
+    let gone_name = gone
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+
+    let out = root.path().join("report.json");
+    let stderr = common::run_ok(&["report", "--project", &text(&project), "--out", &text(&out)]);
+    assert!(
+        stderr.contains("left out of the baseline") && stderr.contains(&gone_name),
+        "{gone_name}: {stderr}"
+    );
+    let failures = std::fs::read_to_string(project.join("baseline_failures.json"))
+        .expect("the list of images left out");
+    assert!(failures.contains(&gone_name), "{failures}");
+    let report: AuditReport =
+        serde_json::from_slice(&std::fs::read(&out).expect("read")).expect("json");
+    assert_eq!(report.training_images, 40);
+    let baseline = report.baseline.expect("a baseline without the gone shard");
+    // The last shard holds 10 of the 40; at most the one re-scored by the scan is cached.
+    assert!(
+        (30..=31).contains(&baseline.sample),
+        "sample {}",
+        baseline.sample
+    );
+    let method = baseline.method.unwrap_or_default();
+    assert!(
+        method.contains("training images could not be read again") && method.contains(&gone_name),
+        "{method}"
+    );
+
+    // On the project's own folders, an image that rotted since the scan (zeroed in place,
+    // size and time kept) is read once, found damaged, named, and the report says the
+    // folders no longer match the scan.
+    let own = root.path().join("own");
+    let mut options = common::options(&set.generations, std::slice::from_ref(&set.training), &own);
+    options.shortlist = Shortlist {
+        mode: ShortlistMode::On,
+        size: Some(1),
+    };
+    options.regions = RegionMode::Off;
+    let (results, _) = common::scan(options);
+    let matched: std::collections::HashSet<String> = results
+        .iter()
+        .flat_map(|r| r.matches.iter().map(|m| m.training.clone()))
+        .collect();
+    let rotten = images
+        .iter()
+        .find(|f| {
+            let name = f.file_name().expect("name").to_string_lossy().into_owned();
+            !matched.iter().any(|m| m.ends_with(&name))
+        })
+        .expect("an image no generation matched");
+    let rotten_name = rotten
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let modified = std::fs::metadata(rotten)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let size = std::fs::metadata(rotten).expect("size").len();
+    std::fs::write(rotten, vec![0u8; usize::try_from(size).expect("size")]).expect("zero");
+    std::fs::File::options()
+        .write(true)
+        .open(rotten)
+        .and_then(|f| f.set_modified(modified))
+        .expect("mtime back");
+    let stderr = common::run_ok(&[
+        "report",
+        "--project",
+        &text(&own),
+        "--out",
+        &text(&out),
+        "--force",
+    ]);
+    assert!(
+        stderr.contains("left out of the baseline") && stderr.contains(&rotten_name),
+        "{rotten_name}: {stderr}"
+    );
+    let report: AuditReport =
+        serde_json::from_slice(&std::fs::read(&out).expect("read")).expect("json");
+    assert_eq!(report.baseline.map(|b| b.sample), Some(39));
+    assert!(
+        report
+            .provenance
+            .index
+            .contains("1 more images in the training folders have no embedding from the last scan"),
+        "{}",
+        report.provenance.index
+    );
+}

@@ -131,11 +131,7 @@ pub fn audit_report(
                     options,
                 )?),
                 training_blake3: Some(side.content_hash()),
-                index_text: format!(
-                    "the project's own, {} training images, {} dimensions",
-                    side.vectors.len(),
-                    side.dims
-                ),
+                index_text: side.describe(""),
                 training_images: side.vectors.len(),
             }
         }
@@ -244,6 +240,27 @@ pub(super) struct TrainingSide {
     pub(super) entries: Vec<crate::catalog::ImageEntry>,
     pub(super) dims: usize,
     pub(super) index: ExactIndex,
+    /// Images in the training folders without an embedding from the last scan (added,
+    /// changed or unreadable since): not part of the baseline.
+    pub(super) unembedded: usize,
+}
+
+impl TrainingSide {
+    /// The training side in words, for the provenance.
+    pub(super) fn describe(&self, model: &str) -> String {
+        let mut text = format!(
+            "the project's own, {} training images{model}, {} dimensions",
+            self.vectors.len(),
+            self.dims
+        );
+        if self.unembedded > 0 {
+            text.push_str(&format!(
+                "; {} more images in the training folders have no embedding from the last scan (added, changed or unreadable since; scan again to include them)",
+                self.unembedded
+            ));
+        }
+        text
+    }
 }
 
 impl TrainingSide {
@@ -278,16 +295,20 @@ pub(super) fn training_vectors(
     let mut vectors = Vec::new();
     let mut hashes = Vec::new();
     let mut entries = Vec::new();
+    let mut unembedded = 0;
     for (i, record) in catalogued.records.into_iter().enumerate() {
         let entry = record.entry;
         let Ok(Some(file)) = cache.known_file(&entry.location, entry.size_bytes, entry.mtime_ns)
         else {
+            unembedded += 1;
             continue;
         };
         if let Ok(Some(vector)) = cache.vector(model_key, &file.hash, "") {
             vectors.push((i as u64, vector));
             hashes.push(file.hash);
             entries.push(entry);
+        } else {
+            unembedded += 1;
         }
     }
     let dims = vectors.first().map_or(0, |(_, v)| v.len());
@@ -304,6 +325,7 @@ pub(super) fn training_vectors(
         entries,
         dims,
         index,
+        unembedded,
     })
 }
 

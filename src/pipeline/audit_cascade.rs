@@ -17,7 +17,7 @@ use super::audit::{
 use super::cache::ContentHash;
 use super::cache::EmbeddingCache;
 use super::cascade::STUDENT_DUPLICATE_BOUND;
-use super::embedding::{self, EmbeddingRun, Needs, RunSettings, Step};
+use super::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
 use super::events::EventSink;
 use super::workers::Slot;
 use super::{LastScan, ModelRequest, Project, ScanEvent, load_embedder, resolve_runtime};
@@ -103,11 +103,9 @@ impl StudentSide {
 
     fn describe(&self, student_key: &str) -> String {
         match self {
-            Self::Own { side, .. } => format!(
-                "the project's own, {} training images indexed with {student_key} (shortlist cascade), {} dimensions",
-                side.vectors.len(),
-                side.dims
-            ),
+            Self::Own { side, .. } => {
+                side.describe(&format!(" indexed with {student_key} (shortlist cascade)"))
+            }
             Self::Prebuilt(prebuilt) => format!(
                 "prebuilt {} ({} training images, {student_key}, shortlist cascade)",
                 prebuilt.dir.display(),
@@ -152,6 +150,37 @@ impl Plan {
             self.shortlist, self.student_key, self.full_key
         )
     }
+}
+
+/// A training image the baseline needed that could not be read again for full SSCD.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct FailedImage {
+    key: u64,
+    training: String,
+    reason: String,
+}
+
+/// What the last embedding for the baseline could not read (`baseline_failures.json` in the
+/// project), for the report to leave out and list.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct FailedImages {
+    model_key: String,
+    failed: Vec<FailedImage>,
+}
+
+fn failures_path(project: &Project) -> std::path::PathBuf {
+    project.dir.join("baseline_failures.json")
+}
+
+/// The images the last embedding for the baseline could not read, by key (none when it has
+/// not run, or ran for another model).
+fn known_failures(project: &Project, full_key: &str) -> HashMap<u64, FailedImage> {
+    std::fs::read(failures_path(project))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<FailedImages>(&bytes).ok())
+        .filter(|f| f.model_key == full_key)
+        .map(|f| f.failed.into_iter().map(|x| (x.key, x)).collect())
+        .unwrap_or_default()
 }
 
 /// The plan of the project's baseline, or why there is none. `None` when the last scan did
@@ -236,13 +265,13 @@ pub fn embed_baseline(
     let known = cache
         .embedded_hashes(&plan.full_key, "")
         .map_err(|e| e.to_string())?;
-    let mut missing: Vec<ImageEntry> = Vec::new();
+    let mut missing: Vec<(u64, ImageEntry)> = Vec::new();
     for key in plan.needed() {
         if plan.student.hash(key)?.is_some_and(|h| known.contains(&h)) {
             continue;
         }
         if let Some(entry) = plan.student.entry(key)? {
-            missing.push(entry);
+            missing.push((key, entry));
         }
     }
     if missing.is_empty() {
@@ -266,14 +295,38 @@ pub fn embed_baseline(
     let order: Vec<(Slot, &ImageEntry)> = missing
         .iter()
         .enumerate()
-        .map(|(p, entry)| (Slot::Training(p), entry))
+        .map(|(p, (_, entry))| (Slot::Training(p), entry))
         .collect();
     let needs = Needs {
         regions: None,
         sizes: false,
     };
-    let work = embedding::plan(&cache, &plan.full_key, order.iter().copied(), needs)
+    let mut work = embedding::plan(&cache, &plan.full_key, order.iter().copied(), needs)
         .map_err(|e| e.to_string())?;
+    // Images that cannot be read again (gone, damaged) are left out of the baseline and
+    // listed, so that the next report neither waits for them nor hides them.
+    let mut failed = Vec::new();
+    let settle = |outcomes: Vec<Outcome>, failed: &mut Vec<FailedImage>| {
+        let mut embedded = 0;
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Failed {
+                    slot: Slot::Training(p),
+                    reason,
+                } => {
+                    let (key, entry) = &missing[p];
+                    failed.push(FailedImage {
+                        key: *key,
+                        training: entry.rel_path.clone(),
+                        reason,
+                    });
+                }
+                _ => embedded += 1,
+            }
+        }
+        embedded
+    };
+    let mut embedded = settle(std::mem::take(&mut work.ready), &mut failed);
     let settings = RunSettings {
         // 0: the workers choose by where inference runs.
         batch_size: 0,
@@ -290,7 +343,6 @@ pub fn embed_baseline(
         cancel,
     )
     .map_err(|e| e.to_string())?;
-    let mut embedded = 0;
     loop {
         let step = run
             .next(&mut cache, &plan.full_key, &sink)
@@ -307,13 +359,32 @@ pub fn embed_baseline(
             }
         }
         match step {
-            Step::Outcomes(outcomes) => embedded += outcomes.len(),
+            Step::Outcomes(outcomes) => embedded += settle(outcomes, &mut failed),
             Step::Done => break,
             Step::Cancelled => return Err("cancelled".into()),
         }
     }
     run.finish(&mut cache, &plan.full_key)
         .map_err(|e| e.to_string())?;
+    for f in &failed {
+        log(format!(
+            "left out of the baseline: {} could not be read again ({})",
+            f.training, f.reason
+        ));
+    }
+    let record = FailedImages {
+        model_key: plan.full_key.clone(),
+        failed,
+    };
+    let path = failures_path(&project);
+    let json = serde_json::to_vec_pretty(&record).map_err(|e| e.to_string())?;
+    crate::fsutil::write_atomically(&path, &json).map_err(|err| {
+        format!(
+            "{}: {err}; {}",
+            path.display(),
+            crate::fsutil::io_remedy(&err, "check that the project folder is writable")
+        )
+    })?;
     Ok(embedded)
 }
 
@@ -355,14 +426,24 @@ pub(super) fn cascade_baseline(
                 full.insert(*key, vector);
             }
         }
-        if full.len() < needed.len() {
+        let failures = known_failures(project, &plan.full_key);
+        let absent: Vec<u64> = needed
+            .iter()
+            .filter(|k| !full.contains_key(k))
+            .copied()
+            .collect();
+        let waiting = absent.iter().filter(|k| !failures.contains_key(k)).count();
+        if waiting > 0 {
             return Err(format!(
-                "the last scan ran the shortlist cascade, and {} of the {} training images the baseline re-scores have no full-SSCD embedding yet; `replicant report --project {}` embeds them (once; they are cached)",
-                needed.len() - full.len(),
+                "the last scan ran the shortlist cascade, and {waiting} of the {} training images the baseline re-scores have no full-SSCD embedding yet; `replicant report --project {}` embeds them (once; they are cached)",
                 needed.len(),
                 project.dir.display()
             ));
         }
+        let left_out: Vec<&str> = absent
+            .iter()
+            .filter_map(|k| failures.get(k).map(|f| f.training.as_str()))
+            .collect();
         let keys: Vec<u64> = plan.candidates.keys().copied().collect();
         let neighbours = |key: u64, own: &[f32]| -> Result<Vec<Hit>, String> {
             let mut hits: Vec<Hit> = plan
@@ -396,7 +477,20 @@ pub(super) fn cascade_baseline(
                 ..options.clone()
             },
         )?;
-        baseline.method = Some(plan.method());
+        let mut method = plan.method();
+        if !left_out.is_empty() {
+            method.push_str(&format!(
+                "; {} training images could not be read again and were left out ({}; listed in baseline_failures.json)",
+                left_out.len(),
+                left_out
+                    .iter()
+                    .take(5)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        baseline.method = Some(method);
         Ok(CascadeBaseline {
             baseline,
             counts,
