@@ -379,6 +379,27 @@ fn the_cascade_counts_duplicates_with_full_sscd() {
     let why = unread.baseline_unavailable.expect("why no baseline");
     assert!(why.contains("replicant report --project"), "{why}");
     let out = root.path().join("cascade.json");
+    // Without a runtime the report is still made, and says why it has no baseline.
+    let missing = root.path().join("no-such-libonnxruntime.so");
+    common::run_ok(&[
+        "report",
+        "--project",
+        &text(&on_project),
+        "--out",
+        &text(&out),
+        "--ort-lib",
+        &text(&missing),
+        "--no-setup",
+    ]);
+    let without: AuditReport =
+        serde_json::from_slice(&std::fs::read(&out).expect("read")).expect("report json");
+    assert!(without.baseline.is_none());
+    let why = without.baseline_unavailable.unwrap_or_default();
+    assert!(
+        why.contains("could not be made") && why.contains("no-such-libonnxruntime.so"),
+        "{why}"
+    );
+    std::fs::remove_file(&out).expect("remove");
     let stderr = common::run_ok(&[
         "report",
         "--project",

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use replicant::pipeline::audit::{AuditOptions, audit_report};
-use replicant::pipeline::audit_cascade::embed_baseline;
+use replicant::pipeline::audit::AuditOptions;
+use replicant::pipeline::audit_cascade::report_with_baseline;
 
 /// `replicant report`.
 #[derive(Debug, Args)]
@@ -66,7 +66,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
     };
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let embedded = embed_baseline(
+    let report = report_with_baseline(
         &args.project,
         &options,
         &args.model.request(),
@@ -74,12 +74,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         &mut |_, _| {},
         &cancel,
     )
-    .map_err(anyhow::Error::msg)
-    .context("the baseline's full-SSCD embeddings")?;
-    if embedded > 0 {
-        eprintln!("replicant: {embedded} training images embedded with full SSCD for the baseline");
-    }
-    let report = audit_report(&args.project, &options)?;
+    .map_err(anyhow::Error::msg)?;
     replicant::pipeline::report_job::write(&report, &args.out).map_err(anyhow::Error::msg)?;
     let r = &report.replication_rate;
     eprintln!(

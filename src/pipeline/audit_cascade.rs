@@ -503,3 +503,36 @@ pub(super) fn cascade_baseline(
         })
     })())
 }
+
+/// The evidence report, its baseline's full-SSCD embeddings made first for a project scanned
+/// with the cascade (see [`embed_baseline`]). When they cannot be made (no runtime, the model
+/// missing), the report is still made and says why it has no baseline; only a cancel stops it.
+pub fn report_with_baseline(
+    project_dir: &std::path::Path,
+    options: &AuditOptions,
+    request: &ModelRequest,
+    log: &mut dyn FnMut(String),
+    progress: &mut dyn FnMut(usize, usize),
+    cancel: &Arc<AtomicBool>,
+) -> Result<crate::export::report::AuditReport, String> {
+    let embedding = embed_baseline(project_dir, options, request, log, progress, cancel);
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err("cancelled".into());
+    }
+    match &embedding {
+        Ok(embedded) if *embedded > 0 => log(format!(
+            "{embedded} training images embedded with full SSCD for the baseline"
+        )),
+        Ok(_) => {}
+        Err(why) => log(format!(
+            "the baseline's full-SSCD embeddings could not be made: {why}"
+        )),
+    }
+    let mut report = super::audit::audit_report(project_dir, options).map_err(|e| e.to_string())?;
+    if let (None, Err(why)) = (&report.baseline, embedding) {
+        report.baseline_unavailable = Some(format!(
+            "the baseline's full-SSCD embeddings could not be made: {why}"
+        ));
+    }
+    Ok(report)
+}

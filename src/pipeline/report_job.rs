@@ -10,7 +10,7 @@ use crossbeam_channel::Receiver;
 use super::ModelRequest;
 use super::Waker;
 use super::audit::{AuditOptions, audit_report};
-use super::audit_cascade::embed_baseline;
+use super::audit_cascade::report_with_baseline;
 use crate::export::report::AuditReport;
 
 /// A report being made.
@@ -68,8 +68,8 @@ pub fn spawn_report(
             // Written to a file, the report is the evidence: a project scanned with the
             // cascade gets its baseline's full-SSCD embeddings first. The statistics panel
             // only reads.
-            let embedded = if target.is_some() {
-                embed_baseline(
+            let made = if target.is_some() {
+                report_with_baseline(
                     &project_dir,
                     &options,
                     &ModelRequest::default(),
@@ -83,18 +83,15 @@ pub fn spawn_report(
                     },
                     &thread_cancel,
                 )
-                .map(|_| ())
             } else {
-                Ok(())
+                audit_report(&project_dir, &options).map_err(|err| err.to_string())
             };
-            let result = embedded
-                .and_then(|()| audit_report(&project_dir, &options).map_err(|err| err.to_string()))
-                .and_then(|report| {
-                    if let Some(path) = &target {
-                        write(&report, path)?;
-                    }
-                    Ok(report)
-                });
+            let result = made.and_then(|report| {
+                if let Some(path) = &target {
+                    write(&report, path)?;
+                }
+                Ok(report)
+            });
             let _ = tx.send(result);
             if let Some(waker) = waker {
                 waker();
