@@ -435,7 +435,7 @@ pub(super) fn cascade_baseline(
         let waiting = absent.iter().filter(|k| !failures.contains_key(k)).count();
         if waiting > 0 {
             return Err(format!(
-                "the last scan ran the shortlist cascade, and {waiting} of the {} training images the baseline re-scores have no full-SSCD embedding yet; `replicant report --project {}` embeds them (once; they are cached)",
+                "the last scan ran the shortlist cascade, and {waiting} of the {} training images the baseline re-scores have no full-SSCD embedding yet; `replicant report --project {}`, or File > Evidence report… in the desk, embeds them (once; they are cached)",
                 needed.len(),
                 project.dir.display()
             ));
