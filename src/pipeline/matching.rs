@@ -74,22 +74,39 @@ pub(crate) struct Matched {
 /// Matches a generation from its views: the whole image (`""`), its layout thumbnail
 /// ([`LAYOUT_VIEW`]) and its regions (named by [`regions::RegionPlan::view_name`]; searched
 /// when their plan is in `settings.regions`). Returns `None` without a whole-image view.
+/// The scan runs its two halves apart ([`search_views`] in parallel, then [`assemble`]).
+#[cfg(test)]
 pub(crate) fn match_generation(
     views: &[(String, Vec<f32>)],
     index: &dyn TrainingIndex,
     training: &dyn TrainingLookup,
     settings: MatchSettings,
 ) -> Result<Option<Matched>, ScanError> {
+    match search_views(views, index, settings)? {
+        Some(searched) => assemble(views, searched, training, settings),
+        None => Ok(None),
+    }
+}
+
+/// What the index found for one generation's views, before the training side is read.
+pub(crate) struct Searched {
+    whole_hits: Vec<crate::index::Hit>,
+    region_hits: Vec<regions::RegionSearch>,
+}
+
+/// The index searches of a generation's views (the whole image's pool, each region's best):
+/// the costly part of matching, and the only one that touches nothing but the index, so
+/// generations may be searched in parallel. `None` without a whole-image view.
+pub(crate) fn search_views(
+    views: &[(String, Vec<f32>)],
+    index: &dyn TrainingIndex,
+    settings: MatchSettings,
+) -> Result<Option<Searched>, ScanError> {
     let Some((_, whole)) = views.iter().find(|(name, _)| name.is_empty()) else {
         return Ok(None);
     };
     let top_k = settings.top_k;
-    let pool = if settings.layout_rerank {
-        top_k.max(settings.ranking.pool)
-    } else {
-        top_k
-    };
-    let whole_hits = index.search(whole, pool)?;
+    let whole_hits = index.search(whole, pool_size(settings))?;
     let mut region_hits = Vec::new();
     let plans = [settings.regions.coarse, settings.regions.fine];
     for (name, vector) in views {
@@ -106,6 +123,38 @@ pub(crate) fn match_generation(
             });
         }
     }
+    Ok(Some(Searched {
+        whole_hits,
+        region_hits,
+    }))
+}
+
+/// Candidates ranked before the top-k are kept: more than top-k when layout re-ranks them.
+fn pool_size(settings: MatchSettings) -> usize {
+    if settings.layout_rerank {
+        settings.top_k.max(settings.ranking.pool)
+    } else {
+        settings.top_k
+    }
+}
+
+/// A generation's matches from its searched views: the candidates named and ranked through
+/// `training`, the top-k kept, collages told.
+pub(crate) fn assemble(
+    views: &[(String, Vec<f32>)],
+    searched: Searched,
+    training: &dyn TrainingLookup,
+    settings: MatchSettings,
+) -> Result<Option<Matched>, ScanError> {
+    let Some((_, whole)) = views.iter().find(|(name, _)| name.is_empty()) else {
+        return Ok(None);
+    };
+    let Searched {
+        whole_hits,
+        region_hits,
+    } = searched;
+    let top_k = settings.top_k;
+    let pool = pool_size(settings);
     let merged = regions::merge(&whole_hits, &region_hits, pool);
     let generation_layout = views
         .iter()

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 mod fine;
 mod neighbours;
+mod parallel;
 mod rescore;
 
 use super::cache::{CacheError, EmbeddingCache};
@@ -18,7 +19,7 @@ use super::cascade::{self, CascadeSummary, ShortlistMode};
 use super::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
 use super::events::EventSink;
 use super::last_scan::LastScan;
-use super::matching::{MatchSettings, match_generation};
+use super::matching::{MatchSettings, Searched, assemble, search_views};
 use super::project::{Project, ProjectError, ProjectSpec, absolute, write_atomically};
 use super::regions;
 use super::sources::{ImageRecord, State, catalogue};
@@ -656,7 +657,11 @@ impl Coordinator<'_> {
         }
         self.ensure_training_mean()?;
         let settings = self.match_settings();
-        for i in std::mem::take(&mut self.waiting_generations) {
+        let waiting = std::mem::take(&mut self.waiting_generations);
+        if self.cascade.is_none() {
+            return self.match_in_parallel(&waiting, settings);
+        }
+        for i in waiting {
             let views = self.generation_views(i)?;
             let Some(index) = self.training.index() else {
                 break;
@@ -678,21 +683,23 @@ impl Coordinator<'_> {
                         .shortlists
                         .push((i, hits.into_iter().map(|h| h.key).collect()));
                 }
-                continue;
-            }
-            if let Some(matched) = self.match_views(&views, index, settings)? {
-                let reached = matched
-                    .matches
-                    .iter()
-                    .any(|m| m.similarity >= self.options.threshold);
-                if self.regions.fine.is_some() && !reached {
-                    self.held_for_fine.push(i);
-                } else {
-                    self.emit(i, matched);
-                }
             }
         }
         Ok(())
+    }
+
+    /// Takes generation `i`'s matches: holds it for the fine windows when nothing reached
+    /// the threshold and they are on, emits it otherwise.
+    fn matched(&mut self, i: usize, matched: super::matching::Matched) {
+        let reached = matched
+            .matches
+            .iter()
+            .any(|m| m.similarity >= self.options.threshold);
+        if self.regions.fine.is_some() && !reached {
+            self.held_for_fine.push(i);
+        } else {
+            self.emit(i, matched);
+        }
     }
 
     /// Matches one generation's views over `index`, naming training images (and reading
@@ -703,6 +710,20 @@ impl Coordinator<'_> {
         index: &dyn crate::index::TrainingIndex,
         settings: MatchSettings,
     ) -> Result<Option<super::matching::Matched>, ScanError> {
+        match search_views(views, index, settings)? {
+            Some(searched) => self.assemble_views(views, searched, settings),
+            None => Ok(None),
+        }
+    }
+
+    /// A generation's matches from its searched views, naming training images (and reading
+    /// their layout thumbnails) from this scan's training side.
+    fn assemble_views(
+        &self,
+        views: &[(String, Vec<f32>)],
+        searched: Searched,
+        settings: MatchSettings,
+    ) -> Result<Option<super::matching::Matched>, ScanError> {
         match &self.training {
             Training::Sources { catalogued, .. } => {
                 let lookup = SourcesLookup {
@@ -711,10 +732,10 @@ impl Coordinator<'_> {
                     model_key: &self.model_key,
                     mean: self.training_mean.as_deref(),
                 };
-                match_generation(views, index, &lookup, settings)
+                assemble(views, searched, &lookup, settings)
             }
             Training::Prebuilt(prebuilt) => {
-                match_generation(views, index, &PrebuiltLookup(&prebuilt.rows), settings)
+                assemble(views, searched, &PrebuiltLookup(&prebuilt.rows), settings)
             }
         }
     }

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use super::super::DUPLICATE_SIMILARITY;
 use super::super::audit::DUPLICATE_NEIGHBOURS;
 use super::super::cascade::STUDENT_DUPLICATE_BOUND;
@@ -46,21 +48,37 @@ impl Coordinator<'_> {
         if let Some(known) = self.duplicate_counts.get(&key) {
             return *known;
         }
-        let count = (|| {
-            if self.cascade.is_some() {
-                return None;
-            }
-            let index = self.training.index()?;
-            let vector = index.vector(key).ok()??;
-            let hits = index.search(&vector, DUPLICATE_NEIGHBOURS + 1).ok()?;
-            let close = hits
-                .iter()
-                .filter(|h| h.similarity >= DUPLICATE_SIMILARITY)
-                .count();
-            Some(close.saturating_sub(1))
-        })();
+        let count = if self.cascade.is_some() {
+            None
+        } else {
+            self.training
+                .index()
+                .and_then(|index| count_in_index(index, key))
+        };
         self.duplicate_counts.insert(key, count);
         count
+    }
+
+    /// Counts the duplicates of every one of `keys` not counted yet, on all cores (each is
+    /// a search as costly as matching a generation; see [`Self::duplicate_count`]).
+    pub(super) fn count_duplicates(&mut self, keys: impl IntoIterator<Item = u64>) {
+        if self.cascade.is_some() {
+            return;
+        }
+        let Some(index) = self.training.index() else {
+            return;
+        };
+        let mut todo: Vec<u64> = keys
+            .into_iter()
+            .filter(|key| !self.duplicate_counts.contains_key(key))
+            .collect();
+        todo.sort_unstable();
+        todo.dedup();
+        let counted: Vec<(u64, Option<usize>)> = todo
+            .par_iter()
+            .map(|&key| (key, count_in_index(index, key)))
+            .collect();
+        self.duplicate_counts.extend(counted);
     }
 
     /// For each of `keys` (shortlisted training images), its nearest
@@ -92,6 +110,18 @@ impl Coordinator<'_> {
         }
         Ok(near)
     }
+}
+
+/// The duplicate count of training image `key` from the vector `index` stores (see
+/// [`Coordinator::duplicate_count`]).
+fn count_in_index(index: &dyn crate::index::TrainingIndex, key: u64) -> Option<usize> {
+    let vector = index.vector(key).ok()??;
+    let hits = index.search(&vector, DUPLICATE_NEIGHBOURS + 1).ok()?;
+    let close = hits
+        .iter()
+        .filter(|h| h.similarity >= DUPLICATE_SIMILARITY)
+        .count();
+    Some(close.saturating_sub(1))
 }
 
 /// Full SSCD's duplicate count of training image `key` in the cascade: how many of its
