@@ -142,6 +142,36 @@ fn text(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// `images` packed into tar shards of 15 under `root/shards`, embedded with sscd-distilled by
+/// one worker and built into a prebuilt index at `root/index`: (shards, index).
+fn distilled_index_of_shards(
+    root: &Path,
+    images: &[std::path::PathBuf],
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    let shards = root.join("shards");
+    common::pack_shards(images, &shards, 15, 0);
+    let parts = root.join("parts");
+    common::run_ok(&[
+        "embed",
+        "--training",
+        &text(&shards),
+        "--out",
+        &text(&parts),
+        "--model",
+        "sscd-distilled",
+    ]);
+    let index = root.join("index");
+    common::run_ok(&[
+        "index",
+        "build",
+        "--embeddings",
+        &text(&parts),
+        "--out",
+        &text(&index),
+    ]);
+    (shards, index)
+}
+
 #[test]
 fn a_distilled_index_of_shards_is_rescored_by_member_offset() {
     let root = tempfile::tempdir().expect("tempdir");
@@ -154,29 +184,7 @@ fn a_distilled_index_of_shards_is_rescored_by_member_offset() {
         },
     )
     .expect("demo");
-    let shards = root.path().join("shards");
-    common::pack_shards(&common::image_files(&set.training), &shards, 15, 0);
-    let parts = root.path().join("parts");
-    let (code, _, stderr) = run(&[
-        "embed",
-        "--training",
-        &text(&shards),
-        "--out",
-        &text(&parts),
-        "--model",
-        "sscd-distilled",
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let index = root.path().join("index");
-    let (code, _, stderr) = run(&[
-        "index",
-        "build",
-        "--embeddings",
-        &text(&parts),
-        "--out",
-        &text(&index),
-    ]);
-    assert_eq!(code, 0, "{stderr}");
+    let (_, index) = distilled_index_of_shards(root.path(), &common::image_files(&set.training));
 
     // A distilled index turns the cascade on whatever the counts.
     let mut options = common::options(&set.generations, &[], &root.path().join("p"));
@@ -495,27 +503,7 @@ fn training_images_unreadable_at_report_time_are_left_out_of_the_baseline_and_li
 
     // A prebuilt distilled index of shards, one of which is gone by the time of the report:
     // its members cannot be read again for full SSCD.
-    let shards = root.path().join("shards");
-    common::pack_shards(&images, &shards, 15, 0);
-    let parts = root.path().join("parts");
-    common::run_ok(&[
-        "embed",
-        "--training",
-        &text(&shards),
-        "--out",
-        &text(&parts),
-        "--model",
-        "sscd-distilled",
-    ]);
-    let index = root.path().join("index");
-    common::run_ok(&[
-        "index",
-        "build",
-        "--embeddings",
-        &text(&parts),
-        "--out",
-        &text(&index),
-    ]);
+    let (shards, index) = distilled_index_of_shards(root.path(), &images);
     let project = root.path().join("p");
     let mut options = common::options(&set.generations, &[], &project);
     options.training = Vec::new();
