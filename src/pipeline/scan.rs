@@ -659,7 +659,7 @@ impl Coordinator<'_> {
         let settings = self.match_settings();
         let waiting = std::mem::take(&mut self.waiting_generations);
         if self.cascade.is_none() {
-            return self.match_in_parallel(&waiting, settings);
+            return self.match_in_parallel(&waiting, settings, true);
         }
         for i in waiting {
             let views = self.generation_views(i)?;

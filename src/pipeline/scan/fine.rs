@@ -80,19 +80,10 @@ impl Coordinator<'_> {
             run.finish(&mut self.cache, &self.model_key)?;
         }
         self.fine_searched += held.len();
+        // All their views now come from the cache, fine windows included; each is emitted
+        // whatever it finds.
         let settings = self.match_settings();
-        for i in held {
-            let Some(hash) = self.generations[i].hash else {
-                continue;
-            };
-            let views = self.cache.views(&self.model_key, &hash)?;
-            let Some(index) = self.training.index() else {
-                break;
-            };
-            if let Some(matched) = self.match_views(&views, index, settings)? {
-                self.emit(i, matched);
-            }
-        }
+        self.match_in_parallel(&held, settings, false)?;
         Ok(true)
     }
 }

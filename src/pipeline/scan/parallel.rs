@@ -16,11 +16,14 @@ use super::{Coordinator, ScanError};
 const BATCH: usize = 256;
 
 impl Coordinator<'_> {
-    /// Matches `waiting` generations (whose embeddings are ready) over the training index.
+    /// Matches `waiting` generations (whose embeddings are ready) over the training index;
+    /// with `hold`, one left without a match at the threshold is held for the fine windows
+    /// (when they are on) instead of emitted.
     pub(super) fn match_in_parallel(
         &mut self,
         waiting: &[usize],
         settings: MatchSettings,
+        hold: bool,
     ) -> Result<(), ScanError> {
         for batch in waiting.chunks(BATCH) {
             let mut views = Vec::with_capacity(batch.len());
@@ -50,7 +53,11 @@ impl Coordinator<'_> {
                     .flat_map(|(_, m)| m.matches.iter().filter_map(|m| m.training_key)),
             );
             for (i, matched) in assembled {
-                self.matched(i, matched);
+                if hold {
+                    self.matched(i, matched);
+                } else {
+                    self.emit(i, matched);
+                }
             }
         }
         Ok(())
