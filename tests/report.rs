@@ -107,7 +107,7 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
         (&tops[tops.len() - 1], "distinct"),
     ];
     let label_as = |generation: &str, training: &str, label: &str, reviewer: &str| {
-        let (code, _, err) = common::run_replicant(&[
+        common::run_ok(&[
             "label",
             "--project",
             project.to_str().expect("utf-8"),
@@ -120,7 +120,6 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
             "--reviewer",
             reviewer,
         ]);
-        assert_eq!(code, 0, "label failed: {err}");
     };
     for ((_, generation, training), label) in &chosen {
         label_as(generation, training, label, "alice");
@@ -135,7 +134,7 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
     }
 
     let out = work.path().join("report.json");
-    let (code, _, err) = common::run_replicant(&[
+    common::run_ok(&[
         "report",
         "--project",
         project.to_str().expect("utf-8"),
@@ -144,7 +143,6 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
         "--target-precision",
         "0.75",
     ]);
-    assert_eq!(code, 0, "report failed: {err}");
     let report: Value =
         serde_json::from_slice(&std::fs::read(&out).expect("report")).expect("report json");
 
@@ -289,7 +287,7 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
     );
 
     // Adjudicating the disputed pair sets its final label, kept apart from both reviewers'.
-    let (code, _, err) = common::run_replicant(&[
+    common::run_ok(&[
         "label",
         "--project",
         project.to_str().expect("utf-8"),
@@ -303,8 +301,7 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
         "carol",
         "--adjudicate",
     ]);
-    assert_eq!(code, 0, "adjudication failed: {err}");
-    let (code, _, err) = common::run_replicant(&[
+    common::run_ok(&[
         "report",
         "--project",
         project.to_str().expect("utf-8"),
@@ -312,7 +309,6 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
         out.to_str().expect("utf-8"),
         "--force",
     ]);
-    assert_eq!(code, 0, "report failed: {err}");
     let adjudicated: Value =
         serde_json::from_slice(&std::fs::read(&out).expect("report")).expect("report json");
     let labels = &adjudicated["labels"];
@@ -330,14 +326,13 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
 
     // The review set export: the final label as `label`, and a column per reviewer.
     let csv_path = work.path().join("review.csv");
-    let (code, _, err) = common::run_replicant(&[
+    common::run_ok(&[
         "export",
         "--project",
         project.to_str().expect("utf-8"),
         "--out",
         csv_path.to_str().expect("utf-8"),
     ]);
-    assert_eq!(code, 0, "export failed: {err}");
     let mut reader = csv::Reader::from_path(&csv_path).expect("csv");
     let headers = reader.headers().expect("headers").clone();
     let column = |name: &str| {
@@ -376,7 +371,7 @@ fn report_json_matches_the_scan_and_the_labels_field_by_field() {
         "--out",
         page.to_str().expect("utf-8"),
     ];
-    assert_eq!(common::run_replicant(&args).0, 0);
+    common::run_ok(&args);
     let html = std::fs::read_to_string(&page).expect("page");
     assert!(html.contains("<svg"), "the histogram is drawn inline");
     assert!(

@@ -615,16 +615,7 @@ fn copy_rate(
     top1: &[f32],
     labels: &LabelSummary,
 ) -> Option<stats::CopyRateEstimate> {
-    let labelled: HashMap<(&str, &str), bool> = labels
-        .final_pairs
-        .iter()
-        .map(|p| {
-            (
-                (p.generation.as_str(), p.training.as_str()),
-                p.label != Label::Distinct.as_str(),
-            )
-        })
-        .collect();
+    let labelled = finals_by_pair(labels);
     let mut bands: BTreeMap<i32, BandPrecision> = BTreeMap::new();
     for (result, &s) in last.results.iter().zip(top1) {
         let band = stats::band_of(s);
@@ -639,18 +630,19 @@ fn copy_rate(
             .matches
             .iter()
             .max_by(|a, b| a.similarity.total_cmp(&b.similarity));
-        if let Some(copy) =
+        if let Some(label) =
             top.and_then(|m| labelled.get(&(result.generation.as_str(), m.training.as_str())))
         {
             entry.labelled += 1;
-            entry.copies += usize::from(*copy);
+            entry.copies += usize::from(*label != Label::Distinct.as_str());
         }
     }
     stats::estimate_copy_rate(&bands.into_values().collect::<Vec<_>>())
 }
 
-fn top_pairs(last: &LastScan, labels: &LabelSummary) -> Vec<TopPair> {
-    let labelled: HashMap<(&str, &str), &str> = labels
+/// Each pair's final label, by (generation, training).
+fn finals_by_pair(labels: &LabelSummary) -> HashMap<(&str, &str), &str> {
+    labels
         .final_pairs
         .iter()
         .map(|p| {
@@ -659,7 +651,11 @@ fn top_pairs(last: &LastScan, labels: &LabelSummary) -> Vec<TopPair> {
                 p.label.as_str(),
             )
         })
-        .collect();
+        .collect()
+}
+
+fn top_pairs(last: &LastScan, labels: &LabelSummary) -> Vec<TopPair> {
+    let labelled = finals_by_pair(labels);
     let mut pairs: Vec<TopPair> = last
         .results
         .iter()

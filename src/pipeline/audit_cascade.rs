@@ -454,7 +454,7 @@ pub(super) fn cascade_baseline(
                 .filter_map(|k| {
                     full.get(k).map(|v| Hit {
                         key: *k,
-                        similarity: v.iter().zip(own).map(|(a, b)| a * b).sum(),
+                        similarity: crate::embed::cosine(v, own),
                     })
                 })
                 .collect();

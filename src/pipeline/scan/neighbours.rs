@@ -138,10 +138,7 @@ pub(super) fn cascade_duplicate_count<'a>(
             .into_iter()
             .flatten()
             .filter_map(|&n| full_vector(n))
-            .filter(|v| {
-                let dot: f32 = v.iter().zip(own).map(|(a, b)| a * b).sum();
-                dot >= DUPLICATE_SIMILARITY
-            })
+            .filter(|v| crate::embed::cosine(v, own) >= DUPLICATE_SIMILARITY)
             .count(),
     )
 }
