@@ -248,6 +248,14 @@ fn index(label: Label) -> usize {
     Label::ALL.iter().position(|l| *l == label).unwrap_or(0)
 }
 
+/// The label a pair's reviewers all gave it (its final label unless adjudicated); `None`
+/// when they disagree (the pair waits for adjudication) or none has labelled it.
+pub fn agreed_label(given: impl IntoIterator<Item = Label>) -> Option<Label> {
+    let mut given = given.into_iter();
+    let first = given.next()?;
+    given.all(|l| l == first).then_some(first)
+}
+
 /// Agreement over `labels` (from [`ReviewStore::reviewer_labels`]), with `adjudications`
 /// setting the final label of the pairs they name.
 pub fn agreement(labels: &[ReviewerLabel], adjudications: &[Adjudication]) -> Agreement {
@@ -279,14 +287,11 @@ pub fn agreement(labels: &[ReviewerLabel], adjudications: &[Adjudication]) -> Ag
             out.adjudicated += 1;
             continue;
         }
-        let distinct: BTreeSet<usize> = given.values().map(|l| index(*l)).collect();
-        match distinct.len() {
-            1 => {
-                if let Some(&i) = distinct.iter().next() {
-                    out.finals.insert((*key).clone(), Label::ALL[i]);
-                }
+        match agreed_label(given.values().copied()) {
+            Some(label) => {
+                out.finals.insert((*key).clone(), label);
             }
-            _ => out.disagreements.push((*key).clone()),
+            None => out.disagreements.push((*key).clone()),
         }
     }
     for (i, a) in reviewers.iter().enumerate() {

@@ -170,8 +170,9 @@ impl ReviewState {
         if let Some(mine) = self.labels.get(key).and_then(|r| r.label) {
             given.insert(blind.me.clone(), mine);
         }
-        let labels: HashSet<Label> = given.values().copied().collect();
-        if labels.len() > 1 && !self.adjudicated.contains(key) {
+        let disagree = !given.is_empty()
+            && crate::review::reviewers::agreed_label(given.values().copied()).is_none();
+        if disagree && !self.adjudicated.contains(key) {
             self.disputes.insert(key.clone(), given);
         } else {
             self.disputes.remove(key);
