@@ -10,7 +10,7 @@ import numpy as np
 # Usage: python3 tests/fixture_split.py ../shared/fixtures tests/fixture_split (needs numpy)
 fixtures = sys.argv[1]
 rows = list(csv.DictReader(open(f"{fixtures}/pairs.csv")))
-KINDS = ["full_copy", "near_copy", "style_only"]
+KINDS = ["full_copy", "near_copy", "style_only"]  # of pairs.csv; the look-alike negatives are added at the end
 NEURAL = "jcjohnson-neural-style"
 
 # Connected groups of the non-neural rows.
@@ -107,4 +107,10 @@ for i, r in enumerate(rows):
     h = half[i]
     name = "dropped" if h is None else ("tune" if h == tune_side else "report")
     writers[name].writerow([r["set"], r["derived_path"], r["source_path"], r["kind"], r["difficulty"]])
+# Look-alike negatives: AugLy's other faces from the same video set, generations with no source
+# in the training set, one to each half (fixed by name order, before any figure was seen).
+for name, (path) in (("tune", "dfdc_2.jpg"), ("report", "dfdc_3.jpg")):
+    writers[name].writerow(["facebookresearch-augly", "facebookresearch-augly/augly/tests/assets/image/inputs/" + path, "", "negative", ""])
+for f in files.values():
+    f.close()
 print("tune", (a if tune_side == 0 else b), "report", (b if tune_side == 0 else a), file=sys.stderr)

@@ -1,7 +1,8 @@
 //! End to end on `../shared/fixtures` with the real SSCD model and ONNX Runtime: full copies
 //! find their sources, style-only pairs and look-alikes stay below 0.5, bad files are skipped
-//! with reasons, and a second scan embeds nothing. Needs `../shared/fixtures` (skips, saying
-//! so, only where it is absent).
+//! with reasons, a second scan embeds nothing, and the report half of the committed split
+//! meets issue 11's targets (those met; see `report_half_targets`). Needs
+//! `../shared/fixtures` (skips, saying so, only where it is absent).
 
 mod common;
 
@@ -88,6 +89,8 @@ fn fixtures_scan_matches_the_ground_truth_and_survives_bad_files() {
             result.matches[0].training
         );
     }
+
+    report_half_targets(&results);
 
     // The corrupt JPEGs are skipped with a reason; misnamed files and PNM, GIF and TIFF
     // files are decoded by their content.
@@ -203,4 +206,63 @@ fn reduced_jpeg_decodes_keep_the_embedding() {
         "{reduced} JPEGs reduced; worst cosine {:.4} ({})",
         worst.0, worst.1
     );
+}
+
+/// Issue 11's targets on the report half of the fixtures (`tests/fixture_split/report.csv`, on
+/// which no constant was chosen), scanned with default settings: full copies all first,
+/// near copies at rank 1 at least 0.80, no style-only pair and no look-alike negative flagged
+/// at 0.5. Near-copy recall@5 is held at its measured 0.91 (20 of 22), below the issue's
+/// 0.95: the two sources outside the top five are portraits restyled with almost no content
+/// weight (README, "Ranking"); a fall below 20 of 22 fails.
+fn report_half_targets(results: &[replicant::matches::GenerationMatches]) {
+    use replicant::eval::{ListedMatches, evaluate, read_truth};
+    let listed: HashMap<String, ListedMatches> = results
+        .iter()
+        .map(|r| {
+            let matches = r
+                .matches
+                .iter()
+                .map(|m| (m.training.clone(), m.similarity))
+                .collect();
+            (r.generation.clone(), matches)
+        })
+        .collect();
+    let split = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture_split");
+    for half in ["tune", "report"] {
+        let truth = read_truth(&split.join(format!("{half}.csv"))).expect("the committed split");
+        let figures = evaluate(&truth, &listed, 0.5).overall;
+        println!("{half} half: {figures:?}");
+        if half != "report" {
+            continue;
+        }
+        assert_eq!(figures.missing, 0, "report half: generations not scanned");
+        let (full, near) = (figures.full_copy, figures.near_copy);
+        assert_eq!(
+            (full.n, near.n),
+            (20, 22),
+            "the committed report half changed"
+        );
+        assert_eq!(
+            full.recall_at_1,
+            Some(1.0),
+            "report half: a full copy not first"
+        );
+        let near_at_1 = near.recall_at_1.expect("near copies");
+        assert!(near_at_1 >= 0.80, "report half: near R@1 {near_at_1:.3}");
+        let near_at_5 = near.recall_at_5.expect("near copies");
+        assert!(
+            near_at_5 >= 20.0 / 22.0 - 1e-9,
+            "report half: near R@5 {near_at_5:.3}, below the measured 20 of 22"
+        );
+        assert_eq!(
+            (figures.style_only.n, figures.style_only.flagged),
+            (17, 0),
+            "report half: style-only pairs flagged at 0.5"
+        );
+        assert_eq!(
+            (figures.negative.n, figures.negative.flagged),
+            (1, 0),
+            "report half: the look-alike flagged at 0.5"
+        );
+    }
 }
