@@ -266,3 +266,36 @@ fn report_half_targets(results: &[replicant::matches::GenerationMatches]) {
         );
     }
 }
+
+/// Every fixture WebP that libwebp takes for the model (opaque, still, no EXIF) decodes to
+/// exactly the pixels of the full decode by `image-webp`, so its embedding is unchanged.
+#[test]
+fn libwebp_decodes_the_fixture_webps_to_the_same_pixels() {
+    use replicant::decode::{DecodeLimits, decode_image, decode_webp_libwebp};
+    let Some(fixtures) = common::fixtures_dir() else {
+        return;
+    };
+    let limits = DecodeLimits::default();
+    let mut taken = Vec::new();
+    for path in common::image_files(&fixtures) {
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let Some(fast) = decode_webp_libwebp(&bytes, &limits) else {
+            continue;
+        };
+        let full = decode_image(&bytes, &limits).expect("a WebP libwebp takes decodes in full");
+        assert_eq!(
+            fast.rgb.dimensions(),
+            full.rgb.dimensions(),
+            "{}",
+            path.display()
+        );
+        assert!(fast.rgb == full.rgb, "{}: pixels differ", path.display());
+        taken.push(path);
+    }
+    // The five 4096x4096 GNOME wallpapers (lossy); imagededup's WebP carries EXIF, so it is
+    // left to the full decode, which orients it.
+    assert_eq!(taken.len(), 5, "WebPs taken by libwebp: {taken:?}");
+    assert!(taken.iter().all(|p| p.to_string_lossy().contains("gnome")));
+}

@@ -6,8 +6,10 @@
 //! equal. Animations (GIF, APNG, animated WebP) are represented by their first frame.
 
 mod scaled;
+mod webp;
 
 pub use scaled::{MIN_SIDE_FACTOR, decode_jpeg_reduced, reduction};
+pub use webp::decode_webp_libwebp;
 
 use std::io::{Cursor, Read};
 use std::path::Path;
@@ -18,7 +20,7 @@ use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
 /// Changes whenever decoding changes what it accepts, so failures cached by an older decoder
 /// are tried again.
-pub const DECODER_REVISION: &str = concat!(env!("CARGO_PKG_VERSION"), "+decode2");
+pub const DECODER_REVISION: &str = concat!(env!("CARGO_PKG_VERSION"), "+decode3");
 
 /// How large an image may be before it is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,15 +219,19 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage,
 }
 
 /// Decodes `bytes` for a model whose input side is `input_side` pixels: a large JPEG at a
-/// reduced DCT scale (both sides still at least [`MIN_SIDE_FACTOR`] times the input side),
-/// anything else as [`decode_image`] does. Only for callers that need nothing but the model's
-/// input from the whole image (not region windows).
+/// reduced DCT scale (both sides still at least [`MIN_SIDE_FACTOR`] times the input side), an
+/// opaque still WebP by libwebp (the same pixels, faster), anything else as [`decode_image`]
+/// does. Only for callers that need nothing but the model's input from the whole image (not
+/// region windows).
 pub fn decode_for_model(
     bytes: &[u8],
     limits: &DecodeLimits,
     input_side: u32,
 ) -> Result<DecodedImage, DecodeError> {
-    match decode_jpeg_reduced(bytes, limits, input_side.saturating_mul(MIN_SIDE_FACTOR)) {
+    let min_side = input_side.saturating_mul(MIN_SIDE_FACTOR);
+    match decode_jpeg_reduced(bytes, limits, min_side)
+        .or_else(|| decode_webp_libwebp(bytes, limits))
+    {
         Some(decoded) => Ok(decoded),
         None => decode_image(bytes, limits),
     }
