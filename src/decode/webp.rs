@@ -148,4 +148,26 @@ mod tests {
         };
         assert!(decode_webp_libwebp(&opaque, &tight).is_none());
     }
+
+    #[test]
+    fn damaged_webps_are_refused_or_decoded_never_a_crash() {
+        let limits = DecodeLimits::default();
+        let bytes = webp(DynamicImage::ImageRgba8(pattern(97, 61)).into_rgb8().into());
+        for cut in (0..bytes.len()).step_by(7) {
+            assert!(
+                decode_webp_libwebp(&bytes[..cut], &limits).is_none(),
+                "cut at {cut}"
+            );
+        }
+        // Bytes flipped one at a time past the RIFF header: whatever libwebp makes of them,
+        // an image of the declared size or nothing.
+        for at in (20..bytes.len()).step_by(3) {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x5A;
+            if let Some(decoded) = decode_webp_libwebp(&damaged, &limits) {
+                let (w, h) = decoded.full_size;
+                assert_eq!(decoded.rgb.dimensions(), (w, h));
+            }
+        }
+    }
 }
