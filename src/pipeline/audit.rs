@@ -132,7 +132,7 @@ pub fn audit_report(
                 )?),
                 training_blake3: Some(side.content_hash()),
                 index_text: side.describe(""),
-                training_images: side.vectors.len(),
+                training_images: side.keys.len(),
             }
         }
         Err(why) => {
@@ -234,7 +234,8 @@ impl TrainingFigures {
 
 /// The training images' whole-image vectors and content hashes, by catalogue position.
 pub(super) struct TrainingSide {
-    pub(super) vectors: Vec<(u64, Vec<f32>)>,
+    /// Catalogue positions, one per image; the vectors are kept once, in `index`.
+    pub(super) keys: Vec<u64>,
     pub(super) hashes: Vec<ContentHash>,
     /// Where each image is, to read it again.
     pub(super) entries: Vec<crate::catalog::ImageEntry>,
@@ -250,7 +251,7 @@ impl TrainingSide {
     pub(super) fn describe(&self, model: &str) -> String {
         let mut text = format!(
             "the project's own, {} training images{model}, {} dimensions",
-            self.vectors.len(),
+            self.keys.len(),
             self.dims
         );
         if self.unembedded > 0 {
@@ -264,6 +265,11 @@ impl TrainingSide {
 }
 
 impl TrainingSide {
+    /// Catalogue position -> place in the side's lists.
+    pub(super) fn places(&self) -> HashMap<u64, usize> {
+        self.keys.iter().enumerate().map(|(p, k)| (*k, p)).collect()
+    }
+
     pub(super) fn content_hash(&self) -> String {
         let sorted: BTreeSet<&ContentHash> = self.hashes.iter().collect();
         let mut hasher = blake3::Hasher::new();
@@ -293,6 +299,7 @@ pub(super) fn training_vectors(
     )
     .map_err(|err| format!("the training folders cannot be read again: {err}"))?;
     let mut vectors = Vec::new();
+    let mut keys = Vec::new();
     let mut hashes = Vec::new();
     let mut entries = Vec::new();
     let mut unembedded = 0;
@@ -305,6 +312,7 @@ pub(super) fn training_vectors(
         };
         if let Ok(Some(vector)) = cache.vector(model_key, &file.hash, "") {
             vectors.push((i as u64, vector));
+            keys.push(i as u64);
             hashes.push(file.hash);
             entries.push(entry);
         } else {
@@ -318,9 +326,9 @@ pub(super) fn training_vectors(
             vectors.len()
         ));
     }
-    let index = ExactIndex::of(dims, vectors.clone()).map_err(|e| e.to_string())?;
+    let index = ExactIndex::of(dims, vectors).map_err(|e| e.to_string())?;
     Ok(TrainingSide {
-        vectors,
+        keys,
         hashes,
         entries,
         dims,
@@ -335,17 +343,11 @@ fn baseline(
     generation_top1: &[f32],
     options: &AuditOptions,
 ) -> Result<(Baseline, Vec<f64>), AuditError> {
-    let by_key: HashMap<u64, usize> = side
-        .vectors
-        .iter()
-        .enumerate()
-        .map(|(p, (k, _))| (*k, p))
-        .collect();
-    let keys: Vec<u64> = side.vectors.iter().map(|(k, _)| *k).collect();
+    let by_key = side.places();
     sample_baseline(
-        &keys,
+        &side.keys,
         &searched_in(&side.index),
-        &|key| Ok(by_key.get(&key).map(|&p| side.vectors[p].1.clone())),
+        &|key| side.index.vector(key).map_err(|e| e.to_string()),
         &|key| Ok(by_key.get(&key).map(|&p| side.hashes[p])),
         generation_top1,
         options,
@@ -440,8 +442,8 @@ fn duplicate_counts(
     let by_hash: HashMap<String, u64> = side
         .hashes
         .iter()
-        .zip(&side.vectors)
-        .map(|(h, (k, _))| (blake3::Hash::from_bytes(*h).to_hex().to_string(), *k))
+        .zip(&side.keys)
+        .map(|(h, k)| (blake3::Hash::from_bytes(*h).to_hex().to_string(), *k))
         .collect();
     let mut memo: HashMap<String, f64> = HashMap::new();
     let mut replicated = Vec::new();

@@ -31,7 +31,7 @@ use crate::index::{Hit, TrainingIndex, UsearchStore};
 /// student embeddings in the cache) or a prebuilt index of student embeddings.
 enum StudentSide {
     Own {
-        side: TrainingSide,
+        side: Box<TrainingSide>,
         /// Catalogue position -> place in `side`'s lists.
         place: HashMap<u64, usize>,
     },
@@ -42,13 +42,11 @@ impl StudentSide {
     fn open(project: &Project, cache: &EmbeddingCache, student_key: &str) -> Result<Self, String> {
         let Some(dir) = &project.spec.training_index else {
             let side = training_vectors(project, cache, student_key)?;
-            let place = side
-                .vectors
-                .iter()
-                .enumerate()
-                .map(|(p, (k, _))| (*k, p))
-                .collect();
-            return Ok(Self::Own { side, place });
+            let place = side.places();
+            return Ok(Self::Own {
+                side: Box::new(side),
+                place,
+            });
         };
         let prebuilt = PrebuiltIndex::open(dir, &UsearchStore).map_err(|e| e.to_string())?;
         if prebuilt.manifest.model_key != student_key {
@@ -63,7 +61,7 @@ impl StudentSide {
 
     fn keys(&self) -> Vec<u64> {
         match self {
-            Self::Own { side, .. } => side.vectors.iter().map(|(k, _)| *k).collect(),
+            Self::Own { side, .. } => side.keys.clone(),
             Self::Prebuilt(prebuilt) => (0..prebuilt.manifest.rows).collect(),
         }
     }
