@@ -1,4 +1,5 @@
-"""Measures the grayscale and blurred-view levers for repainted copies on the fixture split.
+"""Measures the grayscale, blurred-view, edge-view and structure-signature levers for
+repainted copies on the fixture split.
 
 Usage (needs numpy and pillow, and a built `replicant`):
 
@@ -6,8 +7,9 @@ Usage (needs numpy and pillow, and a built `replicant`):
         target/release/replicant
 
 Every decodable fixture image is embedded with full SSCD three times through
-`replicant embed`: as it is, in grayscale, and blurred (Gaussian, radius 1% of the shorter
-side); the copies are made with Pillow after EXIF orientation. The training side is every
+`replicant embed`: as it is, in grayscale, blurred (Gaussian, radius 1% of the shorter
+side), and as an edge map (grayscale, shorter side 512, Gaussian radius 2, Pillow's
+FIND_EDGES, autocontrast); the copies are made with Pillow after EXIF orientation. The training side is every
 source of pairs.csv and the unpaired images the tests' fixture layout adds to it. Each
 generation's candidates are ranked by a view score (SSCD's cosine, or the mean of the colour
 and the other view's cosine), optionally re-ranked by layout as the scan does (the top 10 by
@@ -15,6 +17,12 @@ the score, plus 0.3 x the positive layout agreement of 32x32 luma thumbnails). P
 near-copy recall@1 and recall@5 and full copies first, per half of the split. The layout
 re-rank here reproduces the scan's default figures (0.86 / 1.00 tuning, 0.82 / 0.91 report);
 its thumbnails are Pillow's box resize, not the scan's filter, so near ties may differ.
+
+The structure signature is a gradient-orientation histogram (HOG-like: 64x64 grayscale, 8
+unsigned orientation bins weighted by gradient magnitude, 8x8 cells of 8x8 pixels, centred
+and unit length), re-ranking the same pool as layout does with its own weight; that weight is
+chosen on the tuning half alone (0.1, 0.2, 0.3, 0.5 or 1.0: most near copies first, then in
+the top five, then the smaller weight) and then applied to the report half.
 """
 
 import csv
@@ -28,6 +36,9 @@ from PIL import Image, ImageFilter, ImageOps
 
 FIXTURES, SPLIT, WORK, REPLICANT = sys.argv[1:5]
 LAYOUT_WEIGHT, POOL = 0.3, 10
+# The structure signature's grayscale side: 64 (its own thumbnail) or 32 (the scan's stored
+# 32x32 layout thumbnail); REPAINT_STRUCTURE_SIDE picks.
+STRUCTURE_SIDE = int(os.environ.get("REPAINT_STRUCTURE_SIDE", "64"))
 
 
 def embedded(folder):
@@ -47,20 +58,30 @@ def opened(name):
 
 
 colour = embedded(FIXTURES)
-for view in ("gray", "blur"):
+for view in ("gray", "blur", "edge"):
     folder = os.path.join(WORK, view)
     if not os.path.isdir(folder):
         for name in colour:
             image = opened(name)
             if view == "gray":
                 image = image.convert("L").convert("RGB")
-            else:
+            elif view == "blur":
                 image = image.filter(ImageFilter.GaussianBlur(max(1, min(image.size) * 0.01)))
+            else:
+                gray_image = image.convert("L")
+                scale = 512 / min(gray_image.size)
+                gray_image = gray_image.resize(
+                    (max(1, round(gray_image.width * scale)), max(1, round(gray_image.height * scale))),
+                    Image.Resampling.LANCZOS,
+                )
+                edges = gray_image.filter(ImageFilter.GaussianBlur(2)).filter(ImageFilter.FIND_EDGES)
+                image = ImageOps.autocontrast(edges).convert("RGB")
             path = os.path.join(folder, name + ".png")
             os.makedirs(os.path.dirname(path), exist_ok=True)
             image.save(path)
 gray = embedded(os.path.join(WORK, "gray"))
 blur = embedded(os.path.join(WORK, "blur"))
+edge = embedded(os.path.join(WORK, "edge"))
 
 
 def layout(name):
@@ -69,6 +90,33 @@ def layout(name):
     luma -= luma.mean()
     norm = np.linalg.norm(luma)
     return luma / norm if norm >= 1e-3 * luma.size else np.zeros_like(luma)
+
+
+def luma32(name):
+    pixels = np.asarray(opened(name).resize((32, 32), Image.Resampling.BOX)).astype(np.float32)
+    return np.round(pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32))
+
+
+def structure(name):
+    if STRUCTURE_SIDE == 32:
+        # From the layout thumbnail the scan already stores: cells of 4x4 pixels.
+        gray_pixels = luma32(name)
+    else:
+        gray_pixels = np.asarray(opened(name).convert("L").resize((64, 64), Image.Resampling.BOX)).astype(np.float32)
+    cell_side = STRUCTURE_SIDE // 8
+    gy, gx = np.gradient(gray_pixels)
+    magnitude = np.hypot(gx, gy)
+    orientation = np.mod(np.arctan2(gy, gx), np.pi)
+    bins = np.minimum((orientation / np.pi * 8).astype(int), 7)
+    histogram = np.zeros((8, 8, 8), dtype=np.float32)
+    for cy in range(8):
+        for cx in range(8):
+            cell = (slice(cy * cell_side, (cy + 1) * cell_side), slice(cx * cell_side, (cx + 1) * cell_side))
+            histogram[cy, cx] = np.bincount(bins[cell].ravel(), weights=magnitude[cell].ravel(), minlength=8)
+    signature = histogram.reshape(-1)
+    signature -= signature.mean()
+    norm = np.linalg.norm(signature)
+    return signature / norm if norm > 1e-6 else np.zeros_like(signature)
 
 
 # The training side of the tests' fixture layout (tests/common/mod.rs): every source of
@@ -81,47 +129,77 @@ training = sorted(
     for n in colour
     if n in gray
     and n in blur
+    and n in edge
     and (
         n in sources
         or (n not in derived and n.startswith(("debian-wallpapers/", "pkg-sample-images/")))
     )
 )
-matrix = {k: np.stack([d[t] for t in training]) for k, d in (("c", colour), ("g", gray), ("b", blur))}
+matrix = {k: np.stack([d[t] for t in training]) for k, d in (("c", colour), ("g", gray), ("b", blur), ("e", edge))}
 layouts = {}
 training_layouts = np.stack([layouts.setdefault(t, layout(t)) for t in training])
+structures = {}
+training_structures = np.stack([structures.setdefault(t, structure(t)) for t in training])
 
 scores = {
     "SSCD": lambda g: matrix["c"] @ colour[g],
     "colour + grayscale view": lambda g: (matrix["c"] @ colour[g] + matrix["g"] @ gray[g]) / 2,
     "colour + blurred view": lambda g: (matrix["c"] @ colour[g] + matrix["b"] @ blur[g]) / 2,
+    "colour + edge view": lambda g: (matrix["c"] @ colour[g] + matrix["e"] @ edge[g]) / 2,
 }
 
 
-def ranked(generation, score, rerank):
+def ranked(generation, score, layout_weight, structure_weight):
     s = score(generation)
     order = list(np.argsort(-s, kind="stable"))
-    if not rerank:
+    if not layout_weight and not structure_weight:
         return order
     pool = np.array(order[:POOL])
-    agreement = np.maximum(training_layouts[pool] @ layouts.setdefault(generation, layout(generation)), 0)
-    top = list(pool[np.argsort(-(s[pool] + LAYOUT_WEIGHT * agreement), kind="stable")])
+    lifted = s[pool].copy()
+    if layout_weight:
+        lifted += layout_weight * np.maximum(training_layouts[pool] @ layouts.setdefault(generation, layout(generation)), 0)
+    if structure_weight:
+        lifted += structure_weight * np.maximum(
+            training_structures[pool] @ structures.setdefault(generation, structure(generation)), 0
+        )
+    top = list(pool[np.argsort(-lifted, kind="stable")])
     return top + order[POOL:]
 
 
-for half in ("tune", "report"):
-    rows = list(csv.DictReader(open(os.path.join(SPLIT, half + ".csv"))))
+def figures(rows, score, layout_weight, structure_weight):
+    counts = {"full_copy": [0, 0, 0], "near_copy": [0, 0, 0]}
+    for r in rows:
+        if r["kind"] not in counts or r["derived_path"] not in colour or r["source_path"] not in training:
+            continue
+        rank = ranked(r["derived_path"], score, layout_weight, structure_weight).index(training.index(r["source_path"])) + 1
+        c = counts[r["kind"]]
+        c[0] += 1
+        c[1] += rank == 1
+        c[2] += rank <= 5
+    return counts["full_copy"], counts["near_copy"]
+
+
+halves = {half: list(csv.DictReader(open(os.path.join(SPLIT, half + ".csv")))) for half in ("tune", "report")}
+# The structure weight, with and without layout, chosen on the tuning half only.
+chosen = {}
+for layout_weight in (0.0, LAYOUT_WEIGHT):
+    candidates = []
+    for weight in (0.1, 0.2, 0.3, 0.5, 1.0):
+        full, near = figures(halves["tune"], scores["SSCD"], layout_weight, weight)
+        candidates.append(((near[1], near[2], full[1], -weight), weight))
+    chosen[layout_weight] = max(candidates)[1]
+    print(f"structure weight chosen on the tuning half (layout {layout_weight}): {chosen[layout_weight]}")
+
+for half, rows in halves.items():
     print(half)
     for name, score in scores.items():
-        for rerank in (False, True):
-            counts = {"full_copy": [0, 0, 0], "near_copy": [0, 0, 0]}
-            for r in rows:
-                if r["kind"] not in counts or r["derived_path"] not in colour or r["source_path"] not in training:
-                    continue
-                rank = ranked(r["derived_path"], score, rerank).index(training.index(r["source_path"])) + 1
-                c = counts[r["kind"]]
-                c[0] += 1
-                c[1] += rank == 1
-                c[2] += rank <= 5
-            full, near = counts["full_copy"], counts["near_copy"]
-            label = name + (" + layout re-rank" if rerank else "")
-            print(f"  {label:42s} full first {full[1]}/{full[0]}  near R@1 {near[1] / near[0]:.2f}  R@5 {near[2] / near[0]:.2f}")
+        settings = [("", 0.0, 0.0), (" + layout re-rank", LAYOUT_WEIGHT, 0.0)]
+        if name == "SSCD":
+            settings += [
+                (f" + structure ({chosen[0.0]})", 0.0, chosen[0.0]),
+                (f" + layout + structure ({chosen[LAYOUT_WEIGHT]})", LAYOUT_WEIGHT, chosen[LAYOUT_WEIGHT]),
+            ]
+        for suffix, layout_weight, structure_weight in settings:
+            full, near = figures(rows, score, layout_weight, structure_weight)
+            label = name + suffix
+            print(f"  {label:46s} full first {full[1]}/{full[0]}  near R@1 {near[1] / near[0]:.2f}  R@5 {near[2] / near[0]:.2f}")
