@@ -298,7 +298,9 @@ pub(super) fn training_vectors(
         &mut notes,
     )
     .map_err(|err| format!("the training folders cannot be read again: {err}"))?;
-    let mut vectors = Vec::new();
+    // Each vector goes straight into the index, so a million of them are held once (2 GB at
+    // 512 dimensions), never twice.
+    let mut index: Option<ExactIndex> = None;
     let mut keys = Vec::new();
     let mut hashes = Vec::new();
     let mut entries = Vec::new();
@@ -311,7 +313,10 @@ pub(super) fn training_vectors(
             continue;
         };
         if let Ok(Some(vector)) = cache.vector(model_key, &file.hash, "") {
-            vectors.push((i as u64, vector));
+            index
+                .get_or_insert_with(|| ExactIndex::new(vector.len()))
+                .add(i as u64, &vector)
+                .map_err(|e| e.to_string())?;
             keys.push(i as u64);
             hashes.push(file.hash);
             entries.push(entry);
@@ -319,14 +324,16 @@ pub(super) fn training_vectors(
             unembedded += 1;
         }
     }
-    let dims = vectors.first().map_or(0, |(_, v)| v.len());
-    if vectors.len() < 2 {
-        return Err(format!(
-            "{} training images have cached embeddings (at least two are needed); scan the project again",
-            vectors.len()
-        ));
-    }
-    let index = ExactIndex::of(dims, vectors).map_err(|e| e.to_string())?;
+    let index = match index {
+        Some(index) if keys.len() >= 2 => index,
+        _ => {
+            return Err(format!(
+                "{} training images have cached embeddings (at least two are needed); scan the project again",
+                keys.len()
+            ));
+        }
+    };
+    let dims = index.dims();
     Ok(TrainingSide {
         keys,
         hashes,
