@@ -271,7 +271,7 @@ fn report_half_targets(results: &[replicant::matches::GenerationMatches]) {
 /// exactly the pixels of the full decode by `image-webp`, so its embedding is unchanged.
 #[test]
 fn libwebp_decodes_the_fixture_webps_to_the_same_pixels() {
-    use replicant::decode::{DecodeLimits, decode_image, decode_webp_libwebp};
+    use replicant::decode::{DecodeLimits, decode_webp_libwebp, decode_with_image_crate};
     let Some(fixtures) = common::fixtures_dir() else {
         return;
     };
@@ -284,7 +284,8 @@ fn libwebp_decodes_the_fixture_webps_to_the_same_pixels() {
         let Some(fast) = decode_webp_libwebp(&bytes, &limits) else {
             continue;
         };
-        let full = decode_image(&bytes, &limits).expect("a WebP libwebp takes decodes in full");
+        let full =
+            decode_with_image_crate(&bytes, &limits).expect("a WebP libwebp takes decodes in full");
         assert_eq!(
             fast.rgb.dimensions(),
             full.rgb.dimensions(),

@@ -166,7 +166,22 @@ pub fn sniff_bytes(bytes: &[u8]) -> Option<ImageFormat> {
 }
 
 /// Decodes `bytes` within `limits`, applies EXIF orientation and flattens alpha onto white.
+/// Opaque, still WebPs without EXIF are decoded by libwebp (the same pixels as the `image`
+/// crate's decoder, in less than half the time; see `webp.rs`), everything else by
+/// [`decode_with_image_crate`].
 pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage, DecodeError> {
+    match decode_webp_libwebp(bytes, limits) {
+        Some(decoded) => Ok(decoded),
+        None => decode_with_image_crate(bytes, limits),
+    }
+}
+
+/// [`decode_image`] by the `image` crate's decoders alone: every format, and the reference the
+/// libwebp path is checked against.
+pub fn decode_with_image_crate(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+) -> Result<DecodedImage, DecodeError> {
     let format = sniff_bytes(bytes).ok_or(DecodeError::UnknownFormat)?;
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut image_limits = image::Limits::default();
@@ -219,19 +234,16 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<DecodedImage,
 }
 
 /// Decodes `bytes` for a model whose input side is `input_side` pixels: a large JPEG at a
-/// reduced DCT scale (both sides still at least [`MIN_SIDE_FACTOR`] times the input side), an
-/// opaque still WebP by libwebp (the same pixels, faster), anything else as [`decode_image`]
-/// does. Only for callers that need nothing but the model's input from the whole image (not
-/// region windows).
+/// reduced DCT scale (both sides still at least [`MIN_SIDE_FACTOR`] times the input side),
+/// anything else as [`decode_image`] does. Only for callers that need nothing but the model's
+/// input from the whole image (not region windows).
 pub fn decode_for_model(
     bytes: &[u8],
     limits: &DecodeLimits,
     input_side: u32,
 ) -> Result<DecodedImage, DecodeError> {
     let min_side = input_side.saturating_mul(MIN_SIDE_FACTOR);
-    match decode_jpeg_reduced(bytes, limits, min_side)
-        .or_else(|| decode_webp_libwebp(bytes, limits))
-    {
+    match decode_jpeg_reduced(bytes, limits, min_side) {
         Some(decoded) => Ok(decoded),
         None => decode_image(bytes, limits),
     }

@@ -1,8 +1,8 @@
-//! WebP for the model by libwebp: the same pixels as the full decode by `image-webp`, in
-//! about a third of the time. `image-webp`, pure Rust, decodes a 4096x4096 lossy wallpaper in
-//! 110-240 ms here, and a training set stored as WebP (img2dataset's `--encode_format webp`)
-//! spends most of its decoding there. Only the model's input path uses it; the desk and region
-//! windows keep [`super::decode_image`].
+//! WebP by libwebp: the same pixels as the full decode by `image-webp`, in less than half the
+//! time. `image-webp`, pure Rust, decodes a 4096x4096 lossy wallpaper in 110-240 ms here, and
+//! a training set stored as WebP (img2dataset's `--encode_format webp`) spends most of its
+//! decoding there. [`super::decode_image`] tries it first, so the model's input, the region
+//! windows and the desk all get it.
 //!
 //! Decoding at a reduced scale was measured and rejected: libwebp's scaler is 1.3x faster
 //! again, but on the fixtures' near-flat GNOME "symbolic" wallpapers the embedding moved by up
@@ -93,7 +93,7 @@ mod tests {
     use image::{DynamicImage, RgbaImage};
 
     use super::*;
-    use crate::decode::decode_image;
+    use crate::decode::decode_with_image_crate;
 
     fn webp(image: DynamicImage) -> Vec<u8> {
         let mut out = Vec::new();
@@ -121,7 +121,7 @@ mod tests {
         ));
         let limits = DecodeLimits::default();
         let fast = decode_webp_libwebp(&bytes, &limits).expect("libwebp");
-        let full = decode_image(&bytes, &limits).expect("image-webp");
+        let full = decode_with_image_crate(&bytes, &limits).expect("image-webp");
         assert_eq!(fast.full_size, (301, 177));
         assert_eq!(fast.rgb, full.rgb, "pixels differ from image-webp's");
     }
