@@ -94,6 +94,7 @@ struct Metrics {
     style_flags: usize,
     style_total: usize,
     negative_flags: usize,
+    blank_flag: bool,
     pasted_r1: f64,
     collage_pieces: f64,
     secs: f64,
@@ -176,6 +177,12 @@ fn measure(set: &EvalSet<'_>, project: &Path, mode: RegionMode, layout_rerank: b
                 .any(|r| r.generation.ends_with(*n) && r.top_similarity().unwrap_or(0.0) >= 0.5)
         })
         .count();
+    // The copyleft icon is no copy of anything here, but its white corners matched two fully
+    // transparent (so white) wallpapers at 1.00 while blank windows were searched
+    // (src/pipeline/blank.rs).
+    let blank_flag = by
+        .get("idealo-imagededup/tests/data/formats_images/copyleft.tiff")
+        .is_some_and(|r| r.top_similarity().unwrap_or(0.0) >= 0.5);
     // The canvas is a training image too (and rightly matched); the pasted source must be
     // flagged beside it.
     let pasted_hits = pastes
@@ -216,6 +223,7 @@ fn measure(set: &EvalSet<'_>, project: &Path, mode: RegionMode, layout_rerank: b
         style_flags,
         style_total,
         negative_flags,
+        blank_flag,
         pasted_r1: pasted_hits as f64 / pastes.len().max(1) as f64,
         collage_pieces: found as f64 / pieces.max(1) as f64,
         secs,
@@ -290,6 +298,9 @@ fn regions_find_pasted_sources_and_collage_pieces_without_more_false_flags() {
     row("look-alike negatives at or above 0.5", &|m| {
         format!("{}/2", m.negative_flags)
     });
+    row("an icon with white corners at or above 0.5", &|m| {
+        if m.blank_flag { "flagged" } else { "no" }.to_string()
+    });
     row(
         "scan time (the middle column reuses the first one's cache)",
         &|m| format!("{:.1} s ({:.1}x)", m.secs, m.secs / baseline.secs),
@@ -326,6 +337,10 @@ fn regions_find_pasted_sources_and_collage_pieces_without_more_false_flags() {
     assert!(
         regional.style_flags <= global.style_flags
             && regional.negative_flags <= global.negative_flags
+    );
+    assert!(
+        !regional.blank_flag && !global.blank_flag,
+        "copyleft.tiff flagged: a blank window was searched"
     );
 }
 

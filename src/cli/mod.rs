@@ -242,6 +242,10 @@ pub struct ScanArgs {
     /// constant).
     #[arg(long, hide = true)]
     pub fine_min_similarity: Option<f32>,
+    /// Tuning only: the grey-level spread under which a window is blank and not searched
+    /// (0: every window; default: the chosen constant).
+    #[arg(long, hide = true)]
+    pub blank_window_std: Option<f32>,
     #[command(flatten)]
     pub shortlist: ShortlistArgs,
 }
@@ -392,9 +396,15 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             if let Some(min) = args.fine_min_similarity {
                 fine.min_similarity = min;
             }
+            if let Some(floor) = args.blank_window_std {
+                fine.blank_std = floor.max(0.0);
+            }
             Some(fine)
         }
     };
+    if let Some(floor) = args.blank_window_std {
+        options.region_plan.blank_std = floor.max(0.0);
+    }
     options.shortlist = args.shortlist.settings();
     if let Some(out) = args
         .out

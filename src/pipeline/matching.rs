@@ -3,6 +3,7 @@
 //! agreement too (see [`crate::layout`]), top-k kept. The training side is reached through
 //! [`TrainingLookup`], so a project's own index and a shared prebuilt one match alike.
 
+use super::blank::window_is_blank;
 use super::regions;
 use super::scan::ScanError;
 use crate::catalog::ImageLocation;
@@ -109,19 +110,33 @@ pub(crate) fn search_views(
     let whole_hits = index.search(whole, pool_size(settings))?;
     let mut region_hits = Vec::new();
     let plans = [settings.regions.coarse, settings.regions.fine];
-    for (name, vector) in views {
-        let found = plans
-            .iter()
-            .flatten()
-            .find_map(|plan| Some((plan.cell_of_view(name)?, plan.min_similarity)));
-        if let Some((cell, min_similarity)) = found {
-            let hits = index.search(vector, 3.min(top_k).max(1))?;
-            region_hits.push(regions::RegionSearch {
-                cell,
-                min_similarity,
-                hits,
-            });
+    let windows: Vec<(&Vec<f32>, [u32; 4], &regions::RegionPlan)> = views
+        .iter()
+        .filter_map(|(name, vector)| {
+            plans
+                .iter()
+                .flatten()
+                .find_map(|plan| Some((vector, plan.cell_of_view(name)?, plan)))
+        })
+        .collect();
+    // The generation's size: every plan's last window reaches the far edges.
+    let extent = windows.iter().fold((0, 0), |(w, h), (_, cell, _)| {
+        (w.max(cell[0] + cell[2]), h.max(cell[1] + cell[3]))
+    });
+    let luma = views
+        .iter()
+        .find(|(name, _)| name == LAYOUT_VIEW)
+        .map(|(_, luma)| luma.as_slice());
+    for (vector, cell, plan) in windows {
+        if luma.is_some_and(|luma| window_is_blank(luma, extent, cell, plan.blank_std)) {
+            continue;
         }
+        let hits = index.search(vector, 3.min(top_k).max(1))?;
+        region_hits.push(regions::RegionSearch {
+            cell,
+            min_similarity: plan.min_similarity,
+            hits,
+        });
     }
     Ok(Some(Searched {
         whole_hits,

@@ -10,6 +10,7 @@
 mod align_job;
 pub mod audit;
 pub mod audit_cascade;
+pub mod blank;
 mod cache;
 pub mod cascade;
 pub mod embed_job;
