@@ -95,6 +95,7 @@ struct Metrics {
     style_total: usize,
     negative_flags: usize,
     blank_flag: bool,
+    blank_windows: usize,
     pasted_r1: f64,
     collage_pieces: f64,
     secs: f64,
@@ -141,7 +142,7 @@ fn measure(set: &EvalSet<'_>, project: &Path, mode: RegionMode, layout_rerank: b
     options.layout_rerank = layout_rerank;
     options.top_k = 10;
     let started = Instant::now();
-    let (results, _) = common::scan(options);
+    let (results, summary) = common::scan(options);
     let secs = started.elapsed().as_secs_f64();
     let by: HashMap<&str, &GenerationMatches> =
         results.iter().map(|r| (r.generation.as_str(), r)).collect();
@@ -224,6 +225,7 @@ fn measure(set: &EvalSet<'_>, project: &Path, mode: RegionMode, layout_rerank: b
         style_total,
         negative_flags,
         blank_flag,
+        blank_windows: summary.blank_windows,
         pasted_r1: pasted_hits as f64 / pastes.len().max(1) as f64,
         collage_pieces: found as f64 / pieces.max(1) as f64,
         secs,
@@ -298,6 +300,9 @@ fn regions_find_pasted_sources_and_collage_pieces_without_more_false_flags() {
     row("look-alike negatives at or above 0.5", &|m| {
         format!("{}/2", m.negative_flags)
     });
+    row("region windows not searched, one flat colour", &|m| {
+        m.blank_windows.to_string()
+    });
     row("an icon with white corners at or above 0.5", &|m| {
         if m.blank_flag { "flagged" } else { "no" }.to_string()
     });
@@ -341,6 +346,14 @@ fn regions_find_pasted_sources_and_collage_pieces_without_more_false_flags() {
     assert!(
         !regional.blank_flag && !global.blank_flag,
         "copyleft.tiff flagged: a blank window was searched"
+    );
+    // The summary counts the windows left unsearched: some here (the white corners of the
+    // icon, the flat parts of the pasted web pages), none without regions.
+    assert!(
+        regional.blank_windows > 0 && global.blank_windows == 0,
+        "blank windows counted {} with regions, {} without",
+        regional.blank_windows,
+        global.blank_windows
     );
 }
 

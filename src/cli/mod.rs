@@ -572,8 +572,8 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
         "  regions:           {}",
         if summary.regions {
             format!(
-                "on ({} collages; fine windows searched in {} generations)",
-                summary.collages, summary.fine_windows
+                "on ({} collages; fine windows searched in {} generations; {} blank windows, one flat colour, not searched)",
+                summary.collages, summary.fine_windows, summary.blank_windows
             )
         } else {
             "off".to_string()

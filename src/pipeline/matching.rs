@@ -70,6 +70,8 @@ pub(crate) struct Matched {
     pub region_hits: Vec<RegionHit>,
     /// Whether regions match two or more training images at or above the threshold.
     pub collage: bool,
+    /// Region windows not searched because they are blank ([`super::blank`]).
+    pub blank_windows: usize,
 }
 
 /// Matches a generation from its views: the whole image (`""`), its layout thumbnail
@@ -93,6 +95,7 @@ pub(crate) fn match_generation(
 pub(crate) struct Searched {
     whole_hits: Vec<crate::index::Hit>,
     region_hits: Vec<regions::RegionSearch>,
+    blank_windows: usize,
 }
 
 /// The index searches of a generation's views (the whole image's pool, each region's best):
@@ -127,8 +130,10 @@ pub(crate) fn search_views(
         .iter()
         .find(|(name, _)| name == LAYOUT_VIEW)
         .map(|(_, luma)| luma.as_slice());
+    let mut blank_windows = 0;
     for (vector, cell, plan) in windows {
         if luma.is_some_and(|luma| window_is_blank(luma, extent, cell, plan.blank_std)) {
+            blank_windows += 1;
             continue;
         }
         let hits = index.search(vector, 3.min(top_k).max(1))?;
@@ -141,6 +146,7 @@ pub(crate) fn search_views(
     Ok(Some(Searched {
         whole_hits,
         region_hits,
+        blank_windows,
     }))
 }
 
@@ -167,6 +173,7 @@ pub(crate) fn assemble(
     let Searched {
         whole_hits,
         region_hits,
+        blank_windows,
     } = searched;
     let top_k = settings.top_k;
     let pool = pool_size(settings);
@@ -246,6 +253,7 @@ pub(crate) fn assemble(
         matches,
         region_hits: hits,
         collage,
+        blank_windows,
     }))
 }
 

@@ -200,6 +200,10 @@ pub struct ScanSummary {
     /// windows left below the threshold).
     #[serde(default)]
     pub fine_windows: usize,
+    /// Region windows not searched because they are one flat colour (summed over the
+    /// generations' final matching; see [`blank`]).
+    #[serde(default)]
+    pub blank_windows: usize,
     /// Generations whose regions match two or more training images at or above the threshold.
     pub collages: usize,
     /// The prebuilt training index matched against, if one was given.

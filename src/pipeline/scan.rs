@@ -118,6 +118,8 @@ struct Coordinator<'a> {
     held_for_fine: Vec<usize>,
     /// Generations searched with fine windows.
     fine_searched: usize,
+    /// Blank region windows left unsearched in the generations' final matching.
+    blank_windows: usize,
     /// The mean of the training images' whole-image embeddings (when ranking centres on it).
     training_mean: Option<Vec<f32>>,
     /// Duplicate counts of training images already counted, by index key.
@@ -306,6 +308,7 @@ fn scan(
         waiting_generations: Vec::new(),
         held_for_fine: Vec::new(),
         fine_searched: 0,
+        blank_windows: 0,
         training_mean: None,
         duplicate_counts: HashMap::new(),
         results: Vec::new(),
@@ -742,6 +745,7 @@ impl Coordinator<'_> {
 
     /// Sends and keeps generation `i`'s matches.
     fn emit(&mut self, i: usize, mut matched: super::matching::Matched) {
+        self.blank_windows += matched.blank_windows;
         for m in &mut matched.matches {
             m.ranked_by = Some(self.ranked_by.clone());
             m.duplicates = m.training_key.and_then(|key| self.duplicate_count(key));
@@ -830,6 +834,7 @@ impl Coordinator<'_> {
             exact_search,
             regions: self.regions.coarse.is_some(),
             fine_windows: self.fine_searched,
+            blank_windows: self.blank_windows,
             collages: self.results.iter().filter(|r| r.collage).count(),
             training_index: self.options.training_index.clone(),
             save_error,
