@@ -1,14 +1,13 @@
 //! Blank windows: a region window that is one flat colour (the white of a web page, the dark
-//! panel of an app) carries no evidence of copying, yet its embedding matches any flat
-//! training image, and SSCD rates two flat images nearly identical. On the fixtures a fully
-//! transparent wallpaper (white once flattened) matched empty windows of pasted web pages at
-//! 1.00, so those generations counted as explained and their fine windows, where the pasted
-//! copy was, were never searched; an icon's white corners made it a "copy" of two such
-//! wallpapers. A window is blank when the part of the generation's
-//! layout thumbnail ([`crate::layout::layout_luma`], already cached beside its embeddings) it
-//! covers varies by less than its plan's floor; blank windows are not searched. The whole
-//! image is always searched: a flat generation matching a flat training image is for the
-//! reviewer to see.
+//! panel of an app) carries no evidence of copying, yet its embedding matches any flat training
+//! image, and SSCD rates two flat images nearly identical. On the fixtures a fully transparent
+//! wallpaper (white once flattened) matched empty windows of pasted web pages at 1.00, so those
+//! generations counted as explained and their fine windows, where the pasted copy was, were
+//! never searched; an icon's white corners made it a "copy" of two such wallpapers. A window is
+//! blank when the part of the generation's layout thumbnail ([`crate::layout::layout_luma`],
+//! already cached beside its embeddings) it covers varies by less than its plan's floor; blank
+//! windows are not searched. The whole image is always searched: a flat generation matching a
+//! flat training image is for the reviewer to see.
 
 use crate::layout::LAYOUT_SIDE;
 
