@@ -234,12 +234,11 @@ impl TrainingFigures {
 
 /// The training images' whole-image vectors and content hashes, by catalogue position.
 pub(super) struct TrainingSide {
-    /// Catalogue positions, one per image; the vectors are kept once, in `index`.
+    /// Catalogue positions, one per image, ascending; the vectors are kept once, in `index`.
     pub(super) keys: Vec<u64>,
     pub(super) hashes: Vec<ContentHash>,
     /// Where each image is, to read it again.
     pub(super) entries: Vec<crate::catalog::ImageEntry>,
-    pub(super) dims: usize,
     pub(super) index: ExactIndex,
     /// Images in the training folders without an embedding from the last scan (added,
     /// changed or unreadable since): not part of the baseline.
@@ -252,7 +251,7 @@ impl TrainingSide {
         let mut text = format!(
             "the project's own, {} training images{model}, {} dimensions",
             self.keys.len(),
-            self.dims
+            self.index.dims()
         );
         if self.unembedded > 0 {
             text.push_str(&format!(
@@ -262,12 +261,20 @@ impl TrainingSide {
         }
         text
     }
-}
 
-impl TrainingSide {
-    /// Catalogue position -> place in the side's lists.
-    pub(super) fn places(&self) -> HashMap<u64, usize> {
-        self.keys.iter().enumerate().map(|(p, k)| (*k, p)).collect()
+    /// The place in the side's lists of the image at catalogue position `key`.
+    fn place(&self, key: u64) -> Option<usize> {
+        self.keys.binary_search(&key).ok()
+    }
+
+    /// The content hash of the image at catalogue position `key`.
+    pub(super) fn hash(&self, key: u64) -> Option<ContentHash> {
+        self.place(key).map(|p| self.hashes[p])
+    }
+
+    /// Where the image at catalogue position `key` is.
+    pub(super) fn entry(&self, key: u64) -> Option<&crate::catalog::ImageEntry> {
+        self.place(key).map(|p| &self.entries[p])
     }
 
     pub(super) fn content_hash(&self) -> String {
@@ -333,12 +340,10 @@ pub(super) fn training_vectors(
             ));
         }
     };
-    let dims = index.dims();
     Ok(TrainingSide {
         keys,
         hashes,
         entries,
-        dims,
         index,
         unembedded,
     })
@@ -350,12 +355,11 @@ fn baseline(
     generation_top1: &[f32],
     options: &AuditOptions,
 ) -> Result<(Baseline, Vec<f64>), AuditError> {
-    let by_key = side.places();
     sample_baseline(
         &side.keys,
         &searched_in(&side.index),
         &|key| side.index.vector(key).map_err(|e| e.to_string()),
-        &|key| Ok(by_key.get(&key).map(|&p| side.hashes[p])),
+        &|key| Ok(side.hash(key)),
         generation_top1,
         options,
     )

@@ -16,7 +16,7 @@ use super::audit::{
 };
 use super::cache::ContentHash;
 use super::cache::EmbeddingCache;
-use super::cascade::STUDENT_DUPLICATE_BOUND;
+use super::cascade::{STUDENT_DUPLICATE_BOUND, near_duplicates_by_student};
 use super::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
 use super::events::EventSink;
 use super::workers::Slot;
@@ -30,11 +30,7 @@ use crate::index::{Hit, TrainingIndex, UsearchStore};
 /// The training side as the student indexed it: the project's own training images (their
 /// student embeddings in the cache) or a prebuilt index of student embeddings.
 enum StudentSide {
-    Own {
-        side: Box<TrainingSide>,
-        /// Catalogue position -> place in `side`'s lists.
-        place: HashMap<u64, usize>,
-    },
+    Own(Box<TrainingSide>),
     Prebuilt(Box<PrebuiltIndex>),
 }
 
@@ -42,11 +38,7 @@ impl StudentSide {
     fn open(project: &Project, cache: &EmbeddingCache, student_key: &str) -> Result<Self, String> {
         let Some(dir) = &project.spec.training_index else {
             let side = training_vectors(project, cache, student_key)?;
-            let place = side.places();
-            return Ok(Self::Own {
-                side: Box::new(side),
-                place,
-            });
+            return Ok(Self::Own(Box::new(side)));
         };
         let prebuilt = PrebuiltIndex::open(dir, &UsearchStore).map_err(|e| e.to_string())?;
         if prebuilt.manifest.model_key != student_key {
@@ -61,21 +53,21 @@ impl StudentSide {
 
     fn keys(&self) -> Vec<u64> {
         match self {
-            Self::Own { side, .. } => side.keys.clone(),
+            Self::Own(side) => side.keys.clone(),
             Self::Prebuilt(prebuilt) => (0..prebuilt.manifest.rows).collect(),
         }
     }
 
     fn index(&self) -> &dyn TrainingIndex {
         match self {
-            Self::Own { side, .. } => &side.index,
+            Self::Own(side) => &side.index,
             Self::Prebuilt(prebuilt) => prebuilt.index.as_ref(),
         }
     }
 
     fn hash(&self, key: u64) -> Result<Option<ContentHash>, String> {
         match self {
-            Self::Own { side, place } => Ok(place.get(&key).map(|&p| side.hashes[p])),
+            Self::Own(side) => Ok(side.hash(key)),
             Self::Prebuilt(prebuilt) => Ok(prebuilt
                 .rows
                 .row(key)
@@ -86,7 +78,7 @@ impl StudentSide {
 
     fn entry(&self, key: u64) -> Result<Option<ImageEntry>, String> {
         match self {
-            Self::Own { side, place } => Ok(place.get(&key).map(|&p| side.entries[p].clone())),
+            Self::Own(side) => Ok(side.entry(key).cloned()),
             Self::Prebuilt(prebuilt) => Ok(prebuilt
                 .rows
                 .row(key)
@@ -101,7 +93,7 @@ impl StudentSide {
 
     fn describe(&self, student_key: &str) -> String {
         match self {
-            Self::Own { side, .. } => {
+            Self::Own(side) => {
                 side.describe(&format!(" indexed with {student_key} (shortlist cascade)"))
             }
             Self::Prebuilt(prebuilt) => format!(
@@ -213,10 +205,7 @@ fn plan(
                     shortlist.push(hit.key);
                 }
             }
-            let near = hits
-                .iter()
-                .filter(|h| h.key != key && h.similarity >= STUDENT_DUPLICATE_BOUND)
-                .map(|h| h.key);
+            let near = near_duplicates_by_student(key, &hits);
             let mut seen = HashSet::new();
             candidates.insert(
                 key,
@@ -456,11 +445,7 @@ pub(super) fn cascade_baseline(
                     })
                 })
                 .collect();
-            hits.sort_by(|a, b| {
-                b.similarity
-                    .total_cmp(&a.similarity)
-                    .then(a.key.cmp(&b.key))
-            });
+            crate::index::sort_best_first(&mut hits);
             Ok(hits)
         };
         let (mut baseline, counts) = sample_baseline(
@@ -495,7 +480,7 @@ pub(super) fn cascade_baseline(
             training_images: plan.student.len(),
             index_text: plan.student.describe(&plan.student_key),
             training_blake3: match &plan.student {
-                StudentSide::Own { side, .. } => Some(side.content_hash()),
+                StudentSide::Own(side) => Some(side.content_hash()),
                 StudentSide::Prebuilt(_) => None,
             },
         })

@@ -32,6 +32,18 @@ pub const AUTO_MIN_RATIO: usize = 20;
 /// embeds 17 pairs that are not duplicates.
 pub const STUDENT_DUPLICATE_BOUND: f32 = 0.90;
 
+/// Training image `key`'s near duplicates by the student among `hits` (its nearest by the
+/// student): those at or above [`STUDENT_DUPLICATE_BOUND`], itself left out. The scan and
+/// the report's baseline both embed them with full SSCD.
+pub(crate) fn near_duplicates_by_student(
+    key: u64,
+    hits: &[crate::index::Hit],
+) -> impl Iterator<Item = u64> + '_ {
+    hits.iter()
+        .filter(move |h| h.key != key && h.similarity >= STUDENT_DUPLICATE_BOUND)
+        .map(|h| h.key)
+}
+
 /// Whether a scan runs the cascade (`--shortlist`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

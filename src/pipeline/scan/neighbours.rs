@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::super::DUPLICATE_SIMILARITY;
 use super::super::audit::DUPLICATE_NEIGHBOURS;
-use super::super::cascade::STUDENT_DUPLICATE_BOUND;
+use super::super::cascade::near_duplicates_by_student;
 use super::super::sources::State;
 use super::{Coordinator, ScanError};
 
@@ -81,10 +81,10 @@ impl Coordinator<'_> {
         self.duplicate_counts.extend(counted);
     }
 
-    /// For each of `keys` (shortlisted training images), its nearest
-    /// [`DUPLICATE_NEIGHBOURS`] by the student at or above [`STUDENT_DUPLICATE_BOUND`],
-    /// itself left out: the images the cascade embeds with full SSCD too, so that a match's
-    /// duplicate count is full SSCD's.
+    /// For each of `keys` (shortlisted training images), its near duplicates by the student
+    /// among its nearest [`DUPLICATE_NEIGHBOURS`] ([`near_duplicates_by_student`]): the
+    /// images the cascade embeds with full SSCD too, so that a match's duplicate count is
+    /// full SSCD's.
     pub(super) fn student_near_duplicates(
         &self,
         keys: impl IntoIterator<Item = u64>,
@@ -98,12 +98,10 @@ impl Coordinator<'_> {
                 continue;
             }
             let neighbours = match index.vector(key)? {
-                Some(vector) => index
-                    .search(&vector, DUPLICATE_NEIGHBOURS + 1)?
-                    .into_iter()
-                    .filter(|h| h.key != key && h.similarity >= STUDENT_DUPLICATE_BOUND)
-                    .map(|h| h.key)
-                    .collect(),
+                Some(vector) => {
+                    let hits = index.search(&vector, DUPLICATE_NEIGHBOURS + 1)?;
+                    near_duplicates_by_student(key, &hits).collect()
+                }
                 None => Vec::new(),
             };
             near.insert(key, neighbours);
