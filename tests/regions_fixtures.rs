@@ -69,6 +69,43 @@ fn make_pastes(fixtures: &Path, out: &Path) -> Vec<(String, Vec<String>)> {
     cases
 }
 
+/// Pastes the first four photos at 20% of the width into a smooth synthetic canvas (like no
+/// training image), too small for a coarse window: only the fine windows find them. Returns
+/// (file name, source).
+fn make_small_pastes(fixtures: &Path, out: &Path) -> Vec<(String, String)> {
+    let canvas = RgbImage::from_fn(1280, 800, |x, y| {
+        let (x, y) = (x as f32, y as f32);
+        let wave = |a: f32, b: f32, phase: f32| {
+            (128.0 + 50.0 * (x / a + phase).sin() + 40.0 * (y / b).cos()) as u8
+        };
+        image::Rgb([
+            wave(97.0, 61.0, 0.0),
+            wave(131.0, 83.0, 1.0),
+            wave(173.0, 47.0, 2.0),
+        ])
+    });
+    PHOTOS[..4]
+        .iter()
+        .enumerate()
+        .map(|(i, rel)| {
+            let photo = open(fixtures, rel);
+            let w = 1280 * 20 / 100;
+            let h = (w as f32 * photo.height() as f32 / photo.width() as f32) as u32;
+            let piece = imageops::resize(&photo, w, h, imageops::FilterType::Triangle);
+            let mut canvas = canvas.clone();
+            imageops::overlay(
+                &mut canvas,
+                &piece,
+                400 + 150 * i as i64,
+                150 + 60 * i as i64,
+            );
+            let name = format!("small_{i}.png");
+            canvas.save(out.join(&name)).expect("save");
+            (name, (*rel).to_string())
+        })
+        .collect()
+}
+
 /// Where the pieces of a collage go: three quarters of a 1000x800 canvas (the fourth is
 /// left dark).
 const PIECE_AT: [(u32, u32); 3] = [(0, 0), (500, 0), (0, 400)];
@@ -96,6 +133,9 @@ struct Metrics {
     negative_flags: usize,
     blank_flag: bool,
     blank_windows: usize,
+    fine_windows: usize,
+    /// Every generation's matches in rank order (training image, similarity), by generation.
+    ranked: Vec<(String, Vec<(String, f32)>)>,
     pasted_r1: f64,
     collage_pieces: f64,
     secs: f64,
@@ -218,6 +258,14 @@ fn measure(set: &EvalSet<'_>, project: &Path, mode: RegionMode, layout_rerank: b
             found += usize::from(flagged(result, source));
         }
     }
+    let mut ranked: Vec<(String, Vec<(String, f32)>)> = results
+        .iter()
+        .map(|r| {
+            let matches = r.matches.iter().map(|m| (m.training.clone(), m.similarity));
+            (r.generation.clone(), matches.collect())
+        })
+        .collect();
+    ranked.sort_by(|a, b| a.0.cmp(&b.0));
     Metrics {
         near_r1: near.1 as f64 / near.0.max(1) as f64,
         near_r5: near.2 as f64 / near.0.max(1) as f64,
@@ -226,6 +274,8 @@ fn measure(set: &EvalSet<'_>, project: &Path, mode: RegionMode, layout_rerank: b
         negative_flags,
         blank_flag,
         blank_windows: summary.blank_windows,
+        fine_windows: summary.fine_windows,
+        ranked,
         pasted_r1: pasted_hits as f64 / pastes.len().max(1) as f64,
         collage_pieces: found as f64 / pieces.max(1) as f64,
         secs,
@@ -242,6 +292,7 @@ fn regions_find_pasted_sources_and_collage_pieces_without_more_false_flags() {
     let made = generations.join("made");
     std::fs::create_dir_all(&made).expect("mkdir");
     let pastes = make_pastes(&fixtures, &made);
+    let small_pastes = make_small_pastes(&fixtures, &made);
     let mut collages = Vec::new();
     for (i, chunk) in PHOTOS.chunks(3).enumerate() {
         let pieces = [chunk[0], chunk[1], chunk[2]];
@@ -303,6 +354,9 @@ fn regions_find_pasted_sources_and_collage_pieces_without_more_false_flags() {
     row("region windows not searched, one flat colour", &|m| {
         m.blank_windows.to_string()
     });
+    row("generations searched with fine windows", &|m| {
+        m.fine_windows.to_string()
+    });
     row("an icon with white corners at or above 0.5", &|m| {
         if m.blank_flag { "flagged" } else { "no" }.to_string()
     });
@@ -354,6 +408,40 @@ fn regions_find_pasted_sources_and_collage_pieces_without_more_false_flags() {
         "blank windows counted {} with regions, {} without",
         regional.blank_windows,
         global.blank_windows
+    );
+
+    // Scanned again from its cache, the same generations are searched with fine windows, and
+    // counted so (a re-scan once counted only those refined in that run), with the same
+    // matches.
+    let again = measure(&set, &root.path().join("p-regions"), RegionMode::On, true);
+    assert!(regional.fine_windows > 0 && global.fine_windows == 0);
+    let found_small = |m: &Metrics| {
+        small_pastes
+            .iter()
+            .filter(|(name, source)| {
+                m.ranked.iter().any(|(generation, matches)| {
+                    *generation == format!("made/{name}")
+                        && matches.iter().any(|(t, s)| t == source && *s >= 0.5)
+                })
+            })
+            .count()
+    };
+    // Those found only by fine windows are what an earlier scan's count left out.
+    assert!(
+        found_small(&regional) >= 3 && found_small(&global) == 0,
+        "sources pasted at 20% found: {} with regions, {} without",
+        found_small(&regional),
+        found_small(&global)
+    );
+    assert_eq!(
+        again.fine_windows, regional.fine_windows,
+        "fine windows searched: {} cold, {} from the cache",
+        regional.fine_windows, again.fine_windows
+    );
+    assert_eq!(again.blank_windows, regional.blank_windows);
+    assert!(
+        again.ranked == regional.ranked,
+        "a cached re-scan changed the matches"
     );
 }
 

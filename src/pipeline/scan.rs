@@ -692,13 +692,17 @@ impl Coordinator<'_> {
     }
 
     /// Takes generation `i`'s matches: holds it for the fine windows when nothing reached
-    /// the threshold and they are on, emits it otherwise.
-    fn matched(&mut self, i: usize, matched: super::matching::Matched) {
+    /// the threshold and they are on (unless `fine_searched`: its fine windows, cached, were
+    /// among the views just searched), emits it otherwise.
+    fn matched(&mut self, i: usize, matched: super::matching::Matched, fine_searched: bool) {
         let reached = matched
             .matches
             .iter()
             .any(|m| m.similarity >= self.options.threshold);
-        if self.regions.fine.is_some() && !reached {
+        if fine_searched {
+            self.fine_searched += 1;
+            self.emit(i, matched);
+        } else if self.regions.fine.is_some() && !reached {
             self.held_for_fine.push(i);
         } else {
             self.emit(i, matched);
