@@ -13,7 +13,7 @@ use crate::layout::LAYOUT_SIDE;
 
 /// The grey-level standard deviation under which a window's part of the layout thumbnail is
 /// blank (see the module's comment; chosen in `regions.rs`).
-pub const BLANK_WINDOW_STD: f32 = 6.0;
+pub const BLANK_WINDOW_STD: f32 = 8.0;
 
 /// Whether the window `cell` (`[x, y, w, h]` in pixels of an image of `extent` = (width,
 /// height)) is blank in the image's layout thumbnail `luma` ([`LAYOUT_SIDE`]², grey levels):
