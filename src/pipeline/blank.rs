@@ -6,8 +6,11 @@
 //! never searched; an icon's white corners made it a "copy" of two such wallpapers. A window is
 //! blank when the part of the generation's layout thumbnail ([`crate::layout::layout_luma`],
 //! already cached beside its embeddings) it covers varies by less than its plan's floor; blank
-//! windows are not searched. The whole image is always searched: a flat generation matching a
-//! flat training image is for the reviewer to see.
+//! windows are not searched, nor embedded: the decode worker stores them as empty vectors, so
+//! the cache still counts every window of the plan as known (on web pages and app screenshots
+//! that is up to half the windows, and most of the regions' inference). The whole image is
+//! always searched: a flat generation matching a flat training image is for the reviewer to
+//! see.
 
 use crate::layout::LAYOUT_SIDE;
 

@@ -433,6 +433,32 @@ mod tests {
         }
     }
 
+    /// [`MeanColour`] that counts the images it is given.
+    struct Counting {
+        inner: MeanColour,
+        seen: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Embedder for Counting {
+        fn model_key(&self) -> &ModelKey {
+            self.inner.model_key()
+        }
+        fn preprocess(&self) -> &Preprocess {
+            self.inner.preprocess()
+        }
+        fn dims(&self) -> usize {
+            self.inner.dims()
+        }
+        fn embed_batch(&mut self, images: &[&[u8]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            self.seen
+                .fetch_add(images.len(), std::sync::atomic::Ordering::Relaxed);
+            self.inner.embed_batch(images)
+        }
+        fn execution_provider(&self) -> &str {
+            "test"
+        }
+    }
+
     fn events() -> (EventSink, crossbeam_channel::Receiver<ScanEvent>) {
         let (tx, rx) = crossbeam_channel::unbounded();
         (
@@ -531,5 +557,95 @@ mod tests {
             .filter(|o| matches!(o, Outcome::Failed { .. }))
             .count();
         assert_eq!((cached, known_failures), (2, 1));
+    }
+
+    #[test]
+    fn blank_windows_are_not_embedded_yet_count_as_known() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("generations");
+        std::fs::create_dir_all(&root).expect("mkdir");
+        // White on the left 60%; on the right a ramp from white to black and stripes, so
+        // the coarse plan's left column (0-45% of the width) is blank and no other is.
+        let image = image::RgbImage::from_fn(400, 300, |x, y| {
+            if x < 240 {
+                image::Rgb([255, 255, 255])
+            } else {
+                let ramp = 255 - ((x - 240) * 255 / 160) as u8;
+                let stripe = if (y / 20) % 2 == 0 { ramp } else { ramp / 2 };
+                image::Rgb([stripe, ramp, 128])
+            }
+        });
+        image.save(root.join("page.png")).expect("save");
+        let (mut skipped, mut notes) = (Vec::new(), Vec::new());
+        let catalogued = catalogue(
+            std::slice::from_ref(&root),
+            Side::Generation,
+            &mut skipped,
+            &mut notes,
+        )
+        .expect("walk");
+        let images = || {
+            catalogued
+                .records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (Slot::Generation(i), &r.entry))
+        };
+        let mut cache = EmbeddingCache::open(&dir.path().join("cache.sqlite")).expect("cache");
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut inner = MeanColour::new();
+        inner.preprocess.width = 64;
+        inner.preprocess.height = 64;
+        let key = inner.key.0.clone();
+        let embedder = Counting {
+            inner,
+            seen: seen.clone(),
+        };
+        let regions = crate::pipeline::regions::RegionPlan::default();
+        let needs = Needs {
+            regions: Some(regions),
+            sizes: false,
+        };
+        let first = plan(&cache, &key, images(), needs).expect("plan");
+        let (sink, _rx) = events();
+        let cancel = Arc::new(AtomicBool::new(false));
+        let settings = RunSettings {
+            batch_size: 4,
+            decode_threads: 1,
+            already_skipped: 0,
+        };
+        let mut run = EmbeddingRun::start(first, images(), Box::new(embedder), &settings, &cancel)
+            .expect("start");
+        while let Step::Outcomes(_) = run.next(&mut cache, &key, &sink).expect("step") {}
+        run.finish(&mut cache, &key).expect("finish");
+
+        let hash = cache
+            .known_file(
+                &catalogued.records[0].entry.location,
+                catalogued.records[0].entry.size_bytes,
+                catalogued.records[0].entry.mtime_ns,
+            )
+            .expect("read")
+            .expect("known")
+            .hash;
+        let views = cache.views(&key, &hash).expect("views");
+        let windows: Vec<_> = views
+            .iter()
+            .filter_map(|(name, vector)| Some((regions.cell_of_view(name)?, vector)))
+            .collect();
+        assert_eq!(windows.len(), regions.cell_count());
+        let blank: Vec<[u32; 4]> = windows
+            .iter()
+            .filter(|(_, vector)| vector.is_empty())
+            .map(|(cell, _)| *cell)
+            .collect();
+        // The left column, and only it, is stored without a vector, and never reached the model:
+        // the whole image and the six other windows did.
+        assert_eq!(blank.len(), 3, "blank windows: {blank:?}");
+        assert!(blank.iter().all(|cell| cell[0] == 0), "{blank:?}");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 1 + 6);
+        // The next plan knows the generation with its regions: nothing to read again.
+        let again = plan(&cache, &key, images(), needs).expect("plan");
+        assert!(again.work.is_empty(), "{} to read", again.work.len());
     }
 }

@@ -132,7 +132,10 @@ pub(crate) fn search_views(
         .map(|(_, luma)| luma.as_slice());
     let mut blank_windows = 0;
     for (vector, cell, plan) in windows {
-        if luma.is_some_and(|luma| window_is_blank(luma, extent, cell, plan.blank_std)) {
+        // A window found blank when it was cut was never embedded (an empty vector).
+        if vector.is_empty()
+            || luma.is_some_and(|luma| window_is_blank(luma, extent, cell, plan.blank_std))
+        {
             blank_windows += 1;
             continue;
         }

@@ -673,12 +673,14 @@ impl Coordinator<'_> {
                 if views.iter().any(|(name, _)| name.is_empty()) {
                     let searched = views
                         .iter()
-                        .filter(|(name, _)| {
-                            name.is_empty()
+                        .filter(|(name, vector)| {
+                            let searched_view = name.is_empty()
                                 || self
                                     .regions
                                     .coarse
-                                    .is_some_and(|plan| plan.cell_of_view(name).is_some())
+                                    .is_some_and(|plan| plan.cell_of_view(name).is_some());
+                            // Blank windows have no vector (see `blank.rs`).
+                            searched_view && !vector.is_empty()
                         })
                         .map(|(_, v)| v.as_slice());
                     let hits = cascade::shortlist(searched, index, cascade.size)?;

@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::blank::window_is_blank;
 use super::cache::ContentHash;
 use crate::catalog::{ImageLocation, MAX_IMAGE_FILE_BYTES, prompt_from_png_text};
 use crate::decode::{DecodeLimits, decode_for_model, decode_image};
@@ -262,7 +263,16 @@ fn decode_loop(
                     let mut views = vec![(String::new(), input.into_raw())];
                     if regions {
                         let (width, height) = decoded.rgb.dimensions();
-                        for cell in context.region_plan.cells(width, height) {
+                        let levels: Vec<f32> = luma.iter().map(|&v| f32::from(v)).collect();
+                        let plan = &context.region_plan;
+                        for cell in plan.cells(width, height) {
+                            // A blank window is never searched (see `blank.rs`), so it is not
+                            // embedded either: it goes to the cache as an empty vector, which
+                            // still counts towards the generation's windows being known.
+                            if window_is_blank(&levels, (width, height), cell, plan.blank_std) {
+                                views.push((plan.view_name(cell), Vec::new()));
+                                continue;
+                            }
                             let crop = image::imageops::crop_imm(
                                 &decoded.rgb,
                                 cell[0],
@@ -317,7 +327,7 @@ fn inference_loop(
     loop {
         let finished = match prepared.recv() {
             Ok(job) => {
-                views_pending += job.views.len();
+                views_pending += job.views.iter().filter(|(_, p)| !p.is_empty()).count();
                 pending.push(job);
                 false
             }
@@ -334,9 +344,11 @@ fn inference_loop(
         }
         let jobs = std::mem::take(&mut pending);
         views_pending = 0;
+        // Blank windows come without pixels and leave with an empty vector.
         let inputs: Vec<&[u8]> = jobs
             .iter()
             .flat_map(|job| job.views.iter().map(|(_, pixels)| pixels.as_slice()))
+            .filter(|pixels| !pixels.is_empty())
             .collect();
         let vectors = match embedder.embed_batch(&inputs) {
             Ok(vectors) => vectors,
@@ -355,9 +367,13 @@ fn inference_loop(
                 views: job
                     .views
                     .into_iter()
-                    .map(|(name, _)| EmbeddedView {
+                    .map(|(name, pixels)| EmbeddedView {
                         name,
-                        vector: vectors.next().unwrap_or_default(),
+                        vector: if pixels.is_empty() {
+                            Vec::new()
+                        } else {
+                            vectors.next().unwrap_or_default()
+                        },
                     })
                     .collect(),
                 luma: job.luma,
