@@ -459,6 +459,18 @@ mod tests {
         }
     }
 
+    /// The images under `root`, as one side of a scan.
+    fn walk(root: &std::path::Path, side: Side) -> crate::pipeline::sources::Catalogued {
+        let (mut skipped, mut notes) = (Vec::new(), Vec::new());
+        catalogue(
+            std::slice::from_ref(&root.to_path_buf()),
+            side,
+            &mut skipped,
+            &mut notes,
+        )
+        .expect("walk")
+    }
+
     fn events() -> (EventSink, crossbeam_channel::Receiver<ScanEvent>) {
         let (tx, rx) = crossbeam_channel::unbounded();
         (
@@ -478,14 +490,7 @@ mod tests {
                 .expect("save");
         }
         std::fs::write(root.join("c.png"), b"\x89PNG\r\n\x1a\n broken").expect("write");
-        let (mut skipped, mut notes) = (Vec::new(), Vec::new());
-        let catalogued = catalogue(
-            std::slice::from_ref(&root),
-            Side::Training,
-            &mut skipped,
-            &mut notes,
-        )
-        .expect("walk");
+        let catalogued = walk(&root, Side::Training);
         let images = || {
             catalogued
                 .records
@@ -576,14 +581,7 @@ mod tests {
             }
         });
         image.save(root.join("page.png")).expect("save");
-        let (mut skipped, mut notes) = (Vec::new(), Vec::new());
-        let catalogued = catalogue(
-            std::slice::from_ref(&root),
-            Side::Generation,
-            &mut skipped,
-            &mut notes,
-        )
-        .expect("walk");
+        let catalogued = walk(&root, Side::Generation);
         let images = || {
             catalogued
                 .records
