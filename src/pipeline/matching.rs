@@ -72,6 +72,8 @@ pub(crate) struct Matched {
     pub collage: bool,
     /// Region windows not searched because they are blank ([`super::blank`]).
     pub blank_windows: usize,
+    /// Whether its views included fine windows (of `settings.regions.fine`).
+    pub fine_windows: bool,
 }
 
 /// Matches a generation from its views: the whole image (`""`), its layout thumbnail
@@ -96,6 +98,7 @@ pub(crate) struct Searched {
     whole_hits: Vec<crate::index::Hit>,
     region_hits: Vec<regions::RegionSearch>,
     blank_windows: usize,
+    fine_windows: bool,
 }
 
 /// The index searches of a generation's views (the whole image's pool, each region's best):
@@ -130,9 +133,15 @@ pub(crate) fn search_views(
         .iter()
         .find(|(name, _)| name == LAYOUT_VIEW)
         .map(|(_, luma)| luma.as_slice());
+    // Fine windows come from the fine pass, or from the cache of a generation an earlier scan
+    // refined; a window's plan is the one in `plans` that named it.
+    let fine_windows = plans[1]
+        .as_ref()
+        .is_some_and(|fine| windows.iter().any(|(_, _, plan)| std::ptr::eq(*plan, fine)));
     let mut blank_windows = 0;
     for (vector, cell, plan) in windows {
-        // A window found blank when it was cut was never embedded (an empty vector).
+        // A window found blank when it was cut was never embedded (an empty vector); the
+        // thumbnail test covers windows embedded by earlier scans.
         if vector.is_empty()
             || luma.is_some_and(|luma| window_is_blank(luma, extent, cell, plan.blank_std))
         {
@@ -150,6 +159,7 @@ pub(crate) fn search_views(
         whole_hits,
         region_hits,
         blank_windows,
+        fine_windows,
     }))
 }
 
@@ -177,6 +187,7 @@ pub(crate) fn assemble(
         whole_hits,
         region_hits,
         blank_windows,
+        fine_windows,
     } = searched;
     let top_k = settings.top_k;
     let pool = pool_size(settings);
@@ -257,6 +268,7 @@ pub(crate) fn assemble(
         region_hits: hits,
         collage,
         blank_windows,
+        fine_windows,
     }))
 }
 

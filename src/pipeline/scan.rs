@@ -694,17 +694,14 @@ impl Coordinator<'_> {
     }
 
     /// Takes generation `i`'s matches: holds it for the fine windows when nothing reached
-    /// the threshold and they are on (unless `fine_searched`: its fine windows, cached, were
+    /// the threshold and they are on (unless its fine windows, cached by an earlier scan, were
     /// among the views just searched), emits it otherwise.
-    fn matched(&mut self, i: usize, matched: super::matching::Matched, fine_searched: bool) {
+    fn matched(&mut self, i: usize, matched: super::matching::Matched) {
         let reached = matched
             .matches
             .iter()
             .any(|m| m.similarity >= self.options.threshold);
-        if fine_searched {
-            self.fine_searched += 1;
-            self.emit(i, matched);
-        } else if self.regions.fine.is_some() && !reached {
+        if self.regions.fine.is_some() && !reached && !matched.fine_windows {
             self.held_for_fine.push(i);
         } else {
             self.emit(i, matched);
@@ -752,6 +749,7 @@ impl Coordinator<'_> {
     /// Sends and keeps generation `i`'s matches.
     fn emit(&mut self, i: usize, mut matched: super::matching::Matched) {
         self.blank_windows += matched.blank_windows;
+        self.fine_searched += usize::from(matched.fine_windows);
         for m in &mut matched.matches {
             m.ranked_by = Some(self.ranked_by.clone());
             m.duplicates = m.training_key.and_then(|key| self.duplicate_count(key));

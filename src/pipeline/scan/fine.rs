@@ -79,7 +79,6 @@ impl Coordinator<'_> {
             }
             run.finish(&mut self.cache, &self.model_key)?;
         }
-        self.fine_searched += held.len();
         // All their views now come from the cache, fine windows included; each is emitted
         // whatever it finds.
         let settings = self.match_settings();

@@ -42,26 +42,19 @@ impl Coordinator<'_> {
                 let Some(searched) = searched? else {
                     continue;
                 };
-                // A generation refined by an earlier scan brings its fine windows from the
-                // cache, and they were searched just now.
-                let fine_searched = self.regions.fine.is_some_and(|plan| {
-                    views
-                        .iter()
-                        .any(|(name, _)| plan.cell_of_view(name).is_some())
-                });
                 if let Some(matched) = self.assemble_views(&views, searched, settings)? {
-                    assembled.push((i, matched, fine_searched));
+                    assembled.push((i, matched));
                 }
             }
             // Each matched training image's duplicate count is a search too.
             self.count_duplicates(
                 assembled
                     .iter()
-                    .flat_map(|(_, m, _)| m.matches.iter().filter_map(|m| m.training_key)),
+                    .flat_map(|(_, m)| m.matches.iter().filter_map(|m| m.training_key)),
             );
-            for (i, matched, fine_searched) in assembled {
+            for (i, matched) in assembled {
                 if hold {
-                    self.matched(i, matched, fine_searched);
+                    self.matched(i, matched);
                 } else {
                     self.emit(i, matched);
                 }
