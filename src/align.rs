@@ -368,10 +368,10 @@ pub fn estimate_unless(
                     z,
                     gen_inside,
                 };
-                if let Some((s, m)) = score(&g_small, &t_small, h, None) {
-                    if best.is_none_or(|(b, _, _)| s > b) {
-                        best = Some((s, h, m));
-                    }
+                if let Some((s, m)) = score(&g_small, &t_small, h, None)
+                    && best.is_none_or(|(b, _, _)| s > b)
+                {
+                    best = Some((s, h, m));
                 }
             }
         }
@@ -416,10 +416,10 @@ pub fn estimate_unless(
         }
         let z = coarse_h.z * (1.0 + 0.025 * k as f32);
         let h = Hypothesis { z, ..coarse_h };
-        if let Some((s, m)) = score(&g_fine, &t_fine, h, Some((near, 6))) {
-            if fine_best.is_none_or(|(b, _)| s > b) {
-                fine_best = Some((s, m));
-            }
+        if let Some((s, m)) = score(&g_fine, &t_fine, h, Some((near, 6)))
+            && fine_best.is_none_or(|(b, _)| s > b)
+        {
+            fine_best = Some((s, m));
         }
     }
     let (mapping, factors) = match fine_best {

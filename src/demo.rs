@@ -415,7 +415,10 @@ fn collage(sources: &[&RgbImage], width: u32, height: u32) -> RgbImage {
 }
 
 fn training_name(i: usize) -> String {
-    format!("scene_{i:03}.{}", if i % 3 == 0 { "jpg" } else { "png" })
+    format!(
+        "scene_{i:03}.{}",
+        if i.is_multiple_of(3) { "jpg" } else { "png" }
+    )
 }
 
 fn save(image: &RgbImage, path: &Path) -> std::io::Result<()> {

@@ -2,15 +2,31 @@
 
 use std::path::Path;
 
+/// A temporary file in `dir` (named `PREFIX…` ending `.tmp`) that becomes an output by a rename: made
+/// with mode 0666 less the umask, like any file a program writes, so a colleague can read a
+/// report on a shared server where the umask allows it (a temporary file's own default,
+/// 0600, would follow it through the rename).
+pub fn output_temp_file(dir: &Path, prefix: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(dir)
+}
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
-/// reader never sees half a file and a crash leaves the old one.
+/// reader never sees half a file and a crash leaves the old one. The file's mode follows the
+/// umask.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut tmp = output_temp_file(dir, ".replicant-")?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|err| err.error)?;

@@ -151,3 +151,150 @@ pub struct TruncatedShard {
     /// Where it was cut and what was lost.
     pub detail: String,
 }
+
+/// How a scan was run: every setting that changes its numbers, as asked and as decided. Saved
+/// in the project with the results, written beside every output that carries a number (the
+/// results file's sidecar, the report's provenance, the desk's status bar), so a rate can be
+/// traced to its method and run again.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ScanSettings {
+    /// The preset the scan followed (`somepalli-2022`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
+    /// The model asked for (`sscd`, `sscd-distilled` or a file).
+    pub model: String,
+    /// The model key of the reported similarities (model file hash and preprocessing).
+    pub model_key: String,
+    /// How images reach the model (resize, tensor layout).
+    pub preprocessing: String,
+    /// How transparency becomes RGB: `composite-on-white` or `drop-alpha` (PIL's
+    /// `convert('RGB')`, the paper's loader).
+    pub loading: String,
+    /// Top-1 similarity at or above which a generation counts as a likely copy.
+    pub threshold: f32,
+    /// Matches kept per generation.
+    pub top_k: usize,
+    /// Region matching: `auto`, `on`, `coarse` or `off`, as asked.
+    pub regions_asked: String,
+    /// Coarse region windows, as decided.
+    pub coarse_windows: bool,
+    /// Fine region windows (small copies), as decided.
+    pub fine_windows: bool,
+    /// Why auto decided as it did (none when asked on or off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions_reason: Option<String>,
+    /// The shortlist cascade: `auto`, `on` or `off`, as asked.
+    pub shortlist_asked: String,
+    /// Training images re-scored per generation when the cascade ran; none when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shortlist_size: Option<usize>,
+    /// Why the cascade did or did not run, when auto decided or it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shortlist_reason: Option<String>,
+    /// Whether candidates were re-ranked by layout agreement.
+    pub layout_rerank: bool,
+    /// Whether ranking centred embeddings on the training mean (a measuring option).
+    #[serde(default)]
+    pub centring: bool,
+    /// Tuning overrides given (hidden flags), as `--flag value`; empty for the defaults.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tuning: Vec<String>,
+    /// How the project's own index stores vectors.
+    pub dtype: String,
+    /// Where inference was asked to run.
+    pub device: String,
+    /// Where it ran.
+    pub execution_provider: String,
+    /// Whether search was exhaustive.
+    pub exact_search: bool,
+    /// The prebuilt training index, if one was used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_index: Option<String>,
+    /// The program that scanned.
+    pub replicant_version: String,
+}
+
+impl ScanSettings {
+    /// The regions flag that gives this scan's decision again, auto or not.
+    pub fn regions_flag(&self) -> &'static str {
+        match (self.coarse_windows, self.fine_windows) {
+            (false, false) => "off",
+            (true, false) => "coarse",
+            _ => "on",
+        }
+    }
+
+    /// The `scan` flags that reproduce these settings on the same folders (with the same
+    /// program and model file).
+    pub fn reproduce_flags(&self) -> String {
+        let mut flags = Vec::new();
+        if let Some(preset) = &self.preset {
+            flags.push(format!("--preset {preset}"));
+        } else {
+            flags.push(format!("--model {}", self.model));
+            flags.push(format!("--regions {}", self.regions_flag()));
+            flags.push(match self.shortlist_size {
+                Some(size) => format!("--shortlist on --shortlist-size {size}"),
+                None => "--shortlist off".into(),
+            });
+            if !self.layout_rerank {
+                flags.push("--no-layout-rerank".into());
+            }
+        }
+        flags.push(format!("--threshold {}", self.threshold));
+        flags.push(format!("--top-k {}", self.top_k));
+        flags.push(format!("--dtype {}", self.dtype));
+        flags.extend(self.tuning.iter().cloned());
+        flags.join(" ")
+    }
+
+    /// A short line for the desk's status bar (which shows the cascade and the device
+    /// already): the model or preset, threshold, top-k, regions as decided (and how asked),
+    /// the re-rank and how transparency was loaded.
+    pub fn short_line(&self) -> String {
+        format!(
+            "{} · threshold {:.2} · top {} · regions {}{} · re-rank {} · {}",
+            self.preset.as_deref().unwrap_or(&self.model),
+            self.threshold,
+            self.top_k,
+            self.regions_flag(),
+            if self.regions_asked == "auto" {
+                " (auto)"
+            } else {
+                ""
+            },
+            if self.layout_rerank { "on" } else { "off" },
+            match self.loading.as_str() {
+                "drop-alpha" => "alpha dropped",
+                _ => "alpha on white",
+            }
+        )
+    }
+
+    /// One line for a status bar or a log: model, threshold, regions, cascade, re-rank.
+    pub fn summary_line(&self) -> String {
+        let regions = match (&self.regions_reason, self.regions_asked.as_str()) {
+            (Some(_), asked) => format!("regions {} ({asked})", self.regions_flag()),
+            (None, _) => format!("regions {}", self.regions_flag()),
+        };
+        format!(
+            "{}{} · threshold {:.2} · top {} · {regions} · cascade {} · layout re-rank {} · {} loading · {} · {}",
+            self.preset
+                .as_ref()
+                .map_or_else(String::new, |p| format!("preset {p} · ")),
+            self.model,
+            self.threshold,
+            self.top_k,
+            self.shortlist_size
+                .map_or_else(|| "off".to_string(), |n| format!("top {n}")),
+            if self.layout_rerank { "on" } else { "off" },
+            self.loading,
+            self.execution_provider,
+            if self.exact_search {
+                "exact search"
+            } else {
+                "approximate search"
+            },
+        )
+    }
+}

@@ -703,3 +703,39 @@ fn the_evidence_report_of_a_cascade_project_embeds_its_baseline_and_can_be_cance
         .and_then(|r| r.baseline.as_ref().map(|b| b.sample));
     assert_eq!(sample, Some(60));
 }
+
+/// After a scan the pair view said "No generation selected" until J or a click, and the desk
+/// read a project at its own threshold slider whatever the scan had used.
+#[test]
+fn the_desk_opens_on_the_first_generation_at_the_scans_threshold() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(fixtures) = common::fixtures_dir() else {
+        return;
+    };
+    let generations = root.path().join("generations");
+    let training = root.path().join("training");
+    let augly = fixtures.join("facebookresearch-augly/augly/tests/assets/image");
+    for name in ["test_hflip.png", "test_crop.png", "test_grayscale.png"] {
+        common::link(&augly.join("dfdc_expected_output"), name, &generations);
+    }
+    for name in ["dfdc_1.jpg", "dfdc_2.jpg"] {
+        common::link(&augly.join("inputs"), name, &training);
+    }
+    let project = root.path().join("project");
+    let mut options = common::options(&generations, &[training], &project);
+    options.threshold = 0.8;
+    common::scan(options);
+    let harness = opened(&project);
+    let app = harness.state();
+    assert!(
+        (app.settings().threshold - 0.8).abs() < 1e-6,
+        "the scan's threshold, not the slider's default: {}",
+        app.settings().threshold
+    );
+    let desk = app.desk().expect("desk");
+    let first = desk.view().order().first().copied();
+    assert!(first.is_some());
+    assert_eq!(desk.view().selected(), first, "the list's first generation");
+    assert!(harness.query_by_label("No generation selected.").is_none());
+    harness.get_by_label_contains("threshold 0.80");
+}

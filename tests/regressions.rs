@@ -319,6 +319,7 @@ fn a_failure_to_save_the_results_exits_1() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (generations, training) = demo(dir.path(), 4, 2);
     let project = dir.path().join("project");
+    replicant::pipeline::Project::adopt(&project).expect("a new project folder");
     // A folder where the results file goes: the rename onto it fails.
     std::fs::create_dir_all(project.join("last_scan.json/blocked")).expect("mkdir");
     let (code, stdout, stderr) = run(&mut scan_args(&generations, &[&training], &project));

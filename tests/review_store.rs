@@ -205,7 +205,9 @@ fn export_formats_match_the_labels_field_by_field() {
             "training_hash",
             "duplicates",
             "final_label",
-            "label:Ann Example"
+            "adjudicated_by",
+            "label:Ann Example",
+            "note:Ann Example"
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
@@ -241,7 +243,9 @@ fn export_formats_match_the_labels_field_by_field() {
             matched.duplicates,
             "the duplicate count the scan gave the match"
         );
-        assert_eq!((&row[13], &row[14]), (label, label));
+        assert_eq!((&row[13], &row[15]), (label, label));
+        assert_eq!(&row[14], "", "not adjudicated");
+        assert_eq!(&row[16], note.unwrap_or(""), "her own note column");
         let bytes = std::fs::read(&result.generation_path).expect("generation");
         assert_eq!(&row[10], blake3::hash(&bytes).to_hex().as_str());
     }
@@ -269,7 +273,11 @@ fn export_formats_match_the_labels_field_by_field() {
         );
         assert_eq!(object["label"], row[4]);
         assert_eq!(object["final_label"], row[13]);
-        assert_eq!(object["reviewers"]["Ann Example"], row[14]);
+        assert_eq!(object["reviewers"]["Ann Example"], row[15]);
+        assert_eq!(
+            object["notes"]["Ann Example"].as_str().unwrap_or(""),
+            &row[16]
+        );
         assert_eq!(object["reviewer"], row[5]);
         assert_eq!(object["note"], row[6]);
         assert_eq!(object["labelled_at"], row[7]);

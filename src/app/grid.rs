@@ -78,7 +78,7 @@ pub fn grid_ui(
     egui::Grid::new("tiles").spacing(spacing).show(ui, |ui| {
         for (n, &i) in order.iter().enumerate().skip(first).take(columns * rows) {
             tile_ui(ui, desk, i, n, thumbs, settings, out);
-            if (n - first + 1) % columns == 0 {
+            if (n - first + 1).is_multiple_of(columns) {
                 ui.end_row();
             }
         }

@@ -210,10 +210,10 @@ pub fn list_ui(
             let spacing = ui.spacing().item_spacing.y;
             let top = pos as f32 * (ROW_HEIGHT + spacing);
             let view: Option<(f32, f32)> = ui.data(|d| d.get_temp(id.with("view")));
-            if let Some((offset, height)) = view {
-                if top < offset || top + ROW_HEIGHT > offset + height {
-                    area = area.vertical_scroll_offset((top - height * 0.4).max(0.0));
-                }
+            if let Some((offset, height)) = view
+                && (top < offset || top + ROW_HEIGHT > offset + height)
+            {
+                area = area.vertical_scroll_offset((top - height * 0.4).max(0.0));
             }
         }
         ui.data_mut(|d| d.insert_temp(id, selected_pos));

@@ -271,6 +271,11 @@ impl DeskApp {
                 let (mut desk, messages) =
                     Desk::from_opened(opened, &self.settings.reviewer, self.waker.clone());
                 self.notices.extend(messages);
+                // The project's numbers are read at the threshold its scan used; the slider
+                // changes it from there.
+                if let Some(scan) = desk.scan().settings() {
+                    self.settings.threshold = scan.threshold;
+                }
                 let project = desk.review().project();
                 self.settings.remember(RecentProject {
                     dir: project.dir.clone(),
@@ -516,10 +521,10 @@ impl DeskApp {
             SettingCommand::Reviewer(name) => settings.reviewer = name,
             SettingCommand::ConfirmReviewer => {
                 settings.reviewer_confirmed = true;
-                if let Some(desk) = &mut self.desk {
-                    if let Err(why) = desk.use_reviewer(&settings.reviewer) {
-                        self.notices.push(why);
-                    }
+                if let Some(desk) = &mut self.desk
+                    && let Err(why) = desk.use_reviewer(&settings.reviewer)
+                {
+                    self.notices.push(why);
                 }
             }
             SettingCommand::Theme(theme) => settings.theme = theme,
@@ -754,10 +759,10 @@ impl eframe::App for DeskApp {
         if self.windows.help {
             help::help_window(&ctx, &self.settings, self.windows.rebinding, &mut out);
         }
-        if self.windows.skipped {
-            if let Some(desk) = &self.desk {
-                status::skipped_window(&ctx, desk, &mut out);
-            }
+        if self.windows.skipped
+            && let Some(desk) = &self.desk
+        {
+            status::skipped_window(&ctx, desk, &mut out);
         }
         if self.desk.is_some() && !self.settings.reviewer_confirmed {
             reviewer_window(&ctx, &self.settings, &mut out);
@@ -807,16 +812,15 @@ impl DeskApp {
                     }
                 });
             });
-        if let Some(replace) = answer {
-            if let Some(pending) = self.windows.overwrite.take() {
-                if replace {
-                    out.push(Command::Export {
-                        path: pending.path,
-                        format: pending.format,
-                        overwrite: true,
-                    });
-                }
-            }
+        if let Some(replace) = answer
+            && let Some(pending) = self.windows.overwrite.take()
+            && replace
+        {
+            out.push(Command::Export {
+                path: pending.path,
+                format: pending.format,
+                overwrite: true,
+            });
         }
     }
 

@@ -159,8 +159,7 @@ pub fn pair_ui(
                 .button("1:1")
                 .on_hover_text("One generation pixel per screen pixel")
                 .clicked()
-            {
-                if let Some(uploaded) = gen_image {
+                && let Some(uploaded) = gen_image {
                     send(CompareCommand::View {
                         zoom: compare::one_to_one_zoom(
                             ui,
@@ -171,7 +170,6 @@ pub fn pair_ui(
                         center: compare.center,
                     });
                 }
-            }
             ui.weak(format!("zoom {:.0}%", compare.zoom * 100.0));
             match compare.mode {
                 CompareMode::Overlay => {
@@ -326,17 +324,18 @@ pub fn pair_ui(
     {
         outline_window(ui, pane, uploaded.original, cell);
     }
-    if compare.collage_map && !result.region_hits.is_empty() {
-        if let (Some(pane), Some(uploaded)) = (pane, gen_image) {
-            collage_map_ui(
-                ui,
-                result,
-                pane,
-                uploaded.original,
-                settings.threshold,
-                thumbs,
-            );
-        }
+    if compare.collage_map
+        && !result.region_hits.is_empty()
+        && let (Some(pane), Some(uploaded)) = (pane, gen_image)
+    {
+        collage_map_ui(
+            ui,
+            result,
+            pane,
+            uploaded.original,
+            settings.threshold,
+            thumbs,
+        );
     }
 }
 

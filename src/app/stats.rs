@@ -124,6 +124,23 @@ pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings, out: &mut V
 
     ui.add_space(6.0);
     ui.label(egui::RichText::new("Labelled pairs").strong());
+    // Only the pairs of the scan on the desk: labels of pairs an earlier scan of other
+    // folders found are kept in the store, counted apart.
+    let current: std::collections::HashSet<crate::review::PairKey> = desk
+        .review()
+        .results()
+        .iter()
+        .flat_map(|r| {
+            r.matches
+                .iter()
+                .filter_map(move |m| crate::review::PairKey::of(r, m))
+        })
+        .collect();
+    let left_out = desk
+        .review()
+        .records()
+        .filter(|r| r.label.is_some() && !current.contains(&r.key))
+        .count();
     egui::Grid::new("labels")
         .num_columns(2)
         .spacing([16.0, 4.0])
@@ -132,7 +149,7 @@ pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings, out: &mut V
                 let count = desk
                     .review()
                     .records()
-                    .filter(|r| r.label == Some(label))
+                    .filter(|r| r.label == Some(label) && current.contains(&r.key))
                     .count();
                 ui.label(
                     egui::RichText::new(label.title()).color(super::list::label_colour(label)),
@@ -147,6 +164,13 @@ pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings, out: &mut V
             ui.label("Generations labelled");
             ui.label(format!("{generations} of {n}"));
             ui.end_row();
+            if left_out > 0 {
+                ui.label("Left out");
+                ui.label(format!(
+                    "{left_out} labelled pairs of an earlier scan (not among this scan's pairs)"
+                ));
+                ui.end_row();
+            }
         });
 }
 

@@ -91,6 +91,21 @@ pub fn status_ui(
         } else {
             ui.label(format!("{} generations", desk.review().results().len()));
         }
+        if !scan.running()
+            && let Some(how) = scan.settings() {
+                ui.separator();
+                ui.weak(how.short_line()).on_hover_text(format!(
+                    "How these results were made (saved in the project; the report says the same):\n{}\nAgain: replicant scan {}{}{}",
+                    how.summary_line(),
+                    how.reproduce_flags(),
+                    how.regions_reason
+                        .as_ref()
+                        .map_or_else(String::new, |why| format!("\nRegions: {why}")),
+                    how.shortlist_reason
+                        .as_ref()
+                        .map_or_else(String::new, |why| format!("\nCascade: {why}")),
+                ));
+            }
         let skipped = scan.skipped().len();
         if skipped > 0
             && ui
@@ -147,15 +162,14 @@ pub fn status_ui(
                 .on_hover_text("Labelling pace this session, over the last labels");
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            if settings.show_frame_time {
-                if let Some(p95) = frames.p95_ms() {
+            if settings.show_frame_time
+                && let Some(p95) = frames.p95_ms() {
                     ui.weak(format!("frame p95 {p95:.1} ms"))
                         .on_hover_text(format!(
                             "UI time per frame, 95th percentile of the last {} frames",
                             frames.frames()
                         ));
                 }
-            }
             if let Some(write) = desk.review().last_write() {
                 ui.weak(format!(
                     "label saved in {:.1} ms",

@@ -47,10 +47,10 @@ impl ThumbnailCache {
     pub fn get(&mut self, path: &ImageLocation) -> Thumb {
         if let Some(texture) = self.textures.get(path) {
             let sized = egui::load::SizedTexture::from_handle(texture);
-            if let Some(pos) = self.recency.iter().position(|p| p == path) {
-                if let Some(p) = self.recency.remove(pos) {
-                    self.recency.push_back(p);
-                }
+            if let Some(pos) = self.recency.iter().position(|p| p == path)
+                && let Some(p) = self.recency.remove(pos)
+            {
+                self.recency.push_back(p);
             }
             return Thumb::Ready(sized);
         }

@@ -126,8 +126,8 @@ pub fn welcome_ui(
                         egui::Button::new(egui::RichText::new("Scan and review").strong())
                             .min_size([190.0, 32.0].into()),
                     );
-                    if open.clicked() {
-                        if let Some(generations) = state.generations.clone() {
+                    if open.clicked()
+                        && let Some(generations) = state.generations.clone() {
                             out.push(Command::OpenFolders {
                                 generations,
                                 training: state.training.clone(),
@@ -135,7 +135,6 @@ pub fn welcome_ui(
                                 project: None,
                             });
                         }
-                    }
                     ui.weak("or drop them on the window");
                 });
                 ui.add_space(4.0);

@@ -311,7 +311,20 @@ fn add_shard(catalog: &mut Catalog, path: &Path, rel: String, meta: &std::fs::Me
     if let Some(cut) = &listing.truncated {
         catalog.warnings.push(CatalogWarning {
             path: rel.clone(),
-            reason: format!("tar shard cut short: {}", cut.detail),
+            reason: if cut.members_read == 0 && listing.members_total == 0 {
+                format!("tar shard not readable: {}", cut.detail)
+            } else {
+                format!("tar shard cut short: {}", cut.detail)
+            },
+            skipped: true,
+        });
+    } else if listing.members.is_empty() {
+        catalog.warnings.push(CatalogWarning {
+            path: rel.clone(),
+            reason: format!(
+                "the shard holds no image members ({} members in all); nothing of it is scanned",
+                listing.members_total
+            ),
             skipped: true,
         });
     }

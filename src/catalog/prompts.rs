@@ -54,10 +54,26 @@ impl PromptIndex {
         }
         for rel in rel_paths {
             let sidecar = sidecar_path(&root.join(rel));
-            if let Ok(text) = std::fs::read_to_string(&sidecar) {
-                let text = text.trim();
-                if !text.is_empty() {
-                    by_rel_path.insert((*rel).to_string(), text.to_string());
+            let shown = || super::relative_display(root, &sidecar);
+            match read_sidecar(&sidecar) {
+                Sidecar::Absent => {}
+                Sidecar::Refused(reason) => warnings.push(CatalogWarning {
+                    path: shown(),
+                    reason,
+                    skipped: false,
+                }),
+                Sidecar::Text { text, notes } => {
+                    for reason in notes {
+                        warnings.push(CatalogWarning {
+                            path: shown(),
+                            reason,
+                            skipped: false,
+                        });
+                    }
+                    let text = text.trim();
+                    if !text.is_empty() {
+                        by_rel_path.insert((*rel).to_string(), text.to_string());
+                    }
                 }
             }
         }
@@ -82,6 +98,73 @@ impl PromptIndex {
 
 fn sidecar_path(image: &Path) -> PathBuf {
     image.with_extension("txt")
+}
+
+/// What reading a prompt sidecar gave.
+#[derive(Debug, PartialEq)]
+enum Sidecar {
+    /// No sidecar.
+    Absent,
+    /// Something is there but is not read (not a regular file), and why.
+    Refused(String),
+    /// Its text, with notes on how it was read (cut at the cap, bytes not UTF-8).
+    Text { text: String, notes: Vec<String> },
+}
+
+/// Reads the sidecar at `path`: a regular file only (a FIFO would block the scan forever, a
+/// link to `/dev/zero` would fill memory), at most [`MAX_PNG_TEXT_BYTES`] like a PNG's
+/// prompt, decoded as UTF-8 with any other bytes replaced; each liberty taken is noted.
+fn read_sidecar(path: &Path) -> Sidecar {
+    use std::io::Read;
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Sidecar::Absent,
+        Err(err) => {
+            return Sidecar::Refused(format!(
+                "the prompt sidecar cannot be read ({err}); the generation is scanned without its prompt"
+            ));
+        }
+    };
+    if !meta.is_file() {
+        return Sidecar::Refused(
+            "the prompt sidecar is not a regular file (a pipe, a device or a folder); not read, the generation is scanned without its prompt".into(),
+        );
+    }
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path).and_then(|file| {
+        file.take(MAX_PNG_TEXT_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+    });
+    if let Err(err) = read {
+        return Sidecar::Refused(format!(
+            "the prompt sidecar cannot be read ({err}); the generation is scanned without its prompt"
+        ));
+    }
+    let mut notes = Vec::new();
+    if bytes.len() > MAX_PNG_TEXT_BYTES {
+        // Cut at a character boundary where the bytes are UTF-8.
+        let mut end = MAX_PNG_TEXT_BYTES;
+        while end > 0 && (bytes[end] & 0xC0) == 0x80 {
+            end -= 1;
+        }
+        bytes.truncate(end);
+        notes.push(format!(
+            "prompt sidecar truncated: it holds more than {} MiB; only the first {} bytes are kept as the prompt",
+            MAX_PNG_TEXT_BYTES / (1024 * 1024),
+            bytes.len()
+        ));
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(err) => {
+            notes.push(
+                "the prompt sidecar is not UTF-8 text; bytes that are not were replaced with \u{FFFD}"
+                    .into(),
+            );
+            String::from_utf8_lossy(err.as_bytes()).into_owned()
+        }
+    };
+    Sidecar::Text { text, notes }
 }
 
 fn text_of(value: &serde_json::Value) -> Option<String> {
@@ -259,15 +342,15 @@ pub fn prompt_from_png_text(bytes: &[u8]) -> Option<EmbeddedPrompt> {
             .find(|(k, _, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v, truncated)| (v.as_str(), *truncated))
     };
-    if let Some((parameters, truncated)) = find("parameters") {
-        if let Some(text) = a1111_positive_prompt(parameters) {
-            return Some(EmbeddedPrompt { text, truncated });
-        }
+    if let Some((parameters, truncated)) = find("parameters")
+        && let Some(text) = a1111_positive_prompt(parameters)
+    {
+        return Some(EmbeddedPrompt { text, truncated });
     }
-    if let Some((workflow, truncated)) = find("prompt") {
-        if let Some(text) = comfyui_positive_prompt(workflow) {
-            return Some(EmbeddedPrompt { text, truncated });
-        }
+    if let Some((workflow, truncated)) = find("prompt")
+        && let Some(text) = comfyui_positive_prompt(workflow)
+    {
+        return Some(EmbeddedPrompt { text, truncated });
     }
     None
 }
@@ -299,10 +382,10 @@ pub fn comfyui_positive_prompt(workflow: &str) -> Option<String> {
     ids.sort_by_key(|id| (id.parse::<u64>().unwrap_or(u64::MAX), (*id).clone()));
     for id in &ids {
         let inputs = nodes[*id].get("inputs");
-        if let Some(link) = inputs.and_then(|i| i.get("positive")) {
-            if let Some(text) = resolve_text(nodes, link, 0) {
-                return Some(text);
-            }
+        if let Some(link) = inputs.and_then(|i| i.get("positive"))
+            && let Some(text) = resolve_text(nodes, link, 0)
+        {
+            return Some(text);
         }
     }
     ids.iter().find_map(|id| {
@@ -349,10 +432,10 @@ fn resolve_text(
         "conditioning",
         "positive",
     ] {
-        if let Some(next) = inputs.get(key) {
-            if let Some(text) = resolve_text(nodes, next, depth + 1) {
-                return Some(text);
-            }
+        if let Some(next) = inputs.get(key)
+            && let Some(text) = resolve_text(nodes, next, depth + 1)
+        {
+            return Some(text);
         }
     }
     None
@@ -360,6 +443,67 @@ fn resolve_text(
 
 #[cfg(test)]
 mod tests {
+    /// A sidecar that is a FIFO, a link to /dev/zero, 20 MB of text or not UTF-8 neither
+    /// hangs nor fills memory nor vanishes: each is noted, the text is capped or decoded
+    /// lossily.
+    #[cfg(unix)]
+    #[test]
+    fn sidecars_are_read_with_limits_and_notes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        for name in ["fifo", "zero", "huge", "latin", "plain"] {
+            std::fs::write(root.join(format!("{name}.png")), b"png").expect("image");
+        }
+        let status = std::process::Command::new("mkfifo")
+            .arg(root.join("fifo.txt"))
+            .status()
+            .expect("mkfifo");
+        assert!(status.success());
+        std::os::unix::fs::symlink("/dev/zero", root.join("zero.txt")).expect("link");
+        let huge = "a castle ".repeat(20 * 1024 * 1024 / 9);
+        std::fs::write(root.join("huge.txt"), &huge).expect("huge");
+        std::fs::write(root.join("latin.txt"), b"caf\xe9 au lait").expect("latin");
+        std::fs::write(root.join("plain.txt"), "a red barn\n").expect("plain");
+        let rels = ["fifo.png", "zero.png", "huge.png", "latin.png", "plain.png"];
+        let (tx, rx) = std::sync::mpsc::channel();
+        let root_owned = root.to_path_buf();
+        std::thread::spawn(move || {
+            let mut warnings = Vec::new();
+            let index = PromptIndex::load(&root_owned, &rels, &mut warnings);
+            let _ = tx.send((index, warnings));
+        });
+        let (index, warnings) = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the sidecars were read without hanging");
+        assert_eq!(index.get("plain.png"), Some("a red barn"));
+        assert_eq!(index.get("fifo.png"), None);
+        assert_eq!(index.get("zero.png"), None);
+        assert_eq!(
+            index.get("huge.png").map(str::len),
+            Some(huge[..MAX_PNG_TEXT_BYTES].trim().len())
+        );
+        assert_eq!(index.get("latin.png"), Some("caf\u{FFFD} au lait"));
+        let said = |path: &str| -> String {
+            warnings
+                .iter()
+                .filter(|w| w.path == path)
+                .map(|w| w.reason.clone())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        assert!(
+            said("fifo.txt").contains("not a regular file"),
+            "{warnings:?}"
+        );
+        assert!(
+            said("zero.txt").contains("not a regular file"),
+            "{warnings:?}"
+        );
+        assert!(said("huge.txt").contains("truncated"), "{warnings:?}");
+        assert!(said("latin.txt").contains("not UTF-8"), "{warnings:?}");
+        assert_eq!(said("plain.txt"), "");
+    }
+
     use super::*;
 
     fn png_with_text(chunks: &[(&str, &str)]) -> Vec<u8> {

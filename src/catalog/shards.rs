@@ -50,6 +50,8 @@ pub struct ShardListing {
     pub warnings: Vec<CatalogWarning>,
     /// Set when the shard ends early.
     pub truncated: Option<Truncation>,
+    /// Every member read, images or not (an empty shard is named).
+    pub members_total: usize,
 }
 
 /// The WebDataset key of a member: its name up to the first dot of its last component.
@@ -86,11 +88,54 @@ fn read_text(entry: &mut impl Read) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&bytes).trim().to_string())
 }
 
+/// What a file that should be a plain tar is instead, from its first bytes: a compressed
+/// file (a `.tar.gz` renamed `.tar`, say) or nothing at all.
+fn not_a_tar(head: &[u8], len: u64) -> Option<String> {
+    let compressed = |what: &str, tool: &str| {
+        Some(format!(
+            "it is {what}-compressed, not a plain tar (WebDataset shards are plain .tar files): decompress it into a plain .tar (e.g. `{tool} -dc SHARD > SHARD.plain.tar`) and scan that"
+        ))
+    };
+    if len == 0 {
+        return Some("it is empty (0 bytes): re-copy or re-download the shard".into());
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return compressed("gzip", "gzip");
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return compressed("zstd", "zstd");
+    }
+    if head.starts_with(b"BZh") {
+        return compressed("bzip2", "bzip2");
+    }
+    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        return compressed("xz", "xz");
+    }
+    None
+}
+
 /// Lists the image members of the tar shard at `path`, with their captions. Fails only when
 /// the file cannot be opened; damage inside it ends the listing with [`ShardListing::truncated`].
 pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
-    let file = std::fs::File::open(path)?;
+    let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
+    let mut head = Vec::with_capacity(8);
+    (&mut file).take(8).read_to_end(&mut head)?;
+    if let Some(detail) = not_a_tar(&head, len) {
+        return Ok(ShardListing {
+            truncated: Some(Truncation {
+                members_read: 0,
+                detail: format!("{detail}; no member of it was read"),
+            }),
+            ..ShardListing::default()
+        });
+    }
+    file.seek(SeekFrom::Start(0))?;
+    // Error texts of a damaged tar can quote its bytes: shown escaped, never raw.
+    let said = |err: &std::io::Error| crate::fsutil::printable(&err.to_string()).into_owned();
+    // How often each image member's name was seen: a repeat gets `#N` so that names stay
+    // unique (labels and results are keyed by them).
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(8 * 1024, file));
     let mut listing = ShardListing::default();
     let mut txt: HashMap<String, String> = HashMap::new();
@@ -100,14 +145,15 @@ pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
     let mut data_end = 0u64;
     let mut cut: Option<String> = None;
     match archive.entries_with_seek() {
-        Err(err) => cut = Some(format!("its first header cannot be read ({err})")),
+        Err(err) => cut = Some(format!("its first header cannot be read ({})", said(&err))),
         Ok(entries) => {
             for entry in entries {
                 let mut entry = match entry {
                     Ok(entry) => entry,
                     Err(err) => {
                         cut = Some(format!(
-                            "it is damaged or cut short after byte {data_end} ({err})"
+                            "it is damaged or cut short after byte {data_end} ({})",
+                            said(&err)
                         ));
                         break;
                     }
@@ -123,7 +169,7 @@ pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
                     Err(err) => {
                         listing.warnings.push(CatalogWarning {
                             path: format!("member at byte {offset}"),
-                            reason: format!("its name cannot be read ({err}); skipped"),
+                            reason: format!("its name cannot be read ({}); skipped", said(&err)),
                             skipped: true,
                         });
                         continue;
@@ -137,12 +183,47 @@ pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
                     break;
                 }
                 data_end = (offset + size).div_ceil(BLOCK) * BLOCK;
-                if !entry.header().entry_type().is_file() {
+                listing.members_total += 1;
+                let kind = entry.header().entry_type();
+                if kind.is_symlink() || kind.is_hard_link() {
+                    let target = entry
+                        .link_name()
+                        .ok()
+                        .flatten()
+                        .map(|t| t.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    listing.warnings.push(CatalogWarning {
+                        path: name,
+                        reason: format!(
+                            "a link (to {target:?}), not a file: links inside shards are not followed; skipped"
+                        ),
+                        skipped: true,
+                    });
+                    continue;
+                }
+                if !kind.is_file() {
                     continue;
                 }
                 let extension = extension_of(&name);
+                let mut unique = |name: String, listing: &mut ShardListing| {
+                    let count = seen.entry(name.clone()).or_insert(0);
+                    *count += 1;
+                    if *count == 1 {
+                        return name;
+                    }
+                    let renamed = format!("{name}#{count}");
+                    listing.warnings.push(CatalogWarning {
+                        path: name.clone(),
+                        reason: format!(
+                            "the name {name} is used again by the member at byte {offset}; that one is named {renamed} so both can be matched and labelled"
+                        ),
+                        skipped: false,
+                    });
+                    renamed
+                };
                 match extension.as_deref() {
                     Some(ext) if IMAGE_EXTENSIONS.contains(&ext) => {
+                        let name = unique(name, &mut listing);
                         listing.members.push(ShardMember {
                             name,
                             offset,
@@ -162,10 +243,9 @@ pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
                             .take(MAX_CAPTION_BYTES)
                             .read_to_end(&mut bytes)
                             .is_ok()
+                            && let Some(text) = caption_from_json(&bytes)
                         {
-                            if let Some(text) = caption_from_json(&bytes) {
-                                json.insert(sample_key(&name).to_string(), text);
-                            }
+                            json.insert(sample_key(&name).to_string(), text);
                         }
                     }
                     // Other fields (class labels, arrays, audio) are not images, but an image
@@ -176,6 +256,7 @@ pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
                         if entry.by_ref().take(64).read_to_end(&mut head).is_ok()
                             && crate::decode::sniff_bytes(&head).is_some()
                         {
+                            let name = unique(name, &mut listing);
                             listing.members.push(ShardMember {
                                 name,
                                 offset,
@@ -337,6 +418,77 @@ pub(crate) mod tests {
         assert_eq!(listing.members.len(), 1);
         let cut = listing.truncated.expect("no end marker");
         assert!(cut.detail.contains("end-of-archive"), "{}", cut.detail);
+    }
+
+    /// A repeated member name, a link member, an empty shard and a compressed one: each is
+    /// named, none silently merged or dropped.
+    #[test]
+    fn repeats_links_empty_and_compressed_shards_are_named() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let shard = dir.path().join("a.tar");
+        {
+            let mut builder = tar::Builder::new(std::fs::File::create(&shard).expect("tar"));
+            for (name, bytes) in [("dup.png", &b"one"[..]), ("dup.png", &b"two"[..])] {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(bytes.len() as u64);
+                header.set_mode(0o644);
+                header.set_cksum();
+                builder
+                    .append_data(&mut header, name, bytes)
+                    .expect("append");
+            }
+            let mut link = tar::Header::new_gnu();
+            link.set_entry_type(tar::EntryType::Symlink);
+            link.set_size(0);
+            builder
+                .append_link(&mut link, "l.png", "/etc/passwd")
+                .expect("link");
+            builder.finish().expect("finish");
+        }
+        let listing = list_shard(&shard).expect("list");
+        let names: Vec<&str> = listing.members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["dup.png", "dup.png#2"]);
+        let bytes = std::fs::read(&shard).expect("read");
+        let second = &listing.members[1];
+        assert_eq!(
+            &bytes[second.offset as usize..(second.offset + second.size) as usize],
+            b"two"
+        );
+        let said: Vec<(&str, bool)> = listing
+            .warnings
+            .iter()
+            .map(|w| (w.path.as_str(), w.skipped))
+            .collect();
+        assert_eq!(
+            said,
+            [("dup.png", false), ("l.png", true)],
+            "{:?}",
+            listing.warnings
+        );
+        assert!(listing.warnings[1].reason.contains("link"));
+
+        let empty = dir.path().join("empty.tar");
+        write_tar(&empty, &[]);
+        let listing = list_shard(&empty).expect("list");
+        assert!(listing.truncated.is_none() && listing.members_total == 0);
+
+        let zero = dir.path().join("zero.tar");
+        std::fs::write(&zero, b"").expect("zero");
+        let cut = list_shard(&zero).expect("list").truncated.expect("named");
+        assert!(cut.detail.contains("empty (0 bytes)"), "{}", cut.detail);
+
+        let gz = dir.path().join("gz.tar");
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&bytes).expect("gzip");
+        std::fs::write(&gz, encoder.finish().expect("gzip")).expect("write");
+        let cut = list_shard(&gz).expect("list").truncated.expect("named");
+        assert!(cut.detail.contains("gzip-compressed"), "{}", cut.detail);
+        assert!(
+            !cut.detail.chars().any(char::is_control),
+            "{:?}",
+            cut.detail
+        );
     }
 
     #[test]

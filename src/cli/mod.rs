@@ -124,6 +124,7 @@ impl ModelArgs {
                 size_px: self.size,
                 mean: self.mean,
                 std: self.std,
+                alpha: replicant::decode::Alpha::default(),
             },
             ort_lib: self.ort_lib.clone(),
             device: self.device,
@@ -188,7 +189,14 @@ pub struct ScanArgs {
     /// Top-1 similarity at or above which a generation counts as a likely copy.
     #[arg(long, default_value = "0.5", value_parser = parse_similarity)]
     pub threshold: f32,
-    /// Output file (.jsonl, or .csv for CSV); standard output when absent.
+    /// Follow a published protocol. somepalli-2022: the replication paper's (SSCD's global
+    /// descriptor alone: no region windows, no layout re-rank, no cascade; threshold 0.5;
+    /// transparency dropped as PIL's convert('RGB') does, not composited on white).
+    #[arg(long, value_name = "NAME", value_parser = [replicant::pipeline::SOMEPALLI_2022],
+          conflicts_with_all = ["regions", "no_layout_rerank", "threshold", "model", "shortlist", "centre"])]
+    pub preset: Option<String>,
+    /// Output file (.jsonl, or .csv for CSV); standard output when absent. The scan's
+    /// settings are written beside it as FILE.settings.json.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The project folder for caches and results (default: under the data folder).
@@ -299,19 +307,23 @@ pub struct DemoArgs {
 
 /// `replicant label`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct LabelArgs {
+    /// Merge other reviewers' exports instead of labelling one pair.
+    #[command(subcommand)]
+    pub action: Option<LabelAction>,
     /// The project folder.
-    #[arg(long, value_name = "DIR")]
-    pub project: PathBuf,
+    #[arg(long, value_name = "DIR", required = true)]
+    pub project: Option<PathBuf>,
     /// The generation's path, as in the scan's output.
-    #[arg(long, value_name = "PATH")]
-    pub generation: String,
+    #[arg(long, value_name = "PATH", required = true)]
+    pub generation: Option<String>,
     /// The training image's path, as in the scan's output.
-    #[arg(long, value_name = "PATH")]
-    pub training: String,
+    #[arg(long, value_name = "PATH", required = true)]
+    pub training: Option<String>,
     /// full_copy, near_copy, distinct, or clear.
-    #[arg(long, value_parser = ["full_copy", "near_copy", "distinct", "clear"])]
-    pub label: String,
+    #[arg(long, value_parser = ["full_copy", "near_copy", "distinct", "clear"], required = true)]
+    pub label: Option<String>,
     /// A note to keep with the label.
     #[arg(long)]
     pub note: Option<String>,
@@ -322,6 +334,23 @@ pub struct LabelArgs {
     /// labels; `clear` withdraws the adjudication).
     #[arg(long)]
     pub adjudicate: bool,
+}
+
+/// `replicant label import`.
+#[derive(Debug, Subcommand)]
+pub enum LabelAction {
+    /// Merge reviewers' exported review sets (CSV or JSON Lines from `replicant export`,
+    /// matched by the content hashes they carry) into this project: each reviewer's labels
+    /// and notes under their name, adjudications under their adjudicator's. Importing twice
+    /// adds nothing; where a reviewer said otherwise here, this project's is kept and listed.
+    Import {
+        /// The project folder to merge into.
+        #[arg(long, value_name = "DIR")]
+        project: PathBuf,
+        /// The exported files.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// `replicant export`.
@@ -339,6 +368,14 @@ pub struct ExportArgs {
     /// Copy both images of each pair into a folder beside the file.
     #[arg(long)]
     pub with_images: bool,
+    /// Export every pair of the last scan, labelled or not (unlabelled ones with an empty
+    /// label), e.g. to send the review set out to be labelled elsewhere.
+    #[arg(long, conflicts_with = "top")]
+    pub all: bool,
+    /// Export the labelled pairs and the N most similar pairs of the last scan that nobody
+    /// has labelled yet.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
     /// Replace the file if it exists.
     #[arg(long)]
     pub force: bool,
@@ -406,11 +443,26 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         options.region_plan.blank_std = floor.max(0.0);
     }
     options.shortlist = args.shortlist.settings();
-    if let Some(out) = args
+    if args.preset.is_some() {
+        options = options.with_somepalli_2022();
+    }
+    let out_format = match args
         .out
         .as_deref()
-        .filter(|out| out.exists() && !args.force)
+        .map(ScanOutputFormat::for_path)
+        .transpose()
     {
+        Ok(format) => format.unwrap_or(ScanOutputFormat::JsonLines),
+        Err(message) => {
+            eprintln!("replicant: {}", printable(&message));
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if let Some(out) = args.out.as_deref().and_then(|out| {
+        [out.to_path_buf(), settings_path(out)]
+            .into_iter()
+            .find(|path| path.exists() && !args.force)
+    }) {
         eprintln!(
             "replicant: {} exists; give --force to replace it, or choose another --out (it was left as it is)",
             printable(&out.display().to_string())
@@ -430,24 +482,41 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             // Written whole under a temporary name, then renamed: a reader never sees half a
             // file, and a failure leaves no half file behind.
             let mut body = Vec::new();
-            write_scan_results(&results, ScanOutputFormat::for_path(path), &mut body)?;
-            replicant::fsutil::write_atomically(path, &body).map_err(|err| {
-                anyhow::anyhow!(
-                    "cannot write {}: {err}; {}",
-                    path.display(),
-                    replicant::fsutil::io_remedy(&err, "check the folder exists and is writable")
-                )
+            write_scan_results(&results, out_format, &mut body)?;
+            // The settings first: results never stand without the method that made them.
+            let sidecar = settings_path(path);
+            let settings = serde_json::to_vec_pretty(&SettingsSidecar {
+                results: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                generations: summary.generations,
+                training_images: summary.training_images,
+                reproduce: format!("replicant scan {}", summary.settings.reproduce_flags()),
+                settings: &summary.settings,
+                written_at: replicant::fsutil::utc_now(),
             })?;
+            for (file, bytes) in [(&sidecar, &settings), (path, &body)] {
+                replicant::fsutil::write_atomically(file, bytes).map_err(|err| {
+                    anyhow::anyhow!(
+                        "cannot write {}: {err}; {}",
+                        file.display(),
+                        replicant::fsutil::io_remedy(
+                            &err,
+                            "check the folder exists and is writable"
+                        )
+                    )
+                })?;
+            }
         }
         None => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
             if let Err(err) = write_scan_results(&results, ScanOutputFormat::JsonLines, &mut lock)
                 .and_then(|()| lock.flush())
+                && err.kind() != std::io::ErrorKind::BrokenPipe
             {
-                if err.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(err).context("cannot write to standard output");
-                }
+                return Err(err).context("cannot write to standard output");
             }
         }
     }
@@ -461,6 +530,26 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// What `FILE.settings.json` holds beside a scan's results file.
+#[derive(serde::Serialize)]
+struct SettingsSidecar<'a> {
+    /// The results file it describes (its name, beside it).
+    results: String,
+    generations: usize,
+    training_images: usize,
+    settings: &'a replicant::matches::ScanSettings,
+    /// The command line that runs the same scan again.
+    reproduce: String,
+    written_at: String,
+}
+
+/// Where a results file's settings go: `FILE.settings.json` beside it.
+pub fn settings_path(out: &std::path::Path) -> PathBuf {
+    let mut name = out.file_name().unwrap_or_default().to_os_string();
+    name.push(".settings.json");
+    out.with_file_name(name)
+}
+
 /// Runs a scan to the end, drawing a progress bar on stderr when it is a terminal. Returns
 /// the results sorted by top-1 similarity, or `None` when cancelled.
 pub fn run_scan_with_progress(
@@ -470,6 +559,7 @@ pub fn run_scan_with_progress(
     let bar =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     let terminal = std::io::stderr().is_terminal();
+    let mut log = ProgressLog::new();
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{spinner} {msg} [{bar:30}] {pos}/{len} ({per_sec}, ETA {eta})",
@@ -494,11 +584,8 @@ pub fn run_scan_with_progress(
             ScanEvent::Info(line) => bar.suspend(|| eprintln!("replicant: {}", printable(&line))),
             ScanEvent::Progress(progress) => {
                 bar.set_position(progress.done as u64);
-                if !terminal && progress.done == progress.total {
-                    eprintln!(
-                        "replicant: embedded {}/{} at {:.1} images/s",
-                        progress.done, progress.total, progress.images_per_sec
-                    );
+                if !terminal {
+                    log.progress(&progress);
                 }
             }
             ScanEvent::Skipped(_) | ScanEvent::Listed(_) => {}
@@ -519,6 +606,64 @@ pub fn run_scan_with_progress(
         }
     }
     anyhow::bail!("the scan stopped without a result")
+}
+
+/// Progress as log lines, for a stderr that is not a terminal (a Slurm or Ray log, a pipe):
+/// one line every [`ProgressLog::interval`] and one at the end, with done, total, rate and
+/// ETA, so a long job shows life without a line per image.
+pub struct ProgressLog {
+    interval: std::time::Duration,
+    last: Option<std::time::Instant>,
+}
+
+impl ProgressLog {
+    /// Every 10 seconds, or every `REPLICANT_PROGRESS_SECS` seconds when set.
+    pub fn new() -> Self {
+        let secs = std::env::var("REPLICANT_PROGRESS_SECS")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .unwrap_or(10.0);
+        Self {
+            interval: std::time::Duration::from_secs_f64(secs),
+            last: None,
+        }
+    }
+
+    /// Prints a line for `progress` when the interval has passed since the last (the first
+    /// waits one interval too) or the work is done.
+    pub fn progress(&mut self, progress: &replicant::pipeline::Progress) {
+        let now = std::time::Instant::now();
+        let last = *self.last.get_or_insert(now);
+        let done = progress.done >= progress.total;
+        if !done && now.duration_since(last) < self.interval {
+            return;
+        }
+        self.last = Some(now);
+        let share = if progress.total == 0 {
+            100.0
+        } else {
+            progress.done as f64 * 100.0 / progress.total as f64
+        };
+        let eta = match (done, progress.eta_secs) {
+            (true, _) => "done".to_string(),
+            (false, Some(secs)) => format!(
+                "ETA {}",
+                humantime::format_duration(std::time::Duration::from_secs(secs.round() as u64))
+            ),
+            (false, None) => "ETA unknown".to_string(),
+        };
+        eprintln!(
+            "replicant: embedded {}/{} ({share:.0}%) at {:.1} images/s, {eta}",
+            progress.done, progress.total, progress.images_per_sec
+        );
+    }
+}
+
+impl Default for ProgressLog {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The progress bar's word for a phase.
@@ -567,6 +712,11 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
     eprintln!(
         "  model:             {} on {}",
         summary.model_key, summary.execution_provider
+    );
+    eprintln!("  settings:          {}", summary.settings.summary_line());
+    eprintln!(
+        "  reproduce with:    replicant scan {}",
+        summary.settings.reproduce_flags()
     );
     eprintln!(
         "  regions:           {}",
@@ -661,10 +811,73 @@ pub fn setup(args: &SetupArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs `replicant label import`.
+fn label_import(project: &std::path::Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let project = replicant::pipeline::Project::open(project)?;
+    let mut matched_any = false;
+    for file in files {
+        let rows = replicant::pipeline::label_import::read_export(file)?;
+        let report = replicant::pipeline::label_import::import_rows(&project, file, &rows)?;
+        matched_any |= report.matched > 0 || report.rows == 0;
+        eprintln!(
+            "replicant: {}: {} rows, {} matched this project's pairs; added {} labels and {} notes{} and {} adjudications; {} already here",
+            printable(&file.display().to_string()),
+            report.rows,
+            report.matched,
+            report.labels_added,
+            report.notes_added,
+            if report.reviewers.is_empty() {
+                String::new()
+            } else {
+                format!(" (by {})", printable(&report.reviewers.join(", ")))
+            },
+            report.adjudications_added,
+            report.already
+        );
+        if !report.conflicts.is_empty() {
+            eprintln!(
+                "replicant: {} conflicts (this project's kept; change them with `replicant label`):",
+                report.conflicts.len()
+            );
+            for line in &report.conflicts {
+                eprintln!("    {}", printable(line));
+            }
+        }
+        if !report.unmatched.is_empty() {
+            eprintln!(
+                "replicant: {} rows match no pair of this project's last scan (not imported; scan the same folders, or import into the project they came from):",
+                report.unmatched.len()
+            );
+            for line in report.unmatched.iter().take(20) {
+                eprintln!("    {}", printable(line));
+            }
+            if report.unmatched.len() > 20 {
+                eprintln!("    ... and {} more", report.unmatched.len() - 20);
+            }
+        }
+    }
+    if !matched_any {
+        eprintln!(
+            "replicant: nothing matched {}: its rows are another project's pairs",
+            project.dir.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `replicant label`.
 pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
-    use replicant::review::{Label, PairContext, PairKey};
-    let project = replicant::pipeline::Project::open(&args.project)?;
+    use replicant::review::{Label, PairKey};
+    if let Some(LabelAction::Import { project, files }) = &args.action {
+        return label_import(project, files);
+    }
+    let (Some(project), Some(generation), Some(training), Some(label)) =
+        (&args.project, &args.generation, &args.training, &args.label)
+    else {
+        anyhow::bail!("give --project, --generation, --training and --label");
+    };
+    let project = replicant::pipeline::Project::open(project)?;
     let mut last = replicant::pipeline::LastScan::load(&project)?.with_context(|| {
         format!(
             "{} has no scan results yet; run `replicant scan --project {}` first",
@@ -676,37 +889,28 @@ pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
     let result = last
         .results
         .iter()
-        .find(|r| r.generation == args.generation)
-        .with_context(|| format!("generation {:?} is not in the project's last scan; give its path as the scan printed it", args.generation))?;
+        .find(|r| r.generation == *generation)
+        .with_context(|| format!("generation {generation:?} is not in the project's last scan; give its path as the scan printed it"))?;
     let m = result
         .matches
         .iter()
-        .find(|m| m.training == args.training)
-        .with_context(|| format!("{:?} is not among the matches of {:?}; give a training path from the scan's output", args.training, args.generation))?;
+        .find(|m| m.training == *training)
+        .with_context(|| format!("{training:?} is not among the matches of {generation:?}; give a training path from the scan's output"))?;
     let key = PairKey::of(result, m).with_context(|| {
         format!(
             "the content of {:?} or {:?} cannot be read to key its label; check both files are there",
-            args.generation, args.training
+            generation, training
         )
     })?;
-    let context = PairContext {
-        rank: m.rank,
-        similarity: m.similarity,
-        model_key: last.model_key.clone(),
-        prompt: result.prompt.clone(),
-        training_caption: m.training_caption.clone(),
-        generation_path: Some(result.generation_path.clone()),
-        training_path: Some(m.training_path.clone()),
-        duplicates: m.duplicates,
+    let context = replicant::review::PairContext::of(result, m, &last.model_key);
+    let reviewer = match &args.reviewer {
+        Some(name) => replicant::review::checked_reviewer(name)?.to_string(),
+        None => replicant::review::default_reviewer(),
     };
-    let reviewer = args
-        .reviewer
-        .clone()
-        .unwrap_or_else(replicant::review::default_reviewer);
-    let label = if args.label == "clear" {
+    let label = if label == "clear" {
         None
     } else {
-        Label::parse(&args.label)
+        Label::parse(label)
     };
     let (mut store, _) = replicant::pipeline::open_review(&project)?;
     if args.adjudicate {
@@ -739,18 +943,48 @@ pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
 /// Runs `replicant export`.
 pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     use replicant::export::{ExportRequest, ReviewFormat, export_review_set};
+    let format = match args.format.as_deref().and_then(ReviewFormat::parse) {
+        Some(format) => format,
+        None => match ReviewFormat::for_extension(&args.out) {
+            Ok(format) => format,
+            Err(message) => {
+                eprintln!("replicant: {}", printable(&message));
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
     let project = replicant::pipeline::Project::open(&args.project)?;
     // Read-only: an export writes nothing into the project, so a project on read-only media
-    // (or another account's) exports too.
-    let store = replicant::review::ReviewStore::open_read_only(&project.review_path())?;
-    let records = store.all()?;
-    let reviews = store.reviews()?;
+    // (or another account's) exports too. A project nobody has labelled has no store yet.
+    let review_path = project.review_path();
+    let (mut records, reviews) = if review_path.exists() {
+        let store = replicant::review::ReviewStore::open_read_only(&review_path)?;
+        (store.all()?, store.reviews()?)
+    } else {
+        (Vec::new(), Default::default())
+    };
+    let labelled = records
+        .iter()
+        .filter(|r| replicant::export::is_exported(r, &reviews))
+        .count();
+    let with_unlabelled = args.all || args.top.is_some();
+    let added = if with_unlabelled {
+        records.retain(|r| replicant::export::is_exported(r, &reviews));
+        let unlabelled = scan_pairs_unlabelled(&project, &records, args.top)?;
+        let added = unlabelled.len();
+        records.extend(unlabelled);
+        added
+    } else {
+        0
+    };
+    if records.is_empty() {
+        eprintln!(
+            "replicant: {} has no labelled pairs yet; label pairs in the desk or with `replicant label`, or give --all (or --top N) to export the scan's pairs for labelling elsewhere (nothing was written)",
+            printable(&project.dir.display().to_string())
+        );
+        return Ok(ExitCode::from(1));
+    }
     let names = current_names(&project)?;
-    let format = args
-        .format
-        .as_deref()
-        .and_then(ReviewFormat::parse)
-        .unwrap_or_else(|| ReviewFormat::for_path(&args.out));
     let scope = project.scope();
     let readable = |location: &replicant::catalog::ImageLocation| scope.contains(location);
     let report = export_review_set(
@@ -764,13 +998,22 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             readable: &readable,
             progress: &mut |_, _| true,
             reviews: &reviews,
+            with_unlabelled,
         },
     )?;
-    eprintln!(
-        "replicant: exported {} labelled pairs to {}",
-        report.pairs,
-        args.out.display()
-    );
+    if with_unlabelled {
+        eprintln!(
+            "replicant: exported {} pairs ({labelled} labelled, {added} not yet labelled) to {}",
+            report.pairs,
+            args.out.display()
+        );
+    } else {
+        eprintln!(
+            "replicant: exported {} labelled pairs to {}",
+            report.pairs,
+            args.out.display()
+        );
+    }
     if let Some(dir) = &report.images_dir {
         eprintln!(
             "replicant: copied {} images into {}",
@@ -782,6 +1025,51 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         eprintln!("replicant: warning: {}", printable(problem));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The last scan's pairs that none of `labelled` covers, as label-less records, most similar
+/// first; at most `top` of them when given.
+fn scan_pairs_unlabelled(
+    project: &replicant::pipeline::Project,
+    labelled: &[replicant::review::LabelRecord],
+    top: Option<usize>,
+) -> anyhow::Result<Vec<replicant::review::LabelRecord>> {
+    let Some(mut last) = replicant::pipeline::LastScan::load(project)? else {
+        anyhow::bail!(
+            "{} has no scan results yet; run `replicant scan --project {}` first",
+            project.dir.display(),
+            project.dir.display()
+        );
+    };
+    replicant::pipeline::fill_hashes(project, &mut last);
+    let mut known: std::collections::HashSet<replicant::review::PairKey> =
+        labelled.iter().map(|r| r.key.clone()).collect();
+    let mut pairs = Vec::new();
+    for result in &last.results {
+        for m in &result.matches {
+            let Some(key) = replicant::review::PairKey::of(result, m) else {
+                continue;
+            };
+            if !known.insert(key.clone()) {
+                continue;
+            }
+            pairs.push(replicant::review::LabelRecord {
+                key,
+                generation: result.generation.clone(),
+                training: m.training.clone(),
+                label: None,
+                reviewer: String::new(),
+                note: String::new(),
+                labelled_at: String::new(),
+                context: replicant::review::PairContext::of(result, m, &last.model_key),
+            });
+        }
+    }
+    pairs.sort_by(|a, b| b.context.similarity.total_cmp(&a.context.similarity));
+    if let Some(top) = top {
+        pairs.truncate(top);
+    }
+    Ok(pairs)
 }
 
 /// Every pair of the project's last scan under its current names, by key (empty before the

@@ -18,9 +18,10 @@ pub struct ReportArgs {
     /// Where to write: `.json` for the numbers, `.html` for one self-contained page.
     #[arg(long, value_name = "FILE.html|FILE.json")]
     pub out: PathBuf,
-    /// The similarity threshold of the replication rate.
-    #[arg(long, default_value_t = 0.5)]
-    pub threshold: f32,
+    /// The similarity threshold of the replication rate (default: the one the project's scan
+    /// used).
+    #[arg(long, value_parser = crate::cli::parse_similarity)]
+    pub threshold: Option<f32>,
     /// The precision the calibrated threshold must reach on labelled pairs.
     #[arg(long, default_value_t = 0.9)]
     pub target_precision: f64,
@@ -78,15 +79,23 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
     replicant::pipeline::report_job::write(&report, &args.out).map_err(anyhow::Error::msg)?;
     let r = &report.replication_rate;
     eprintln!(
-        "replicant: {} generations, replication rate {:.2}% (95% CI {:.2}-{:.2}%) at {:.2}; {} labelled pairs; report written to {}",
+        "replicant: {} generations, replication rate {:.2}% (95% CI {:.2}-{:.2}%) at {:.2}; {} labelled pairs ({} labels by {} reviewers); report written to {}",
         report.generations,
         r.value * 100.0,
         r.ci95[0] * 100.0,
         r.ci95[1] * 100.0,
         report.threshold,
-        report.labels.pairs.len(),
+        report.labels.labelled_pairs,
+        report.labels.labels,
+        report.labels.reviewers.len(),
         args.out.display()
     );
+    if report.labels.left_out_pairs > 0 {
+        eprintln!(
+            "replicant: left out {} labelled pairs ({} labels) that are not among the last scan's pairs (an earlier scan of other folders found them)",
+            report.labels.left_out_pairs, report.labels.left_out_labels
+        );
+    }
     if let Some(why) = &report.baseline_unavailable {
         eprintln!("replicant: no baseline: {why}");
     }

@@ -114,6 +114,7 @@ pub fn embed(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
     };
     let handle = start_embed(options, None);
     let terminal = std::io::stderr().is_terminal();
+    let mut log = super::ProgressLog::new();
     let bar =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     bar.set_style(
@@ -141,11 +142,8 @@ pub fn embed(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
             ScanEvent::Info(line) => bar.suspend(|| eprintln!("replicant: {}", printable(&line))),
             ScanEvent::Progress(progress) => {
                 bar.set_position(progress.done as u64);
-                if !terminal && progress.done == progress.total {
-                    eprintln!(
-                        "replicant: embedded {}/{} at {:.1} images/s",
-                        progress.done, progress.total, progress.images_per_sec
-                    );
+                if !terminal {
+                    log.progress(&progress);
                 }
             }
             ScanEvent::Skipped(file) => bar.suspend(|| {
@@ -243,10 +241,45 @@ fn index_build(args: &IndexBuildArgs) -> anyhow::Result<ExitCode> {
         summary.seconds,
         summary.adds_per_sec
     );
+    print_account(&summary.skipped, &summary.truncated_shards, &summary.notes);
     let mut stdout = std::io::stdout().lock();
     serde_json::to_writer(&mut stdout, &summary)?;
     writeln!(stdout)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The training images and shards an index (or a worker) could not use, and its notes.
+fn print_account(
+    skipped: &[replicant::matches::SkippedFile],
+    truncated: &[replicant::matches::TruncatedShard],
+    notes: &[replicant::matches::SkippedFile],
+) {
+    if !skipped.is_empty() {
+        eprintln!("replicant: {} training files skipped:", skipped.len());
+        for file in skipped {
+            eprintln!("    {}: {}", printable(&file.path), printable(&file.reason));
+        }
+    }
+    if !truncated.is_empty() {
+        eprintln!(
+            "replicant: {} tar shards cut short or unreadable (their members before the cut are in the index):",
+            truncated.len()
+        );
+        for shard in truncated {
+            eprintln!(
+                "    {}: {} members read; {}",
+                printable(&shard.shard),
+                shard.members_read,
+                printable(&shard.detail)
+            );
+        }
+    }
+    if !notes.is_empty() {
+        eprintln!("replicant: notes:");
+        for file in notes {
+            eprintln!("    {}: {}", printable(&file.path), printable(&file.reason));
+        }
+    }
 }
 
 fn index_verify(args: &IndexVerifyArgs) -> anyhow::Result<ExitCode> {
@@ -261,12 +294,17 @@ fn index_verify(args: &IndexVerifyArgs) -> anyhow::Result<ExitCode> {
     );
     let opened = PrebuiltIndex::open(&args.index, &UsearchStore)?;
     eprintln!(
-        "replicant: {} is intact: {INDEX_FILE} and {ROWS_FILE} match their recorded hashes; {} rows of {} ({} dims, {})",
+        "replicant: {} is intact: its manifest, {INDEX_FILE} and {ROWS_FILE} match their recorded checksums; {} rows of {} ({} dims, {})",
         args.index.display(),
         opened.index.len(),
         manifest.model_key,
         manifest.dims,
         manifest.dtype.as_str()
+    );
+    print_account(
+        &manifest.skipped,
+        &manifest.truncated_shards,
+        &manifest.notes,
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,9 @@ pub struct DecodeLimits {
     pub max_pixels: u64,
     /// The most bytes the decoder may allocate.
     pub max_alloc_bytes: u64,
+    /// How transparency becomes RGB. Not a limit, but it travels with them to every decode
+    /// call, and embeddings depend on it as much as on the pixels.
+    pub alpha: Alpha,
 }
 
 impl Default for DecodeLimits {
@@ -36,6 +39,31 @@ impl Default for DecodeLimits {
         Self {
             max_pixels: 100_000_000,
             max_alloc_bytes: 512 * 1024 * 1024,
+            alpha: Alpha::default(),
+        }
+    }
+}
+
+/// How an image with an alpha channel becomes RGB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Alpha {
+    /// Composited over white, as a page shows it: a logo on a transparent background and the
+    /// same logo on white compare as the same image.
+    #[default]
+    CompositeOnWhite,
+    /// The alpha channel dropped, the colour under it kept, as PIL's `convert('RGB')` does
+    /// (torchvision's default loader, the one the replication paper's code used): fully
+    /// transparent areas show whatever colour they hold, often black.
+    DropAlpha,
+}
+
+impl Alpha {
+    /// The name in settings and model keys: `composite-on-white` or `drop-alpha`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CompositeOnWhite => "composite-on-white",
+            Self::DropAlpha => "drop-alpha",
         }
     }
 }
@@ -224,7 +252,10 @@ pub fn decode_with_image_crate(
     let partial = (format == ImageFormat::Jpeg && !jpeg_is_complete(bytes)).then(|| {
         "partial decode: the JPEG ends before its image data does (no end-of-image marker), so the missing part is grey and similarities to it are lowered; re-export or re-download the file".to_string()
     });
-    let rgb = flatten_to_rgb(image);
+    let rgb = match limits.alpha {
+        Alpha::CompositeOnWhite => flatten_to_rgb(image),
+        Alpha::DropAlpha => image.into_rgb8(),
+    };
     Ok(DecodedImage {
         full_size: rgb.dimensions(),
         rgb,

@@ -9,6 +9,7 @@ pub mod gpu;
 mod onnx;
 pub mod placement;
 mod preprocess;
+pub mod probe;
 pub mod provision;
 
 pub use onnx::{Device, OnnxEmbedder, OrtEnvironment};
@@ -110,6 +111,8 @@ pub struct PreprocessOverrides {
     pub mean: Option<[f32; 3]>,
     /// Per-channel standard deviation for f32 NCHW models (`--std`), in 0..1 units.
     pub std: Option<[f32; 3]>,
+    /// How transparency becomes RGB (`--preset somepalli-2022` drops it, as PIL does).
+    pub alpha: crate::decode::Alpha,
 }
 
 /// Errors from loading or running a model. Each says what to do.

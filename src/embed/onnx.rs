@@ -452,6 +452,7 @@ fn preprocess_from_model(
                 width,
                 height,
                 layout: InputLayout::U8Nhwc,
+                alpha: overrides.alpha,
             })
         }
         TensorElementType::Float32 if dims[1] == 3 => {
@@ -465,6 +466,7 @@ fn preprocess_from_model(
                 width,
                 height,
                 layout: InputLayout::F32Nchw { mean, std },
+                alpha: overrides.alpha,
             })
         }
         other => Err(unsupported(format!(

@@ -27,6 +27,8 @@ pub struct Preprocess {
     pub height: u32,
     /// Tensor layout and normalisation.
     pub layout: InputLayout,
+    /// How transparency becomes RGB before resizing.
+    pub alpha: crate::decode::Alpha,
 }
 
 impl Preprocess {
@@ -36,6 +38,7 @@ impl Preprocess {
             width: 320,
             height: 320,
             layout: InputLayout::U8Nhwc,
+            alpha: crate::decode::Alpha::CompositeOnWhite,
         }
     }
 
@@ -48,7 +51,16 @@ impl Preprocess {
                 mean[0], mean[1], mean[2], std[0], std[1], std[2]
             ),
         };
-        format!("skew{}x{}-bilinear-{layout}", self.width, self.height)
+        // Compositing on white, the default, adds nothing, so keys (and caches) made before
+        // the choice existed stay valid.
+        let alpha = match self.alpha {
+            crate::decode::Alpha::CompositeOnWhite => "",
+            crate::decode::Alpha::DropAlpha => "-dropalpha",
+        };
+        format!(
+            "skew{}x{}-bilinear-{layout}{alpha}",
+            self.width, self.height
+        )
     }
 
     /// Bytes of one prepared image (`width * height * 3`).

@@ -8,6 +8,6 @@ mod scan_output;
 pub use report_html::report_html;
 pub use review_set::{
     CurrentNames, ExportError, ExportReport, ExportRequest, ReviewFormat, ReviewRow, csv_text_cell,
-    csv_text_uncell, escape_html, export_review_set, review_rows,
+    csv_text_uncell, escape_html, export_review_set, is_exported, review_rows,
 };
 pub use scan_output::{ScanOutputFormat, write_scan_results};

@@ -12,6 +12,9 @@ pub struct AuditReport {
     pub training_images: usize,
     /// The threshold the rates use.
     pub threshold: f32,
+    /// Where the threshold came from: the scan's, given to the report, or the default.
+    #[serde(default)]
+    pub threshold_source: String,
     /// Generations whose highest similarity among their matches reaches the threshold.
     pub replication_rate: Rate,
     /// Generations whose highest similarity reaches 0.95.
@@ -86,6 +89,19 @@ pub struct LabelSummary {
     pub reviewers: Vec<String>,
     /// Pairs by final label (`full_copy`, `near_copy`, `distinct`).
     pub counts: std::collections::BTreeMap<String, usize>,
+    /// Pairs of the last scan with at least one reviewer's label.
+    #[serde(default)]
+    pub labelled_pairs: usize,
+    /// Labels on those pairs (a pair labelled by two reviewers counts twice).
+    #[serde(default)]
+    pub labels: usize,
+    /// Labelled pairs that are not among the last scan's (an earlier scan of other folders
+    /// found them): left out of every count here.
+    #[serde(default)]
+    pub left_out_pairs: usize,
+    /// Labels on those pairs.
+    #[serde(default)]
+    pub left_out_labels: usize,
     /// Pairs labelled by two reviewers or more.
     pub double_reviewed: usize,
     /// Pairs whose reviewers disagree and that no one has adjudicated (no final label yet).
@@ -149,8 +165,11 @@ pub struct TopPair {
     pub training_path: crate::catalog::ImageLocation,
     /// SSCD similarity.
     pub similarity: f32,
-    /// Its label, if any.
+    /// Its final label, if any.
     pub label: Option<String>,
+    /// Each reviewer's label (a pair whose reviewers disagree has labels but no final one).
+    #[serde(default)]
+    pub reviewers: std::collections::BTreeMap<String, String>,
 }
 
 /// Where the numbers come from.
@@ -182,4 +201,7 @@ pub struct Provenance {
     pub created_at: String,
     /// The model files' licences, as their package ships them.
     pub licences: Vec<String>,
+    /// How the scan was run (absent for a scan from before settings were recorded).
+    #[serde(default)]
+    pub settings: Option<crate::matches::ScanSettings>,
 }

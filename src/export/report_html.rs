@@ -12,7 +12,7 @@ pub fn report_html(report: &AuditReport) -> String {
     let mut page = String::new();
     let _ = write!(
         page,
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Replicant evidence report</title><style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}th{{background:#f3f3f3}}img{{max-width:160px;max-height:160px}}.muted{{color:#777}}</style></head><body><h1>Replicant evidence report</h1><p class=\"muted\">{} &middot; Replicant {} &middot; model {}</p>",
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Replicant evidence report</title><style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}table{{border-collapse:collapse;margin:1em 0;max-width:100%}}table.wide{{width:100%;table-layout:fixed}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}}th{{background:#f3f3f3}}img{{max-width:160px;max-height:160px}}.muted{{color:#777}}.chip{{display:inline-block;padding:1px 8px;border-radius:10px;font-size:0.85em;white-space:nowrap;color:#fff}}.full_copy{{background:#c62828}}.near_copy{{background:#ef6c00}}.distinct{{background:#546e7a}}.disputed{{background:#fff;color:#6a1b9a;border:2px solid #6a1b9a}}.unlabelled{{background:#eee;color:#555}}svg text{{font-family:sans-serif}}</style></head><body><h1>Replicant evidence report</h1><p class=\"muted\">{} &middot; Replicant {} &middot; model {}</p>",
         esc(&report.provenance.created_at),
         esc(&report.provenance.replicant_version),
         esc(&report.provenance.model_key)
@@ -29,21 +29,22 @@ pub fn report_html(report: &AuditReport) -> String {
     };
     let _ = write!(
         page,
-        "<h2>Rates</h2><table><tr><th>generations</th><td>{}</td></tr><tr><th>training images</th><td>{}</td></tr><tr><th>replication rate (highest similarity &ge; {:.2})</th><td>{}</td></tr><tr><th>duplicate rate (&ge; 0.95)</th><td>{}</td></tr>",
+        "<h2>Rates</h2><table><tr><th>generations scanned</th><td>{}</td></tr><tr><th>training images searched</th><td>{}</td></tr><tr><th>replication rate: generations whose highest similarity is &ge; {:.2} (the threshold: {})</th><td>{}</td></tr><tr><th>duplicate rate: generations whose highest similarity is &ge; 0.95</th><td>{}</td></tr>",
         report.generations,
         report.training_images,
         report.threshold,
+        esc(&report.threshold_source),
         rate(&report.replication_rate),
         rate(&report.duplicate_rate)
     );
     if let Some(e) = &report.estimated_copy_rate {
         let _ = write!(
             page,
-            "<tr><th>estimated copy rate (labels, by band)</th><td>{:.2}% (95% interval {:.2}% to {:.2}%); {} generations in bands without labels add nothing</td></tr>",
+            "<tr><th>estimated copy rate: generations whose top pair a reviewer would label a copy, from the labelled pairs band by band</th><td>{:.2}% (95% interval {:.2}% to {:.2}%). {}</td></tr>",
             e.value * 100.0,
             e.ci95[0] * 100.0,
             e.ci95[1] * 100.0,
-            e.unlabelled_generations
+            esc(&bands_covered(e))
         );
     }
     page.push_str("</table>");
@@ -56,6 +57,7 @@ pub fn report_html(report: &AuditReport) -> String {
                 &report.generation_top1,
                 report.threshold,
             ));
+            page.push_str("<p class=\"muted\">Each image's highest SSCD similarity (cosine): a sampled training image's to any other training image (blue), each generation's to the training set (red); each histogram is a share of its own images, in bins of 0.02.</p>");
             let _ = write!(
                 page,
                 "<table><tr><th></th><th>p50</th><th>p90</th><th>p95</th><th>p99</th></tr><tr><th>training vs training ({} sampled, seed {})</th><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
@@ -106,10 +108,20 @@ pub fn report_html(report: &AuditReport) -> String {
     let c = &report.calibration;
     let _ = write!(
         page,
-        "<h2>Labels and calibration</h2><p>Reviewers: {}. Labelled pairs: {}. Pairs reviewed twice: {}.</p><p>Calibrated threshold for precision {:.2}: {}</p>",
+        "<h2>Labels and calibration</h2><p>Reviewers ({}): {}. Labelled pairs: {} ({} labels). Pairs labelled by two reviewers or more: {}.{}</p><p>Calibrated threshold for precision {:.2}: {}</p>",
+        report.labels.reviewers.len(),
         esc(&report.labels.reviewers.join(", ")),
-        report.labels.pairs.len(),
+        report.labels.labelled_pairs,
+        report.labels.labels,
         report.labels.double_reviewed,
+        if report.labels.left_out_pairs > 0 {
+            format!(
+                " Left out: {} labelled pairs ({} labels) that are not among the last scan's pairs (an earlier scan of other folders found them).",
+                report.labels.left_out_pairs, report.labels.left_out_labels
+            )
+        } else {
+            String::new()
+        },
         c.target_precision,
         match (c.threshold, c.precision, c.recall) {
             (Some(t), Some(p), Some(r)) => format!(
@@ -149,7 +161,7 @@ pub fn report_html(report: &AuditReport) -> String {
     }
     if let Some(e) = &report.estimated_copy_rate {
         page.push_str(
-            "<table><tr><th>band</th><th>generations</th><th>labelled</th><th>copies</th></tr>",
+            "<h3>The copy rate band by band</h3><table><tr><th>band of highest similarity</th><th>generations</th><th>generations whose top pair has a final label</th><th>of those, labelled full or near copy</th></tr>",
         );
         for b in &e.bands {
             let _ = write!(
@@ -164,7 +176,11 @@ pub fn report_html(report: &AuditReport) -> String {
         }
         page.push_str("</table>");
     }
-    page.push_str("<h3>Every label</h3><table><tr><th>generation</th><th>training image</th><th>similarity</th><th>label</th><th>reviewer</th><th>when</th></tr>");
+    let _ = write!(
+        page,
+        "<h3>Every label ({} labels on {} pairs)</h3><table class=\"wide\"><colgroup><col style=\"width:26%\"><col style=\"width:26%\"><col style=\"width:10%\"><col style=\"width:12%\"><col style=\"width:10%\"><col style=\"width:16%\"></colgroup><tr><th>generation</th><th>training image</th><th>similarity</th><th>label</th><th>reviewer</th><th>when</th></tr>",
+        report.labels.labels, report.labels.labelled_pairs
+    );
     for p in &report.labels.pairs {
         let _ = write!(
             page,
@@ -172,12 +188,12 @@ pub fn report_html(report: &AuditReport) -> String {
             esc(&p.generation),
             esc(&p.training),
             p.similarity,
-            esc(&p.label),
+            chip(&p.label),
             esc(&p.reviewer),
             esc(&p.labelled_at)
         );
     }
-    page.push_str("</table><h2>Top pairs</h2><table><tr><th>generation</th><th>training image</th><th>similarity</th><th>label</th></tr>");
+    page.push_str("</table><h2>Top pairs</h2><table class=\"wide\"><colgroup><col style=\"width:36%\"><col style=\"width:36%\"><col style=\"width:10%\"><col style=\"width:18%\"></colgroup><tr><th>generation</th><th>training image</th><th>similarity</th><th>label</th></tr>");
     for p in &report.top_pairs {
         let thumb = |location: &crate::catalog::ImageLocation| {
             super::review_set::data_uri(location).map_or_else(
@@ -195,11 +211,50 @@ pub fn report_html(report: &AuditReport) -> String {
             thumb(&p.training_path),
             esc(&p.training),
             p.similarity,
-            esc(p.label.as_deref().unwrap_or("unlabelled"))
+            pair_chip(p)
         );
     }
-    page.push_str("</table><h2>Provenance</h2><table>");
+    page.push_str("</table><h2>Provenance</h2><table class=\"wide\"><colgroup><col style=\"width:22%\"><col></colgroup>");
     let v = &report.provenance;
+    if let Some(how) = &v.settings {
+        let decided = |reason: &Option<String>| reason.clone().unwrap_or_default();
+        let rows = [
+            ("scan settings", how.summary_line()),
+            (
+                "threshold",
+                format!("{:.2} ({})", report.threshold, report.threshold_source),
+            ),
+            (
+                "regions",
+                format!(
+                    "{} (asked {}); {}",
+                    how.regions_flag(),
+                    how.regions_asked,
+                    decided(&how.regions_reason)
+                ),
+            ),
+            (
+                "shortlist cascade",
+                format!(
+                    "{} (asked {}); {}",
+                    how.shortlist_size
+                        .map_or_else(|| "off".to_string(), |n| format!("on, top {n}")),
+                    how.shortlist_asked,
+                    decided(&how.shortlist_reason)
+                ),
+            ),
+            ("loading", how.loading.clone()),
+            (
+                "reproduce",
+                format!("replicant scan {}", how.reproduce_flags()),
+            ),
+        ];
+        for (name, value) in rows {
+            let _ = write!(page, "<tr><th>{name}</th><td>{}</td></tr>", esc(&value));
+        }
+    } else {
+        page.push_str("<tr><th>scan settings</th><td>not recorded (the scan is from before settings were saved; scan again to record them)</td></tr>");
+    }
     let rows: [(&str, String); 12] = [
         ("model", v.model_key.clone()),
         ("model file", v.model_file.clone().unwrap_or_default()),
@@ -224,65 +279,278 @@ pub fn report_html(report: &AuditReport) -> String {
     page
 }
 
-/// Two histograms of similarities (0 to 1 in 50 bins, each normalised to its own count) and
-/// the threshold line.
+/// A label as a coloured chip.
+fn chip(label: &str) -> String {
+    let class = match label {
+        "full_copy" | "near_copy" | "distinct" => label,
+        _ => "unlabelled",
+    };
+    format!(
+        "<span class=\"chip {class}\">{}</span>",
+        esc(&label.replace('_', " "))
+    )
+}
+
+/// A top pair's label: its final label, "disputed" with each reviewer's while they disagree,
+/// or "unlabelled".
+fn pair_chip(p: &super::report::TopPair) -> String {
+    match (&p.label, p.reviewers.len()) {
+        (Some(label), _) => chip(label),
+        (None, 0) => "<span class=\"chip unlabelled\">unlabelled</span>".into(),
+        (None, _) => format!(
+            "<span class=\"chip disputed\">disputed</span> {}",
+            p.reviewers
+                .iter()
+                .map(|(who, l)| format!("{}: {}", esc(who), chip(l)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    }
+}
+
+/// Which similarity bands the estimated copy rate rests on: the labelled ones, merged into
+/// ranges, and how many generations lie in bands nobody labelled.
+fn bands_covered(e: &crate::stats::CopyRateEstimate) -> String {
+    let mut ranges: Vec<(f32, f32, usize)> = Vec::new();
+    for b in e.bands.iter().filter(|b| b.labelled > 0) {
+        let to = b.from + crate::stats::BAND;
+        match ranges.last_mut() {
+            Some(last) if (last.1 - b.from).abs() < 1e-4 => {
+                last.1 = to;
+                last.2 += b.generations;
+            }
+            _ => ranges.push((b.from, to, b.generations)),
+        }
+    }
+    if ranges.is_empty() {
+        return format!(
+            "No band has a labelled pair yet: all {} generations are in bands without labels, which add nothing.",
+            e.unlabelled_generations
+        );
+    }
+    let covered: usize = ranges.iter().map(|r| r.2).sum();
+    format!(
+        "It covers the similarity bands {} ({covered} generations); the {} generations in bands without a labelled pair add nothing to it.",
+        ranges
+            .iter()
+            .map(|(from, to, _)| format!("{from:.2}-{to:.2}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        e.unlabelled_generations
+    )
+}
+
+/// A tick's value with as many decimals as it needs (0.1, 0.25).
+fn tick_text(t: f32) -> String {
+    if ((t * 10.0).round() - t * 10.0).abs() < 1e-4 {
+        format!("{t:.1}")
+    } else {
+        format!("{t:.2}")
+    }
+}
+
+/// Where a plot sits on its canvas: left and top edges, width and height, in pixels.
+#[derive(Clone, Copy)]
+struct Frame {
+    left: f32,
+    top: f32,
+    width: f32,
+    height: f32,
+}
+
+/// What the axes of a plot say.
+struct Axes<'a> {
+    /// Ticks along x, in data units (0 to 1).
+    x_ticks: &'a [f32],
+    /// Ticks along y, in data units (0 to `y_max`).
+    y_ticks: &'a [f32],
+    y_max: f32,
+    y_format: &'a dyn Fn(f32) -> String,
+    x_label: &'a str,
+    y_label: &'a str,
+}
+
+/// Draws `axes` around `frame`: both axis lines, ticks with their values, light grid lines
+/// across, and each axis's label (the y label turned).
+fn axes_svg(svg: &mut String, frame: Frame, axes: &Axes<'_>) {
+    let Frame {
+        left,
+        top,
+        width,
+        height,
+    } = frame;
+    let bottom = top + height;
+    let _ = write!(
+        svg,
+        "<line x1=\"{left}\" y1=\"{bottom}\" x2=\"{}\" y2=\"{bottom}\" stroke=\"#333\"/><line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{bottom}\" stroke=\"#333\"/>",
+        left + width
+    );
+    for &t in axes.x_ticks {
+        let x = left + t * width;
+        let _ = write!(
+            svg,
+            "<line x1=\"{x:.1}\" y1=\"{bottom}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#333\"/><text x=\"{x:.1}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+            bottom + 4.0,
+            bottom + 16.0,
+            tick_text(t)
+        );
+    }
+    for &t in axes.y_ticks {
+        let y = bottom - t / axes.y_max.max(f32::EPSILON) * height;
+        let _ = write!(
+            svg,
+            "<line x1=\"{left}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#e4e4e4\"/><line x1=\"{}\" y1=\"{y:.1}\" x2=\"{left}\" y2=\"{y:.1}\" stroke=\"#333\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
+            left + width,
+            left - 4.0,
+            left - 6.0,
+            y + 4.0,
+            (axes.y_format)(t)
+        );
+    }
+    let middle = top + height / 2.0;
+    let _ = write!(
+        svg,
+        "<text x=\"{:.1}\" y=\"{}\" font-size=\"12\" text-anchor=\"middle\">{}</text><text x=\"12\" y=\"{middle:.1}\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 12 {middle:.1})\">{}</text>",
+        left + width / 2.0,
+        bottom + 32.0,
+        esc(axes.x_label),
+        esc(axes.y_label)
+    );
+}
+
+/// Two histograms of similarities (0 to 1 in 50 bins of 0.02, each a share of its own
+/// images), with axes, ticks, a legend and the threshold line.
 fn histogram_svg(train: &[f32], generations: &[f32], threshold: f32) -> String {
-    const W: f32 = 600.0;
-    const H: f32 = 200.0;
     const BINS: usize = 50;
+    let frame = Frame {
+        left: 56.0,
+        top: 34.0,
+        width: 600.0,
+        height: 200.0,
+    };
     let (a, b) = (
         crate::stats::bin_shares(train, BINS),
         crate::stats::bin_shares(generations, BINS),
     );
-    let top = a.iter().chain(&b).fold(0.01f64, |m, v| m.max(*v)) as f32;
-    let mut svg = format!(
-        "<svg width=\"{W}\" height=\"{}\" viewBox=\"0 0 {W} {}\" xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"{W}\" height=\"{H}\" fill=\"#fafafa\" stroke=\"#ccc\"/>",
-        H + 20.0,
-        H + 20.0
+    let peak = a.iter().chain(&b).fold(0.01f64, |m, v| m.max(*v)) as f32;
+    // The y axis ends at a round share above the highest bar, in at most five steps.
+    let step = [0.01f32, 0.02, 0.05, 0.1, 0.2, 0.25]
+        .into_iter()
+        .find(|s| peak / s <= 5.0)
+        .unwrap_or(0.25);
+    let y_max = (peak / step).ceil() * step;
+    let (width, height) = (
+        frame.left + frame.width + 16.0,
+        frame.top + frame.height + 44.0,
     );
-    let bar = W / BINS as f32;
+    let mut svg = format!(
+        "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fafafa\"/>",
+        frame.left, frame.top, frame.width, frame.height
+    );
+    let y_ticks: Vec<f32> = (0..=((y_max / step).round() as usize))
+        .map(|i| i as f32 * step)
+        .collect();
+    let x_ticks: Vec<f32> = (0..=10).map(|i| i as f32 / 10.0).collect();
+    axes_svg(
+        &mut svg,
+        frame,
+        &Axes {
+            x_ticks: &x_ticks,
+            y_ticks: &y_ticks,
+            y_max,
+            y_format: &|t| format!("{:.0}%", t * 100.0),
+            x_label: "highest SSCD similarity (cosine)",
+            y_label: "share of images",
+        },
+    );
+    let bar = frame.width / BINS as f32;
+    let bottom = frame.top + frame.height;
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        let left = i as f32 * bar;
+        let left = frame.left + i as f32 * bar;
         for (share, colour, offset) in [(x, "#1f77b4", 0.0), (y, "#d62728", bar / 2.0)] {
-            let h = *share as f32 / top * (H - 10.0);
+            let h = *share as f32 / y_max * frame.height;
             let _ = write!(
                 svg,
-                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\" opacity=\"0.8\"/>",
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\" opacity=\"0.85\"/>",
                 left + offset,
-                H - h,
+                bottom - h,
                 bar / 2.0,
                 h
             );
         }
     }
-    let tx = threshold.clamp(0.0, 1.0) * W;
+    let tx = frame.left + threshold.clamp(0.0, 1.0) * frame.width;
     let _ = write!(
         svg,
-        "<line x1=\"{tx:.1}\" y1=\"0\" x2=\"{tx:.1}\" y2=\"{H}\" stroke=\"#000\" stroke-dasharray=\"4 3\"/><text x=\"4\" y=\"{}\" font-size=\"12\">0</text><text x=\"{}\" y=\"{}\" font-size=\"12\">1</text><text x=\"{:.1}\" y=\"12\" font-size=\"12\">threshold {threshold:.2}</text><text x=\"8\" y=\"14\" font-size=\"12\" fill=\"#1f77b4\">training vs training</text><text x=\"8\" y=\"30\" font-size=\"12\" fill=\"#d62728\">generation vs training</text></svg>",
-        H + 15.0,
-        W - 10.0,
-        H + 15.0,
-        (tx + 4.0).min(W - 90.0)
+        "<line x1=\"{tx:.1}\" y1=\"{}\" x2=\"{tx:.1}\" y2=\"{bottom}\" stroke=\"#000\" stroke-dasharray=\"4 3\"/><text x=\"{:.1}\" y=\"{}\" font-size=\"11\">threshold {threshold:.2}</text><rect x=\"{}\" y=\"6\" width=\"10\" height=\"10\" fill=\"#1f77b4\"/><text x=\"{}\" y=\"15\" font-size=\"12\">training vs training ({} images)</text><rect x=\"{}\" y=\"6\" width=\"10\" height=\"10\" fill=\"#d62728\"/><text x=\"{}\" y=\"15\" font-size=\"12\">generation vs training ({} generations)</text></svg>",
+        frame.top,
+        (tx + 4.0).min(frame.left + frame.width - 80.0),
+        frame.top + 12.0,
+        frame.left,
+        frame.left + 14.0,
+        train.len(),
+        frame.left + 290.0,
+        frame.left + 304.0,
+        generations.len()
     );
     svg
 }
 
-/// The precision-recall curve, recall across, precision up.
+/// The precision-recall curve of the labelled pairs (recall across, precision up, both 0 to
+/// 1), with the calibrated threshold's point when there is one.
 fn pr_svg(report: &AuditReport) -> String {
-    const S: f64 = 240.0;
+    let frame = Frame {
+        left: 56.0,
+        top: 12.0,
+        width: 240.0,
+        height: 240.0,
+    };
+    let at = |recall: f64, precision: f64| {
+        (
+            frame.left + recall as f32 * frame.width,
+            frame.top + frame.height - precision as f32 * frame.height,
+        )
+    };
     let mut points = String::new();
-    // Drawn inside a margin, so a curve along an edge (precision 1, recall 1) stays visible.
-    const M: f64 = 10.0;
     for p in report.pr_curve.iter().rev() {
-        let (x, y) = (
-            M + p.recall * (S - 2.0 * M),
-            S - M - p.precision * (S - 2.0 * M),
-        );
+        let (x, y) = at(p.recall, p.precision);
         let _ = write!(points, "{x:.1},{y:.1} ");
     }
-    format!(
-        "<svg width=\"{S}\" height=\"{}\" xmlns=\"http://www.w3.org/2000/svg\"><rect width=\"{S}\" height=\"{S}\" fill=\"#fafafa\" stroke=\"#ccc\"/><polyline points=\"{points}\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\"/><text x=\"4\" y=\"{}\" font-size=\"12\">recall →</text><text x=\"14\" y=\"26\" font-size=\"12\">precision ↑</text></svg>",
-        S + 18.0,
-        S + 14.0
-    )
+    let (width, height) = (
+        frame.left + frame.width + 20.0,
+        frame.top + frame.height + 44.0,
+    );
+    let mut svg = format!(
+        "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fafafa\"/>",
+        frame.left, frame.top, frame.width, frame.height
+    );
+    let ticks = [0.0, 0.25, 0.5, 0.75, 1.0];
+    axes_svg(
+        &mut svg,
+        frame,
+        &Axes {
+            x_ticks: &ticks,
+            y_ticks: &ticks,
+            y_max: 1.0,
+            y_format: &|t| tick_text(t),
+            x_label: "recall (share of labelled copies found)",
+            y_label: "precision",
+        },
+    );
+    let _ = write!(
+        svg,
+        "<polyline points=\"{points}\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"2\"/>"
+    );
+    let c = &report.calibration;
+    if let (Some(t), Some(p), Some(r)) = (c.threshold, c.precision, c.recall) {
+        let (x, y) = at(r, p);
+        let _ = write!(
+            svg,
+            "<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"#000\"/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\">calibrated threshold {t:.3}</text>",
+            x - 6.0,
+            y + 16.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
 }

@@ -37,10 +37,22 @@ impl ReviewFormat {
 
     /// The format a file name implies (CSV when it implies none).
     pub fn for_path(path: &Path) -> Self {
-        path.extension()
-            .and_then(|e| e.to_str())
-            .and_then(Self::parse)
-            .unwrap_or(Self::Csv)
+        Self::for_extension(path).unwrap_or(Self::Csv)
+    }
+
+    /// The format a file name implies: CSV without an extension, an error naming an
+    /// extension this program does not write.
+    pub fn for_extension(path: &Path) -> Result<Self, String> {
+        let Some(ext) = path.extension() else {
+            return Ok(Self::Csv);
+        };
+        let ext = ext.to_string_lossy();
+        Self::parse(&ext).ok_or_else(|| {
+            format!(
+                "{}: exports are written as CSV (.csv), JSON Lines (.jsonl) or HTML (.html), not .{ext}; give one of those extensions or --format",
+                path.display()
+            )
+        })
     }
 }
 
@@ -113,35 +125,79 @@ pub struct ReviewRow {
     pub final_label: String,
     /// Each reviewer's own label.
     pub reviewers: std::collections::BTreeMap<String, String>,
+    /// Each reviewer's own note (`note` joins them as `name: note`).
+    #[serde(default)]
+    pub notes: std::collections::BTreeMap<String, String>,
+    /// Who adjudicated the pair, when its final label is an adjudication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adjudicated_by: Option<String>,
 }
 
 /// The pairs' current names (generation, training) by key: a pair absent from it is shown
 /// under the names it was labelled under.
 pub type CurrentNames = HashMap<PairKey, (String, String)>;
 
-/// The rows of the labelled pairs of `records` (cleared labels are left out), each under its
-/// current names, with `reviews`' labels by reviewer and final label (a pair `reviews` does
-/// not know keeps its record's label as final).
+/// Whether `record`'s pair belongs in an export: any reviewer or an adjudication still labels
+/// it (one reviewer clearing their own label leaves the others'), or, when `reviews` knows
+/// nothing of it (a store from before the history), its record has a label.
+pub fn is_exported(record: &LabelRecord, reviews: &crate::review::reviewers::Reviews) -> bool {
+    reviews.is_labelled(&record.key)
+        || (!reviews.by_pair.contains_key(&record.key) && record.label.is_some())
+}
+
+/// The rows of the pairs of `records` that [`is_exported`] keeps (and, with
+/// `with_unlabelled`, the pairs nobody labels too, with an empty label), each under its
+/// current names, with `reviews`' labels by reviewer, notes by reviewer and final label (a
+/// pair `reviews` does not know keeps its record's label as final).
 pub fn review_rows(
     records: &[LabelRecord],
     names: &CurrentNames,
     reviews: &crate::review::reviewers::Reviews,
+    with_unlabelled: bool,
 ) -> Vec<ReviewRow> {
     records
         .iter()
-        .filter_map(|r| {
+        .filter(|r| with_unlabelled || is_exported(r, reviews))
+        .map(|r| {
             let (generation, training) = names
                 .get(&r.key)
                 .cloned()
                 .unwrap_or_else(|| (r.generation.clone(), r.training.clone()));
-            let latest = r.label?;
-            let by_reviewer = reviews.by_pair.get(&r.key);
-            let final_label = match by_reviewer {
-                Some(_) => reviews.finals.get(&r.key).map(|l| l.as_str().to_string()),
-                None => Some(latest.as_str().to_string()),
+            let by_reviewer = reviews.by_pair.get(&r.key).filter(|by| !by.is_empty());
+            let final_label = if reviews.is_labelled(&r.key) {
+                reviews.finals.get(&r.key).map(|l| l.as_str().to_string())
+            } else if by_reviewer.is_none() && !reviews.by_pair.contains_key(&r.key) {
+                r.label.map(|l| l.as_str().to_string())
+            } else {
+                None
             }
             .unwrap_or_default();
-            Some(ReviewRow {
+            let notes = reviews.notes.get(&r.key).cloned().unwrap_or_else(|| {
+                if r.note.is_empty() {
+                    Default::default()
+                } else {
+                    [(r.reviewer.clone(), r.note.clone())].into()
+                }
+            });
+            // Who labels it now: its reviewers' names (the latest record's author may be
+            // someone who cleared theirs).
+            let reviewer = match by_reviewer {
+                Some(by) => by.keys().cloned().collect::<Vec<_>>().join(", "),
+                None if r.label.is_some() => r.reviewer.clone(),
+                None => String::new(),
+            };
+            let note = match notes.len() {
+                0 => String::new(),
+                1 if notes.contains_key(&reviewer) => {
+                    notes.values().next().cloned().unwrap_or_default()
+                }
+                _ => notes
+                    .iter()
+                    .map(|(who, note)| format!("{who}: {note}"))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+            };
+            ReviewRow {
                 generation,
                 training,
                 rank: r.context.rank,
@@ -157,14 +213,16 @@ pub fn review_rows(
                             .collect()
                     })
                     .unwrap_or_default(),
-                reviewer: r.reviewer.clone(),
-                note: r.note.clone(),
+                reviewer,
+                note,
+                notes,
+                adjudicated_by: reviews.adjudicated.get(&r.key).cloned(),
                 labelled_at: r.labelled_at.clone(),
                 model: r.context.model_key.clone(),
                 prompt: r.context.prompt.clone(),
                 generation_hash: r.key.generation_hash.clone(),
                 training_hash: r.key.training_hash.clone(),
-            })
+            }
         })
         .collect()
 }
@@ -186,6 +244,9 @@ pub struct ExportRequest<'a> {
     pub progress: &'a mut dyn FnMut(usize, usize) -> bool,
     /// Every reviewer's label and the final ones (empty: each record's label is final).
     pub reviews: &'a crate::review::reviewers::Reviews,
+    /// Write the pairs nobody labels too (records without a label, e.g. a scan's pairs
+    /// sent out to be labelled elsewhere), with an empty label.
+    pub with_unlabelled: bool,
 }
 
 /// Writes the review set of `records` to `out` as `request` says. Nothing is written when it
@@ -203,12 +264,17 @@ pub fn export_review_set(
         readable,
         progress,
         reviews,
+        with_unlabelled,
     } = request;
     if out.exists() && !force {
         return Err(ExportError::Exists(out.to_path_buf()));
     }
-    let labelled: Vec<&LabelRecord> = records.iter().filter(|r| r.label.is_some()).collect();
-    let rows = review_rows(records, names, reviews);
+    // The same selection as the rows', in the same order: images are found by position.
+    let labelled: Vec<&LabelRecord> = records
+        .iter()
+        .filter(|r| with_unlabelled || is_exported(r, reviews))
+        .collect();
+    let rows = review_rows(records, names, reviews, with_unlabelled);
     let mut report = ExportReport {
         pairs: rows.len(),
         ..ExportReport::default()
@@ -358,14 +424,27 @@ fn write_csv(rows: &[ReviewRow], reviewers: &[String], out: &mut Vec<u8>) -> std
         "training_hash",
         "duplicates",
         "final_label",
+        "adjudicated_by",
     ]
     .map(String::from)
     .to_vec();
-    // A column per reviewer, named after them (neutralised like any text cell).
+    // Two columns per reviewer, named after them (neutralised like any text cell): their
+    // label and their note, so a review travels whole (`replicant label import`).
     header.extend(
         reviewers
             .iter()
             .map(|r| csv_text_cell(&format!("label:{r}")).into_owned()),
+    );
+    let note_writers: Vec<&String> = rows
+        .iter()
+        .flat_map(|r| r.notes.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    header.extend(
+        note_writers
+            .iter()
+            .map(|r| csv_text_cell(&format!("note:{r}")).into_owned()),
     );
     writer.write_record(&header)?;
     for row in rows {
@@ -384,11 +463,17 @@ fn write_csv(rows: &[ReviewRow], reviewers: &[String], out: &mut Vec<u8>) -> std
             row.training_hash.clone(),
             row.duplicates.map_or_else(String::new, |d| d.to_string()),
             row.final_label.clone(),
+            csv_text_cell(row.adjudicated_by.as_deref().unwrap_or("")).into_owned(),
         ];
         cells.extend(
             reviewers
                 .iter()
                 .map(|r| row.reviewers.get(r).cloned().unwrap_or_default()),
+        );
+        cells.extend(
+            note_writers
+                .iter()
+                .map(|r| csv_text_cell(row.notes.get(*r).map_or("", String::as_str)).into_owned()),
         );
         writer.write_record(&cells)?;
     }
@@ -583,6 +668,8 @@ mod tests {
             final_label: "distinct".into(),
             duplicates: Some(2),
             reviewers: [("=evil".to_string(), "distinct".to_string())].into(),
+            notes: Default::default(),
+            adjudicated_by: None,
         };
         let mut body = Vec::new();
         write_csv(&[row], &["=evil".to_string()], &mut body).expect("csv");

@@ -16,15 +16,21 @@ pub enum ScanOutputFormat {
 }
 
 impl ScanOutputFormat {
-    /// CSV for a `.csv` path, JSON Lines otherwise.
-    pub fn for_path(path: &Path) -> Self {
-        if path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-        {
-            Self::Csv
-        } else {
-            Self::JsonLines
+    /// CSV for a `.csv` path; JSON Lines for `.jsonl`, `.ndjson`, `.json` or no extension;
+    /// an error naming the extension for any other (a `results.parquet` that held JSON Lines
+    /// would mislead whoever opens it).
+    pub fn for_path(path: &Path) -> Result<Self, String> {
+        let Some(ext) = path.extension() else {
+            return Ok(Self::JsonLines);
+        };
+        let ext = ext.to_string_lossy().to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" => Ok(Self::Csv),
+            "jsonl" | "ndjson" | "json" => Ok(Self::JsonLines),
+            _ => Err(format!(
+                "{}: this program writes scan results as JSON Lines (.jsonl) or CSV (.csv), not .{ext}; give --out with one of those extensions",
+                path.display()
+            )),
         }
     }
 }

@@ -22,8 +22,9 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const INDEX_FILE: &str = "index.usearch";
 /// The rows' file name.
 pub const ROWS_FILE: &str = "rows.sqlite";
-/// The manifest format this program writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The manifest format this program writes and reads (2 added the manifest's own checksum,
+/// the model's probe embedding, and the parts' account of skipped files and shards).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A file and how to recognise it: its size, its blake3 hash, and a hash of samples of it
 /// (64 blocks of 64 KiB spread over the file) that checks a large file in milliseconds.
@@ -143,6 +144,39 @@ pub struct Manifest {
     pub replicant_version: String,
     /// When, as RFC 3339 UTC.
     pub created_at: String,
+    /// The model's embedding of the probe image ([`crate::embed::probe`]), from the
+    /// workers: a scan checks its own model against it before trusting `model_key`.
+    #[serde(default)]
+    pub model_probe: Vec<f32>,
+    /// Training images the workers could not use, with reasons.
+    #[serde(default)]
+    pub skipped: Vec<crate::matches::SkippedFile>,
+    /// Shards that ended early or could not be read at all (empty, compressed).
+    #[serde(default)]
+    pub truncated_shards: Vec<crate::matches::TruncatedShard>,
+    /// What the workers noted (repeated member names, names that are not text).
+    #[serde(default)]
+    pub notes: Vec<crate::matches::SkippedFile>,
+    /// blake3 (hex) of this manifest as JSON with this field empty: an edit to any field
+    /// (the model key, say) is found, not trusted.
+    #[serde(default)]
+    pub manifest_blake3: String,
+}
+
+impl Manifest {
+    /// The checksum [`Manifest::manifest_blake3`] holds for this content.
+    pub fn content_hash(&self) -> String {
+        let mut bare = self.clone();
+        bare.manifest_blake3 = String::new();
+        let bytes = serde_json::to_vec(&bare).unwrap_or_default();
+        blake3::hash(&bytes).to_hex().to_string()
+    }
+
+    /// This manifest with its checksum set.
+    pub fn sealed(mut self) -> Self {
+        self.manifest_blake3 = self.content_hash();
+        self
+    }
 }
 
 /// One training image of the index.
@@ -335,6 +369,14 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, IndexError> {
             format!(
                 "it has format {}, this program reads format {FORMAT_VERSION}; build it again with this version",
                 manifest.format
+            ),
+        ));
+    }
+    if manifest.manifest_blake3 != manifest.content_hash() {
+        return Err(prebuilt_err(
+            dir,
+            format!(
+                "{MANIFEST_FILE} does not match its own checksum: it was edited or damaged after the build, so what it says (the model, the sources) cannot be trusted; build the index again with `replicant index build`"
             ),
         ));
     }

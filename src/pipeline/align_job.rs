@@ -74,12 +74,11 @@ pub fn spawn_alignment(
                 }
                 None => estimate_unless(&generation, &train, &cancelled),
             };
-            if let Some(alignment) = alignment {
-                if tx.send(alignment).is_ok() {
-                    if let Some(waker) = waker {
-                        waker();
-                    }
-                }
+            if let Some(alignment) = alignment
+                && tx.send(alignment).is_ok()
+                && let Some(waker) = waker
+            {
+                waker();
             }
         })
         .ok();

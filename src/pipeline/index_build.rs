@@ -64,6 +64,12 @@ pub struct IndexBuildSummary {
     pub seconds: f64,
     /// Vectors added per second.
     pub adds_per_sec: f64,
+    /// Training images the workers could not use (as the index's manifest keeps them).
+    pub skipped: Vec<crate::matches::SkippedFile>,
+    /// Shards that ended early or could not be read.
+    pub truncated_shards: Vec<crate::matches::TruncatedShard>,
+    /// What the workers noted.
+    pub notes: Vec<crate::matches::SkippedFile>,
 }
 
 /// Why a build failed; each names the file and what to do.
@@ -111,9 +117,21 @@ fn gather(embeddings: &[PathBuf]) -> Result<Vec<FoundPart>, IndexBuildError> {
         ));
     };
     let (model_key, first_json) = (first.manifest.model_key.clone(), first.json.clone());
+    let probe = first.manifest.model_probe.clone();
     let mut dims = 0;
     let mut units = HashSet::new();
     for part in &all {
+        // Every byte merged is checked against what its worker recorded: a damaged row
+        // would otherwise become a wrong vector that no later check can find.
+        part.verify_files()?;
+        let (same, cosine) = crate::embed::probe::same_model(&part.manifest.model_probe, &probe);
+        if !same {
+            return Err(IndexBuildError::Mismatch(format!(
+                "{} and {} name the same model ({model_key}) but their workers' embeddings of the probe image differ (cosine {cosine:.3}): they were made by different model files; embed every part with one model",
+                part.json.display(),
+                first_json.display()
+            )));
+        }
         if part.manifest.model_key != model_key {
             return Err(IndexBuildError::Mismatch(format!(
                 "{} was embedded with {}, {} with {}; an index holds one model's embeddings",
@@ -280,7 +298,20 @@ pub fn build_index(
         threads,
         seconds: started.elapsed().as_secs_f64(),
     };
+    let account = |each: fn(&parts::PartManifest) -> &Vec<crate::matches::SkippedFile>| {
+        all.iter()
+            .flat_map(|p| each(&p.manifest).iter().cloned())
+            .collect::<Vec<_>>()
+    };
     let manifest = Manifest {
+        model_probe: all[0].manifest.model_probe.clone(),
+        skipped: account(|m| &m.skipped),
+        notes: account(|m| &m.notes),
+        truncated_shards: all
+            .iter()
+            .flat_map(|p| p.manifest.truncated_shards.iter().cloned())
+            .collect(),
+        manifest_blake3: String::new(),
         format: FORMAT_VERSION,
         model_key: model_key.clone(),
         dims,
@@ -299,7 +330,8 @@ pub fn build_index(
         rows_file: FileCheck::of(&rows_path).map_err(io_err(&rows_path))?,
         replicant_version: env!("CARGO_PKG_VERSION").into(),
         created_at: crate::fsutil::utc_now(),
-    };
+    }
+    .sealed();
     let manifest_path = staging.path().join(MANIFEST_FILE);
     let body = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| IndexBuildError::Mismatch(e.to_string()))?;
@@ -322,6 +354,9 @@ pub fn build_index(
         } else {
             0.0
         },
+        skipped: manifest.skipped.clone(),
+        truncated_shards: manifest.truncated_shards.clone(),
+        notes: manifest.notes.clone(),
     })
 }
 
@@ -379,6 +414,8 @@ mod tests {
             rows: 0,
             skipped: Vec::new(),
             truncated_shards: Vec::new(),
+            notes: Vec::new(),
+            model_probe: vec![1.0, 0.0],
             npy: FileCheck::default(),
             jsonl: FileCheck::default(),
             replicant_version: "test".into(),

@@ -8,6 +8,9 @@ use crate::matches::{GenerationMatches, SkippedFile};
 /// The results a scan leaves in the project.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LastScan {
+    /// How the scan was run (absent in results saved before settings were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<crate::matches::ScanSettings>,
     /// The model key of the similarities in the results.
     pub model_key: String,
     /// What the shortlist cascade did, when it ran.

@@ -19,6 +19,7 @@ mod events;
 pub mod export_job;
 mod images;
 pub mod index_build;
+pub mod label_import;
 mod last_scan;
 mod matching;
 mod model;
@@ -99,6 +100,8 @@ pub struct ScanOptions {
     pub fine_plan: Option<regions::RegionPlan>,
     /// Whether the shortlist cascade runs, and its size (see [`cascade`]).
     pub shortlist: cascade::Shortlist,
+    /// The preset these options follow (`somepalli-2022`), recorded in the settings.
+    pub preset: Option<String>,
 }
 
 impl ScanOptions {
@@ -122,9 +125,34 @@ impl ScanOptions {
             region_plan: regions::RegionPlan::default(),
             fine_plan: Some(regions::RegionPlan::fine()),
             shortlist: cascade::Shortlist::default(),
+            preset: None,
         }
     }
+
+    /// These options set to the replication paper's protocol (Somepalli et al. 2022) as
+    /// closely as this model allows: SSCD's global descriptor alone (no region windows, no
+    /// layout re-rank, no cascade), top-1 threshold 0.5, and images loaded as PIL's
+    /// `convert('RGB')` loads them (transparency dropped, not composited). What still differs
+    /// is the model file: the int8 `disc_mixup` export against the paper's float one.
+    pub fn with_somepalli_2022(mut self) -> Self {
+        self.preset = Some(SOMEPALLI_2022.to_string());
+        self.regions = regions::RegionMode::Off;
+        self.layout_rerank = false;
+        self.centring = false;
+        self.shortlist.mode = cascade::ShortlistMode::Off;
+        self.threshold = DEFAULT_THRESHOLD;
+        self.model.choice = crate::embed::ModelChoice::Sscd;
+        self.model.overrides.alpha = crate::decode::Alpha::DropAlpha;
+        self
+    }
 }
+
+/// The name of the replication paper's protocol as a preset.
+pub const SOMEPALLI_2022: &str = "somepalli-2022";
+
+/// The top-1 similarity at or above which a generation counts as a likely copy, by default
+/// (the paper's 0.5).
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
 
 /// What the scan is doing now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +243,8 @@ pub struct ScanSummary {
     /// The project folder.
     #[serde(with = "crate::fsutil::serde_path")]
     pub project_dir: PathBuf,
+    /// How the scan was run, as asked and as decided.
+    pub settings: crate::matches::ScanSettings,
 }
 
 impl ScanSummary {

@@ -143,16 +143,16 @@ fn prepare_runtime(
     if request.device != Device::Cpu {
         // NVIDIA's libraries from `replicant setup --gpu` are loaded before the CUDA provider
         // looks for them.
-        if let Some(site) = crate::embed::gpu::site_of(&library.path) {
-            if !crate::embed::gpu::library_dirs(site).is_empty() {
-                let report = crate::embed::gpu::preload(site, request.device == Device::TensorRt);
-                tracing::info!(
-                    loaded = report.loaded.len(),
-                    missing = ?report.missing,
-                    failed = ?report.failed,
-                    "CUDA libraries from the GPU runtime's wheels"
-                );
-            }
+        if let Some(site) = crate::embed::gpu::site_of(&library.path)
+            && !crate::embed::gpu::library_dirs(site).is_empty()
+        {
+            let report = crate::embed::gpu::preload(site, request.device == Device::TensorRt);
+            tracing::info!(
+                loaded = report.loaded.len(),
+                missing = ?report.missing,
+                failed = ?report.failed,
+                "CUDA libraries from the GPU runtime's wheels"
+            );
         }
     }
     let env = OrtEnvironment::get_or_init(&library.path)?;

@@ -126,10 +126,10 @@ pub fn spawn_open(source: ProjectSource, waker: Option<Waker>) -> OpenJob {
     let thread = std::thread::Builder::new()
         .name("replicant-open".into())
         .spawn(move || {
-            if tx.send(load_project(source)).is_ok() {
-                if let Some(waker) = waker {
-                    waker();
-                }
+            if tx.send(load_project(source)).is_ok()
+                && let Some(waker) = waker
+            {
+                waker();
             }
         });
     let thread = match thread {

@@ -21,8 +21,9 @@ use super::sources::UnitId;
 use crate::index::prebuilt::FileCheck;
 use crate::matches::{SkippedFile, TruncatedShard};
 
-/// The part format this program writes and reads.
-pub const PART_FORMAT: u32 = 1;
+/// The part format this program writes and reads (2 added the model's probe embedding and
+/// the notes).
+pub const PART_FORMAT: u32 = 2;
 
 /// One row of a part: a training image and what the ranking needs of it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -101,8 +102,16 @@ pub struct PartManifest {
     pub rows: u64,
     /// Images of these units that could not be used, with reasons.
     pub skipped: Vec<SkippedFile>,
-    /// Shards of these units that ended early.
+    /// Shards of these units that ended early or could not be read.
     pub truncated_shards: Vec<TruncatedShard>,
+    /// What was noted while reading these units (a repeated member name, a file name that
+    /// is not text), as the scan's summary lists it.
+    #[serde(default)]
+    pub notes: Vec<SkippedFile>,
+    /// The model's embedding of the probe image ([`crate::embed::probe`]): checks that the
+    /// vectors came from the model `model_key` names.
+    #[serde(default)]
+    pub model_probe: Vec<f32>,
     /// The `.npy` file.
     pub npy: FileCheck,
     /// The `.jsonl` file.
@@ -163,11 +172,7 @@ fn write_via_temp(
     let name = path
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io_err(path))?;
+    let tmp = crate::fsutil::output_temp_file(dir, &format!(".{name}.")).map_err(io_err(path))?;
     {
         let mut writer = BufWriter::with_capacity(1 << 20, tmp.as_file());
         fill(&mut writer).map_err(io_err(path))?;
@@ -251,6 +256,45 @@ impl FoundPart {
     pub fn jsonl(&self) -> PathBuf {
         self.json.with_extension("jsonl")
     }
+
+    /// The worker command that makes this part again.
+    pub fn remedy(&self) -> String {
+        format!(
+            "run its worker again (`replicant embed --shard {}/{}` with the same --training sources and --out); it re-embeds from its cache",
+            self.manifest.worker, self.manifest.workers
+        )
+    }
+
+    /// Reads the part's `.npy` and `.jsonl` whole and checks them against the sizes and
+    /// blake3 hashes its manifest recorded: a row overwritten with another's bytes (same
+    /// size) is found here, where a size check passes.
+    pub fn verify_files(&self) -> Result<(), PartError> {
+        for (path, recorded) in [
+            (self.npy(), &self.manifest.npy),
+            (self.jsonl(), &self.manifest.jsonl),
+        ] {
+            let found = FileCheck::of(&path).map_err(io_err(&path))?;
+            if found.bytes != recorded.bytes || found.blake3 != recorded.blake3 {
+                return Err(PartError::Invalid {
+                    path: path.clone(),
+                    detail: format!(
+                        "does not match its manifest {} (recorded {} bytes, blake3 {}; found {} bytes, blake3 {}): it was damaged or changed after the worker wrote it; {}",
+                        self.json.display(),
+                        recorded.bytes,
+                        short_hash(&recorded.blake3),
+                        found.bytes,
+                        short_hash(&found.blake3),
+                        self.remedy()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn short_hash(hex: &str) -> &str {
+    &hex[..16.min(hex.len())]
 }
 
 /// Reads a part's manifest.
@@ -437,7 +481,18 @@ pub fn read_vectors(
     let mut chunk = Vec::with_capacity(chunk_len);
     let mut first_row = 0u64;
     for value in reader {
-        chunk.push(value.map_err(io_err(&path))?.to_f32());
+        let value = value.map_err(io_err(&path))?.to_f32();
+        if !value.is_finite() {
+            let at = first_row + (chunk.len() as u64) / dims.max(1);
+            return Err(PartError::Invalid {
+                path,
+                detail: format!(
+                    "row {at} holds {value}, which no model writes: the part is damaged; {}",
+                    part.remedy()
+                ),
+            });
+        }
+        chunk.push(value);
         if chunk.len() == chunk_len {
             each(first_row, &chunk)?;
             first_row += chunk_rows as u64;
@@ -466,6 +521,8 @@ mod tests {
             rows: 0,
             skipped: Vec::new(),
             truncated_shards: Vec::new(),
+            notes: Vec::new(),
+            model_probe: vec![1.0, 0.0],
             npy: FileCheck::default(),
             jsonl: FileCheck::default(),
             replicant_version: "test".into(),
@@ -487,6 +544,48 @@ mod tests {
             caption: None,
             layout: PartRow::encode_layout(&[1, 2, 3]),
         }
+    }
+
+    /// A part whose vectors hold a NaN (a worker's bug or damage that its hashes were
+    /// recomputed over) is refused by row, with the worker to run again.
+    #[test]
+    fn a_nan_in_a_part_is_refused_with_its_row_and_worker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rows: Vec<PartRow> = (0..3).map(row).collect();
+        let vectors = [0.5, 0.5, 0.1, f32::NAN, 0.3, 0.2];
+        let json = write_part(dir.path(), manifest(1, 2, 2), &rows, &vectors).expect("write");
+        let part = FoundPart {
+            manifest: read_manifest(&json).expect("manifest"),
+            json,
+        };
+        part.verify_files().expect("the files are as written");
+        let err = read_vectors(&part, 2, |_, _| Ok(())).expect_err("a NaN");
+        let text = err.to_string();
+        assert!(text.contains("row 1 holds NaN"), "{text}");
+        assert!(text.contains("--shard 1/2"), "{text}");
+    }
+
+    /// A row overwritten with another's bytes keeps the file's size; its hash finds it.
+    #[test]
+    fn a_row_overwritten_with_another_is_found_by_the_recorded_hash() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rows: Vec<PartRow> = (0..2).map(row).collect();
+        let json =
+            write_part(dir.path(), manifest(0, 1, 2), &rows, &[0.6, 0.8, 0.8, 0.6]).expect("write");
+        let part = FoundPart {
+            manifest: read_manifest(&json).expect("manifest"),
+            json,
+        };
+        let mut npy = std::fs::read(part.npy()).expect("npy");
+        let len = npy.len();
+        let second = npy[len - 4..].to_vec();
+        npy[len - 8..len - 4].copy_from_slice(&second);
+        std::fs::write(part.npy(), &npy).expect("damage");
+        let err = part.verify_files().expect_err("damaged");
+        assert!(
+            err.to_string().contains("does not match its manifest"),
+            "{err}"
+        );
     }
 
     #[test]

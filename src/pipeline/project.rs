@@ -6,7 +6,14 @@
 //! <project>/index/            the saved training index
 //! <project>/last_scan.json    the latest scan's results, for opening without re-scanning
 //! <project>/review.sqlite     reviewers' labels (precious: never deleted by the program)
+//! <project>/.replicant-project the marker: this folder is a project, and its format
+//! <project>/.scan.lock         held (advisory lock) by the one scan that writes the project
 //! ```
+//!
+//! A folder is adopted as a project only when it is new, empty, or already marked (or a
+//! project from before the marker: a `project.json` this program reads beside its
+//! `cache.sqlite` or `review.sqlite`): a folder of the user's own files is refused, so no file
+//! the program did not write is ever overwritten.
 
 use std::path::{Path, PathBuf};
 
@@ -49,6 +56,34 @@ pub enum ProjectError {
         /// The error.
         source: std::io::Error,
     },
+    /// The folder holds files this program did not write.
+    #[error(
+        "{path} is not empty and is not a Replicant project (it has no {MARKER_FILE}); nothing was written into it. Give --project an empty or new folder, or the folder of an existing project"
+    )]
+    Foreign {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The project was made by a newer program.
+    #[error(
+        "{path} is a project of format {found}, newer than this program's {PROJECT_FORMAT}; update Replicant"
+    )]
+    NewerFormat {
+        /// The folder.
+        path: PathBuf,
+        /// The format found.
+        found: u32,
+    },
+    /// Another scan holds the project.
+    #[error(
+        "another scan is writing the project {path} ({holder}); wait for it to finish, or scan into another --project"
+    )]
+    Busy {
+        /// The folder.
+        path: PathBuf,
+        /// Who holds it, as it wrote itself into the lock file.
+        holder: String,
+    },
     /// `project.json` is missing or damaged.
     #[error(
         "{path} is not a Replicant project ({detail}); give the folder a scan created, or scan again with --project"
@@ -59,6 +94,33 @@ pub enum ProjectError {
         /// What is wrong.
         detail: String,
     },
+}
+
+/// The marker file that makes a folder a project.
+pub const MARKER_FILE: &str = ".replicant-project";
+/// The project format this program writes and reads.
+pub const PROJECT_FORMAT: u32 = 1;
+/// The lock file a scan holds while it writes the project.
+pub const LOCK_FILE: &str = ".scan.lock";
+
+/// The marker's content.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Marker {
+    /// Always "replicant-project".
+    kind: String,
+    /// The project format.
+    format: u32,
+    /// The program that made the project.
+    created_by: String,
+    /// When (RFC 3339 UTC).
+    created_at: String,
+}
+
+/// A project folder held by one scan: a second writer is refused, naming this one. The lock
+/// is the operating system's (released when the process ends, however it ends).
+#[derive(Debug)]
+pub struct ProjectLock {
+    _file: std::fs::File,
 }
 
 /// An open project directory.
@@ -115,9 +177,116 @@ impl Project {
             .join(format!("{safe}-{}", &hasher.finalize().to_hex()[..12]))
     }
 
+    /// Makes `dir` a project, or checks that it is one: a new or empty folder gets the
+    /// marker; a marked folder (or a project from before the marker) is accepted; a folder
+    /// holding anything else is refused before anything is written into it.
+    pub fn adopt(dir: &Path) -> Result<(), ProjectError> {
+        let io = |source| ProjectError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let marker_path = dir.join(MARKER_FILE);
+        match std::fs::read(&marker_path) {
+            Ok(bytes) => {
+                let marker: Marker =
+                    serde_json::from_slice(&bytes).map_err(|err| ProjectError::NotAProject {
+                        path: dir.to_path_buf(),
+                        detail: format!("{MARKER_FILE} is damaged: {err}"),
+                    })?;
+                if marker.format > PROJECT_FORMAT {
+                    return Err(ProjectError::NewerFormat {
+                        path: dir.to_path_buf(),
+                        found: marker.format,
+                    });
+                }
+                return Ok(());
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(io(source)),
+        }
+        let empty = match std::fs::read_dir(dir) {
+            Ok(mut entries) => entries.next().is_none(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => true,
+            Err(source) => return Err(io(source)),
+        };
+        let legacy = !empty
+            && Self::open_unmarked(dir).is_ok()
+            && (dir.join("cache.sqlite").is_file() || dir.join("review.sqlite").is_file());
+        if !empty && !legacy {
+            return Err(ProjectError::Foreign {
+                path: dir.to_path_buf(),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let marker = Marker {
+            kind: "replicant-project".into(),
+            format: PROJECT_FORMAT,
+            created_by: format!("replicant {}", env!("CARGO_PKG_VERSION")),
+            created_at: crate::fsutil::utc_now(),
+        };
+        let body = serde_json::to_vec_pretty(&marker).unwrap_or_default();
+        write_atomically(&marker_path, &body).map_err(|source| ProjectError::Io {
+            path: marker_path.clone(),
+            source,
+        })
+    }
+
+    /// Takes the project's writer lock for a scan (adopting the folder first): a second
+    /// scan is refused at once, with the first one's process, host and start time.
+    pub fn lock_for_scan(dir: &Path) -> Result<ProjectLock, ProjectError> {
+        use std::io::{Read, Seek, Write};
+        Self::adopt(dir)?;
+        let path = dir.join(LOCK_FILE);
+        let io = |source| ProjectError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        if let Err(err) = file.try_lock() {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return match err {
+                std::fs::TryLockError::WouldBlock => Err(ProjectError::Busy {
+                    path: dir.to_path_buf(),
+                    holder: crate::fsutil::printable(holder.trim()).into_owned(),
+                }),
+                std::fs::TryLockError::Error(source) => Err(io(source)),
+            };
+        }
+        let holder = format!(
+            "process {} on {}, started {}",
+            std::process::id(),
+            whoami::fallible::hostname().unwrap_or_else(|_| "this machine".into()),
+            crate::fsutil::utc_now()
+        );
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        file.write_all(holder.as_bytes()).map_err(io)?;
+        Ok(ProjectLock { _file: file })
+    }
+
     /// Opens the project at `dir`, creating it (and writing `project.json`) when needed; an
-    /// existing project is updated to `spec`.
+    /// existing project is updated to `spec`. A folder that is not a project and not empty
+    /// is refused (see [`Project::adopt`]).
     pub fn create_or_update(dir: &Path, spec: ProjectSpec) -> Result<Self, ProjectError> {
+        let project = Self::for_scan(dir, spec)?;
+        project.save_spec()?;
+        Ok(project)
+    }
+
+    /// Opens the project at `dir` for a scan of `spec`, creating it when needed. An existing
+    /// project keeps its `project.json` until the scan saves its results
+    /// ([`Project::save_spec`] just before them): until then a reader finds the folders and
+    /// the results of one scan, the previous one, never this one's folders beside the last
+    /// one's results.
+    pub fn for_scan(dir: &Path, spec: ProjectSpec) -> Result<Self, ProjectError> {
+        Self::adopt(dir)?;
         std::fs::create_dir_all(dir.join("index")).map_err(|source| ProjectError::Io {
             path: dir.to_path_buf(),
             source,
@@ -126,21 +295,42 @@ impl Project {
             dir: dir.to_path_buf(),
             spec,
         };
-        let existing = Self::open(dir).ok();
-        if existing.as_ref().map(|p| &p.spec) != Some(&project.spec) {
-            let json = serde_json::to_vec_pretty(&project.spec).unwrap_or_default();
-            write_atomically(&dir.join("project.json"), &json).map_err(|source| {
-                ProjectError::Io {
-                    path: dir.join("project.json"),
-                    source,
-                }
-            })?;
+        if Self::open(dir).is_err() {
+            project.save_spec()?;
         }
         Ok(project)
     }
 
+    /// Writes `project.json` when it does not say what [`Project::spec`] says.
+    pub fn save_spec(&self) -> Result<(), ProjectError> {
+        let existing = Self::open(&self.dir).ok();
+        if existing.as_ref().map(|p| &p.spec) != Some(&self.spec) {
+            let path = self.dir.join("project.json");
+            let json = serde_json::to_vec_pretty(&self.spec).unwrap_or_default();
+            write_atomically(&path, &json).map_err(|source| ProjectError::Io { path, source })?;
+        }
+        Ok(())
+    }
+
     /// Opens an existing project.
     pub fn open(dir: &Path) -> Result<Self, ProjectError> {
+        if !dir.join(MARKER_FILE).is_file() {
+            // A project from before the marker is marked on first use; anything else is not
+            // a project.
+            let project = Self::open_unmarked(dir)?;
+            if dir.join("cache.sqlite").is_file() || dir.join("review.sqlite").is_file() {
+                let _ = Self::adopt(dir);
+                return Ok(project);
+            }
+            return Err(ProjectError::NotAProject {
+                path: dir.to_path_buf(),
+                detail: format!("it has no {MARKER_FILE}"),
+            });
+        }
+        Self::open_unmarked(dir)
+    }
+
+    fn open_unmarked(dir: &Path) -> Result<Self, ProjectError> {
         let path = dir.join("project.json");
         let bytes = std::fs::read(&path).map_err(|err| ProjectError::NotAProject {
             path: dir.to_path_buf(),
@@ -181,10 +371,10 @@ impl Project {
     pub fn scope(&self) -> ProjectScope {
         let mut roots = vec![self.spec.generations.clone()];
         roots.extend(self.spec.training.iter().cloned());
-        if let Some(index) = &self.spec.training_index {
-            if let Ok(manifest) = crate::index::prebuilt::read_manifest(index) {
-                roots.extend(manifest.sources);
-            }
+        if let Some(index) = &self.spec.training_index
+            && let Ok(manifest) = crate::index::prebuilt::read_manifest(index)
+        {
+            roots.extend(manifest.sources);
         }
         ProjectScope {
             roots: roots.iter().map(|r| absolute(r)).collect(),
@@ -282,6 +472,37 @@ mod tests {
         assert!(!scope.contains(&at(absolute(&train).join("../../etc/passwd"))));
         assert!(!scope.contains(&at(PathBuf::from("/etc/passwd"))));
         assert!(!scope.contains(&at(PathBuf::from("relative.png"))));
+    }
+
+    #[test]
+    fn a_folder_of_other_files_is_refused_and_a_held_project_names_its_holder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mine = dir.path().join("mine");
+        std::fs::create_dir_all(&mine).expect("mkdir");
+        std::fs::write(mine.join("project.json"), b"{}").expect("write");
+        assert!(matches!(
+            Project::adopt(&mine),
+            Err(ProjectError::Foreign { .. })
+        ));
+        assert!(!mine.join(MARKER_FILE).exists());
+
+        let project = dir.path().join("project");
+        let held = Project::lock_for_scan(&project).expect("lock");
+        assert!(
+            project.join(MARKER_FILE).is_file(),
+            "a new folder is adopted"
+        );
+        match Project::lock_for_scan(&project) {
+            Err(ProjectError::Busy { holder, .. }) => {
+                assert!(
+                    holder.contains(&format!("process {}", std::process::id())),
+                    "{holder}"
+                );
+            }
+            other => panic!("a second writer was let in: {other:?}"),
+        }
+        drop(held);
+        Project::lock_for_scan(&project).expect("free again");
     }
 
     #[test]

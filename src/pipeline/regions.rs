@@ -71,13 +71,31 @@ pub enum RegionMode {
     Auto,
     /// Always.
     On,
+    /// The coarse windows only, never the fine ones (what auto decides on folders where the
+    /// fine windows would cost too much; this flag gives that decision again).
+    Coarse,
     /// Never.
     Off,
+}
+
+impl RegionMode {
+    /// The flag's word: `auto`, `on`, `coarse` or `off`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::On => "on",
+            Self::Coarse => "coarse",
+            Self::Off => "off",
+        }
+    }
 }
 
 impl std::str::FromStr for RegionMode {
     type Err = String;
     fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.trim().eq_ignore_ascii_case("coarse") {
+            return Ok(Self::Coarse);
+        }
         Ok(match super::switch::parse_switch(text, "region mode")? {
             super::switch::Switch::Auto => Self::Auto,
             super::switch::Switch::On => Self::On,
@@ -124,6 +142,13 @@ impl RegionChoice {
                 },
                 None,
             ),
+            RegionMode::Coarse => (
+                Self {
+                    coarse: Some(coarse),
+                    fine: None,
+                },
+                None,
+            ),
             RegionMode::Off => (Self::default(), None),
             RegionMode::Auto => {
                 let coarse_cost = region_cost(generations, training, &[coarse]);
@@ -138,8 +163,13 @@ impl RegionChoice {
                     (Some(cost), None) => format!("fine windows off (up to {cost:.1}x)"),
                 };
                 let line = format!(
-                    "region matching {} (auto: coarse windows cost {coarse_cost:.1}x of whole-image matching; {fine_text}; the limit is {AUTO_MAX_COST:.1}x; --regions on|off decides)",
+                    "region matching {} (auto: coarse windows cost {coarse_cost:.1}x of whole-image matching; {fine_text}; the limit is {AUTO_MAX_COST:.1}x; --regions {} gives this decision again, --regions on|coarse|off decides)",
                     if choice.coarse.is_some() { "on" } else { "off" },
+                    match (choice.coarse.is_some(), choice.fine.is_some()) {
+                        (false, false) => "off",
+                        (true, false) => "coarse",
+                        _ => "on",
+                    }
                 );
                 (choice, Some(line))
             }

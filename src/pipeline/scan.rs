@@ -13,6 +13,7 @@ mod fine;
 mod neighbours;
 mod parallel;
 mod rescore;
+mod settings;
 
 use super::cache::{CacheError, EmbeddingCache};
 use super::cascade::{self, CascadeSummary, ShortlistMode};
@@ -77,6 +78,18 @@ pub enum ScanError {
         /// The scan's model key.
         scan_key: String,
     },
+    /// The index's vectors were not made by the model its manifest names.
+    #[error(
+        "the training index {index} says its vectors were made with {model_key}, but its workers' embedding of the probe image does not match this model's (cosine {cosine:.3}, the same model gives above 0.97): its vectors come from another model; build the index again from parts embedded with this model"
+    )]
+    IndexNotOfModel {
+        /// The index folder.
+        index: String,
+        /// The model key both claim.
+        model_key: String,
+        /// The probe embeddings' cosine.
+        cosine: f32,
+    },
 }
 
 pub(super) fn run(options: &ScanOptions, events: &EventSink, cancel: &Arc<AtomicBool>) {
@@ -84,7 +97,9 @@ pub(super) fn run(options: &ScanOptions, events: &EventSink, cancel: &Arc<Atomic
         Ok(Some(summary)) => ScanEvent::Finished(Box::new(summary)),
         Ok(None) => ScanEvent::Cancelled,
         Err(err) => {
-            tracing::error!("scan failed: {err}");
+            // The event carries the message to whoever shows it (the command line, the desk);
+            // logging it too printed every failure twice.
+            tracing::debug!("scan failed: {err}");
             ScanEvent::Failed(err.to_string())
         }
     };
@@ -131,6 +146,8 @@ struct Coordinator<'a> {
     truncated: Vec<TruncatedShard>,
     embedded: usize,
     cached: usize,
+    /// The settings as asked and decided, saved with the results.
+    settings: crate::matches::ScanSettings,
 }
 
 /// The cascade's state in a scan (see [`super::cascade`]).
@@ -170,6 +187,11 @@ fn scan(
                         "approximate (HNSW)"
                     }
                 ));
+                // The index's own account of what its workers could not read is this
+                // scan's too: a shard lost there is lost here.
+                skipped.extend(prebuilt.manifest.skipped.iter().cloned());
+                notes.extend(prebuilt.manifest.notes.iter().cloned());
+                truncated.extend(prebuilt.manifest.truncated_shards.iter().cloned());
             }
             training
         }
@@ -225,7 +247,10 @@ fn scan(
             other => other.name(),
         },
     };
-    let project = Project::create_or_update(&project_dir, spec)?;
+    // Held until the scan returns: one writer per project, so the folders, settings and
+    // results a reader finds all belong to one scan.
+    let _lock = Project::lock_for_scan(&project_dir)?;
+    let project = Project::for_scan(&project_dir, spec)?;
 
     events.send(ScanEvent::Phase(ScanPhase::LoadingModel));
     let (library, model_file) = resolve_runtime(&options.model, &mut |line| events.info(line))
@@ -233,22 +258,31 @@ fn scan(
     let embedder = load_embedder(&options.model, &library, &model_file)?;
     let similarity_key = embedder.model_key().as_str().to_string();
     let provider = embedder.execution_provider().to_string();
+    let preprocessing = embedder.preprocess().describe();
     events.info(format!(
         "model {similarity_key} running on {provider} (ONNX Runtime {} from {})",
         library.path.display(),
         library.origin
     ));
+    let mut shortlist_reason = None;
     let shortlist_size =
         match cascade_decision(options, &training, generations.records.len(), &provider) {
             Ok(size) => size,
             Err(why) => {
-                events.info(why);
+                events.info(why.clone());
+                shortlist_reason = Some(why);
                 None
             }
         };
+    if shortlist_reason.is_none() && options.shortlist.mode == ShortlistMode::Auto {
+        shortlist_reason = Some(match shortlist_size {
+            Some(_) => "auto: on (training images outnumber generations, or the training index holds sscd-distilled embeddings)".into(),
+            None => "auto: off (training images do not outnumber generations enough)".into(),
+        });
+    }
     // With the cascade, the student embeds the training side and every generation first;
     // full SSCD waits for the re-scoring phase.
-    let (first_embedder, cascade): (Box<dyn Embedder>, _) = match shortlist_size {
+    let (mut first_embedder, cascade): (Box<dyn Embedder>, _) = match shortlist_size {
         Some(size) => {
             let mut request = options.model.clone();
             request.choice = ModelChoice::SscdDistilled;
@@ -280,6 +314,18 @@ fn scan(
                 index: prebuilt.dir.display().to_string(),
                 index_key: prebuilt.manifest.model_key.clone(),
                 scan_key: model_key,
+            });
+        }
+        // The manifest's model key is a claim; the probe embedding the workers made with
+        // their model checks it against the model this scan runs.
+        let probe = crate::embed::probe::probe_vector(first_embedder.as_mut())?;
+        let (same, cosine) =
+            crate::embed::probe::same_model(&prebuilt.manifest.model_probe, &probe);
+        if !same {
+            return Err(ScanError::IndexNotOfModel {
+                index: prebuilt.dir.display().to_string(),
+                model_key,
+                cosine,
             });
         }
     }
@@ -317,6 +363,7 @@ fn scan(
         truncated,
         embedded: 0,
         cached: 0,
+        settings: Default::default(),
     };
     let (mut choice, why) = regions::RegionChoice::decide(
         options.regions,
@@ -325,14 +372,32 @@ fn scan(
         coordinator.generations.len(),
         coordinator.training.records().len(),
     );
+    let mut regions_reason = why.clone();
     if let Some(line) = why {
         events.info(line);
     }
     if coordinator.cascade.is_some() && choice.fine.take().is_some() {
         // The cascade knows SSCD's similarity only once a shortlist is re-scored, too late
         // to decide which generations need the fine windows.
-        events.info("fine windows are not searched with the shortlist cascade (--shortlist off searches them)");
+        let line = "fine windows are not searched with the shortlist cascade (--shortlist off searches them)";
+        events.info(line);
+        regions_reason = Some(match regions_reason {
+            Some(auto) => format!("{auto}; {line}"),
+            None => line.to_string(),
+        });
     }
+    coordinator.settings = settings::settings(
+        options,
+        settings::Decided {
+            similarity_key: &coordinator.similarity_key,
+            preprocessing,
+            provider: &provider,
+            regions: &choice,
+            regions_reason,
+            shortlist_size,
+            shortlist_reason,
+        },
+    );
     coordinator.regions = choice;
     let plan = embedding::plan(
         &coordinator.cache,
@@ -669,25 +734,25 @@ impl Coordinator<'_> {
             let Some(index) = self.training.index() else {
                 break;
             };
-            if let Some(cascade) = &mut self.cascade {
-                if views.iter().any(|(name, _)| name.is_empty()) {
-                    let searched = views
-                        .iter()
-                        .filter(|(name, vector)| {
-                            let searched_view = name.is_empty()
-                                || self
-                                    .regions
-                                    .coarse
-                                    .is_some_and(|plan| plan.cell_of_view(name).is_some());
-                            // Blank windows have no vector (see `blank.rs`).
-                            searched_view && !vector.is_empty()
-                        })
-                        .map(|(_, v)| v.as_slice());
-                    let hits = cascade::shortlist(searched, index, cascade.size)?;
-                    cascade
-                        .shortlists
-                        .push((i, hits.into_iter().map(|h| h.key).collect()));
-                }
+            if let Some(cascade) = &mut self.cascade
+                && views.iter().any(|(name, _)| name.is_empty())
+            {
+                let searched = views
+                    .iter()
+                    .filter(|(name, vector)| {
+                        let searched_view = name.is_empty()
+                            || self
+                                .regions
+                                .coarse
+                                .is_some_and(|plan| plan.cell_of_view(name).is_some());
+                        // Blank windows have no vector (see `blank.rs`).
+                        searched_view && !vector.is_empty()
+                    })
+                    .map(|(_, v)| v.as_slice());
+                let hits = cascade::shortlist(searched, index, cascade.size)?;
+                cascade
+                    .shortlists
+                    .push((i, hits.into_iter().map(|h| h.key).collect()));
             }
         }
         Ok(())
@@ -792,7 +857,9 @@ impl Coordinator<'_> {
         let elapsed_secs = started.elapsed().as_secs_f64();
         let images = self.results.len() + self.training.records().len();
         let cascade = self.cascade.take().map(|c| c.summary);
+        self.settings.exact_search = exact_search;
         let last = LastScan {
+            settings: Some(self.settings.clone()),
             model_key: self.similarity_key.clone(),
             cascade: cascade.clone(),
             top_k: self.options.top_k,
@@ -800,8 +867,15 @@ impl Coordinator<'_> {
             skipped: self.skipped.clone(),
         };
         let last_path = self.project.last_scan_path();
-        let save_error = serde_json::to_vec(&last)
-            .map_err(|err| format!("{}: {err}", last_path.display()))
+        // The folders, then the results, one rename after the other: the scan's lock keeps
+        // other writers out.
+        let save_error = self
+            .project
+            .save_spec()
+            .map_err(|err| err.to_string())
+            .and_then(|()| {
+                serde_json::to_vec(&last).map_err(|err| format!("{}: {err}", last_path.display()))
+            })
             .and_then(|json| {
                 write_atomically(&last_path, &json).map_err(|err| {
                     format!(
@@ -813,7 +887,7 @@ impl Coordinator<'_> {
             })
             .err();
         if let Some(error) = &save_error {
-            tracing::error!("could not save the results in the project: {error}");
+            tracing::debug!("could not save the results in the project: {error}");
         }
         ScanSummary {
             generations: self.results.len(),
@@ -843,6 +917,7 @@ impl Coordinator<'_> {
             training_index: self.options.training_index.clone(),
             save_error,
             project_dir: self.project.dir,
+            settings: self.settings,
         }
     }
 }

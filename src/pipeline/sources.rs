@@ -67,6 +67,8 @@ pub struct UnitId {
 pub(crate) struct WorkUnit {
     pub id: UnitId,
     pub records: Vec<usize>,
+    /// The shard's name in results, for a shard (known even when it holds no image).
+    pub shard: Option<String>,
 }
 
 /// Both sides' images, catalogued.
@@ -192,10 +194,10 @@ fn catalogue_one(
         }));
     for entry in catalog.images {
         let index = out.records.len();
-        if let Some(shard) = entry.shard {
-            if let Some(shard) = out.shards.get_mut(first_shard + shard) {
-                shard.members.push(index);
-            }
+        if let Some(shard) = entry.shard
+            && let Some(shard) = out.shards.get_mut(first_shard + shard)
+        {
+            shard.members.push(index);
         }
         out.records.push(ImageRecord {
             display: shown(&entry.rel_path),
@@ -231,6 +233,7 @@ impl Catalogued {
                     &shard.members,
                 ),
                 records: shard.members.clone(),
+                shard: Some(shard.shown.clone()),
             })
             .collect();
         for source in 0..self.roots.len() {
@@ -255,6 +258,7 @@ impl Catalogued {
                 units.push(WorkUnit {
                     id: self.unit_id("files", source, &rel(first), &rel(last), slice),
                     records: slice.to_vec(),
+                    shard: None,
                 });
             }
         }

@@ -138,6 +138,26 @@ pub struct PairContext {
     pub duplicates: Option<usize>,
 }
 
+impl PairContext {
+    /// What is known of `generation`'s match `m`, matched with the model `model_key`.
+    pub fn of(
+        generation: &crate::matches::GenerationMatches,
+        m: &crate::matches::Match,
+        model_key: &str,
+    ) -> Self {
+        Self {
+            rank: m.rank,
+            similarity: m.similarity,
+            model_key: model_key.to_string(),
+            prompt: generation.prompt.clone(),
+            training_caption: m.training_caption.clone(),
+            generation_path: Some(generation.generation_path.clone()),
+            training_path: Some(m.training_path.clone()),
+            duplicates: m.duplicates,
+        }
+    }
+}
+
 /// The current state of a labelled pair.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LabelRecord {
@@ -212,6 +232,15 @@ pub enum ReviewError {
         /// Which row and what is wrong with it.
         detail: String,
     },
+    /// A change names no reviewer: a blank name would count as a reviewer of its own and
+    /// make disputes out of nothing.
+    #[error(
+        "a reviewer name is needed (got {given:?}); give --reviewer NAME, or set your name in the desk's settings (nothing was changed)"
+    )]
+    NoReviewer {
+        /// What was given.
+        given: String,
+    },
     /// An older store must be upgraded before it can be read, and it was opened read-only.
     #[error(
         "review store {path} is from an older version and must be upgraded once: open the project in the desk or run `replicant label` on it from an account that can write it"
@@ -249,6 +278,18 @@ impl ReviewError {
             }
         }
     }
+}
+
+/// `name` trimmed, when it names someone: a blank name is refused (it would count as a
+/// reviewer of its own). Other characters are kept, and escaped wherever they are printed.
+pub fn checked_reviewer(name: &str) -> Result<&str, ReviewError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(ReviewError::NoReviewer {
+            given: name.to_string(),
+        });
+    }
+    Ok(trimmed)
 }
 
 /// The reviewer name to use when none is set: the operating system's user name.

@@ -12,6 +12,13 @@ use rusqlite::params;
 
 use super::{Label, LabelRecord, PairKey, ReviewError, ReviewStore};
 
+/// One change of the history, as [`ReviewStore::changes_in_force`] reads it.
+struct HistoryChange {
+    reviewer: String,
+    before: Option<LabelRecord>,
+    after: Option<LabelRecord>,
+}
+
 /// Adjudications: the final label of a disputed pair, kept apart from the reviewers' own.
 pub(super) const CREATE_ADJUDICATIONS: &str = "CREATE TABLE IF NOT EXISTS adjudications (
     generation_hash TEXT NOT NULL, training_hash TEXT NOT NULL, label TEXT NOT NULL,
@@ -67,13 +74,11 @@ impl ReviewerLabel {
 }
 
 impl ReviewStore {
-    /// Every reviewer's current label on every pair, by pair then reviewer.
-    pub fn reviewer_labels(&self) -> Result<Vec<ReviewerLabel>, ReviewError> {
+    /// The history's changes in force (not undone), oldest first: who made each, and the
+    /// pair's record before and after it. A record that cannot be read is an error naming
+    /// its entry.
+    fn changes_in_force(&self) -> Result<Vec<HistoryChange>, ReviewError> {
         let path = self.path().to_path_buf();
-        let damaged = |seq: i64, e: serde_json::Error| ReviewError::Damaged {
-            path: path.clone(),
-            detail: format!("history entry {seq} cannot be read ({e})"),
-        };
         let rows: Vec<(i64, String, Option<String>, Option<String>)> = self
             .connection()
             .prepare(
@@ -84,13 +89,35 @@ impl ReviewStore {
                     .collect()
             })
             .map_err(|e| ReviewError::sqlite(&path, e))?;
-        let mut current: BTreeMap<(PairKey, String), Option<ReviewerLabel>> = BTreeMap::new();
-        for (seq, reviewer, before, after) in rows {
-            let parse = |text: Option<String>| -> Result<Option<LabelRecord>, ReviewError> {
-                text.map(|t| serde_json::from_str(&t).map_err(|e| damaged(seq, e)))
+        rows.into_iter()
+            .map(|(seq, reviewer, before, after)| {
+                let parse = |text: Option<String>| -> Result<Option<LabelRecord>, ReviewError> {
+                    text.map(|t| {
+                        serde_json::from_str(&t).map_err(|e| ReviewError::Damaged {
+                            path: path.clone(),
+                            detail: format!("history entry {seq} cannot be read ({e})"),
+                        })
+                    })
                     .transpose()
-            };
-            let (before, after) = (parse(before)?, parse(after)?);
+                };
+                Ok(HistoryChange {
+                    reviewer,
+                    before: parse(before)?,
+                    after: parse(after)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every reviewer's current label on every pair, by pair then reviewer.
+    pub fn reviewer_labels(&self) -> Result<Vec<ReviewerLabel>, ReviewError> {
+        let mut current: BTreeMap<(PairKey, String), Option<ReviewerLabel>> = BTreeMap::new();
+        for HistoryChange {
+            reviewer,
+            before,
+            after,
+        } in self.changes_in_force()?
+        {
             let Some(after) = after else {
                 continue;
             };
@@ -122,6 +149,47 @@ impl ReviewStore {
 }
 
 impl ReviewStore {
+    /// Each reviewer's own note on each pair: the note of their latest change in force that
+    /// wrote a note (a label change carries the pair's note along and does not make it
+    /// theirs). Notes from before the history are their record's reviewer's.
+    pub fn reviewer_notes(
+        &self,
+    ) -> Result<BTreeMap<PairKey, BTreeMap<String, String>>, ReviewError> {
+        let mut notes: BTreeMap<PairKey, BTreeMap<String, String>> = BTreeMap::new();
+        let mut seen: BTreeSet<PairKey> = BTreeSet::new();
+        for HistoryChange {
+            reviewer,
+            before,
+            after,
+        } in self.changes_in_force()?
+        {
+            let Some(after) = after else { continue };
+            seen.insert(after.key.clone());
+            let before_note = before.as_ref().map_or("", |b| b.note.as_str());
+            if after.note == before_note {
+                continue;
+            }
+            let by = notes.entry(after.key.clone()).or_default();
+            if after.note.is_empty() {
+                by.remove(&reviewer);
+            } else {
+                by.insert(reviewer, after.note);
+            }
+        }
+        for record in self.all()? {
+            if !record.note.is_empty() && !seen.contains(&record.key) {
+                notes
+                    .entry(record.key.clone())
+                    .or_default()
+                    .insert(record.reviewer.clone(), record.note.clone());
+            }
+        }
+        notes.retain(|_, by| !by.is_empty());
+        Ok(notes)
+    }
+}
+
+impl ReviewStore {
     /// Sets the final label of `key` as `reviewer` adjudicates it (`None` withdraws the
     /// adjudication).
     pub fn adjudicate(
@@ -130,6 +198,7 @@ impl ReviewStore {
         label: Option<Label>,
         reviewer: &str,
     ) -> Result<(), ReviewError> {
+        let reviewer = super::checked_reviewer(reviewer)?;
         let path = self.path().to_path_buf();
         let conn = self.connection();
         let done = match label {
@@ -189,13 +258,27 @@ pub struct Reviews {
     pub by_pair: BTreeMap<PairKey, BTreeMap<String, Label>>,
     /// Each pair's final label (adjudicated, else agreed); absent while disputed.
     pub finals: BTreeMap<PairKey, Label>,
+    /// Each pair's notes by reviewer (one reviewer's note never replaces another's).
+    pub notes: BTreeMap<PairKey, BTreeMap<String, String>>,
+    /// The adjudicated pairs, with who adjudicated each.
+    pub adjudicated: BTreeMap<PairKey, String>,
+}
+
+impl Reviews {
+    /// Whether anyone still labels the pair: a reviewer's own label or an adjudication. A
+    /// pair whose latest change was one reviewer clearing their label can still be labelled
+    /// by others.
+    pub fn is_labelled(&self, key: &PairKey) -> bool {
+        self.by_pair.get(key).is_some_and(|by| !by.is_empty()) || self.adjudicated.contains_key(key)
+    }
 }
 
 impl ReviewStore {
     /// Every reviewer's label and each pair's final label.
     pub fn reviews(&self) -> Result<Reviews, ReviewError> {
         let labels = self.reviewer_labels()?;
-        let agreed = agreement(&labels, &self.adjudications()?);
+        let adjudications = self.adjudications()?;
+        let agreed = agreement(&labels, &adjudications);
         let mut by_pair: BTreeMap<PairKey, BTreeMap<String, Label>> = BTreeMap::new();
         for l in labels {
             by_pair
@@ -207,6 +290,11 @@ impl ReviewStore {
             reviewers: agreed.reviewers,
             by_pair,
             finals: agreed.finals,
+            notes: self.reviewer_notes()?,
+            adjudicated: adjudications
+                .into_iter()
+                .map(|a| (a.key, a.reviewer))
+                .collect(),
         })
     }
 }

@@ -217,6 +217,7 @@ impl ReviewStore {
         label: Option<Label>,
         reviewer: &str,
     ) -> Result<Vec<LabelRecord>, ReviewError> {
+        let reviewer = super::checked_reviewer(reviewer)?;
         let path = self.path.clone();
         let err = |source| ReviewError::sqlite(&path, source);
         let tx = self.conn.transaction().map_err(err)?;
@@ -268,6 +269,7 @@ impl ReviewStore {
         context: &PairContext,
         next: impl FnOnce(Option<&LabelRecord>) -> (Option<Label>, String),
     ) -> Result<LabelRecord, ReviewError> {
+        let reviewer = super::checked_reviewer(reviewer)?;
         let path = self.path.clone();
         let err = |source| ReviewError::sqlite(&path, source);
         let tx = self.conn.transaction().map_err(err)?;

@@ -238,9 +238,13 @@ pub fn image_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The path of the `replicant` binary built for the tests.
+/// The path of the `replicant` binary built for the tests, or `REPLICANT_TEST_BIN` when set:
+/// the same checks run against another build (an older one, to see a regression test fail
+/// before its fix).
 pub fn replicant_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_replicant"))
+    std::env::var_os("REPLICANT_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_replicant")))
 }
 
 /// Runs the binary with `args`; returns (status code, stdout, stderr).

@@ -32,6 +32,9 @@ pub struct ScanStatus {
     pub(super) failed: Option<String>,
     /// Generations matched by the running scan (the others are dropped when it finishes).
     pub(super) seen: HashSet<String>,
+    /// How the results on the desk were made (the project's last scan, or the one just
+    /// finished); `None` for results saved before settings were recorded.
+    pub(super) settings: Option<crate::matches::ScanSettings>,
 }
 
 impl ScanStatus {
@@ -58,6 +61,10 @@ impl ScanStatus {
     /// Why the last scan failed.
     pub fn failed(&self) -> Option<&str> {
         self.failed.as_deref()
+    }
+    /// How the results on the desk were made.
+    pub fn settings(&self) -> Option<&crate::matches::ScanSettings> {
+        self.settings.as_ref()
     }
 }
 
@@ -208,13 +215,13 @@ impl PairImages {
         pair: Option<(PairLocations, Option<[u32; 4]>)>,
         waker: Option<&Waker>,
     ) {
-        if let Some((key, job)) = &self.align_job {
-            if let Ok(found) = job.result.try_recv() {
-                let key = key.clone();
-                self.align_job = None;
-                if let Some(in_textures) = self.in_textures(&key, found) {
-                    self.alignments.insert(key, in_textures);
-                }
+        if let Some((key, job)) = &self.align_job
+            && let Ok(found) = job.result.try_recv()
+        {
+            let key = key.clone();
+            self.align_job = None;
+            if let Some(in_textures) = self.in_textures(&key, found) {
+                self.alignments.insert(key, in_textures);
             }
         }
         let Some((key, region)) = pair else {

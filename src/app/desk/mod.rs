@@ -87,6 +87,7 @@ impl Desk {
             jobs: Jobs {
                 scan: ScanStatus {
                     skipped: last.skipped,
+                    settings: last.settings,
                     ..ScanStatus::default()
                 },
                 images: PairImages::new(waker),
@@ -282,6 +283,7 @@ impl Desk {
                     }
                     let seen = std::mem::take(&mut scan.seen);
                     let model_key = summary.model_key.clone();
+                    scan.settings = Some(summary.settings.clone());
                     scan.summary = Some(*summary);
                     scan.handle = None;
                     self.end_scan(Some(&seen), Some(model_key));
@@ -380,10 +382,10 @@ impl Desk {
                     .and_then(|p| self.view.order().get(p + 1).copied());
                 self.review.label(&[at], label, how.reviewer)?;
                 self.view.invalidate();
-                if how.auto_advance {
-                    if let Some(next) = next {
-                        self.view.select(next);
-                    }
+                if how.auto_advance
+                    && let Some(next) = next
+                {
+                    self.view.select(next);
                 }
                 Ok(())
             }
@@ -458,12 +460,12 @@ impl Desk {
     /// Undoes (or redoes) `reviewer`'s own latest change and shows the pair it changed.
     pub fn undo(&mut self, redo: bool, reviewer: &str) -> Result<(), String> {
         let changes = self.review.step(redo, reviewer)?;
-        if let Some(at) = changes.first().and_then(|c| self.review.find(&c.key)) {
-            if self.view.mode() == Mode::Pair {
-                self.view.select(at.0);
-                let matches = self.review.result(at.0).map_or(0, |r| r.matches.len());
-                self.view.select_match(at.1, matches);
-            }
+        if let Some(at) = changes.first().and_then(|c| self.review.find(&c.key))
+            && self.view.mode() == Mode::Pair
+        {
+            self.view.select(at.0);
+            let matches = self.review.result(at.0).map_or(0, |r| r.matches.len());
+            self.view.select_match(at.1, matches);
         }
         self.view.invalidate();
         Ok(())
@@ -722,7 +724,7 @@ impl Desk {
             return;
         }
         let options = crate::pipeline::audit::AuditOptions {
-            threshold,
+            threshold: Some(threshold),
             ..Default::default()
         };
         self.jobs.report.job = Some(crate::pipeline::report_job::spawn_report(

@@ -404,16 +404,7 @@ impl ReviewState {
         Some((
             key,
             (result.generation.clone(), matched.training.clone()),
-            PairContext {
-                rank: matched.rank,
-                similarity: matched.similarity,
-                model_key: self.model_key.clone(),
-                prompt: result.prompt.clone(),
-                training_caption: matched.training_caption.clone(),
-                generation_path: Some(result.generation_path.clone()),
-                training_path: Some(matched.training_path.clone()),
-                duplicates: matched.duplicates,
-            },
+            PairContext::of(result, matched, &self.model_key),
         ))
     }
 

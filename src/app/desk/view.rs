@@ -157,6 +157,10 @@ pub struct ViewState {
     filter: ListFilter,
     order: Vec<usize>,
     dirty: bool,
+    /// Select the list's first generation once it is built and no scan is running (on
+    /// opening, and after a scan that left nothing selected), so the pair view never opens
+    /// on "No generation selected".
+    select_first: bool,
     rebuilt_at: Option<Instant>,
     selected: Option<usize>,
     selected_match: usize,
@@ -170,6 +174,7 @@ impl ViewState {
     pub fn new() -> Self {
         Self {
             dirty: true,
+            select_first: true,
             ..Self::default()
         }
     }
@@ -259,6 +264,7 @@ impl ViewState {
     /// After the results were re-sorted: selects the generation named `name` again.
     pub(super) fn reselect(&mut self, index: Option<usize>) {
         self.selected = index;
+        self.select_first |= index.is_none();
         self.grid.selected.clear();
         self.dirty = true;
     }
@@ -333,6 +339,14 @@ impl ViewState {
         self.order = order;
         self.dirty = false;
         self.rebuilt_at = Some(Instant::now());
+        if self.select_first && !busy {
+            if self.selected.is_none()
+                && let Some(&first) = self.order.first()
+            {
+                self.select(first);
+            }
+            self.select_first = self.selected.is_none();
+        }
         let len = self.order.len();
         self.grid.cursor = self.grid.cursor.min(len.saturating_sub(1));
         self.grid.first = self.grid.first.min(len.saturating_sub(1));

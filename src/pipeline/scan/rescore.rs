@@ -135,10 +135,11 @@ impl Coordinator<'_> {
             ));
             let duplicates = w.keys.iter().flat_map(|key| near.get(key)).flatten();
             for key in w.keys.iter().chain(duplicates) {
-                if let Some(&pos) = positions.get(key) {
-                    if !candidates[pos].settled && listed.insert(pos) {
-                        order.push((Slot::Training(pos), &candidates[pos].entry));
-                    }
+                if let Some(&pos) = positions.get(key)
+                    && !candidates[pos].settled
+                    && listed.insert(pos)
+                {
+                    order.push((Slot::Training(pos), &candidates[pos].entry));
                 }
             }
         }
