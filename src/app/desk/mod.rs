@@ -723,8 +723,11 @@ impl Desk {
         if self.jobs.report.job.is_some() || self.scanning() {
             return;
         }
+        // The scan's own threshold is the report's default; a slider moved elsewhere is a
+        // threshold given to the report, and the report says which.
+        let scans = self.jobs.scan.settings().map(|s| s.threshold);
         let options = crate::pipeline::audit::AuditOptions {
-            threshold: Some(threshold),
+            threshold: (scans != Some(threshold)).then_some(threshold),
             ..Default::default()
         };
         self.jobs.report.job = Some(crate::pipeline::report_job::spawn_report(
