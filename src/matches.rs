@@ -152,6 +152,13 @@ pub struct TruncatedShard {
     pub detail: String,
 }
 
+/// The top-1 similarity at or above which a generation counts as a likely copy, unless a
+/// scan is given another: the paper's 0.5 (Somepalli et al. 2022, visible copying).
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+
+/// The similarity at or above which two images are duplicates: the paper's 0.95.
+pub const DUPLICATE_SIMILARITY: f32 = 0.95;
+
 /// How a scan was run: every setting that changes its numbers, as asked and as decided. Saved
 /// in the project with the results, written beside every output that carries a number (the
 /// results file's sidecar, the report's provenance, the desk's status bar), so a rate can be

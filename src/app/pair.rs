@@ -99,7 +99,7 @@ pub fn pair_ui(
                                         );
                                         if let Some(d) = m.duplicates.filter(|d| *d > 0) {
                                             ui.weak(format!("×{}", d + 1)).on_hover_text(format!(
-                                                "{d} other training images are within 0.95 of this one: replicated images are duplicated far more often in training sets"
+                                                "{d} other training images are within {:.2} of this one: replicated images are duplicated far more often in training sets", crate::matches::DUPLICATE_SIMILARITY
                                             ));
                                         }
                                     });

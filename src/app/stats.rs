@@ -91,7 +91,7 @@ pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings, out: &mut V
             ui.label(format!("Top-1 ≥ {:.2}", settings.threshold));
             ui.label(rate_text(at_threshold));
             ui.end_row();
-            ui.label("Top-1 ≥ 0.95");
+            ui.label(format!("Top-1 ≥ {DUPLICATE_SIMILARITY:.2}"));
             ui.label(rate_text(duplicates));
             ui.end_row();
             ui.label(egui::RichText::new("Replication rate").strong());

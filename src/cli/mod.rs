@@ -187,7 +187,7 @@ pub struct ScanArgs {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub top_k: u16,
     /// Top-1 similarity at or above which a generation counts as a likely copy.
-    #[arg(long, default_value = "0.5", value_parser = parse_similarity)]
+    #[arg(long, default_value_t = replicant::matches::DEFAULT_THRESHOLD, value_parser = parse_similarity)]
     pub threshold: f32,
     /// Follow a published protocol. somepalli-2022: the replication paper's (SSCD's global
     /// descriptor alone: no region windows, no layout re-rank, no cascade; threshold 0.5;
@@ -700,7 +700,8 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
         ci(summary.at_or_above_threshold)
     );
     eprintln!(
-        "  top-1 >= 0.95:     {} ({:.1}%, {})  <- duplicates",
+        "  top-1 >= {:.2}:     {} ({:.1}%, {})  <- duplicates",
+        replicant::matches::DUPLICATE_SIMILARITY,
         summary.duplicates,
         pct(summary.duplicate_rate()),
         ci(summary.duplicates)

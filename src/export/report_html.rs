@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::escape_html as esc;
 use super::report::AuditReport;
+use crate::matches::DUPLICATE_SIMILARITY;
 use crate::stats::Rate;
 
 /// The page.
@@ -29,12 +30,13 @@ pub fn report_html(report: &AuditReport) -> String {
     };
     let _ = write!(
         page,
-        "<h2>Rates</h2><table><tr><th>generations scanned</th><td>{}</td></tr><tr><th>training images searched</th><td>{}</td></tr><tr><th>replication rate: generations whose highest similarity is &ge; {:.2} (the threshold: {})</th><td>{}</td></tr><tr><th>duplicate rate: generations whose highest similarity is &ge; 0.95</th><td>{}</td></tr>",
+        "<h2>Rates</h2><table><tr><th>generations scanned</th><td>{}</td></tr><tr><th>training images searched</th><td>{}</td></tr><tr><th>replication rate: generations whose highest similarity is &ge; {:.2} (the threshold: {})</th><td>{}</td></tr><tr><th>duplicate rate: generations whose highest similarity is &ge; {:.2}</th><td>{}</td></tr>",
         report.generations,
         report.training_images,
         report.threshold,
         esc(&report.threshold_source),
         rate(&report.replication_rate),
+        DUPLICATE_SIMILARITY,
         rate(&report.duplicate_rate)
     );
     if let Some(e) = &report.estimated_copy_rate {
@@ -95,7 +97,7 @@ pub fn report_html(report: &AuditReport) -> String {
             |v: Option<[f64; 2]>| v.map_or("-".to_string(), |[a, b]| format!("{a:.2} to {b:.2}"));
         let _ = write!(
             page,
-            "<h2>Duplicate counts</h2><p>Training images within similarity 0.95 of a training image, among its {} nearest.</p><table><tr><th></th><th>mean</th><th>bootstrap 95% interval</th></tr><tr><th>training images of the {} matches at or above the threshold</th><td>{}</td><td>{}</td></tr><tr><th>all training images (the baseline's sample)</th><td>{}</td><td>{}</td></tr></table>",
+            "<h2>Duplicate counts</h2><p>Training images within similarity {DUPLICATE_SIMILARITY:.2} of a training image, among its {} nearest.</p><table><tr><th></th><th>mean</th><th>bootstrap 95% interval</th></tr><tr><th>training images of the {} matches at or above the threshold</th><td>{}</td><td>{}</td></tr><tr><th>all training images (the baseline's sample)</th><td>{}</td><td>{}</td></tr></table>",
             d.neighbours_searched,
             d.replicated_matches,
             num(d.replicated_mean),

@@ -23,8 +23,7 @@ use crate::matches::Side;
 use crate::review::Label;
 use crate::stats::{self, BandPrecision, Rate};
 
-/// Similarity at or above which two images are duplicates (the paper's 0.95).
-pub const DUPLICATE_SIMILARITY: f32 = super::DUPLICATE_SIMILARITY;
+pub use crate::matches::DUPLICATE_SIMILARITY;
 
 /// Nearest neighbours searched when counting an image's duplicates.
 pub const DUPLICATE_NEIGHBOURS: usize = 256;

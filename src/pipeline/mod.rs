@@ -115,7 +115,7 @@ impl ScanOptions {
             model: ModelRequest::default(),
             batch_size: 0,
             top_k: 5,
-            threshold: 0.5,
+            threshold: DEFAULT_THRESHOLD,
             dtype: Dtype::F16,
             decode_threads: 0,
             regions: regions::RegionMode::Auto,
@@ -149,10 +149,6 @@ impl ScanOptions {
 
 /// The name of the replication paper's protocol as a preset.
 pub const SOMEPALLI_2022: &str = "somepalli-2022";
-
-/// The top-1 similarity at or above which a generation counts as a likely copy, by default
-/// (the paper's 0.5).
-pub const DEFAULT_THRESHOLD: f32 = 0.5;
 
 /// What the scan is doing now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,8 +263,7 @@ impl ScanSummary {
     }
 }
 
-/// Similarity at or above which a match is taken as a duplicate.
-pub const DUPLICATE_SIMILARITY: f32 = 0.95;
+pub use crate::matches::{DEFAULT_THRESHOLD, DUPLICATE_SIMILARITY};
 
 /// Events a scan sends, in order: phases and counts, then results as they are ready, then
 /// exactly one of `Finished`, `Failed` or `Cancelled`.
