@@ -1,6 +1,5 @@
 //! The `replicant` binary: the command line, and the review desk when run without a command.
 
-mod bench;
 mod cli;
 
 use std::io::IsTerminal;
@@ -20,27 +19,27 @@ fn main() -> ExitCode {
         .init();
     let cli = cli::Cli::parse();
     let result = match cli.command {
-        Some(cli::Command::Scan(args)) => cli::scan(args),
-        Some(cli::Command::Setup(args)) => cli::setup(&args),
-        Some(cli::Command::Bench(args)) => bench::run(&args),
-        Some(cli::Command::Open(args)) => cli::open(&args),
-        Some(cli::Command::Demo(args)) => cli::demo(&args),
-        Some(cli::Command::Label(args)) => cli::label(&args),
-        Some(cli::Command::Export(args)) => cli::export(&args),
+        Some(cli::Command::Scan(args)) => cli::scan::scan(args),
+        Some(cli::Command::Setup(args)) => cli::setup::setup(&args),
+        Some(cli::Command::Bench(args)) => cli::bench::run(&args),
+        Some(cli::Command::Open(args)) => cli::desk::open(&args),
+        Some(cli::Command::Demo(args)) => cli::desk::demo(&args),
+        Some(cli::Command::Label(args)) => cli::label::label(&args),
+        Some(cli::Command::Export(args)) => cli::export::export(&args),
         Some(cli::Command::Embed(args)) => cli::training::embed(&args),
         Some(cli::Command::Index(args)) => cli::training::index(&args),
         Some(cli::Command::Eval(args)) => cli::eval::eval(&args),
         Some(cli::Command::Report(args)) => cli::report::report(&args),
         Some(cli::Command::Plan(args)) => cli::report::plan(&args),
         #[cfg(feature = "desk")]
-        None => cli::open_desk(
+        None => cli::desk::open_desk(
             replicant::app::StartMode::Resume,
             None,
             replicant::pipeline::regions::RegionMode::Auto,
             replicant::pipeline::cascade::Shortlist::default(),
         ),
         #[cfg(not(feature = "desk"))]
-        None => cli::no_desk(),
+        None => cli::desk::no_desk(),
     };
     match result {
         Ok(code) => code,

@@ -39,7 +39,6 @@ fn the_core_does_not_use_the_gui_stack() {
         if path.extension().is_none_or(|e| e != "rs")
             || rel.starts_with("app")
             || rel == Path::new("main.rs")
-            || rel == Path::new("cli.rs")
         {
             continue;
         }

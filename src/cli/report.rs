@@ -20,7 +20,7 @@ pub struct ReportArgs {
     pub out: PathBuf,
     /// The similarity threshold of the replication rate (default: the one the project's scan
     /// used).
-    #[arg(long, value_parser = crate::cli::parse_similarity)]
+    #[arg(long, value_parser = crate::cli::args::parse_similarity)]
     pub threshold: Option<f32>,
     /// The precision the calibrated threshold must reach on labelled pairs.
     #[arg(long, default_value_t = 0.9)]
@@ -37,7 +37,7 @@ pub struct ReportArgs {
     /// The model and runtime, for a project scanned with the shortlist cascade: its baseline
     /// embeds the sampled training images' shortlists with full SSCD (once; cached).
     #[command(flatten)]
-    pub model: crate::cli::ModelArgs,
+    pub model: crate::cli::args::ModelArgs,
 }
 
 /// Runs `replicant report`.

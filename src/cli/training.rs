@@ -17,7 +17,8 @@ use replicant::pipeline::ScanEvent;
 use replicant::pipeline::embed_job::{EmbedOptions, start_embed};
 use replicant::pipeline::index_build::{IndexBuildOptions, build_index};
 
-use super::{ModelArgs, phase_label};
+use super::args::ModelArgs;
+use super::progress::phase_label;
 
 /// `replicant embed`.
 #[derive(Debug, Args)]
@@ -39,7 +40,7 @@ pub struct EmbedArgs {
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=1024))]
     pub batch: u16,
     /// Decoding threads (0: one per core; at most 256).
-    #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::parse_threads)]
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = super::args::parse_threads)]
     pub decode_threads: usize,
 }
 
@@ -114,7 +115,7 @@ pub fn embed(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
     };
     let handle = start_embed(options, None);
     let terminal = std::io::stderr().is_terminal();
-    let mut log = super::ProgressLog::new();
+    let mut log = super::progress::ProgressLog::new();
     let bar =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
     bar.set_style(

@@ -17,7 +17,8 @@ use replicant::matches::GenerationMatches;
 use replicant::pipeline::ScanOptions;
 use replicant::pipeline::cascade::{Shortlist, ShortlistMode};
 
-use crate::cli::{ModelArgs, run_scan_with_progress};
+use crate::cli::args::ModelArgs;
+use crate::cli::progress::run_scan_with_progress;
 
 /// `replicant bench cascade`.
 #[derive(Debug, Args)]

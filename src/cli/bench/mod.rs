@@ -20,7 +20,8 @@ use replicant::decode::{DecodeLimits, decode_for_model, decode_image};
 use replicant::embed::{Embedder, resize_for_model};
 use replicant::pipeline::{ScanOptions, load_embedder, resolve_runtime};
 
-use crate::cli::{ModelArgs, run_scan_with_progress};
+use crate::cli::args::ModelArgs;
+use crate::cli::progress::run_scan_with_progress;
 
 /// `replicant bench`.
 #[derive(Debug, Args)]
@@ -41,7 +42,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1000)]
     pub limit: usize,
     /// Decoding threads for the end-to-end scan (0: one per core; at most 256).
-    #[arg(long, default_value_t = 0, value_parser = crate::cli::parse_threads)]
+    #[arg(long, default_value_t = 0, value_parser = crate::cli::args::parse_threads)]
     pub decode_threads: usize,
     /// A Python with `immaculate[sscd]` installed, to time Immaculate on the same folder.
     #[arg(long, value_name = "PYTHON")]

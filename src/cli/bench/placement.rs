@@ -10,7 +10,7 @@ use replicant::embed::placement::{CPU_PROVIDER, NodePlacement};
 use replicant::embed::{Device, Embedder, ModelChoice};
 use replicant::pipeline::{load_embedder_profiled, resolve_runtime};
 
-use crate::cli::ModelArgs;
+use crate::cli::args::ModelArgs;
 
 /// `replicant bench placement`.
 #[derive(Debug, Args)]
