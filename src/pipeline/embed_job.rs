@@ -18,7 +18,7 @@ use super::cache::EmbeddingCache;
 use super::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
 use super::events::EventSink;
 use super::parts::{self, FoundPart, PART_FORMAT, PartManifest, PartRow};
-use super::scan::ScanError;
+use super::scan_error::ScanError;
 use super::sources::{Catalogued, State, UnitId, catalogue};
 use super::workers::Slot;
 use super::{ModelRequest, ScanEvent, ScanPhase, Waker, load_embedder, resolve_runtime};

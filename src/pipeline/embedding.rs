@@ -12,7 +12,7 @@ use crossbeam_channel::Receiver;
 use super::cache::{ContentHash, EmbeddingCache, FileRecord};
 use super::events::EventSink;
 use super::regions;
-use super::scan::ScanError;
+use super::scan_error::ScanError;
 use super::workers::{self, DecodeContext, Report, Slot, WorkItem, Workers};
 use super::{Progress, ScanEvent};
 use crate::catalog::ImageEntry;

@@ -5,7 +5,7 @@
 
 use super::blank::window_is_blank;
 use super::regions;
-use super::scan::ScanError;
+use super::scan_error::ScanError;
 use crate::catalog::ImageLocation;
 use crate::index::TrainingIndex;
 use crate::layout::{LAYOUT_VIEW, Ranking, layout_agreement, rank_score, signature_from_luma};

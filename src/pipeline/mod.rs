@@ -30,6 +30,7 @@ pub mod regions;
 pub mod report_job;
 pub mod review_open;
 mod scan;
+mod scan_error;
 mod sources;
 mod switch;
 mod training;
@@ -43,7 +44,7 @@ pub use model::{ModelRequest, load_embedder, load_embedder_profiled, resolve_run
 pub use open_job::{OpenJob, OpenedProject, ProjectSource, read_project, spawn_open};
 pub use project::{Project, ProjectScope, ProjectSpec};
 pub use review_open::{fill_hashes, open_review};
-pub use scan::ScanError;
+pub use scan_error::ScanError;
 pub use sources::{FILES_PER_UNIT, UnitId};
 
 use std::path::PathBuf;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::cache::ContentHash;
 use super::project::absolute;
-use super::scan::ScanError;
+use super::scan_error::ScanError;
 use crate::catalog::{ImageEntry, PromptIndex, walk_images};
 use crate::matches::{Side, SkippedFile, TruncatedShard};
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::cache::EmbeddingCache;
 use super::matching::{TrainingImage, TrainingLookup};
-use super::scan::ScanError;
+use super::scan_error::ScanError;
 use super::sources::{Catalogued, ImageRecord, State};
 use crate::catalog::ImageEntry;
 use crate::index::prebuilt::{PrebuiltIndex, RowStore};

@@ -10,9 +10,10 @@ use std::sync::atomic::AtomicBool;
 use super::super::embedding::{self, EmbeddingRun, Needs, RunSettings, Step};
 use super::super::workers::Slot;
 use super::super::{ScanEvent, ScanPhase, load_embedder};
-use super::{Coordinator, ScanError};
+use super::Coordinator;
 use crate::catalog::ImageEntry;
 use crate::embed::provision::Found;
+use crate::pipeline::scan_error::ScanError;
 
 impl Coordinator<'_> {
     /// Embeds the fine windows of every held generation (unless cached), then matches each

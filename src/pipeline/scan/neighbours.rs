@@ -9,7 +9,8 @@ use super::super::DUPLICATE_SIMILARITY;
 use super::super::audit::DUPLICATE_NEIGHBOURS;
 use super::super::cascade::near_duplicates_by_student;
 use super::super::sources::State;
-use super::{Coordinator, ScanError};
+use super::Coordinator;
+use crate::pipeline::scan_error::ScanError;
 
 impl Coordinator<'_> {
     /// The mean of the training images' whole-image embeddings, once, when ranking centres

@@ -9,7 +9,8 @@
 use rayon::prelude::*;
 
 use super::super::matching::{MatchSettings, Searched, search_views};
-use super::{Coordinator, ScanError};
+use super::Coordinator;
+use crate::pipeline::scan_error::ScanError;
 
 /// Generations searched together: enough to keep every core busy, few enough that their views
 /// (up to 60 vectors each with fine windows) stay small.

@@ -12,12 +12,13 @@ use super::super::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, S
 use super::super::training::Training;
 use super::super::workers::Slot;
 use super::super::{ScanEvent, ScanPhase};
+use super::Coordinator;
 use super::neighbours::cascade_duplicate_count;
-use super::{Coordinator, ScanError};
 use crate::catalog::ImageEntry;
 use crate::index::exact::ExactIndex;
 use crate::layout::LAYOUT_VIEW;
 use crate::matches::{Side, SkippedFile};
+use crate::pipeline::scan_error::ScanError;
 
 /// A shortlisted training image.
 struct Candidate {
