@@ -33,8 +33,42 @@ pub trait Embedder: Send {
     /// Embeds a batch of images, each `preprocess().width x height` RGB, 3 bytes a pixel,
     /// row-major. Returns one unit-length embedding per image, in order.
     fn embed_batch(&mut self, images: &[&[u8]]) -> Result<Vec<Vec<f32>>, EmbedError>;
-    /// The execution provider that runs the model, for the log ("CPU", "CUDA").
-    fn execution_provider(&self) -> &str;
+    /// The execution provider that runs the model.
+    fn execution_provider(&self) -> ExecutionProvider;
+}
+
+/// Where ONNX Runtime runs a model: a type, so that decisions that depend on it (batch
+/// sizes, whether the cascade pays) match on it instead of comparing names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionProvider {
+    /// The CPU.
+    Cpu,
+    /// NVIDIA's CUDA.
+    Cuda,
+    /// NVIDIA's TensorRT (with CUDA for what it cannot run).
+    TensorRt,
+}
+
+impl ExecutionProvider {
+    /// Whether the model runs on a GPU.
+    pub fn is_gpu(self) -> bool {
+        self != Self::Cpu
+    }
+
+    /// ONNX Runtime's name for it, as logs and summaries print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cpu => "CPU",
+            Self::Cuda => "CUDA",
+            Self::TensorRt => "TensorRT",
+        }
+    }
+}
+
+impl std::fmt::Display for ExecutionProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Identifies a model file and its preprocessing, e.g. `sscd@3f2a…/skew320x320-bilinear-u8nhwc`.

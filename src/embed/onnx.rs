@@ -14,7 +14,8 @@ use super::preprocess::pack_f32_nchw;
 /// allocating gigabytes per image.
 pub const MAX_INPUT_SIDE: i64 = 4096;
 use super::{
-    EmbedError, Embedder, InputLayout, ModelChoice, ModelKey, Preprocess, PreprocessOverrides,
+    EmbedError, Embedder, ExecutionProvider, InputLayout, ModelChoice, ModelKey, Preprocess,
+    PreprocessOverrides,
 };
 
 /// Where inference runs.
@@ -133,7 +134,7 @@ pub struct OnnxEmbedder {
     model_key: ModelKey,
     preprocess: Preprocess,
     dims: usize,
-    provider: String,
+    provider: ExecutionProvider,
     path: PathBuf,
 }
 
@@ -253,7 +254,7 @@ fn build_session(
     device: Device,
     intra_threads: usize,
     profile_prefix: Option<&Path>,
-) -> Result<(Session, String), EmbedError> {
+) -> Result<(Session, ExecutionProvider), EmbedError> {
     let model_err = |detail: String| EmbedError::Model {
         path: model_path.to_path_buf(),
         detail,
@@ -304,7 +305,7 @@ fn build_session(
                     .map_err(|err| err.to_string())
             });
         return match attempt {
-            Ok(session) => Ok((session, "TensorRT".into())),
+            Ok(session) => Ok((session, ExecutionProvider::TensorRt)),
             Err(detail) => Err(EmbedError::CudaUnavailable(format!(
                 "the TensorRT execution provider failed to start: {} (it needs `replicant setup --gpu --tensorrt`)",
                 gpu_failure(&detail)
@@ -326,7 +327,7 @@ fn build_session(
                         .map_err(|err| err.to_string())
                 });
             match attempt {
-                Ok(session) => return Ok((session, "CUDA".into())),
+                Ok(session) => return Ok((session, ExecutionProvider::Cuda)),
                 Err(detail) if device == Device::Cuda => {
                     return Err(EmbedError::CudaUnavailable(format!(
                         "the CUDA execution provider failed to start: {}",
@@ -351,7 +352,7 @@ fn build_session(
     let session = base()?
         .commit_from_file(model_path)
         .map_err(|err| model_err(err.to_string()))?;
-    Ok((session, "CPU".into()))
+    Ok((session, ExecutionProvider::Cpu))
 }
 
 /// The CUDA provider, with the layout and workspace options `REPLICANT_CUDA_NHWC` and
@@ -488,8 +489,8 @@ impl Embedder for OnnxEmbedder {
         self.dims
     }
 
-    fn execution_provider(&self) -> &str {
-        &self.provider
+    fn execution_provider(&self) -> ExecutionProvider {
+        self.provider
     }
 
     fn embed_batch(&mut self, images: &[&[u8]]) -> Result<Vec<Vec<f32>>, EmbedError> {

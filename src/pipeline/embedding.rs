@@ -432,8 +432,8 @@ mod tests {
                 })
                 .collect())
         }
-        fn execution_provider(&self) -> &str {
-            "test"
+        fn execution_provider(&self) -> crate::embed::ExecutionProvider {
+            crate::embed::ExecutionProvider::Cpu
         }
     }
 
@@ -458,8 +458,8 @@ mod tests {
                 .fetch_add(images.len(), std::sync::atomic::Ordering::Relaxed);
             self.inner.embed_batch(images)
         }
-        fn execution_provider(&self) -> &str {
-            "test"
+        fn execution_provider(&self) -> crate::embed::ExecutionProvider {
+            crate::embed::ExecutionProvider::Cpu
         }
     }
 

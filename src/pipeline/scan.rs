@@ -31,7 +31,7 @@ use super::{
     DUPLICATE_SIMILARITY, ScanEvent, ScanOptions, ScanPhase, ScanSummary, load_embedder,
     resolve_runtime,
 };
-use crate::embed::{Embedder, ModelChoice};
+use crate::embed::{Embedder, ExecutionProvider, ModelChoice};
 use crate::index::prebuilt::FileCheck;
 use crate::index::{IndexParams, UsearchStore};
 use crate::layout::LAYOUT_VIEW;
@@ -202,7 +202,7 @@ fn scan(
         .map_err(ScanError::Runtime)?;
     let embedder = load_embedder(&options.model, &library, &model_file)?;
     let similarity_key = embedder.model_key().as_str().to_string();
-    let provider = embedder.execution_provider().to_string();
+    let provider = embedder.execution_provider();
     let preprocessing = embedder.preprocess().describe();
     events.info(format!(
         "model {similarity_key} running on {provider} (ONNX Runtime {} from {})",
@@ -211,7 +211,7 @@ fn scan(
     ));
     let mut shortlist_reason = None;
     let shortlist_size =
-        match cascade_decision(options, &training, generations.records.len(), &provider) {
+        match cascade_decision(options, &training, generations.records.len(), provider) {
             Ok(size) => size,
             Err(why) => {
                 events.info(why.clone());
@@ -336,7 +336,7 @@ fn scan(
         settings::Decided {
             similarity_key: &coordinator.similarity_key,
             preprocessing,
-            provider: &provider,
+            provider,
             regions: &choice,
             regions_reason,
             shortlist_size,
@@ -781,7 +781,7 @@ impl Coordinator<'_> {
         self.results.push(result);
     }
 
-    fn finish(mut self, started: Instant, provider: String) -> ScanSummary {
+    fn finish(mut self, started: Instant, provider: ExecutionProvider) -> ScanSummary {
         crate::matches::sort_by_top_similarity(&mut self.results);
         let threshold = self.options.threshold;
         let at_or_above = self
@@ -853,7 +853,7 @@ impl Coordinator<'_> {
             },
             model_key: self.similarity_key,
             cascade,
-            execution_provider: provider,
+            execution_provider: provider.to_string(),
             exact_search,
             regions: self.regions.coarse.is_some(),
             fine_windows: self.fine_searched,
@@ -873,7 +873,7 @@ fn cascade_decision(
     options: &ScanOptions,
     training: &Training,
     generations: usize,
-    provider: &str,
+    provider: ExecutionProvider,
 ) -> Result<Option<usize>, String> {
     let mode = options.shortlist.mode;
     let size = options.shortlist.size();
@@ -904,7 +904,7 @@ fn cascade_decision(
             let training_images = catalogued.records.len();
             let outnumbered = generations > 0
                 && training_images >= generations.saturating_mul(cascade::AUTO_MIN_RATIO);
-            if mode == ShortlistMode::Auto && outnumbered && provider != "CPU" {
+            if mode == ShortlistMode::Auto && outnumbered && provider.is_gpu() {
                 // Measured on an H200 (README, "The GPU path"): full SSCD embeds about half as
                 // fast as the student there, not a fifth, and the re-scoring phase ran far
                 // slower than the first, so a 100:1 audit took 29 s with the cascade and 18 s

@@ -112,8 +112,8 @@ impl Drop for Workers {
 /// Images per batch when none is asked for: 16 keeps a CPU's cores busy without holding many
 /// decoded images; a GPU wants large batches to fill it (each 320x320 RGB input is 300 KB, so
 /// 128 of them are 39 MB).
-pub(crate) fn auto_batch_size(execution_provider: &str) -> usize {
-    if execution_provider == "CPU" { 16 } else { 128 }
+pub(crate) fn auto_batch_size(execution_provider: crate::embed::ExecutionProvider) -> usize {
+    if execution_provider.is_gpu() { 128 } else { 16 }
 }
 
 /// Starts the decode pool and the inference thread. Items are taken in order (training first),

@@ -52,7 +52,7 @@ pub fn run(args: &PlacementArgs) -> anyhow::Result<ExitCode> {
         for _ in 0..3 {
             embedder.embed_batch(&refs)?;
         }
-        let on_gpu = embedder.execution_provider() != "CPU";
+        let on_gpu = embedder.execution_provider().is_gpu();
         let key = embedder.model_key().to_string();
         let provider = embedder.execution_provider().to_string();
         let profile = embedder.end_profiling()?;

@@ -11,7 +11,7 @@ use crate::pipeline::regions::{RegionChoice, RegionPlan};
 pub(super) struct Decided<'a> {
     pub similarity_key: &'a str,
     pub preprocessing: String,
-    pub provider: &'a str,
+    pub provider: crate::embed::ExecutionProvider,
     pub regions: &'a RegionChoice,
     pub regions_reason: Option<String>,
     pub shortlist_size: Option<usize>,
