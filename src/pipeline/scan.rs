@@ -230,7 +230,11 @@ fn scan(
     let (mut first_embedder, cascade): (Box<dyn Embedder>, _) = match shortlist_size {
         Some(size) => {
             let mut request = options.model.clone();
-            request.choice = ModelChoice::SscdDistilled;
+            request.choice = options
+                .model
+                .choice
+                .student()
+                .ok_or_else(|| ScanError::Runtime("this model has no student".into()))?;
             let (library, student_file) = resolve_runtime(&request, &mut |line| events.info(line))
                 .map_err(ScanError::Runtime)?;
             let student = load_embedder(&request, &library, &student_file)?;
@@ -276,7 +280,11 @@ fn scan(
     }
     let ranked_by = match &cascade {
         Some(_) => cascade::ranked_by(
-            &ModelChoice::SscdDistilled.name(),
+            &options
+                .model
+                .choice
+                .student()
+                .map_or_else(String::new, |s| s.name()),
             &options.model.choice.name(),
         ),
         None => options.model.choice.name(),
@@ -880,13 +888,12 @@ fn cascade_decision(
     if mode == ShortlistMode::Off {
         return Ok(None);
     }
-    let full_sscd = options.model.choice == ModelChoice::Sscd;
+    // The cascade needs a model with a student (full SSCD, re-scoring its distilled one's
+    // shortlists); the model registry says which.
+    let full_sscd = options.model.choice.student().is_some();
     match training {
         Training::Prebuilt(prebuilt) => {
-            let distilled_index = prebuilt
-                .manifest
-                .model_key
-                .starts_with(&format!("{}@", ModelChoice::SscdDistilled.name()));
+            let distilled_index = ModelChoice::default().student_made(&prebuilt.manifest.model_key);
             match (distilled_index, full_sscd) {
                 (true, true) => Ok(Some(size)),
                 (false, _) if mode == ShortlistMode::On => Err(format!(
