@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, params};
 
-use super::store::{CREATE_V2, SCHEMA_VERSION};
+use super::schema::{CREATE_V2, SCHEMA_VERSION};
 use super::{PairContext, PairKey, ReviewError};
 
 /// Finds the content hashes of a pair that an older store knew only by its names.

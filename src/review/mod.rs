@@ -15,6 +15,7 @@
 mod migrate;
 pub mod plan;
 pub mod reviewers;
+mod schema;
 mod store;
 
 pub use migrate::{KeyResolver, MigrationReport};

@@ -7,9 +7,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use super::migrate::{self, KeyResolver, MigrationReport};
 use super::{Label, LabelRecord, PairContext, PairKey, ReviewError};
 
-/// 2 keyed labels by the content hashes of both images (1 keyed them by names). A version 1
-/// store is migrated when opened with a [`KeyResolver`].
-pub const SCHEMA_VERSION: i64 = 2;
+use super::schema::CREATE_V2;
+pub use super::schema::SCHEMA_VERSION;
 
 /// One pair of a labelling action: its key, its current names (generation, training) and
 /// what is known of it.
@@ -38,18 +37,6 @@ fn now_sql() -> &'static str {
 }
 
 const COLUMNS: &str = "generation_hash, training_hash, generation, training, label, reviewer, note, labelled_at, context";
-
-pub(super) const CREATE_V2: &str = "
-    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE IF NOT EXISTS labels (
-        generation_hash TEXT NOT NULL, training_hash TEXT NOT NULL,
-        generation TEXT NOT NULL, training TEXT NOT NULL, label TEXT,
-        reviewer TEXT NOT NULL, note TEXT NOT NULL, labelled_at TEXT NOT NULL,
-        context TEXT NOT NULL, PRIMARY KEY (generation_hash, training_hash));
-    CREATE TABLE IF NOT EXISTS history (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, generation_hash TEXT NOT NULL,
-        training_hash TEXT NOT NULL, before TEXT, after TEXT, reviewer TEXT NOT NULL,
-        at TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'done', batch INTEGER);";
 
 /// The schema version recorded in an open store (0 for a new, empty file).
 fn stored_version(conn: &Connection) -> rusqlite::Result<i64> {
