@@ -360,6 +360,21 @@ struct Frame {
     height: f32,
 }
 
+impl Frame {
+    /// The opening of an SVG that holds this plot with `right` pixels of margin beside it
+    /// and room for the x axis's labels below, and the plot's background.
+    fn open_svg(self, right: f32) -> String {
+        let (width, height) = (
+            self.left + self.width + right,
+            self.top + self.height + 44.0,
+        );
+        format!(
+            "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fafafa\"/>",
+            self.left, self.top, self.width, self.height
+        )
+    }
+}
+
 /// What the axes of a plot say.
 struct Axes<'a> {
     /// Ticks along x, in data units (0 to 1).
@@ -441,14 +456,7 @@ fn histogram_svg(train: &[f32], generations: &[f32], threshold: f32) -> String {
         .find(|s| peak / s <= 5.0)
         .unwrap_or(0.25);
     let y_max = (peak / step).ceil() * step;
-    let (width, height) = (
-        frame.left + frame.width + 16.0,
-        frame.top + frame.height + 44.0,
-    );
-    let mut svg = format!(
-        "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fafafa\"/>",
-        frame.left, frame.top, frame.width, frame.height
-    );
+    let mut svg = frame.open_svg(16.0);
     let y_ticks: Vec<f32> = (0..=((y_max / step).round() as usize))
         .map(|i| i as f32 * step)
         .collect();
@@ -518,14 +526,7 @@ fn pr_svg(report: &AuditReport) -> String {
         let (x, y) = at(p.recall, p.precision);
         let _ = write!(points, "{x:.1},{y:.1} ");
     }
-    let (width, height) = (
-        frame.left + frame.width + 20.0,
-        frame.top + frame.height + 44.0,
-    );
-    let mut svg = format!(
-        "<svg width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#fafafa\"/>",
-        frame.left, frame.top, frame.width, frame.height
-    );
+    let mut svg = frame.open_svg(20.0);
     let ticks = [0.0, 0.25, 0.5, 0.75, 1.0];
     axes_svg(
         &mut svg,

@@ -189,17 +189,7 @@ fn run(
         .filter(|t| my_shards.contains(&t.shard))
         .cloned()
         .collect();
-    let skipped: Vec<SkippedFile> = skipped
-        .into_iter()
-        .filter(|s| {
-            my_names.contains(&s.path)
-                || my_shards.contains(&s.path)
-                || my_shards
-                    .iter()
-                    .any(|shard| s.path.starts_with(&format!("{shard}/")))
-        })
-        .collect();
-    let mut skipped = skipped;
+    // A file of this worker's units, a shard of them, or a member of one of those shards.
     let in_my_units = |path: &str| {
         my_names.contains(path)
             || my_shards.contains(path)
@@ -207,6 +197,10 @@ fn run(
                 .iter()
                 .any(|shard| path.starts_with(&format!("{shard}/")))
     };
+    let mut skipped: Vec<SkippedFile> = skipped
+        .into_iter()
+        .filter(|s| in_my_units(&s.path))
+        .collect();
     let notes: Vec<SkippedFile> = notes.into_iter().filter(|n| in_my_units(&n.path)).collect();
     for file in skipped.iter().chain(&notes) {
         events.send(ScanEvent::Skipped(file.clone()));
@@ -361,7 +355,6 @@ fn run(
     }))
 }
 
-/// The shard a member record belongs to, as named in results.
 /// The existing part's manifest, when it is complete for exactly these units and model and
 /// its files still hash to what it recorded; otherwise why not (`None`: no part yet, or one
 /// for other units or another model, which is simply redone).
