@@ -35,8 +35,8 @@ fn main() -> ExitCode {
         None => cli::desk::open_desk(
             replicant::app::StartMode::Resume,
             None,
-            replicant::pipeline::regions::RegionMode::Auto,
-            replicant::pipeline::cascade::Shortlist::default(),
+            replicant::ranking::regions::RegionMode::Auto,
+            replicant::ranking::cascade::Shortlist::default(),
         ),
         #[cfg(not(feature = "desk"))]
         None => cli::desk::no_desk(),

@@ -9,12 +9,12 @@ use common::run_replicant as run;
 use std::collections::HashMap;
 use std::path::Path;
 
+use replicant::audit::{AuditOptions, audit_report};
 use replicant::demo::{DemoSpec, make_demo};
 use replicant::export::report::AuditReport;
-use replicant::matches::{GenerationMatches, Match};
-use replicant::pipeline::audit::{AuditOptions, audit_report};
-use replicant::pipeline::cascade::{DEFAULT_SHORTLIST_SIZE, Shortlist, ShortlistMode};
-use replicant::pipeline::regions::RegionMode;
+use replicant::ranking::cascade::{DEFAULT_SHORTLIST_SIZE, Shortlist, ShortlistMode};
+use replicant::ranking::matches::{GenerationMatches, Match};
+use replicant::ranking::regions::RegionMode;
 
 fn mode(mode: ShortlistMode) -> Shortlist {
     Shortlist { mode, size: None }

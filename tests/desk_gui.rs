@@ -45,7 +45,7 @@ fn harness(start: StartMode, size: egui::Vec2) -> Harness<'static, DeskApp> {
 fn harness_with_regions(
     start: StartMode,
     size: egui::Vec2,
-    regions: Option<replicant::pipeline::regions::RegionMode>,
+    regions: Option<replicant::ranking::regions::RegionMode>,
 ) -> Harness<'static, DeskApp> {
     Harness::builder()
         .with_size(size)
@@ -284,7 +284,7 @@ fn opens_generations_with_an_existing_index_and_shows_tar_members() {
     let desk = harness.state().desk().expect("desk");
     assert_eq!(
         desk.review().project().spec.training_index.as_deref(),
-        Some(replicant::pipeline::project::absolute(&index).as_path())
+        Some(replicant::project::absolute(&index).as_path())
     );
     assert!(
         desk.review()
@@ -347,7 +347,7 @@ fn a_small_copy_shows_the_window_that_found_it() {
     page.save(generations.join("page.png")).expect("save");
     let project = root.path().join("project");
     let mut options = common::options(&generations, &[training], &project);
-    options.regions = replicant::pipeline::regions::RegionMode::On;
+    options.regions = replicant::ranking::regions::RegionMode::On;
     let (results, _) = common::scan(options);
     let top = &results[0].matches[0];
     assert_eq!(top.training, "dfdc_1.jpg");
@@ -370,7 +370,7 @@ fn a_small_copy_shows_the_window_that_found_it() {
     let mut harness = harness_with_regions(
         StartMode::Project(project),
         egui::vec2(1280.0, 800.0),
-        Some(replicant::pipeline::regions::RegionMode::On),
+        Some(replicant::ranking::regions::RegionMode::On),
     );
     step_until(&mut harness, "the project", |app| results_of(app) == 1);
     harness.state_mut().push(Command::SelectGeneration(0));

@@ -37,7 +37,7 @@ fn demo_project(root: &Path, training: usize, generations: usize, top_k: usize) 
         &project,
     );
     options.top_k = top_k;
-    options.regions = replicant::pipeline::regions::RegionMode::Off;
+    options.regions = replicant::ranking::regions::RegionMode::Off;
     common::scan(options);
     project
 }

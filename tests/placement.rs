@@ -12,7 +12,7 @@ use std::process::Command;
 fn bench_placement_lists_every_node_of_both_models_by_provider() {
     // The models are installed with pip when missing (a test that needs them never skips).
     let request = common::sscd();
-    replicant::pipeline::resolve_runtime(&request, &mut |_| {}).expect("runtime and model");
+    replicant::embed::request::resolve_runtime(&request, &mut |_| {}).expect("runtime and model");
     let out = Command::new(common::replicant_bin())
         .args(["bench", "placement", "--device", "cpu"])
         .output()

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use replicant::catalog::MAX_IMAGE_FILE_BYTES;
-use replicant::matches::GenerationMatches;
+use replicant::ranking::matches::GenerationMatches;
 
 /// A Python that can import Ray, if there is one.
 fn ray_python() -> Option<PathBuf> {

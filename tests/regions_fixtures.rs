@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use image::{RgbImage, imageops};
-use replicant::matches::GenerationMatches;
-use replicant::pipeline::regions::RegionMode;
+use replicant::ranking::matches::GenerationMatches;
+use replicant::ranking::regions::RegionMode;
 
 /// Photos of the training side used as pasted sources and collage pieces.
 const PHOTOS: &[&str] = &[
@@ -220,7 +220,7 @@ fn measure(set: &EvalSet<'_>, project: &Path, mode: RegionMode, layout_rerank: b
         .count();
     // The copyleft icon is no copy of anything here, but its white corners matched two fully
     // transparent (so white) wallpapers at 1.00 while blank windows were searched
-    // (src/pipeline/blank.rs).
+    // (src/ranking/blank.rs).
     let blank_flag = by
         .get("idealo-imagededup/tests/data/formats_images/copyleft.tiff")
         .is_some_and(|r| r.top_similarity().unwrap_or(0.0) >= 0.5);

@@ -319,7 +319,7 @@ fn a_failure_to_save_the_results_exits_1() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (generations, training) = demo(dir.path(), 4, 2);
     let project = dir.path().join("project");
-    replicant::pipeline::Project::adopt(&project).expect("a new project folder");
+    replicant::project::Project::adopt(&project).expect("a new project folder");
     // A folder where the results file goes: the rename onto it fails.
     std::fs::create_dir_all(project.join("last_scan.json/blocked")).expect("mkdir");
     let (code, stdout, stderr) = run(&mut scan_args(&generations, &[&training], &project));
@@ -459,8 +459,8 @@ fn a_damaged_results_file_is_named_with_its_remedy() {
             && stderr.contains("scan again"),
         "{stderr}"
     );
-    let opened = replicant::pipeline::read_project(
-        replicant::pipeline::Project::open(&project).expect("project"),
+    let opened = replicant::project::open::read_project(
+        replicant::project::Project::open(&project).expect("project"),
     )
     .expect("the labels still open");
     assert!(

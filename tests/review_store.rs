@@ -10,7 +10,8 @@ use std::process::{Command as Process, Stdio};
 
 use replicant::app::{Desk, Reviewing};
 use replicant::demo::{DemoSpec, make_demo};
-use replicant::pipeline::{LastScan, Project};
+use replicant::project::Project;
+use replicant::project::last_scan::LastScan;
 use replicant::review::{Label, PairKey, ReviewStore};
 
 fn scanned_demo(root: &Path) -> PathBuf {

@@ -451,7 +451,7 @@ fn a_damaged_project_index_is_rebuilt_not_trusted() {
             std::slice::from_ref(&set.training),
             &project,
         );
-        options.regions = replicant::pipeline::regions::RegionMode::Off;
+        options.regions = replicant::ranking::regions::RegionMode::Off;
         options
     };
     let (first, first_summary) = common::scan(options());
@@ -476,7 +476,7 @@ fn a_damaged_project_index_is_rebuilt_not_trusted() {
     );
     for (a, b) in first.iter().zip(&second) {
         assert_eq!(a.generation, b.generation);
-        let top = |r: &replicant::matches::GenerationMatches| {
+        let top = |r: &replicant::ranking::matches::GenerationMatches| {
             r.matches
                 .first()
                 .map(|m| (m.training.clone(), m.similarity))

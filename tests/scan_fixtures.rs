@@ -8,7 +8,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use replicant::matches::Side;
+use replicant::ranking::matches::Side;
 
 #[test]
 fn fixtures_scan_matches_the_ground_truth_and_survives_bad_files() {
@@ -23,7 +23,7 @@ fn fixtures_scan_matches_the_ground_truth_and_survives_bad_files() {
         std::slice::from_ref(&training),
         &project,
     ));
-    let by_generation: HashMap<&str, &replicant::matches::GenerationMatches> =
+    let by_generation: HashMap<&str, &replicant::ranking::matches::GenerationMatches> =
         results.iter().map(|r| (r.generation.as_str(), r)).collect();
     let pairs = common::pairs(&fixtures);
 
@@ -166,9 +166,9 @@ fn reduced_jpeg_decodes_keep_the_embedding() {
     };
     let request = common::sscd();
     let (library, model) =
-        replicant::pipeline::resolve_runtime(&request, &mut |_| {}).expect("runtime");
+        replicant::embed::request::resolve_runtime(&request, &mut |_| {}).expect("runtime");
     let mut embedder =
-        replicant::pipeline::load_embedder(&request, &library, &model).expect("model");
+        replicant::embed::request::load_embedder(&request, &library, &model).expect("model");
     let preprocess = embedder.preprocess().clone();
     let side = preprocess.width.max(preprocess.height) * replicant::decode::MIN_SIDE_FACTOR;
     let limits = DecodeLimits::default();
@@ -214,7 +214,7 @@ fn reduced_jpeg_decodes_keep_the_embedding() {
 /// at 0.5. Near-copy recall@5 is held at its measured 0.91 (20 of 22), below the issue's
 /// 0.95: the two sources outside the top five are portraits restyled with almost no content
 /// weight (README, "Ranking"); a fall below 20 of 22 fails.
-fn report_half_targets(results: &[replicant::matches::GenerationMatches]) {
+fn report_half_targets(results: &[replicant::ranking::matches::GenerationMatches]) {
     use replicant::eval::{ListedMatches, evaluate, read_truth};
     let listed: HashMap<String, ListedMatches> = results
         .iter()

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use replicant::catalog::MAX_IMAGE_FILE_BYTES;
-use replicant::matches::GenerationMatches;
+use replicant::ranking::matches::GenerationMatches;
 
 /// blake3 of the bytes behind each match of each generation, with its similarity.
 fn top_hashes(results: &[GenerationMatches]) -> HashMap<String, Vec<(String, f32)>> {
@@ -195,7 +195,7 @@ fn shards_workers_and_a_shared_index_give_the_scans_matches() {
     let undecodable: Vec<&str> = folder_summary
         .skipped
         .iter()
-        .filter(|s| s.side == replicant::matches::Side::Training)
+        .filter(|s| s.side == replicant::ranking::matches::Side::Training)
         .map(|s| s.reason.as_str())
         .collect();
     let decodable = kept.len() + 2 + 1 - undecodable.len();
@@ -509,7 +509,7 @@ fn a_killed_worker_resumes_from_its_own_cache() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
-    let cache = replicant::pipeline::embed_job::worker_cache_path(&out, 1, 2);
+    let cache = replicant::shards::worker::worker_cache_path(&out, 1, 2);
     let count = || {
         rusqlite::Connection::open(&cache)
             .and_then(|c| {

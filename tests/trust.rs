@@ -515,7 +515,7 @@ fn a_second_scan_into_a_held_project_is_refused_and_names_the_holder() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (generations, training) = demo(dir.path(), 3, 1, 67);
     let project = dir.path().join("project");
-    let held = replicant::pipeline::Project::lock_for_scan(&project).expect("lock");
+    let held = replicant::project::Project::lock_for_scan(&project).expect("lock");
     let (code, _, stderr) = run(&mut replicant(&[
         "scan",
         "--generations",

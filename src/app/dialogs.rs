@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::pipeline::Waker;
+use crate::jobs::Waker;
 
 /// What a dialog is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use super::commands::{Command, ListCommand};
 use super::desk::{Desk, LabelFilter, SortKey};
 use super::settings::Settings;
 use super::thumbs::{Thumb, ThumbnailCache};
-use crate::pipeline::DUPLICATE_SIMILARITY;
+use crate::ranking::matches::DUPLICATE_SIMILARITY;
 use crate::review::Label;
 
 const ROW_HEIGHT: f32 = 72.0;

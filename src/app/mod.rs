@@ -35,10 +35,15 @@ pub use desk::{
 pub use dialogs::DialogPurpose;
 pub use settings::Settings;
 
+use crate::embed::request::ModelRequest;
 use crate::export::ReviewFormat;
-use crate::pipeline::{
-    ModelRequest, OpenJob, Project, ProjectSource, ProjectSpec, ScanOptions, Waker, spawn_open,
-};
+use crate::jobs::Waker;
+use crate::project::Project;
+use crate::project::ProjectSpec;
+use crate::project::open::OpenJob;
+use crate::project::open::ProjectSource;
+use crate::project::open::spawn_open;
+use crate::scan::ScanOptions;
 use commands::WelcomeCommand;
 use dialogs::Dialogs;
 use frame_stats::FrameStats;
@@ -86,8 +91,8 @@ struct Windows {
 /// How scans are run: what the command line asked for, over the settings.
 #[derive(Default)]
 struct ScanChoices {
-    regions: crate::pipeline::regions::RegionMode,
-    shortlist: crate::pipeline::cascade::Shortlist,
+    regions: crate::ranking::regions::RegionMode,
+    shortlist: crate::ranking::cascade::Shortlist,
     model: Option<ModelRequest>,
 }
 
@@ -176,13 +181,13 @@ impl DeskApp {
     }
 
     /// Matches regions of generations as `mode` says (the command line's `--regions`).
-    pub fn with_regions(mut self, mode: crate::pipeline::regions::RegionMode) -> Self {
+    pub fn with_regions(mut self, mode: crate::ranking::regions::RegionMode) -> Self {
         self.scan_choices.regions = mode;
         self
     }
 
     /// Runs the shortlist cascade as `shortlist` says (the command line's `--shortlist`).
-    pub fn with_shortlist(mut self, shortlist: crate::pipeline::cascade::Shortlist) -> Self {
+    pub fn with_shortlist(mut self, shortlist: crate::ranking::cascade::Shortlist) -> Self {
         self.scan_choices.shortlist = shortlist;
         self
     }
@@ -553,7 +558,7 @@ impl DeskApp {
         let dir = project.unwrap_or_else(|| {
             Project::default_dir(&generations, &training, training_index.as_deref())
         });
-        let absolute = crate::pipeline::project::absolute;
+        let absolute = crate::project::absolute;
         let spec = ProjectSpec {
             generations: absolute(&generations),
             training: training.iter().map(|t| absolute(t)).collect(),

@@ -99,7 +99,7 @@ pub fn pair_ui(
                                         );
                                         if let Some(d) = m.duplicates.filter(|d| *d > 0) {
                                             ui.weak(format!("×{}", d + 1)).on_hover_text(format!(
-                                                "{d} other training images are within {:.2} of this one: replicated images are duplicated far more often in training sets", crate::matches::DUPLICATE_SIMILARITY
+                                                "{d} other training images are within {:.2} of this one: replicated images are duplicated far more often in training sets", crate::ranking::matches::DUPLICATE_SIMILARITY
                                             ));
                                         }
                                     });
@@ -278,7 +278,7 @@ pub fn pair_ui(
                              composition). Matches are ranked by similarity + {} x layout, so \
                              a repainted copy of a composition ranks above an image that only \
                              shares its style; the similarity shown stays SSCD's.",
-                                crate::layout::LAYOUT_WEIGHT
+                                crate::ranking::layout::LAYOUT_WEIGHT
                             ));
                     }
                     ui.with_layout(egui::Layout::left_to_right(egui::Align::Min), |ui| {
@@ -371,7 +371,7 @@ const PALETTE: [egui::Color32; 8] = [
 /// thumbnails and similarities; regions below the threshold are outlined only.
 fn collage_map_ui(
     ui: &mut egui::Ui,
-    result: &crate::matches::GenerationMatches,
+    result: &crate::ranking::matches::GenerationMatches,
     pane: compare::GenerationPane,
     original: (u32, u32),
     threshold: f32,

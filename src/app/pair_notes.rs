@@ -10,7 +10,7 @@ use crate::review::Label;
 pub(super) fn pair_notes_ui(
     ui: &mut egui::Ui,
     desk: &Desk,
-    result: &crate::matches::GenerationMatches,
+    result: &crate::ranking::matches::GenerationMatches,
     at: PairAt,
     out: &mut Vec<Command>,
 ) {
@@ -20,11 +20,11 @@ pub(super) fn pair_notes_ui(
             result.generation_path.clone(),
         ))
         .map(|u| u.original.0);
-    for reason in crate::explain::reasons(
+    for reason in crate::ranking::explain::reasons(
         &result.matches,
         at.1,
         original,
-        crate::layout::LAYOUT_WEIGHT,
+        crate::ranking::layout::LAYOUT_WEIGHT,
     ) {
         ui.label(egui::RichText::new(reason.text()).small());
     }

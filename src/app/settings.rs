@@ -74,7 +74,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            threshold: crate::matches::DEFAULT_THRESHOLD,
+            threshold: crate::ranking::matches::DEFAULT_THRESHOLD,
             top_k: 5,
             model: "sscd".into(),
             reviewer: crate::review::default_reviewer(),

@@ -2,14 +2,14 @@
 //! (the paper's baseline) with the threshold line, the replication and duplicate rates with
 //! Wilson intervals, counts per label, and, from the labels, the precision-recall curve and
 //! the calibrated threshold. The baseline and the calibration come from the evidence report,
-//! made off the UI thread when the panel opens (see [`crate::pipeline::audit`]).
+//! made off the UI thread when the panel opens (see [`crate::audit`]).
 
 use egui_plot::{Bar, BarChart, Legend, Line, Plot, PlotPoints, VLine};
 
 use super::commands::Command;
 use super::desk::Desk;
 use super::settings::Settings;
-use crate::pipeline::DUPLICATE_SIMILARITY;
+use crate::ranking::matches::DUPLICATE_SIMILARITY;
 use crate::review::Label;
 use crate::stats::Rate;
 

@@ -5,7 +5,7 @@ use super::commands::Command;
 use super::desk::Desk;
 use super::frame_stats::FrameStats;
 use super::settings::Settings;
-use crate::pipeline::ScanPhase;
+use crate::scan::ScanPhase;
 
 /// Draws the status bar.
 pub fn status_ui(

@@ -1,10 +1,12 @@
-//! Thumbnails for the list: decoded off the UI thread by the pipeline's loader and kept as
-//! egui textures in a bounded cache (least recently used first out).
+//! Thumbnails for the list: decoded off the UI thread by the image loader
+//! ([`crate::decode::loader`]) and kept as egui textures in a bounded cache (least recently used first out).
 
 use std::collections::{HashMap, VecDeque};
 
 use crate::catalog::ImageLocation;
-use crate::pipeline::{ImageLoader, ImageRequest, Waker};
+use crate::decode::loader::ImageLoader;
+use crate::decode::loader::ImageRequest;
+use crate::jobs::Waker;
 
 /// Longest side of a list thumbnail in pixels.
 pub const THUMB_SIDE_PX: u32 = 160;

@@ -1,7 +1,7 @@
 //! Opening the desk's window: the viewport, its icon and the app.
 
 use super::{DeskApp, StartMode};
-use crate::pipeline::ModelRequest;
+use crate::embed::request::ModelRequest;
 
 /// The window icon, `assets/icon.png` (a generation overlapping its training source).
 pub const ICON_PNG: &[u8] = include_bytes!("../../assets/icon.png");
@@ -28,8 +28,8 @@ pub fn window_icon() -> Option<egui::IconData> {
 pub fn run(
     start: StartMode,
     model: Option<ModelRequest>,
-    regions: crate::pipeline::regions::RegionMode,
-    shortlist: crate::pipeline::cascade::Shortlist,
+    regions: crate::ranking::regions::RegionMode,
+    shortlist: crate::ranking::cascade::Shortlist,
 ) -> eframe::Result {
     let mut viewport = egui::ViewportBuilder::default()
         .with_title("Replicant")

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use replicant::embed::request::ModelRequest;
 use replicant::embed::{Device, ModelChoice, PreprocessOverrides};
-use replicant::pipeline::ModelRequest;
-use replicant::pipeline::cascade::{Shortlist, ShortlistMode};
+use replicant::ranking::cascade::{Shortlist, ShortlistMode};
 
 /// The shortlist cascade's choices, shared by `scan` and `open`.
 #[derive(Debug, Args, Clone)]

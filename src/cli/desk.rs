@@ -7,9 +7,9 @@ use anyhow::Context;
 use clap::Args;
 
 #[cfg(feature = "desk")]
-use replicant::pipeline::ModelRequest;
+use replicant::embed::request::ModelRequest;
 #[cfg(feature = "desk")]
-use replicant::pipeline::cascade::Shortlist;
+use replicant::ranking::cascade::Shortlist;
 
 use super::args::{ModelArgs, ShortlistArgs};
 
@@ -32,8 +32,8 @@ pub struct OpenArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Match regions of each generation too (auto: when it costs at most 2.5x).
-    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
-    pub regions: replicant::pipeline::regions::RegionMode,
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::ranking::regions::RegionMode))]
+    pub regions: replicant::ranking::regions::RegionMode,
     #[command(flatten)]
     pub shortlist: ShortlistArgs,
 }
@@ -56,8 +56,8 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Match regions of each generation too (on by default here: the demo has collages).
-    #[arg(long, default_value = "on", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
-    pub regions: replicant::pipeline::regions::RegionMode,
+    #[arg(long, default_value = "on", value_parser = clap::value_parser!(replicant::ranking::regions::RegionMode))]
+    pub regions: replicant::ranking::regions::RegionMode,
 }
 
 /// Runs `replicant demo`.
@@ -150,7 +150,7 @@ pub fn open(_args: &OpenArgs) -> anyhow::Result<ExitCode> {
 pub fn open_desk(
     start: replicant::app::StartMode,
     model: Option<ModelRequest>,
-    regions: replicant::pipeline::regions::RegionMode,
+    regions: replicant::ranking::regions::RegionMode,
     shortlist: Shortlist,
 ) -> anyhow::Result<ExitCode> {
     replicant::app::run(start, model, regions, shortlist).map_err(|err| anyhow::anyhow!("cannot open the window: {err}. The desk needs a display (X11 or Wayland) and a GPU or software Vulkan/GL driver; `replicant scan` works without one"))?;

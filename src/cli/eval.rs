@@ -19,7 +19,7 @@ pub struct EvalArgs {
     #[arg(long, value_name = "FILE.jsonl")]
     pub results: PathBuf,
     /// Similarity at or above which a pair is flagged.
-    #[arg(long, default_value_t = replicant::matches::DEFAULT_THRESHOLD, value_parser = super::args::parse_similarity)]
+    #[arg(long, default_value_t = replicant::ranking::matches::DEFAULT_THRESHOLD, value_parser = super::args::parse_similarity)]
     pub threshold: f32,
     /// Print one JSON object on one line (the last line of stdout) instead of the table.
     #[arg(long)]

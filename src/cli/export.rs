@@ -48,7 +48,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             }
         },
     };
-    let project = replicant::pipeline::Project::open(&args.project)?;
+    let project = replicant::project::Project::open(&args.project)?;
     // Read-only: an export writes nothing into the project, so a project on read-only media
     // (or another account's) exports too. A project nobody has labelled has no store yet.
     let review_path = project.review_path();
@@ -125,18 +125,18 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
 /// The last scan's pairs that none of `labelled` covers, as label-less records, most similar
 /// first; at most `top` of them when given.
 fn scan_pairs_unlabelled(
-    project: &replicant::pipeline::Project,
+    project: &replicant::project::Project,
     labelled: &[replicant::review::LabelRecord],
     top: Option<usize>,
 ) -> anyhow::Result<Vec<replicant::review::LabelRecord>> {
-    let Some(mut last) = replicant::pipeline::LastScan::load(project)? else {
+    let Some(mut last) = replicant::project::last_scan::LastScan::load(project)? else {
         anyhow::bail!(
             "{} has no scan results yet; run `replicant scan --project {}` first",
             project.dir.display(),
             project.dir.display()
         );
     };
-    replicant::pipeline::fill_hashes(project, &mut last);
+    replicant::project::review::fill_hashes(project, &mut last);
     let mut known: std::collections::HashSet<replicant::review::PairKey> =
         labelled.iter().map(|r| r.key.clone()).collect();
     let mut pairs = Vec::new();
@@ -170,12 +170,12 @@ fn scan_pairs_unlabelled(
 /// Every pair of the project's last scan under its current names, by key (empty before the
 /// first scan).
 fn current_names(
-    project: &replicant::pipeline::Project,
+    project: &replicant::project::Project,
 ) -> anyhow::Result<replicant::export::CurrentNames> {
-    let Some(mut last) = replicant::pipeline::LastScan::load(project)? else {
+    let Some(mut last) = replicant::project::last_scan::LastScan::load(project)? else {
         return Ok(Default::default());
     };
-    replicant::pipeline::fill_hashes(project, &mut last);
+    replicant::project::review::fill_hashes(project, &mut last);
     let mut names = replicant::export::CurrentNames::new();
     for result in &last.results {
         for m in &result.matches {

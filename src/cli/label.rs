@@ -58,11 +58,11 @@ pub enum LabelAction {
 
 /// Runs `replicant label import`.
 fn label_import(project: &std::path::Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let project = replicant::pipeline::Project::open(project)?;
+    let project = replicant::project::Project::open(project)?;
     let mut matched_any = false;
     for file in files {
-        let rows = replicant::pipeline::label_import::read_export(file)?;
-        let report = replicant::pipeline::label_import::import_rows(&project, file, &rows)?;
+        let rows = replicant::project::label_import::read_export(file)?;
+        let report = replicant::project::label_import::import_rows(&project, file, &rows)?;
         matched_any |= report.matched > 0 || report.rows == 0;
         eprintln!(
             "replicant: {}: {} rows, {} matched this project's pairs; added {} labels and {} notes{} and {} adjudications; {} already here",
@@ -122,15 +122,15 @@ pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
     else {
         anyhow::bail!("give --project, --generation, --training and --label");
     };
-    let project = replicant::pipeline::Project::open(project)?;
-    let mut last = replicant::pipeline::LastScan::load(&project)?.with_context(|| {
+    let project = replicant::project::Project::open(project)?;
+    let mut last = replicant::project::last_scan::LastScan::load(&project)?.with_context(|| {
         format!(
             "{} has no scan results yet; run `replicant scan --project {}` first",
             project.dir.display(),
             project.dir.display()
         )
     })?;
-    replicant::pipeline::fill_hashes(&project, &mut last);
+    replicant::project::review::fill_hashes(&project, &mut last);
     let result = last
         .results
         .iter()
@@ -157,7 +157,7 @@ pub fn label(args: &LabelArgs) -> anyhow::Result<ExitCode> {
     } else {
         Label::parse(label)
     };
-    let (mut store, _) = replicant::pipeline::open_review(&project)?;
+    let (mut store, _) = replicant::project::review::open_review(&project)?;
     if args.adjudicate {
         store.adjudicate(&key, label, &reviewer)?;
         eprintln!(

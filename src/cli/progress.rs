@@ -3,8 +3,12 @@
 use std::io::IsTerminal;
 
 use replicant::fsutil::printable;
-use replicant::matches::{GenerationMatches, sort_by_top_similarity};
-use replicant::pipeline::{ScanEvent, ScanOptions, ScanPhase, ScanSummary, start_scan};
+use replicant::ranking::matches::{GenerationMatches, sort_by_top_similarity};
+use replicant::scan::ScanEvent;
+use replicant::scan::ScanOptions;
+use replicant::scan::ScanPhase;
+use replicant::scan::ScanSummary;
+use replicant::scan::start_scan;
 
 /// Runs a scan to the end, drawing a progress bar on stderr when it is a terminal. Returns
 /// the results sorted by top-1 similarity, or `None` when cancelled.
@@ -88,7 +92,7 @@ impl ProgressLog {
 
     /// Prints a line for `progress` when the interval has passed since the last (the first
     /// waits one interval too) or the work is done.
-    pub fn progress(&mut self, progress: &replicant::pipeline::Progress) {
+    pub fn progress(&mut self, progress: &replicant::scan::Progress) {
         let now = std::time::Instant::now();
         let last = *self.last.get_or_insert(now);
         let done = progress.done >= progress.total;

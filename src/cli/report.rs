@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use replicant::pipeline::audit::AuditOptions;
-use replicant::pipeline::audit_cascade::report_with_baseline;
+use replicant::audit::AuditOptions;
+use replicant::audit::cascade::report_with_baseline;
 
 /// `replicant report`.
 #[derive(Debug, Args)]
@@ -76,7 +76,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         &cancel,
     )
     .map_err(anyhow::Error::msg)?;
-    replicant::pipeline::report_job::write(&report, &args.out).map_err(anyhow::Error::msg)?;
+    replicant::audit::job::write(&report, &args.out).map_err(anyhow::Error::msg)?;
     let r = &report.replication_rate;
     eprintln!(
         "replicant: {} generations, replication rate {:.2}% (95% CI {:.2}-{:.2}%) at {:.2}; {} labelled pairs ({} labels by {} reviewers); report written to {}",
@@ -122,7 +122,7 @@ pub struct PlanArgs {
 /// Runs `replicant plan`: draws the review plan and saves it in the project.
 pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     use replicant::review::plan;
-    let project = replicant::pipeline::Project::open(&args.project)?;
+    let project = replicant::project::Project::open(&args.project)?;
     if plan::load(&project.dir)
         .map_err(anyhow::Error::msg)?
         .is_some()
@@ -134,7 +134,7 @@ pub fn plan(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             plan::PLAN_FILE
         );
     }
-    let last = replicant::pipeline::LastScan::load(&project)?.with_context(|| {
+    let last = replicant::project::last_scan::LastScan::load(&project)?.with_context(|| {
         format!(
             "{} has no scan results yet; run `replicant scan --project {}` first",
             project.dir.display(),

@@ -10,7 +10,8 @@ use clap::Args;
 use replicant::export::{ScanOutputFormat, write_scan_results};
 use replicant::fsutil::printable;
 use replicant::index::Dtype;
-use replicant::pipeline::{ScanOptions, ScanSummary};
+use replicant::scan::ScanOptions;
+use replicant::scan::ScanSummary;
 
 use super::args::{ModelArgs, ShortlistArgs, parse_similarity, parse_threads};
 use super::progress::run_scan_with_progress;
@@ -35,12 +36,12 @@ pub struct ScanArgs {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=100))]
     pub top_k: u16,
     /// Top-1 similarity at or above which a generation counts as a likely copy.
-    #[arg(long, default_value_t = replicant::matches::DEFAULT_THRESHOLD, value_parser = parse_similarity)]
+    #[arg(long, default_value_t = replicant::ranking::matches::DEFAULT_THRESHOLD, value_parser = parse_similarity)]
     pub threshold: f32,
     /// Follow a published protocol. somepalli-2022: the replication paper's (SSCD's global
     /// descriptor alone: no region windows, no layout re-rank, no cascade; threshold 0.5;
     /// transparency dropped as PIL's convert('RGB') does, not composited on white).
-    #[arg(long, value_name = "NAME", value_parser = [replicant::pipeline::SOMEPALLI_2022],
+    #[arg(long, value_name = "NAME", value_parser = [replicant::scan::SOMEPALLI_2022],
           conflicts_with_all = ["regions", "no_layout_rerank", "threshold", "model", "shortlist", "centre"])]
     pub preset: Option<String>,
     /// Output file (.jsonl, or .csv for CSV); standard output when absent. The scan's
@@ -65,8 +66,8 @@ pub struct ScanArgs {
     /// Match regions of each generation too: 3x3 coarse windows in every generation, then
     /// 7x7 fine windows of 18% (small copies) in those still below the threshold; auto turns each on
     /// when it costs at most 2.5x of whole-image matching.
-    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
-    pub regions: replicant::pipeline::regions::RegionMode,
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::ranking::regions::RegionMode))]
+    pub regions: replicant::ranking::regions::RegionMode,
     /// Rank matches by SSCD similarity alone, without the layout re-rank that lifts images
     /// whose composition the generation keeps.
     #[arg(long)]
@@ -135,7 +136,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     options.fine_plan = match args.fine_grid {
         Some(0) => None,
         grid => {
-            let mut fine = replicant::pipeline::regions::RegionPlan::fine();
+            let mut fine = replicant::ranking::regions::RegionPlan::fine();
             fine.grid = grid.unwrap_or(fine.grid).min(16);
             if let Some(share) = args.fine_share {
                 fine.window_share = share.clamp(0.05, 1.0);
@@ -247,7 +248,7 @@ struct SettingsSidecar<'a> {
     results: String,
     generations: usize,
     training_images: usize,
-    settings: &'a replicant::matches::ScanSettings,
+    settings: &'a replicant::ranking::matches::ScanSettings,
     /// The command line that runs the same scan again.
     reproduce: String,
     written_at: String,
@@ -283,7 +284,7 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
     );
     eprintln!(
         "  top-1 >= {:.2}:     {} ({:.1}%, {})  <- duplicates",
-        replicant::matches::DUPLICATE_SIMILARITY,
+        replicant::ranking::matches::DUPLICATE_SIMILARITY,
         summary.duplicates,
         pct(summary.duplicate_rate()),
         ci(summary.duplicates)

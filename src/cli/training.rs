@@ -13,9 +13,9 @@ use replicant::index::UsearchStore;
 use replicant::index::prebuilt::{
     FileCheck, INDEX_FILE, PrebuiltIndex, ROWS_FILE, read_manifest, verify_index_file,
 };
-use replicant::pipeline::ScanEvent;
-use replicant::pipeline::embed_job::{EmbedOptions, start_embed};
-use replicant::pipeline::index_build::{IndexBuildOptions, build_index};
+use replicant::scan::ScanEvent;
+use replicant::shards::build::{IndexBuildOptions, build_index};
+use replicant::shards::worker::{EmbedOptions, start_embed};
 
 use super::args::ModelArgs;
 use super::progress::phase_label;
@@ -251,9 +251,9 @@ fn index_build(args: &IndexBuildArgs) -> anyhow::Result<ExitCode> {
 
 /// The training images and shards an index (or a worker) could not use, and its notes.
 fn print_account(
-    skipped: &[replicant::matches::SkippedFile],
-    truncated: &[replicant::matches::TruncatedShard],
-    notes: &[replicant::matches::SkippedFile],
+    skipped: &[replicant::ranking::matches::SkippedFile],
+    truncated: &[replicant::ranking::matches::TruncatedShard],
+    notes: &[replicant::ranking::matches::SkippedFile],
 ) {
     if !skipped.is_empty() {
         eprintln!("replicant: {} training files skipped:", skipped.len());

@@ -11,6 +11,7 @@ pub mod placement;
 mod preprocess;
 pub mod probe;
 pub mod provision;
+pub mod request;
 
 pub use onnx::{Device, OnnxEmbedder, OrtEnvironment};
 pub use preprocess::{
@@ -21,7 +22,7 @@ use std::path::PathBuf;
 
 /// Produces embeddings for batches of preprocessed images.
 ///
-/// Implementations own their inference session and run on one thread (the pipeline's
+/// Implementations own their inference session and run on one thread (the scan's
 /// inference thread); `Send` lets that thread take ownership.
 pub trait Embedder: Send {
     /// The key that identifies this model and its preprocessing in caches.

@@ -1,5 +1,5 @@
 //! The evidence report's numbers, as written to `report.json` and drawn in `report.html`
-//! (see [`crate::pipeline::audit`] for how each is computed).
+//! (see [`crate::audit`] for how each is computed).
 
 use crate::stats::{Calibration, CopyRateEstimate, Percentiles, PrPoint, Rate};
 
@@ -203,5 +203,5 @@ pub struct Provenance {
     pub licences: Vec<String>,
     /// How the scan was run (absent for a scan from before settings were recorded).
     #[serde(default)]
-    pub settings: Option<crate::matches::ScanSettings>,
+    pub settings: Option<crate::ranking::matches::ScanSettings>,
 }

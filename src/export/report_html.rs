@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::escape_html as esc;
 use super::report::AuditReport;
-use crate::matches::DUPLICATE_SIMILARITY;
+use crate::ranking::matches::DUPLICATE_SIMILARITY;
 use crate::stats::Rate;
 
 /// The page.

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::review_set::csv_text_cell;
-use crate::matches::GenerationMatches;
+use crate::ranking::matches::GenerationMatches;
 
 /// The format of `replicant scan --out`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +152,7 @@ pub fn write_scan_results(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::matches::Match;
+    use crate::ranking::matches::Match;
 
     fn sample() -> Vec<GenerationMatches> {
         vec![GenerationMatches {

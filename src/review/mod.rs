@@ -106,8 +106,8 @@ impl PairKey {
     /// The key of a scan's pair, when the scan recorded both images' hashes (every scan
     /// since labels were keyed by content does).
     pub fn of(
-        generation: &crate::matches::GenerationMatches,
-        m: &crate::matches::Match,
+        generation: &crate::ranking::matches::GenerationMatches,
+        m: &crate::ranking::matches::Match,
     ) -> Option<Self> {
         Some(Self::new(
             generation.generation_hash.as_deref()?,
@@ -134,7 +134,7 @@ pub struct PairContext {
     pub generation_path: Option<PathBuf>,
     /// Where the training image's bytes are (a file, or a tar member by offset).
     pub training_path: Option<crate::catalog::ImageLocation>,
-    /// The training image's duplicate count when labelled (see [`crate::matches::Match`]).
+    /// The training image's duplicate count when labelled (see [`crate::ranking::matches::Match`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<usize>,
 }
@@ -142,8 +142,8 @@ pub struct PairContext {
 impl PairContext {
     /// What is known of `generation`'s match `m`, matched with the model `model_key`.
     pub fn of(
-        generation: &crate::matches::GenerationMatches,
-        m: &crate::matches::Match,
+        generation: &crate::ranking::matches::GenerationMatches,
+        m: &crate::ranking::matches::Match,
         model_key: &str,
     ) -> Self {
         Self {

@@ -9,7 +9,7 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use crate::matches::GenerationMatches;
+use crate::ranking::matches::GenerationMatches;
 use crate::stats::{BAND, band_of};
 
 /// The plan's file in the project folder.
@@ -110,7 +110,7 @@ pub fn save(project_dir: &Path, plan: &ReviewPlan) -> Result<(), String> {
 mod tests {
     use super::*;
     use crate::catalog::ImageLocation;
-    use crate::matches::Match;
+    use crate::ranking::matches::Match;
 
     fn generation(name: &str, similarity: f32) -> GenerationMatches {
         GenerationMatches {

@@ -5,8 +5,12 @@ pub mod onnx_model;
 
 use std::path::{Path, PathBuf};
 
-use replicant::matches::{GenerationMatches, sort_by_top_similarity};
-use replicant::pipeline::{ModelRequest, ScanEvent, ScanOptions, ScanSummary, start_scan};
+use replicant::embed::request::ModelRequest;
+use replicant::ranking::matches::{GenerationMatches, sort_by_top_similarity};
+use replicant::scan::ScanEvent;
+use replicant::scan::ScanOptions;
+use replicant::scan::ScanSummary;
+use replicant::scan::start_scan;
 
 /// Whether this run is CI's (`CI` set), where every test's data must be present: a test that
 /// would skip for want of data fails there instead.

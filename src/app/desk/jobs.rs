@@ -5,14 +5,20 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::align::Alignment;
+use crate::align::job::AlignJob;
+use crate::align::job::spawn_alignment;
 use crate::app::compare::CompareImage;
 use crate::catalog::ImageLocation;
-use crate::matches::SkippedFile;
-use crate::pipeline::export_job::{ExportEvent, ExportJob};
-use crate::pipeline::{
-    AlignJob, ImageLoader, ImageRequest, LoadedImage, Progress, ScanHandle, ScanPhase, ScanSummary,
-    Waker, spawn_alignment,
-};
+use crate::decode::loader::ImageLoader;
+use crate::decode::loader::ImageRequest;
+use crate::decode::loader::LoadedImage;
+use crate::export::job::{ExportEvent, ExportJob};
+use crate::jobs::Waker;
+use crate::ranking::matches::SkippedFile;
+use crate::scan::Progress;
+use crate::scan::ScanHandle;
+use crate::scan::ScanPhase;
+use crate::scan::ScanSummary;
 
 /// A pair's two images (generation, training), as the caches key them.
 pub type PairLocations = (ImageLocation, ImageLocation);
@@ -34,7 +40,7 @@ pub struct ScanStatus {
     pub(super) seen: HashSet<String>,
     /// How the results on the desk were made (the project's last scan, or the one just
     /// finished); `None` for results saved before settings were recorded.
-    pub(super) settings: Option<crate::matches::ScanSettings>,
+    pub(super) settings: Option<crate::ranking::matches::ScanSettings>,
 }
 
 impl ScanStatus {
@@ -63,7 +69,7 @@ impl ScanStatus {
         self.failed.as_deref()
     }
     /// How the results on the desk were made.
-    pub fn settings(&self) -> Option<&crate::matches::ScanSettings> {
+    pub fn settings(&self) -> Option<&crate::ranking::matches::ScanSettings> {
         self.settings.as_ref()
     }
 }
@@ -285,7 +291,7 @@ impl PairImages {
 /// The evidence report: the one being made, and the last one made.
 #[derive(Default)]
 pub struct ReportStatus {
-    pub(super) job: Option<crate::pipeline::report_job::ReportJob>,
+    pub(super) job: Option<crate::audit::job::ReportJob>,
     pub(super) last: Option<crate::export::report::AuditReport>,
     pub(super) error: Option<String>,
 }

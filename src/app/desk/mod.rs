@@ -15,10 +15,15 @@ pub use view::{GridState, LabelFilter, ListFilter, Mode, Question, SortKey, View
 
 use crate::app::commands::{CompareCommand, GridCommand, ListCommand};
 use crate::catalog::ImageLocation;
-use crate::matches::{GenerationMatches, Match};
-use crate::pipeline::export_job::{ExportSpec, spawn_export};
-use crate::pipeline::{OpenedProject, ScanEvent, ScanOptions, Waker, read_project, start_scan};
+use crate::export::job::{ExportSpec, spawn_export};
+use crate::jobs::Waker;
+use crate::project::open::OpenedProject;
+use crate::project::open::read_project;
+use crate::ranking::matches::{GenerationMatches, Match};
 use crate::review::{Label, ReviewError};
+use crate::scan::ScanEvent;
+use crate::scan::ScanOptions;
+use crate::scan::start_scan;
 
 /// The background jobs of an open project.
 pub struct Jobs {
@@ -48,9 +53,9 @@ pub struct Reviewing<'a> {
 
 impl Desk {
     /// Opens `project`: reads its label store and last results, blocking (the desk app opens
-    /// projects with [`crate::pipeline::spawn_open`] and [`Desk::from_opened`] instead).
+    /// projects with [`crate::project::open::spawn_open`] and [`Desk::from_opened`] instead).
     pub fn open(
-        project: crate::pipeline::Project,
+        project: crate::project::Project,
         waker: Option<Waker>,
     ) -> Result<(Self, Vec<String>), ReviewError> {
         let reviewer = crate::review::default_reviewer();
@@ -168,7 +173,7 @@ impl Desk {
         let scan = &mut self.jobs.scan;
         scan.handle = Some(start_scan(options, waker));
         scan.phase = None;
-        scan.progress = crate::pipeline::Progress::default();
+        scan.progress = crate::scan::Progress::default();
         scan.failed = None;
         scan.seen.clear();
         scan.log.clear();
@@ -319,7 +324,7 @@ impl Desk {
     }
 
     /// Loaded full-size images, for the app to upload.
-    pub fn take_loaded_images(&mut self) -> Vec<crate::pipeline::LoadedImage> {
+    pub fn take_loaded_images(&mut self) -> Vec<crate::decode::loader::LoadedImage> {
         self.jobs.images.take_loaded()
     }
 
@@ -726,11 +731,11 @@ impl Desk {
         // The scan's own threshold is the report's default; a slider moved elsewhere is a
         // threshold given to the report, and the report says which.
         let scans = self.jobs.scan.settings().map(|s| s.threshold);
-        let options = crate::pipeline::audit::AuditOptions {
+        let options = crate::audit::AuditOptions {
             threshold: (scans != Some(threshold)).then_some(threshold),
             ..Default::default()
         };
-        self.jobs.report.job = Some(crate::pipeline::report_job::spawn_report(
+        self.jobs.report.job = Some(crate::audit::job::spawn_report(
             self.review.project().dir.clone(),
             options,
             out,

@@ -6,9 +6,10 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::export::CurrentNames;
-use crate::matches::{GenerationMatches, Match, sort_by_top_similarity};
-use crate::pipeline::{PendingGeneration, Project};
+use crate::project::Project;
+use crate::ranking::matches::{GenerationMatches, Match, sort_by_top_similarity};
 use crate::review::{Change, Label, LabelRecord, PairContext, PairKey, ReviewStore};
+use crate::scan::PendingGeneration;
 
 /// Labels remembered for the pace (the last this many).
 const PACE_WINDOW: usize = 60;

@@ -13,9 +13,9 @@ use clap::Args;
 
 use replicant::demo::{DemoSpec, make_demo};
 use replicant::eval::{Evaluation, ListedMatches, evaluate, read_truth};
-use replicant::matches::GenerationMatches;
-use replicant::pipeline::ScanOptions;
-use replicant::pipeline::cascade::{Shortlist, ShortlistMode};
+use replicant::ranking::cascade::{Shortlist, ShortlistMode};
+use replicant::ranking::matches::GenerationMatches;
+use replicant::scan::ScanOptions;
 
 use crate::cli::args::ModelArgs;
 use crate::cli::progress::run_scan_with_progress;
@@ -41,8 +41,8 @@ pub struct CascadeBenchArgs {
     #[arg(long)]
     pub shortlist_size: Option<usize>,
     /// Region matching for both scans, as `scan --regions` (auto, on, off).
-    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::pipeline::regions::RegionMode))]
-    pub regions: replicant::pipeline::regions::RegionMode,
+    #[arg(long, default_value = "auto", value_parser = clap::value_parser!(replicant::ranking::regions::RegionMode))]
+    pub regions: replicant::ranking::regions::RegionMode,
 }
 
 struct Timed {

@@ -17,8 +17,10 @@ use clap::Args;
 
 use replicant::catalog::walk_images;
 use replicant::decode::{DecodeLimits, decode_for_model, decode_image};
+use replicant::embed::request::load_embedder;
+use replicant::embed::request::resolve_runtime;
 use replicant::embed::{Embedder, resize_for_model};
-use replicant::pipeline::{ScanOptions, load_embedder, resolve_runtime};
+use replicant::scan::ScanOptions;
 
 use crate::cli::args::ModelArgs;
 use crate::cli::progress::run_scan_with_progress;
@@ -185,7 +187,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     options.batch_size = args.batch;
     options.decode_threads = args.decode_threads;
     // Whole-image matching: the comparison is one embedding per image on both sides.
-    options.regions = replicant::pipeline::regions::RegionMode::Off;
+    options.regions = replicant::ranking::regions::RegionMode::Off;
     let started = Instant::now();
     let (_, summary) = run_scan_with_progress(options.clone())?.context("scan cancelled")?;
     let e2e_secs = started.elapsed().as_secs_f64();

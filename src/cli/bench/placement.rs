@@ -7,8 +7,9 @@ use anyhow::Context;
 use clap::Args;
 
 use replicant::embed::placement::{CPU_PROVIDER, NodePlacement};
+use replicant::embed::request::load_embedder_profiled;
+use replicant::embed::request::resolve_runtime;
 use replicant::embed::{Device, Embedder, ModelChoice};
-use replicant::pipeline::{load_embedder_profiled, resolve_runtime};
 
 use crate::cli::args::ModelArgs;
 

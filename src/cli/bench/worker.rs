@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use replicant::pipeline::embed_job::{EmbedOptions, EmbedSummary, start_embed};
-use replicant::pipeline::index_build::{IndexBuildOptions, build_index};
+use replicant::shards::build::{IndexBuildOptions, build_index};
+use replicant::shards::worker::{EmbedOptions, EmbedSummary, start_embed};
 
 use super::{BenchArgs, link_or_copy};
 

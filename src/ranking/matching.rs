@@ -1,0 +1,419 @@
+//! Matching one generation against the training index: the whole image, each region when
+//! regions are on (see [`crate::ranking::regions`]), then the pool of candidates ranked by layout
+//! agreement too (see [`crate::ranking::layout`]), top-k kept. The training side is reached through
+//! [`TrainingLookup`], so a project's own index and a shared prebuilt one match alike.
+
+use crate::catalog::ImageLocation;
+use crate::index::IndexError;
+use crate::index::TrainingIndex;
+use crate::ranking::blank::window_is_blank;
+use crate::ranking::layout::{
+    LAYOUT_VIEW, Ranking, layout_agreement, rank_score, signature_from_luma,
+};
+use crate::ranking::matches::{Match, RegionHit};
+use crate::ranking::regions;
+
+/// How matches are found and kept.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MatchSettings {
+    /// Matches kept.
+    pub top_k: usize,
+    /// The similarity at which a region piece counts towards a collage.
+    pub threshold: f32,
+    /// Whether the pool is ranked by layout agreement too.
+    pub layout_rerank: bool,
+    /// The layout weight and the pool size of that re-rank.
+    pub ranking: Ranking,
+    /// Whether candidates are ranked by their cosine after centring both embeddings on the
+    /// training mean (a lever against style matches; the reported similarity stays SSCD's).
+    pub centring: bool,
+    /// Which region views are searched (a cache may hold others from an earlier scan): their
+    /// plans say which view names are regions and the similarity a region needs to count.
+    pub regions: regions::RegionChoice,
+}
+
+/// A training image as matching needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TrainingImage {
+    /// Its name in results.
+    pub name: String,
+    /// Where its bytes are.
+    pub location: ImageLocation,
+    /// Its caption.
+    pub caption: Option<String>,
+    /// Its layout thumbnail (see [`crate::ranking::layout::layout_luma`]), when known.
+    pub luma: Option<Vec<f32>>,
+    /// blake3 of its bytes, when known.
+    pub hash: Option<[u8; 32]>,
+}
+
+/// The training images behind an index's keys. `Error` is the caller's (the scan's), so
+/// ranking reports what the lookup met without knowing where it reads from.
+pub(crate) trait TrainingLookup {
+    /// What reading the training side can fail with; an index error must convert into it.
+    type Error: From<IndexError>;
+
+    /// The training image with index key `key`, if there is one.
+    fn image(&self, key: u64) -> Result<Option<TrainingImage>, Self::Error>;
+
+    /// The whole-image embedding of the training image with key `key`, when known.
+    fn whole_vector(&self, _key: u64) -> Result<Option<Vec<f32>>, Self::Error> {
+        Ok(None)
+    }
+
+    /// The mean of the training images' whole-image embeddings, when ranking centres on it.
+    fn mean(&self) -> Option<&[f32]> {
+        None
+    }
+}
+
+/// A generation's matches.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Matched {
+    /// Likeliest source first.
+    pub matches: Vec<Match>,
+    /// Each region's best training image (empty with regions off).
+    pub region_hits: Vec<RegionHit>,
+    /// Whether regions match two or more training images at or above the threshold.
+    pub collage: bool,
+    /// Region windows not searched because they are blank ([`crate::ranking::blank`]).
+    pub blank_windows: usize,
+    /// Whether its views included fine windows (of `settings.regions.fine`).
+    pub fine_windows: bool,
+}
+
+/// Matches a generation from its views: the whole image (`""`), its layout thumbnail
+/// ([`LAYOUT_VIEW`]) and its regions (named by [`regions::RegionPlan::view_name`]; searched
+/// when their plan is in `settings.regions`). Returns `None` without a whole-image view.
+/// The scan runs its two halves apart ([`search_views`] in parallel, then [`assemble`]).
+#[cfg(test)]
+pub(crate) fn match_generation<E: From<IndexError>>(
+    views: &[(String, Vec<f32>)],
+    index: &dyn TrainingIndex,
+    training: &dyn TrainingLookup<Error = E>,
+    settings: MatchSettings,
+) -> Result<Option<Matched>, E> {
+    match search_views(views, index, settings)? {
+        Some(searched) => assemble(views, searched, training, settings),
+        None => Ok(None),
+    }
+}
+
+/// What the index found for one generation's views, before the training side is read.
+pub(crate) struct Searched {
+    whole_hits: Vec<crate::index::Hit>,
+    region_hits: Vec<regions::RegionSearch>,
+    blank_windows: usize,
+    fine_windows: bool,
+}
+
+/// The index searches of a generation's views (the whole image's pool, each region's best):
+/// the costly part of matching, and the only one that touches nothing but the index, so
+/// generations may be searched in parallel. `None` without a whole-image view.
+pub(crate) fn search_views(
+    views: &[(String, Vec<f32>)],
+    index: &dyn TrainingIndex,
+    settings: MatchSettings,
+) -> Result<Option<Searched>, IndexError> {
+    let Some((_, whole)) = views.iter().find(|(name, _)| name.is_empty()) else {
+        return Ok(None);
+    };
+    let top_k = settings.top_k;
+    let whole_hits = index.search(whole, pool_size(settings))?;
+    let mut region_hits = Vec::new();
+    let plans = [settings.regions.coarse, settings.regions.fine];
+    let windows: Vec<(&Vec<f32>, [u32; 4], &regions::RegionPlan)> = views
+        .iter()
+        .filter_map(|(name, vector)| {
+            plans
+                .iter()
+                .flatten()
+                .find_map(|plan| Some((vector, plan.cell_of_view(name)?, plan)))
+        })
+        .collect();
+    // The generation's size: every plan's last window reaches the far edges.
+    let extent = windows.iter().fold((0, 0), |(w, h), (_, cell, _)| {
+        (w.max(cell[0] + cell[2]), h.max(cell[1] + cell[3]))
+    });
+    let luma = views
+        .iter()
+        .find(|(name, _)| name == LAYOUT_VIEW)
+        .map(|(_, luma)| luma.as_slice());
+    // Fine windows come from the fine pass, or from the cache of a generation an earlier scan
+    // refined; a window's plan is the one in `plans` that named it.
+    let fine_windows = plans[1]
+        .as_ref()
+        .is_some_and(|fine| windows.iter().any(|(_, _, plan)| std::ptr::eq(*plan, fine)));
+    let mut blank_windows = 0;
+    for (vector, cell, plan) in windows {
+        // A window found blank when it was cut was never embedded (an empty vector); the
+        // thumbnail test covers windows embedded by earlier scans.
+        if vector.is_empty()
+            || luma.is_some_and(|luma| window_is_blank(luma, extent, cell, plan.blank_std))
+        {
+            blank_windows += 1;
+            continue;
+        }
+        let hits = index.search(vector, 3.min(top_k).max(1))?;
+        region_hits.push(regions::RegionSearch {
+            cell,
+            min_similarity: plan.min_similarity,
+            hits,
+        });
+    }
+    Ok(Some(Searched {
+        whole_hits,
+        region_hits,
+        blank_windows,
+        fine_windows,
+    }))
+}
+
+/// Candidates ranked before the top-k are kept: more than top-k when layout re-ranks them.
+fn pool_size(settings: MatchSettings) -> usize {
+    if settings.layout_rerank {
+        settings.top_k.max(settings.ranking.pool)
+    } else {
+        settings.top_k
+    }
+}
+
+/// A generation's matches from its searched views: the candidates named and ranked through
+/// `training`, the top-k kept, collages told.
+pub(crate) fn assemble<E: From<IndexError>>(
+    views: &[(String, Vec<f32>)],
+    searched: Searched,
+    training: &dyn TrainingLookup<Error = E>,
+    settings: MatchSettings,
+) -> Result<Option<Matched>, E> {
+    let Some((_, whole)) = views.iter().find(|(name, _)| name.is_empty()) else {
+        return Ok(None);
+    };
+    let Searched {
+        whole_hits,
+        region_hits,
+        blank_windows,
+        fine_windows,
+    } = searched;
+    let top_k = settings.top_k;
+    let pool = pool_size(settings);
+    let merged = regions::merge(&whole_hits, &region_hits, pool);
+    let generation_layout = views
+        .iter()
+        .find(|(name, _)| name == LAYOUT_VIEW)
+        .map(|(_, luma)| signature_from_luma(luma));
+    let mean = training.mean().filter(|_| settings.centring);
+    let mut ranked = Vec::with_capacity(merged.len());
+    for candidate in merged {
+        let Some(image) = training.image(candidate.key)? else {
+            continue;
+        };
+        // The ranking's similarity: SSCD's, or the centred cosine for a whole-image match
+        // (a window's match keeps its own, which the mean of whole images does not describe).
+        let ranking_similarity = match (mean, candidate.region) {
+            (Some(mean), None) => match training.whole_vector(candidate.key)? {
+                Some(vector) => centred_cosine(whole, &vector, mean),
+                None => candidate.similarity,
+            },
+            _ => candidate.similarity,
+        };
+        let layout = match (&generation_layout, &image.luma) {
+            (Some(generation), Some(luma)) => {
+                layout_agreement(generation, &signature_from_luma(luma))
+            }
+            _ => None,
+        };
+        ranked.push((candidate, ranking_similarity, layout, image));
+    }
+    if settings.layout_rerank || mean.is_some() {
+        // Stable: equal scores keep SSCD's order.
+        let weight = if settings.layout_rerank {
+            settings.ranking.weight
+        } else {
+            0.0
+        };
+        ranked.sort_by(|(_, a, la, _), (_, b, lb, _)| {
+            rank_score(*b, *lb, weight).total_cmp(&rank_score(*a, *la, weight))
+        });
+    }
+    ranked.truncate(top_k);
+    let best_cells = regions::best_per_region(&region_hits);
+    let collage = regions::is_collage(&best_cells, settings.threshold);
+    let matches = ranked
+        .into_iter()
+        .enumerate()
+        .map(|(rank, (candidate, _, layout, image))| Match {
+            rank: rank + 1,
+            training: image.name,
+            similarity: candidate.similarity,
+            region: candidate.region,
+            layout,
+            training_path: image.location,
+            training_caption: image.caption,
+            training_hash: image
+                .hash
+                .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
+            ranked_by: None,
+            duplicates: None,
+            training_key: Some(candidate.key),
+        })
+        .collect();
+    let mut hits = Vec::with_capacity(best_cells.len());
+    for best in &best_cells {
+        if let Some(image) = training.image(best.key)? {
+            hits.push(RegionHit {
+                region: best.cell,
+                training: image.name,
+                training_path: image.location,
+                similarity: best.similarity,
+            });
+        }
+    }
+    Ok(Some(Matched {
+        matches,
+        region_hits: hits,
+        collage,
+        blank_windows,
+        fine_windows,
+    }))
+}
+
+/// The cosine of `a` and `b` after subtracting `mean` from both.
+fn centred_cosine(a: &[f32], b: &[f32], mean: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
+    for ((x, y), m) in a.iter().zip(b).zip(mean) {
+        let (x, y) = (x - m, y - m);
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na <= 0.0 || nb <= 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{Dtype, IndexParams, UsearchStore, build, tests::unit};
+
+    struct Fake(Vec<TrainingImage>);
+
+    impl TrainingLookup for Fake {
+        type Error = IndexError;
+        fn image(&self, key: u64) -> Result<Option<TrainingImage>, IndexError> {
+            Ok(self.0.get(key as usize).cloned())
+        }
+    }
+
+    fn image(i: usize, luma: Option<Vec<f32>>) -> TrainingImage {
+        TrainingImage {
+            name: format!("t{i}.png"),
+            location: ImageLocation::File(format!("/t/t{i}.png").into()),
+            caption: None,
+            luma,
+            hash: None,
+        }
+    }
+
+    /// A layout thumbnail: a bright band at `row`.
+    fn band(row: usize) -> Vec<f32> {
+        (0..1024)
+            .map(|i| if i / 32 == row { 250.0 } else { 10.0 })
+            .collect()
+    }
+
+    fn settings(layout_rerank: bool) -> MatchSettings {
+        MatchSettings {
+            top_k: 2,
+            threshold: 0.5,
+            layout_rerank,
+            centring: false,
+            ranking: Ranking::default(),
+            regions: regions::RegionChoice {
+                coarse: Some(regions::RegionPlan::default()),
+                fine: Some(regions::RegionPlan::fine()),
+            },
+        }
+    }
+
+    #[test]
+    fn layout_agreement_lifts_a_close_second_and_names_come_from_the_lookup() {
+        let dims = 16;
+        let base = unit(1, dims);
+        // Training 0 is nearest by SSCD; training 1 is a little further but shares the
+        // generation's layout; training 2 is unrelated.
+        let mut near: Vec<f32> = base
+            .iter()
+            .zip(unit(2, dims))
+            .map(|(a, b)| a + 0.2 * b)
+            .collect();
+        crate::embed::l2_normalise(&mut near);
+        let mut second: Vec<f32> = base
+            .iter()
+            .zip(unit(3, dims))
+            .map(|(a, b)| a + 0.3 * b)
+            .collect();
+        crate::embed::l2_normalise(&mut second);
+        let vectors = [near, second, unit(9, dims)];
+        let keyed: Vec<(u64, &[f32])> = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as u64, v.as_slice()))
+            .collect();
+        let params = IndexParams {
+            dims,
+            dtype: Dtype::F32,
+        };
+        let index = build(&UsearchStore, params, &keyed).expect("index");
+        let lookup = Fake(vec![
+            image(0, Some(band(3))),
+            image(1, Some(band(20))),
+            image(2, None),
+        ]);
+        let views = vec![
+            (String::new(), base.clone()),
+            (LAYOUT_VIEW.to_string(), band(20)),
+        ];
+        let plain = match_generation(&views, index.as_ref(), &lookup, settings(false))
+            .expect("match")
+            .expect("matched");
+        let names: Vec<&str> = plain.matches.iter().map(|m| m.training.as_str()).collect();
+        assert_eq!(names, ["t0.png", "t1.png"]);
+        let reranked = match_generation(&views, index.as_ref(), &lookup, settings(true))
+            .expect("match")
+            .expect("matched");
+        let names: Vec<&str> = reranked
+            .matches
+            .iter()
+            .map(|m| m.training.as_str())
+            .collect();
+        assert_eq!(names, ["t1.png", "t0.png"]);
+        assert_eq!(reranked.matches[0].rank, 1);
+        // A weight of zero gives layout no say: SSCD's order stands.
+        let mut weightless = settings(true);
+        weightless.ranking.weight = 0.0;
+        let kept = match_generation(&views, index.as_ref(), &lookup, weightless)
+            .expect("match")
+            .expect("matched");
+        let names: Vec<&str> = kept.matches.iter().map(|m| m.training.as_str()).collect();
+        assert_eq!(names, ["t0.png", "t1.png"]);
+        assert!(reranked.matches[0].layout.is_some_and(|l| l > 0.9));
+        assert!(reranked.matches[0].similarity < reranked.matches[1].similarity);
+        assert!(reranked.region_hits.is_empty() && !reranked.collage);
+    }
+
+    #[test]
+    fn no_whole_view_means_no_result() {
+        let params = IndexParams {
+            dims: 4,
+            dtype: Dtype::F32,
+        };
+        let index = build(&UsearchStore, params, &[]).expect("index");
+        let found = match_generation(&[], index.as_ref(), &Fake(Vec::new()), settings(true))
+            .expect("match");
+        assert!(found.is_none());
+    }
+}

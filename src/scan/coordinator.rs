@@ -1,0 +1,971 @@
+//! The scan coordinator: catalogues both sides (or opens a prebuilt training index), resolves
+//! what the cache already knows, runs the embedding phase for the rest, builds (or reloads)
+//! the project's training index as soon as the training images are done, and matches each
+//! generation as its embedding arrives.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+mod fine;
+mod neighbours;
+mod parallel;
+mod rescore;
+mod settings;
+
+use crate::embed::request::load_embedder;
+use crate::embed::request::resolve_runtime;
+use crate::embed::{Embedder, ExecutionProvider, ModelChoice};
+use crate::index::prebuilt::FileCheck;
+use crate::index::{IndexParams, UsearchStore};
+use crate::project::cache::EmbeddingCache;
+use crate::project::last_scan::LastScan;
+use crate::project::{Project, ProjectSpec, absolute, write_atomically};
+use crate::ranking::cascade::{self, CascadeSummary, ShortlistMode};
+use crate::ranking::layout::LAYOUT_VIEW;
+use crate::ranking::matches::DUPLICATE_SIMILARITY;
+use crate::ranking::matches::{GenerationMatches, Side, SkippedFile, TruncatedShard};
+use crate::ranking::matching::{MatchSettings, Searched, assemble, search_views};
+use crate::ranking::regions;
+use crate::scan::ScanEvent;
+use crate::scan::ScanOptions;
+use crate::scan::ScanPhase;
+use crate::scan::ScanSummary;
+use crate::scan::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
+use crate::scan::error::ScanError;
+use crate::scan::events::EventSink;
+use crate::scan::sources::{ImageRecord, State, catalogue};
+use crate::scan::training::{PrebuiltLookup, SourcesLookup, Training};
+use crate::scan::workers::Slot;
+
+pub(crate) fn run(options: &ScanOptions, events: &EventSink, cancel: &Arc<AtomicBool>) {
+    let event = match scan(options, events, cancel) {
+        Ok(Some(summary)) => ScanEvent::Finished(Box::new(summary)),
+        Ok(None) => ScanEvent::Cancelled,
+        Err(err) => {
+            // The event carries the message to whoever shows it (the command line, the desk);
+            // logging it too printed every failure twice.
+            tracing::debug!("scan failed: {err}");
+            ScanEvent::Failed(err.to_string())
+        }
+    };
+    events.send(event);
+}
+
+struct Coordinator<'a> {
+    options: &'a ScanOptions,
+    events: &'a EventSink,
+    project: Project,
+    cache: EmbeddingCache,
+    /// The model whose embeddings fill the training index (the student with the cascade).
+    model_key: String,
+    /// The model whose cosine is reported as `similarity` (full SSCD with the cascade; the
+    /// same as `model_key` without it).
+    similarity_key: String,
+    /// How matches are ranked, written on each (`sscd`, `sscd-distilled+sscd`).
+    ranked_by: String,
+    /// The shortlist cascade, when it runs.
+    cascade: Option<CascadeRun>,
+    training: Training,
+    generations: Vec<ImageRecord>,
+    /// Generation views (whole image, layout thumbnail and regions) embedded by this scan,
+    /// waiting for the index.
+    generation_vectors: HashMap<usize, Vec<(String, Vec<f32>)>>,
+    /// Which region windows are searched: the coarse ones in every generation, the fine
+    /// ones in generations still without a match at the threshold.
+    regions: regions::RegionChoice,
+    waiting_generations: Vec<usize>,
+    /// Generations matched without reaching the threshold, held for the fine windows.
+    held_for_fine: Vec<usize>,
+    /// Generations searched with fine windows.
+    fine_searched: usize,
+    /// Blank region windows left unsearched in the generations' final matching.
+    blank_windows: usize,
+    /// The mean of the training images' whole-image embeddings (when ranking centres on it).
+    training_mean: Option<Vec<f32>>,
+    /// Duplicate counts of training images already counted, by index key.
+    duplicate_counts: HashMap<u64, Option<usize>>,
+    results: Vec<GenerationMatches>,
+    skipped: Vec<SkippedFile>,
+    /// Notes about files that were scanned (odd names, partial decodes, cut prompts).
+    notes: Vec<SkippedFile>,
+    truncated: Vec<TruncatedShard>,
+    embedded: usize,
+    cached: usize,
+    /// The settings as asked and decided, saved with the results.
+    settings: crate::ranking::matches::ScanSettings,
+}
+
+/// The cascade's state in a scan (see [`crate::ranking::cascade`]).
+struct CascadeRun {
+    /// Training images re-scored per generation.
+    size: usize,
+    /// Full SSCD, until the re-scoring phase takes it.
+    scorer: Option<Box<dyn Embedder>>,
+    /// Each generation's shortlist by the student (index keys, best first), in the order the
+    /// generations were embedded.
+    shortlists: Vec<(usize, Vec<u64>)>,
+    summary: CascadeSummary,
+}
+
+fn scan(
+    options: &ScanOptions,
+    events: &EventSink,
+    cancel: &Arc<AtomicBool>,
+) -> Result<Option<ScanSummary>, ScanError> {
+    let started = Instant::now();
+    events.send(ScanEvent::Phase(ScanPhase::Cataloguing));
+    let mut skipped = Vec::new();
+    let mut notes = Vec::new();
+    let mut truncated = Vec::new();
+    let training = match &options.training_index {
+        Some(dir) => {
+            let training = Training::prebuilt(dir)?;
+            if let Training::Prebuilt(prebuilt) = &training {
+                events.info(format!(
+                    "training index {}: {} images embedded with {}, {} search, memory-mapped",
+                    dir.display(),
+                    prebuilt.manifest.rows,
+                    prebuilt.manifest.model_key,
+                    if prebuilt.manifest.build.exact {
+                        "exact"
+                    } else {
+                        "approximate (HNSW)"
+                    }
+                ));
+                // The index's own account of what its workers could not read is this
+                // scan's too: a shard lost there is lost here.
+                skipped.extend(prebuilt.manifest.skipped.iter().cloned());
+                notes.extend(prebuilt.manifest.notes.iter().cloned());
+                truncated.extend(prebuilt.manifest.truncated_shards.iter().cloned());
+            }
+            training
+        }
+        None => {
+            let catalogued =
+                catalogue(&options.training, Side::Training, &mut skipped, &mut notes)?;
+            truncated.extend(catalogued.truncated.iter().cloned());
+            Training::Sources {
+                catalogued,
+                pending: HashMap::new(),
+                index: None,
+            }
+        }
+    };
+    let generations = catalogue(
+        std::slice::from_ref(&options.generations),
+        Side::Generation,
+        &mut skipped,
+        &mut notes,
+    )?;
+    truncated.extend(generations.truncated.iter().cloned());
+    events.send(ScanEvent::Listed(
+        generations
+            .records
+            .iter()
+            .map(|r| crate::scan::PendingGeneration {
+                generation: r.display.clone(),
+                generation_path: r.entry.location.file().to_path_buf(),
+                prompt: r.text(),
+            })
+            .collect(),
+    ));
+    for file in skipped.iter().chain(&notes) {
+        events.send(ScanEvent::Skipped(file.clone()));
+    }
+    if cancel.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+
+    let project_dir = options.project_dir.clone().unwrap_or_else(|| {
+        Project::default_dir(
+            &options.generations,
+            &options.training,
+            options.training_index.as_deref(),
+        )
+    });
+    let spec = ProjectSpec {
+        generations: absolute(&options.generations),
+        training: options.training.iter().map(|t| absolute(t)).collect(),
+        training_index: options.training_index.as_deref().map(absolute),
+        model: match &options.model.choice {
+            crate::embed::ModelChoice::File(path) => absolute(path).to_string_lossy().into_owned(),
+            other => other.name(),
+        },
+    };
+    // Held until the scan returns: one writer per project, so the folders, settings and
+    // results a reader finds all belong to one scan.
+    let _lock = Project::lock_for_scan(&project_dir)?;
+    let project = Project::for_scan(&project_dir, spec)?;
+
+    events.send(ScanEvent::Phase(ScanPhase::LoadingModel));
+    let (library, model_file) = resolve_runtime(&options.model, &mut |line| events.info(line))
+        .map_err(ScanError::Runtime)?;
+    let embedder = load_embedder(&options.model, &library, &model_file)?;
+    let similarity_key = embedder.model_key().as_str().to_string();
+    let provider = embedder.execution_provider();
+    let preprocessing = embedder.preprocess().describe();
+    events.info(format!(
+        "model {similarity_key} running on {provider} (ONNX Runtime {} from {})",
+        library.path.display(),
+        library.origin
+    ));
+    let mut shortlist_reason = None;
+    let shortlist_size =
+        match cascade_decision(options, &training, generations.records.len(), provider) {
+            Ok(size) => size,
+            Err(why) => {
+                events.info(why.clone());
+                shortlist_reason = Some(why);
+                None
+            }
+        };
+    if shortlist_reason.is_none() && options.shortlist.mode == ShortlistMode::Auto {
+        shortlist_reason = Some(match shortlist_size {
+            Some(_) => "auto: on (training images outnumber generations, or the training index holds sscd-distilled embeddings)".into(),
+            None => "auto: off (training images do not outnumber generations enough)".into(),
+        });
+    }
+    // With the cascade, the student embeds the training side and every generation first;
+    // full SSCD waits for the re-scoring phase.
+    let (mut first_embedder, cascade): (Box<dyn Embedder>, _) = match shortlist_size {
+        Some(size) => {
+            let mut request = options.model.clone();
+            request.choice = options
+                .model
+                .choice
+                .student()
+                .ok_or_else(|| ScanError::Runtime("this model has no student".into()))?;
+            let (library, student_file) = resolve_runtime(&request, &mut |line| events.info(line))
+                .map_err(ScanError::Runtime)?;
+            let student = load_embedder(&request, &library, &student_file)?;
+            events.info(format!(
+                "shortlist cascade on: training images are indexed with {} and each generation's top {size} are re-scored with {similarity_key}",
+                student.model_key()
+            ));
+            let run = CascadeRun {
+                size,
+                scorer: Some(Box::new(embedder)),
+                shortlists: Vec::new(),
+                summary: CascadeSummary {
+                    shortlist_model: student.model_key().as_str().to_string(),
+                    shortlist_size: size,
+                    ..CascadeSummary::default()
+                },
+            };
+            (Box::new(student), Some(run))
+        }
+        None => (Box::new(embedder), None),
+    };
+    let model_key = first_embedder.model_key().as_str().to_string();
+    if let Training::Prebuilt(prebuilt) = &training {
+        if prebuilt.manifest.model_key != model_key {
+            return Err(ScanError::ModelMismatch {
+                index: prebuilt.dir.display().to_string(),
+                index_key: prebuilt.manifest.model_key.clone(),
+                scan_key: model_key,
+            });
+        }
+        // The manifest's model key is a claim; the probe embedding the workers made with
+        // their model checks it against the model this scan runs.
+        let probe = crate::embed::probe::probe_vector(first_embedder.as_mut())?;
+        let (same, cosine) =
+            crate::embed::probe::same_model(&prebuilt.manifest.model_probe, &probe);
+        if !same {
+            return Err(ScanError::IndexNotOfModel {
+                index: prebuilt.dir.display().to_string(),
+                model_key,
+                cosine,
+            });
+        }
+    }
+    let ranked_by = match &cascade {
+        Some(_) => cascade::ranked_by(
+            &options
+                .model
+                .choice
+                .student()
+                .map_or_else(String::new, |s| s.name()),
+            &options.model.choice.name(),
+        ),
+        None => options.model.choice.name(),
+    };
+    let cache = EmbeddingCache::open(&project.cache_path())?;
+
+    let mut coordinator = Coordinator {
+        options,
+        events,
+        project,
+        cache,
+        model_key,
+        similarity_key,
+        ranked_by,
+        cascade,
+        training,
+        generations: generations.records,
+        generation_vectors: HashMap::new(),
+        regions: regions::RegionChoice::default(),
+        waiting_generations: Vec::new(),
+        held_for_fine: Vec::new(),
+        fine_searched: 0,
+        blank_windows: 0,
+        training_mean: None,
+        duplicate_counts: HashMap::new(),
+        results: Vec::new(),
+        skipped,
+        notes,
+        truncated,
+        embedded: 0,
+        cached: 0,
+        settings: Default::default(),
+    };
+    let (mut choice, why) = regions::RegionChoice::decide(
+        options.regions,
+        options.region_plan,
+        options.fine_plan,
+        coordinator.generations.len(),
+        coordinator.training.records().len(),
+    );
+    let mut regions_reason = why.clone();
+    if let Some(line) = why {
+        events.info(line);
+    }
+    if coordinator.cascade.is_some() && choice.fine.take().is_some() {
+        // The cascade knows SSCD's similarity only once a shortlist is re-scored, too late
+        // to decide which generations need the fine windows.
+        let line = "fine windows are not searched with the shortlist cascade (--shortlist off searches them)";
+        events.info(line);
+        regions_reason = Some(match regions_reason {
+            Some(auto) => format!("{auto}; {line}"),
+            None => line.to_string(),
+        });
+    }
+    coordinator.settings = settings::settings(
+        options,
+        settings::Decided {
+            similarity_key: &coordinator.similarity_key,
+            preprocessing,
+            provider,
+            regions: &choice,
+            regions_reason,
+            shortlist_size,
+            shortlist_reason,
+        },
+    );
+    coordinator.regions = choice;
+    let plan = embedding::plan(
+        &coordinator.cache,
+        &coordinator.model_key,
+        coordinator.images(),
+        Needs {
+            regions: coordinator.regions.coarse,
+            sizes: false,
+        },
+    )?;
+    let mut plan = plan;
+    let ready = std::mem::take(&mut plan.ready);
+    let to_process = plan.work.len();
+    coordinator.apply(ready);
+    events.send(ScanEvent::Catalogued {
+        generations: coordinator.generations.len(),
+        training: coordinator.training.count(),
+        to_process,
+    });
+    coordinator.try_build_index()?;
+
+    if to_process > 0 {
+        events.send(ScanEvent::Phase(ScanPhase::Embedding));
+        if !coordinator.embed(plan, first_embedder, cancel)? {
+            return Ok(None);
+        }
+    } else {
+        drop(first_embedder);
+    }
+    coordinator.try_build_index()?;
+    coordinator.match_waiting()?;
+    if !coordinator.rescore(cancel)? {
+        return Ok(None);
+    }
+    if !coordinator.refine(cancel, &library, &model_file)? {
+        return Ok(None);
+    }
+    Ok(Some(coordinator.finish(started, provider)))
+}
+
+impl Coordinator<'_> {
+    /// Every image the scan embeds, training first (so the index can be built early).
+    fn images(&self) -> Vec<(Slot, &crate::catalog::ImageEntry)> {
+        self.training
+            .records()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (Slot::Training(i), &r.entry))
+            .chain(
+                self.generations
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| (Slot::Generation(i), &r.entry)),
+            )
+            .collect()
+    }
+
+    fn record(&mut self, slot: Slot) -> Option<&mut ImageRecord> {
+        match slot {
+            Slot::Training(i) => match &mut self.training {
+                Training::Sources { catalogued, .. } => catalogued.records.get_mut(i),
+                Training::Prebuilt(_) => None,
+            },
+            Slot::Generation(i) => self.generations.get_mut(i),
+        }
+    }
+
+    /// Takes in what became of some images.
+    fn apply(&mut self, outcomes: Vec<Outcome>) {
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Cached {
+                    slot,
+                    hash,
+                    png_prompt,
+                    notes,
+                } => {
+                    self.cached += 1;
+                    self.ready(slot, hash, png_prompt, notes);
+                }
+                Outcome::Embedded {
+                    slot,
+                    hash,
+                    png_prompt,
+                    mut views,
+                    luma,
+                    notes,
+                } => {
+                    self.embedded += 1;
+                    self.ready(slot, hash, png_prompt, notes);
+                    match slot {
+                        Slot::Training(i) => {
+                            if let Training::Sources { pending, .. } = &mut self.training {
+                                let whole = views
+                                    .iter()
+                                    .position(|(name, _)| name.is_empty())
+                                    .map(|p| views.swap_remove(p).1)
+                                    .unwrap_or_default();
+                                pending.insert(i, whole);
+                            }
+                        }
+                        Slot::Generation(i) => {
+                            views.push((LAYOUT_VIEW.to_string(), luma));
+                            self.generation_vectors.insert(i, views);
+                        }
+                    }
+                }
+                Outcome::Failed { slot, reason } => self.fail(slot, reason),
+            }
+        }
+    }
+
+    fn ready(
+        &mut self,
+        slot: Slot,
+        hash: crate::project::cache::ContentHash,
+        png_prompt: Option<String>,
+        notes: Vec<String>,
+    ) {
+        let side = match slot {
+            Slot::Training(_) => Side::Training,
+            Slot::Generation(_) => Side::Generation,
+        };
+        if let Some(record) = self.record(slot) {
+            record.hash = Some(hash);
+            record.png_prompt = png_prompt;
+            record.state = State::Ready;
+            record.notes = notes.clone();
+            let path = record.display.clone();
+            for note in notes {
+                let file = SkippedFile {
+                    side,
+                    path: path.clone(),
+                    reason: note,
+                };
+                self.events.send(ScanEvent::Skipped(file.clone()));
+                self.notes.push(file);
+            }
+        }
+        if let Slot::Generation(i) = slot {
+            self.waiting_generations.push(i);
+        }
+    }
+
+    fn fail(&mut self, slot: Slot, reason: String) {
+        let side = match slot {
+            Slot::Training(_) => Side::Training,
+            Slot::Generation(_) => Side::Generation,
+        };
+        let Some(record) = self.record(slot) else {
+            return;
+        };
+        record.state = State::Failed;
+        let file = SkippedFile {
+            side,
+            path: record.display.clone(),
+            reason,
+        };
+        self.events.send(ScanEvent::Skipped(file.clone()));
+        self.skipped.push(file);
+    }
+
+    /// Runs the embedding phase over `plan`'s work; false when cancelled.
+    fn embed(
+        &mut self,
+        plan: embedding::Plan,
+        embedder: Box<dyn Embedder>,
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<bool, ScanError> {
+        let settings = RunSettings {
+            batch_size: self.options.batch_size,
+            decode_threads: self.options.decode_threads,
+            already_skipped: self.skipped.len(),
+        };
+        let mut run = EmbeddingRun::start(plan, self.images(), embedder, &settings, cancel)?;
+        loop {
+            match run.next(&mut self.cache, &self.model_key, self.events)? {
+                Step::Outcomes(outcomes) => self.apply(outcomes),
+                Step::Done => break,
+                Step::Cancelled => return Ok(false),
+            }
+            if self.training.index().is_none() {
+                self.try_build_index()?;
+                if self.training.index().is_some() {
+                    // Back to embedding the generations after the index.
+                    self.events.send(ScanEvent::Phase(ScanPhase::Embedding));
+                }
+            }
+            self.match_waiting()?;
+        }
+        run.finish(&mut self.cache, &self.model_key)?;
+        Ok(true)
+    }
+
+    /// A key for the project's index: the model, the dtype, and every ready training image's
+    /// position and content.
+    fn training_fingerprint(&self) -> String {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(self.model_key.as_bytes());
+        hasher.update(self.options.dtype.as_str().as_bytes());
+        for (i, record) in self.training.records().iter().enumerate() {
+            if let (State::Ready, Some(hash)) = (record.state, record.hash) {
+                hasher.update(&(i as u64).to_le_bytes());
+                hasher.update(&hash);
+            }
+        }
+        hasher.finalize().to_hex()[..16].to_string()
+    }
+
+    /// Builds (or reloads) the project's index once no training image is pending.
+    fn try_build_index(&mut self) -> Result<(), ScanError> {
+        if self.training.index().is_some() || self.training.is_pending() {
+            return Ok(());
+        }
+        self.events.send(ScanEvent::Phase(ScanPhase::Indexing));
+        let fingerprint = self.training_fingerprint();
+        let path = self
+            .project
+            .index_dir()
+            .join(format!("training-{fingerprint}.usearch"));
+        let Training::Sources {
+            catalogued,
+            pending,
+            index,
+        } = &mut self.training
+        else {
+            return Ok(());
+        };
+        let check_path = path.with_extension("usearch.check");
+        if path.is_file() {
+            match reopen_checked(&path, &check_path) {
+                Ok(reopened) => {
+                    self.events
+                        .info(format!("training index reloaded from {}", path.display()));
+                    *index = Some(reopened);
+                    pending.clear();
+                    return Ok(());
+                }
+                Err(why) => self.events.info(format!(
+                    "the project's training index {} {why}; it is rebuilt from the cached embeddings",
+                    path.display()
+                )),
+            }
+        }
+        let mut vectors: Vec<(u64, Vec<f32>)> = Vec::new();
+        for (i, record) in catalogued.records.iter().enumerate() {
+            if record.state != State::Ready {
+                continue;
+            }
+            let vector = match pending.remove(&i) {
+                Some(v) => Some(v),
+                None => match record.hash {
+                    Some(hash) => self.cache.vector(&self.model_key, &hash, "")?,
+                    None => None,
+                },
+            };
+            if let Some(vector) = vector {
+                vectors.push((i as u64, vector));
+            }
+        }
+        let dims = vectors.first().map_or(1, |(_, v)| v.len());
+        let refs: Vec<(u64, &[f32])> = vectors.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+        let params = IndexParams {
+            dims,
+            dtype: self.options.dtype,
+        };
+        let built = crate::index::build(&UsearchStore, params, &refs)?;
+        let saved = built.save(&path).map_err(|e| e.to_string()).and_then(|()| {
+            let check = FileCheck::of(&path).map_err(|e| e.to_string())?;
+            let json = serde_json::to_vec(&check).map_err(|e| e.to_string())?;
+            write_atomically(&check_path, &json).map_err(|e| e.to_string())
+        });
+        if let Err(err) = saved {
+            self.events.info(format!(
+                "could not save the training index ({err}); it will be rebuilt next time"
+            ));
+        } else {
+            remove_other_indexes(&self.project.index_dir(), &path);
+        }
+        self.events.info(format!(
+            "training index built: {} images, {} search",
+            built.len(),
+            if built.is_exact() {
+                "exact"
+            } else {
+                "approximate (HNSW)"
+            }
+        ));
+        if vectors.is_empty() {
+            self.events
+                .info("the training set has no usable images: generations get no matches");
+        }
+        *index = Some(built);
+        Ok(())
+    }
+
+    /// The views of generation `i` (the whole image, its layout thumbnail, and its regions
+    /// when they were embedded): from this scan's embeddings or from the cache.
+    fn generation_views(&mut self, i: usize) -> Result<Vec<(String, Vec<f32>)>, ScanError> {
+        if let Some(views) = self.generation_vectors.remove(&i) {
+            return Ok(views);
+        }
+        let Some(hash) = self.generations[i].hash else {
+            return Ok(Vec::new());
+        };
+        Ok(self.cache.views(&self.model_key, &hash)?)
+    }
+
+    fn match_settings(&self) -> MatchSettings {
+        MatchSettings {
+            top_k: self.options.top_k,
+            threshold: self.options.threshold,
+            layout_rerank: self.options.layout_rerank,
+            centring: self.options.centring && self.cascade.is_none(),
+            ranking: self.options.ranking,
+            regions: self.regions,
+        }
+    }
+
+    /// Matches every generation that has its embedding, once the index is ready; with the
+    /// cascade, takes its shortlist instead (matched when re-scored, see [`Self::rescore`]).
+    fn match_waiting(&mut self) -> Result<(), ScanError> {
+        if self.training.index().is_none() {
+            return Ok(());
+        }
+        self.ensure_training_mean()?;
+        let settings = self.match_settings();
+        let waiting = std::mem::take(&mut self.waiting_generations);
+        if self.cascade.is_none() {
+            return self.match_in_parallel(&waiting, settings, true);
+        }
+        for i in waiting {
+            let views = self.generation_views(i)?;
+            let Some(index) = self.training.index() else {
+                break;
+            };
+            if let Some(cascade) = &mut self.cascade
+                && views.iter().any(|(name, _)| name.is_empty())
+            {
+                let searched = views
+                    .iter()
+                    .filter(|(name, vector)| {
+                        let searched_view = name.is_empty()
+                            || self
+                                .regions
+                                .coarse
+                                .is_some_and(|plan| plan.cell_of_view(name).is_some());
+                        // Blank windows have no vector (see `blank.rs`).
+                        searched_view && !vector.is_empty()
+                    })
+                    .map(|(_, v)| v.as_slice());
+                let hits = cascade::shortlist(searched, index, cascade.size)?;
+                cascade
+                    .shortlists
+                    .push((i, hits.into_iter().map(|h| h.key).collect()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes generation `i`'s matches: holds it for the fine windows when nothing reached
+    /// the threshold and they are on (unless its fine windows, cached by an earlier scan, were
+    /// among the views just searched), emits it otherwise.
+    fn matched(&mut self, i: usize, matched: crate::ranking::matching::Matched) {
+        let reached = matched
+            .matches
+            .iter()
+            .any(|m| m.similarity >= self.options.threshold);
+        if self.regions.fine.is_some() && !reached && !matched.fine_windows {
+            self.held_for_fine.push(i);
+        } else {
+            self.emit(i, matched);
+        }
+    }
+
+    /// Matches one generation's views over `index`, naming training images (and reading
+    /// their layout thumbnails) from this scan's training side.
+    fn match_views(
+        &self,
+        views: &[(String, Vec<f32>)],
+        index: &dyn crate::index::TrainingIndex,
+        settings: MatchSettings,
+    ) -> Result<Option<crate::ranking::matching::Matched>, ScanError> {
+        match search_views(views, index, settings)? {
+            Some(searched) => self.assemble_views(views, searched, settings),
+            None => Ok(None),
+        }
+    }
+
+    /// A generation's matches from its searched views, naming training images (and reading
+    /// their layout thumbnails) from this scan's training side.
+    fn assemble_views(
+        &self,
+        views: &[(String, Vec<f32>)],
+        searched: Searched,
+        settings: MatchSettings,
+    ) -> Result<Option<crate::ranking::matching::Matched>, ScanError> {
+        match &self.training {
+            Training::Sources { catalogued, .. } => {
+                let lookup = SourcesLookup {
+                    records: &catalogued.records,
+                    cache: &self.cache,
+                    model_key: &self.model_key,
+                    mean: self.training_mean.as_deref(),
+                };
+                assemble(views, searched, &lookup, settings)
+            }
+            Training::Prebuilt(prebuilt) => {
+                assemble(views, searched, &PrebuiltLookup(&prebuilt.rows), settings)
+            }
+        }
+    }
+
+    /// Sends and keeps generation `i`'s matches.
+    fn emit(&mut self, i: usize, mut matched: crate::ranking::matching::Matched) {
+        self.blank_windows += matched.blank_windows;
+        self.fine_searched += usize::from(matched.fine_windows);
+        for m in &mut matched.matches {
+            m.ranked_by = Some(self.ranked_by.clone());
+            m.duplicates = m.training_key.and_then(|key| self.duplicate_count(key));
+        }
+        let record = &self.generations[i];
+        let result = GenerationMatches {
+            generation: record.display.clone(),
+            generation_path: record.entry.location.file().to_path_buf(),
+            generation_hash: record
+                .hash
+                .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
+            prompt: record.text(),
+            matches: matched.matches,
+            region_hits: matched.region_hits,
+            collage: matched.collage,
+            notes: record.notes.clone(),
+        };
+        self.events.send(ScanEvent::Generation(result.clone()));
+        self.results.push(result);
+    }
+
+    fn finish(mut self, started: Instant, provider: ExecutionProvider) -> ScanSummary {
+        crate::ranking::matches::sort_by_top_similarity(&mut self.results);
+        let threshold = self.options.threshold;
+        let at_or_above = self
+            .results
+            .iter()
+            .filter(|r| r.top_similarity().is_some_and(|s| s >= threshold))
+            .count();
+        let duplicates = self
+            .results
+            .iter()
+            .filter(|r| {
+                r.top_similarity()
+                    .is_some_and(|s| s >= DUPLICATE_SIMILARITY)
+            })
+            .count();
+        let training_images = self.training.index().map_or(0, |index| index.len());
+        let exact_search = self.training.index().is_none_or(|index| index.is_exact());
+        let elapsed_secs = started.elapsed().as_secs_f64();
+        let images = self.results.len() + self.training.records().len();
+        let cascade = self.cascade.take().map(|c| c.summary);
+        self.settings.exact_search = exact_search;
+        let last = LastScan {
+            settings: Some(self.settings.clone()),
+            model_key: self.similarity_key.clone(),
+            cascade: cascade.clone(),
+            top_k: self.options.top_k,
+            results: self.results.clone(),
+            skipped: self.skipped.clone(),
+        };
+        let last_path = self.project.last_scan_path();
+        // The folders, then the results, one rename after the other: the scan's lock keeps
+        // other writers out.
+        let save_error = self
+            .project
+            .save_spec()
+            .map_err(|err| err.to_string())
+            .and_then(|()| {
+                serde_json::to_vec(&last).map_err(|err| format!("{}: {err}", last_path.display()))
+            })
+            .and_then(|json| {
+                write_atomically(&last_path, &json).map_err(|err| {
+                    format!(
+                        "{}: {err}; {}",
+                        last_path.display(),
+                        crate::fsutil::io_remedy(&err, "check that the project folder is writable")
+                    )
+                })
+            })
+            .err();
+        if let Some(error) = &save_error {
+            tracing::debug!("could not save the results in the project: {error}");
+        }
+        ScanSummary {
+            generations: self.results.len(),
+            training_images,
+            skipped: self.skipped,
+            notes: self.notes,
+            truncated_shards: self.truncated,
+            embedded: self.embedded,
+            cached: self.cached,
+            threshold,
+            at_or_above_threshold: at_or_above,
+            duplicates,
+            elapsed_secs,
+            images_per_sec: if elapsed_secs > 0.0 {
+                images as f64 / elapsed_secs
+            } else {
+                0.0
+            },
+            model_key: self.similarity_key,
+            cascade,
+            execution_provider: provider.to_string(),
+            exact_search,
+            regions: self.regions.coarse.is_some(),
+            fine_windows: self.fine_searched,
+            blank_windows: self.blank_windows,
+            collages: self.results.iter().filter(|r| r.collage).count(),
+            training_index: self.options.training_index.clone(),
+            save_error,
+            project_dir: self.project.dir,
+            settings: self.settings,
+        }
+    }
+}
+
+/// Whether the scan runs the shortlist cascade, and with what size: `Ok(None)` when it is
+/// not wanted, `Err(why)` when it was asked for (or would be on) but cannot run.
+fn cascade_decision(
+    options: &ScanOptions,
+    training: &Training,
+    generations: usize,
+    provider: ExecutionProvider,
+) -> Result<Option<usize>, String> {
+    let mode = options.shortlist.mode;
+    let size = options.shortlist.size();
+    if mode == ShortlistMode::Off {
+        return Ok(None);
+    }
+    // The cascade needs a model with a student (full SSCD, re-scoring its distilled one's
+    // shortlists); the model registry says which.
+    let full_sscd = options.model.choice.student().is_some();
+    match training {
+        Training::Prebuilt(prebuilt) => {
+            let distilled_index = ModelChoice::default().student_made(&prebuilt.manifest.model_key);
+            match (distilled_index, full_sscd) {
+                (true, true) => Ok(Some(size)),
+                (false, _) if mode == ShortlistMode::On => Err(format!(
+                    "shortlist cascade off: the training index holds {} embeddings, not sscd-distilled ones (`replicant embed --model sscd-distilled`, then `replicant index build`, for an index the cascade can use)",
+                    prebuilt.manifest.model_key
+                )),
+                (true, false) => Err(format!(
+                    "shortlist cascade off: it re-scores with full SSCD, and this scan runs {} (give --model sscd to re-score the index's sscd-distilled shortlists)",
+                    options.model.choice.name()
+                )),
+                (false, _) => Ok(None),
+            }
+        }
+        Training::Sources { catalogued, .. } => {
+            let training_images = catalogued.records.len();
+            let outnumbered = generations > 0
+                && training_images >= generations.saturating_mul(cascade::AUTO_MIN_RATIO);
+            if mode == ShortlistMode::Auto && outnumbered && provider.is_gpu() {
+                // Measured on an H200 (README, "The GPU path"): full SSCD embeds about half as
+                // fast as the student there, not a fifth, and the re-scoring phase ran far
+                // slower than the first, so a 100:1 audit took 29 s with the cascade and 18 s
+                // without.
+                return Err(format!(
+                    "shortlist cascade off: on {provider} full SSCD is about half as fast as the student, so the cascade saves less than re-scoring costs (--shortlist on forces it)"
+                ));
+            }
+            let wanted = mode == ShortlistMode::On || outnumbered;
+            match (wanted, full_sscd) {
+                (true, true) => Ok(Some(size)),
+                (true, false) if mode == ShortlistMode::On => Err(format!(
+                    "shortlist cascade off: it needs --model sscd (this scan runs {})",
+                    options.model.choice.name()
+                )),
+                _ => Ok(None),
+            }
+        }
+    }
+}
+
+/// Reopens the project's saved index after checking it against the checksum saved beside it
+/// (whole up to 256 MiB, by samples beyond); says why not otherwise.
+fn reopen_checked(
+    path: &Path,
+    check_path: &Path,
+) -> Result<Box<dyn crate::index::TrainingIndex>, String> {
+    let check: FileCheck = std::fs::read(check_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or("has no checksum beside it")?;
+    match check.quick_check(path) {
+        Ok(true) => crate::index::reopen(&UsearchStore, path).map_err(|e| e.to_string()),
+        Ok(false) => Err("does not match its checksum (damaged)".into()),
+        Err(err) => Err(format!("cannot be read ({err})")),
+    }
+}
+
+fn remove_other_indexes(dir: &Path, keep: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let keep_name = keep.file_name();
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name();
+        let keep_check = keep.with_extension("usearch.check");
+        if Some(name.as_os_str()) != keep_name
+            && Some(name.as_os_str()) != keep_check.file_name()
+            && name.to_string_lossy().starts_with("training-")
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
