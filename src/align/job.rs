@@ -1,36 +1,14 @@
 //! Estimating a pair's alignment off the UI thread (it takes a few hundred milliseconds).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-
-use crossbeam_channel::Receiver;
 use image::RgbImage;
 
 use crate::align::{Alignment, estimate_in_region_unless, estimate_unless};
-use crate::jobs::Waker;
+use crate::jobs::{Job, Waker};
 
-/// A running alignment; its result arrives on `result`. Dropping it cancels the estimate
-/// (latest wins: the desk drops the job of a pair the reviewer has left).
-pub struct AlignJob {
-    /// The result, once.
-    pub result: Receiver<Alignment>,
-    cancel: Arc<AtomicBool>,
-    _thread: Option<JoinHandle<()>>,
-}
-
-impl AlignJob {
-    /// Whether the estimate was cancelled.
-    pub fn is_cancelled(&self) -> bool {
-        self.cancel.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for AlignJob {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-}
+/// A running alignment; its result arrives on `result` (`None` when it was cancelled or no
+/// alignment was found). Dropping it cancels the estimate (latest wins: the desk drops the
+/// job of a pair the reviewer has left).
+pub type AlignJob = Job<(), Option<Alignment>>;
 
 /// A fine window (under a third of the width) grown by half its size on each side, within the
 /// image: it may hold only part of a small paste (the windows overlap by their stride, not by
@@ -60,33 +38,17 @@ pub fn spawn_alignment(
     region: Option<[u32; 4]>,
     waker: Option<Waker>,
 ) -> AlignJob {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
-    let thread = std::thread::Builder::new()
-        .name("replicant-align".into())
-        .spawn(move || {
-            let cancelled = || flag.load(Ordering::Relaxed);
-            let alignment = match region {
-                Some(region) => {
-                    let region = grown_if_small(region, generation.dimensions());
-                    estimate_in_region_unless(&generation, &train, region, &cancelled)
-                }
-                None => estimate_unless(&generation, &train, &cancelled),
-            };
-            if let Some(alignment) = alignment
-                && tx.send(alignment).is_ok()
-                && let Some(waker) = waker
-            {
-                waker();
+    Job::spawn("replicant-align", 1, waker, move |sink| {
+        let cancelled = || sink.is_cancelled();
+        match region {
+            Some(region) => {
+                let region = grown_if_small(region, generation.dimensions());
+                estimate_in_region_unless(&generation, &train, region, &cancelled)
             }
-        })
-        .ok();
-    AlignJob {
-        result: rx,
-        cancel,
-        _thread: thread,
-    }
+            None => estimate_unless(&generation, &train, &cancelled),
+        }
+    })
+    .unwrap_or_else(|_| Job::ended(Vec::new(), None))
 }
 
 #[cfg(test)]

@@ -1,51 +1,44 @@
 //! The evidence report off the UI thread: computed for the desk's statistics panel, and
 //! written to a file for File > Evidence report (HTML or JSON by the file's extension).
 
+use std::cell::Cell;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-use crossbeam_channel::Receiver;
 
 use crate::audit::cascade::report_with_baseline;
 use crate::audit::{AuditOptions, audit_report};
 use crate::embed::request::ModelRequest;
 use crate::export::report::AuditReport;
-use crate::jobs::Waker;
+use crate::jobs::{Job, Waker};
 
 /// A report being made.
 pub struct ReportJob {
     /// Where it is written, when it is.
     pub out: Option<PathBuf>,
-    result: Receiver<Result<AuditReport, String>>,
-    /// Stops the baseline's embedding (asked, or when the job is dropped).
-    cancel: Arc<AtomicBool>,
-    /// The baseline's embedding: images done and in all (0 in all when there is none).
-    progress: Arc<(AtomicUsize, AtomicUsize)>,
-    _thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for ReportJob {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
+    /// The baseline's embedding progress (images done, in all), then the report or why it
+    /// could not be made. Dropping it stops the baseline's embedding.
+    job: Job<(usize, usize), Result<AuditReport, String>>,
+    /// The latest progress read from the job.
+    embedding: Cell<Option<(usize, usize)>>,
 }
 
 impl ReportJob {
     /// Images embedded for the baseline so far, and in all, while it embeds any.
     pub fn embedding(&self) -> Option<(usize, usize)> {
-        let total = self.progress.1.load(Ordering::Relaxed);
-        (total > 0).then(|| (self.progress.0.load(Ordering::Relaxed), total))
+        if let Some(latest) = self.job.events.try_iter().last() {
+            self.embedding
+                .set(Some(latest).filter(|(_, total)| *total > 0));
+        }
+        self.embedding.get()
     }
 
     /// Asks the job to stop embedding; it ends with "cancelled".
     pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
+        self.job.cancel();
     }
 
     /// The report once made, or why it could not be (never blocks).
     pub fn poll(&self) -> Option<Result<AuditReport, String>> {
-        self.result.try_recv().ok()
+        self.job.result.try_recv().ok()
     }
 }
 
@@ -56,54 +49,34 @@ pub fn spawn_report(
     out: Option<PathBuf>,
     waker: Option<Waker>,
 ) -> ReportJob {
-    let (tx, rx) = crossbeam_channel::bounded(1);
     let target = out.clone();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let thread_cancel = cancel.clone();
-    let progress = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
-    let thread_progress = progress.clone();
-    let thread = std::thread::Builder::new()
-        .name("replicant-report".into())
-        .spawn(move || {
-            // Written to a file, the report is the evidence: a project scanned with the
-            // cascade gets its baseline's full-SSCD embeddings first. The statistics panel
-            // only reads.
-            let made = if target.is_some() {
-                report_with_baseline(
-                    &project_dir,
-                    &options,
-                    &ModelRequest::default(),
-                    &mut |line| tracing::info!("{line}"),
-                    &mut |done, total| {
-                        thread_progress.0.store(done, Ordering::Relaxed);
-                        thread_progress.1.store(total, Ordering::Relaxed);
-                        if let Some(waker) = &waker {
-                            waker();
-                        }
-                    },
-                    &thread_cancel,
-                )
-            } else {
-                audit_report(&project_dir, &options).map_err(|err| err.to_string())
-            };
-            let result = made.and_then(|report| {
-                if let Some(path) = &target {
-                    write(&report, path)?;
-                }
-                Ok(report)
-            });
-            let _ = tx.send(result);
-            if let Some(waker) = waker {
-                waker();
+    let job = Job::spawn("replicant-report", 64, waker, move |sink| {
+        // Written to a file, the report is the evidence: a project scanned with the cascade
+        // gets its baseline's full-SSCD embeddings first. The statistics panel only reads.
+        let made = if target.is_some() {
+            report_with_baseline(
+                &project_dir,
+                &options,
+                &ModelRequest::default(),
+                &mut |line| tracing::info!("{line}"),
+                &mut |done, total| sink.offer((done, total)),
+                sink.cancel_flag(),
+            )
+        } else {
+            audit_report(&project_dir, &options).map_err(|err| err.to_string())
+        };
+        made.and_then(|report| {
+            if let Some(path) = &target {
+                write(&report, path)?;
             }
+            Ok(report)
         })
-        .ok();
+    })
+    .unwrap_or_else(|why| Job::ended(Vec::new(), Some(Err(why))));
     ReportJob {
         out,
-        result: rx,
-        cancel,
-        progress,
-        _thread: thread,
+        job,
+        embedding: Cell::new(None),
     }
 }
 

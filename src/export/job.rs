@@ -2,16 +2,11 @@
 //! progress through a bounded channel and stops when asked (dropping the job asks).
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-
-use crossbeam_channel::{Receiver, Sender};
 
 use crate::export::{
     CurrentNames, ExportError, ExportReport, ExportRequest, ReviewFormat, export_review_set,
 };
-use crate::jobs::Waker;
+use crate::jobs::{Job, Sink, Waker};
 use crate::project::ProjectScope;
 use crate::review::LabelRecord;
 
@@ -49,41 +44,18 @@ pub struct ExportSpec {
     pub review_path: PathBuf,
 }
 
-/// A running export. Dropping it cancels the export.
-pub struct ExportJob {
-    /// Progress, then exactly one `Finished`.
-    pub events: Receiver<ExportEvent>,
-    /// The file being written.
-    pub out: PathBuf,
-    cancel: Arc<AtomicBool>,
-    _thread: Option<JoinHandle<()>>,
-}
+/// A running export: progress, then `Finished`. Dropping it cancels the export.
+pub type ExportJob = Job<ExportEvent>;
 
-impl ExportJob {
-    /// Asks the export to stop; it reports `Finished` with the cancellation.
-    pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-}
-
-impl Drop for ExportJob {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-}
-
-fn run(spec: ExportSpec, tx: &Sender<ExportEvent>, cancel: &AtomicBool, waker: Option<&Waker>) {
+fn run(spec: ExportSpec, sink: &Sink<ExportEvent>) {
     let mut last_sent = std::time::Instant::now();
     let mut progress = |done: usize, total: usize| {
         // Progress is dropped when the channel is full: only the final event must arrive.
         if last_sent.elapsed() >= std::time::Duration::from_millis(50) || done == total {
-            let _ = tx.try_send(ExportEvent::Progress { done, total });
+            sink.offer(ExportEvent::Progress { done, total });
             last_sent = std::time::Instant::now();
-            if let Some(waker) = waker {
-                waker();
-            }
         }
-        !cancel.load(Ordering::Relaxed)
+        !sink.is_cancelled()
     };
     let readable = |location: &crate::catalog::ImageLocation| spec.scope.contains(location);
     // Each reviewer's labels come from the store's history; a store that cannot be read for
@@ -120,40 +92,11 @@ fn run(spec: ExportSpec, tx: &Sender<ExportEvent>, cancel: &AtomicBool, waker: O
         },
     )
     .map_err(|err: ExportError| err.to_string());
-    let _ = tx.send(ExportEvent::Finished(outcome));
-    if let Some(waker) = waker {
-        waker();
-    }
+    sink.send(ExportEvent::Finished(outcome));
 }
 
 /// Starts exporting on a named thread; `waker` is called as progress is made.
 pub fn spawn_export(spec: ExportSpec, waker: Option<Waker>) -> ExportJob {
-    let (tx, events) = crossbeam_channel::bounded(64);
-    let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
-    let out = spec.out.clone();
-    let thread = std::thread::Builder::new()
-        .name("replicant-export".into())
-        .spawn(move || run(spec, &tx, &flag, waker.as_ref()));
-    let thread = match thread {
-        Ok(thread) => Some(thread),
-        Err(err) => {
-            let (tx, events) = crossbeam_channel::bounded(1);
-            let _ = tx.send(ExportEvent::Finished(Err(format!(
-                "cannot start the export thread: {err}"
-            ))));
-            return ExportJob {
-                events,
-                out,
-                cancel,
-                _thread: None,
-            };
-        }
-    };
-    ExportJob {
-        events,
-        out,
-        cancel,
-        _thread: thread,
-    }
+    Job::spawn("replicant-export", 64, waker, move |sink| run(spec, sink))
+        .unwrap_or_else(|why| Job::ended(vec![ExportEvent::Finished(Err(why))], Some(())))
 }

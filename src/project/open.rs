@@ -3,11 +3,8 @@
 //! desk must keep drawing meanwhile.
 
 use std::path::PathBuf;
-use std::thread::JoinHandle;
 
-use crossbeam_channel::Receiver;
-
-use crate::jobs::Waker;
+use crate::jobs::{Job, Waker};
 use crate::project::Project;
 use crate::project::ProjectSpec;
 use crate::project::last_scan::LastScan;
@@ -116,40 +113,12 @@ pub fn read_project(project: Project) -> Result<OpenedProject, ReviewError> {
     })
 }
 
-/// A project being opened; the result arrives on `result`, once.
-pub struct OpenJob {
-    /// The opened project, or why it could not be opened.
-    pub result: Receiver<Result<OpenedProject, String>>,
-    _thread: Option<JoinHandle<()>>,
-}
+/// A project being opened; the opened project, or why it could not be opened, arrives on
+/// `result`, once.
+pub type OpenJob = Job<(), Result<OpenedProject, String>>;
 
 /// Starts opening `source` on a named thread; `waker` is called when the result is ready.
 pub fn spawn_open(source: ProjectSource, waker: Option<Waker>) -> OpenJob {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    let thread = std::thread::Builder::new()
-        .name("replicant-open".into())
-        .spawn(move || {
-            if tx.send(load_project(source)).is_ok()
-                && let Some(waker) = waker
-            {
-                waker();
-            }
-        });
-    let thread = match thread {
-        Ok(handle) => Some(handle),
-        Err(err) => {
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            let _ = tx.send(Err(format!(
-                "cannot start a thread to open the project: {err}"
-            )));
-            return OpenJob {
-                result: rx,
-                _thread: None,
-            };
-        }
-    };
-    OpenJob {
-        result: rx,
-        _thread: thread,
-    }
+    Job::spawn("replicant-open", 1, waker, move |_| load_project(source))
+        .unwrap_or_else(|why| Job::ended(Vec::new(), Some(Err(why))))
 }

@@ -19,15 +19,12 @@ pub use error::ScanError;
 pub use sources::{FILES_PER_UNIT, UnitId};
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 
 use crate::index::Dtype;
 use crate::ranking::matches::{GenerationMatches, SkippedFile, TruncatedShard};
 
 use crate::embed::request::ModelRequest;
-use crate::jobs::Waker;
+use crate::jobs::{Job, Waker};
 use crate::ranking::{cascade, regions};
 
 /// Everything a scan needs to know.
@@ -284,60 +281,14 @@ pub struct PendingGeneration {
     pub prompt: Option<String>,
 }
 
-/// A running scan. Dropping it cancels the scan; its threads stop after the batch in hand.
-pub struct ScanHandle {
-    /// The scan's events.
-    pub events: crossbeam_channel::Receiver<ScanEvent>,
-    cancel: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
+/// A running scan: its events end with `Finished`, `Cancelled` or `Failed`. Dropping it
+/// cancels the scan; its threads stop after the batch in hand.
+pub type ScanHandle = Job<ScanEvent>;
 
-impl ScanHandle {
-    /// Asks the scan to stop; it sends `Cancelled` when it has.
-    pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-
-    /// Whether the scan's thread has ended.
-    pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
-    }
-}
-
-impl Drop for ScanHandle {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Starts a scan on a background thread. `waker` is called after each event is sent.
+/// Starts a scan on a named thread; events arrive on the handle's channel.
 pub fn start_scan(options: ScanOptions, waker: Option<Waker>) -> ScanHandle {
-    let (tx, rx) = crossbeam_channel::bounded(1024);
-    let cancel = Arc::new(AtomicBool::new(false));
-    let thread_cancel = cancel.clone();
-    let thread = std::thread::Builder::new()
-        .name("replicant-scan".into())
-        .spawn(move || {
-            let events = events::EventSink::new(tx, waker, thread_cancel.clone());
-            coordinator::run(&options, &events, &thread_cancel);
-        });
-    let thread = match thread {
-        Ok(handle) => Some(handle),
-        Err(err) => {
-            let (tx, rx2) = crossbeam_channel::bounded(1);
-            let _ = tx.send(ScanEvent::Failed(format!(
-                "cannot start the scan thread: {err}"
-            )));
-            return ScanHandle {
-                events: rx2,
-                cancel,
-                thread: None,
-            };
-        }
-    };
-    ScanHandle {
-        events: rx,
-        cancel,
-        thread,
-    }
+    Job::spawn("replicant-scan", 1024, waker, move |events| {
+        coordinator::run(&options, events, events.cancel_flag());
+    })
+    .unwrap_or_else(|why| Job::ended(vec![ScanEvent::Failed(why)], Some(())))
 }

@@ -9,10 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::Instant;
-
-use crossbeam_channel::Receiver;
 
 use crate::catalog::ImageLocation;
 use crate::embed::Embedder;
@@ -20,7 +17,7 @@ use crate::embed::request::ModelRequest;
 use crate::embed::request::load_embedder;
 use crate::embed::request::resolve_runtime;
 use crate::index::prebuilt::FileCheck;
-use crate::jobs::Waker;
+use crate::jobs::{Job, Waker};
 use crate::project::cache::EmbeddingCache;
 use crate::ranking::layout::LAYOUT_VIEW;
 use crate::ranking::matches::{Side, SkippedFile, TruncatedShard};
@@ -89,62 +86,17 @@ pub struct EmbedSummary {
     pub seconds: f64,
 }
 
-/// A running worker. Dropping it cancels the work.
-pub struct EmbedHandle {
-    /// Progress events (phases, progress, skipped images, info lines).
-    pub events: Receiver<ScanEvent>,
-    /// The outcome, once: the summary, `None` when cancelled, or why it failed.
-    pub result: Receiver<Result<Option<EmbedSummary>, String>>,
-    cancel: Arc<AtomicBool>,
-    _thread: Option<JoinHandle<()>>,
-}
-
-impl EmbedHandle {
-    /// Asks the worker to stop after the batch in hand.
-    pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-}
-
-impl Drop for EmbedHandle {
-    fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Relaxed);
-    }
-}
+/// A running worker: progress events (phases, progress, skipped images, info lines), then
+/// the outcome (the summary, `None` when cancelled, or why it failed). Dropping it cancels
+/// the work.
+pub type EmbedHandle = Job<ScanEvent, Result<Option<EmbedSummary>, String>>;
 
 /// Starts a worker on a named thread.
 pub fn start_embed(options: EmbedOptions, waker: Option<Waker>) -> EmbedHandle {
-    let (tx, events) = crossbeam_channel::bounded(1024);
-    let (result_tx, result) = crossbeam_channel::bounded(1);
-    let cancel = Arc::new(AtomicBool::new(false));
-    let thread_cancel = cancel.clone();
-    let thread = std::thread::Builder::new()
-        .name("replicant-embed".into())
-        .spawn(move || {
-            let sink = EventSink::new(tx, waker, thread_cancel.clone());
-            let outcome = run(&options, &sink, &thread_cancel).map_err(|e| e.to_string());
-            drop(sink);
-            let _ = result_tx.send(outcome);
-        });
-    let thread = match thread {
-        Ok(thread) => Some(thread),
-        Err(err) => {
-            let (result_tx, result) = crossbeam_channel::bounded(1);
-            let _ = result_tx.send(Err(format!("cannot start the worker thread: {err}")));
-            return EmbedHandle {
-                events: crossbeam_channel::never(),
-                result,
-                cancel,
-                _thread: None,
-            };
-        }
-    };
-    EmbedHandle {
-        events,
-        result,
-        cancel,
-        _thread: thread,
-    }
+    Job::spawn("replicant-embed", 1024, waker, move |sink| {
+        run(&options, sink, sink.cancel_flag()).map_err(|e| e.to_string())
+    })
+    .unwrap_or_else(|why| Job::ended(Vec::new(), Some(Err(why))))
 }
 
 /// The cache of worker `I` of `N` under `out`.

@@ -222,7 +222,7 @@ impl PairImages {
         waker: Option<&Waker>,
     ) {
         if let Some((key, job)) = &self.align_job
-            && let Ok(found) = job.result.try_recv()
+            && let Ok(Some(found)) = job.result.try_recv()
         {
             let key = key.clone();
             self.align_job = None;
@@ -321,14 +321,15 @@ impl ReportStatus {
 /// An export running off the UI thread, and how the last one ended.
 #[derive(Default)]
 pub struct ExportStatus {
-    pub(super) job: Option<ExportJob>,
+    /// The file being written, and its job.
+    pub(super) job: Option<(std::path::PathBuf, ExportJob)>,
     pub(super) progress: (usize, usize),
 }
 
 impl ExportStatus {
     /// The file being exported, while an export runs.
     pub fn running(&self) -> Option<&std::path::Path> {
-        self.job.as_ref().map(|j| j.out.as_path())
+        self.job.as_ref().map(|(out, _)| out.as_path())
     }
 
     /// Pairs done of pairs in all.
@@ -338,7 +339,7 @@ impl ExportStatus {
 
     /// Takes the export's events; returns how it ended once it has.
     pub(super) fn poll(&mut self) -> Option<Result<crate::export::ExportReport, String>> {
-        let job = self.job.as_ref()?;
+        let (_, job) = self.job.as_ref()?;
         let mut ended = None;
         for event in job.events.try_iter() {
             match event {

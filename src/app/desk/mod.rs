@@ -700,7 +700,7 @@ impl Desk {
             review_path: self.review.project().review_path(),
         };
         self.jobs.export.progress = (0, 0);
-        self.jobs.export.job = Some(spawn_export(spec, waker));
+        self.jobs.export.job = Some((spec.out.clone(), spawn_export(spec, waker)));
     }
 
     /// Draws a review plan of `per_band` generations per similarity band (seeded by the clock,
@@ -753,7 +753,7 @@ impl Desk {
 
     /// Cancels the running export.
     pub fn cancel_export(&mut self) {
-        if let Some(job) = &self.jobs.export.job {
+        if let Some((_, job)) = &self.jobs.export.job {
             job.cancel();
         }
     }
