@@ -10,16 +10,16 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::audit::{
-    AuditOptions, DUPLICATE_NEIGHBOURS, TrainingSide, draw_sample, sample_baseline,
-    training_vectors,
+use crate::audit::baseline::{
+    BaselineOutcome, Input, Sampled, TrainingBaseline, draw_sample, sample_baseline,
 };
+use crate::audit::options::{AuditError, AuditOptions};
+use crate::audit::own::{TrainingSide, training_vectors};
 use crate::catalog::ImageEntry;
 use crate::embed::Embedder;
 use crate::embed::request::ModelRequest;
 use crate::embed::request::load_embedder;
 use crate::embed::request::resolve_runtime;
-use crate::export::report::Baseline;
 use crate::index::prebuilt::PrebuiltIndex;
 use crate::index::{Hit, TrainingIndex, UsearchStore};
 use crate::project::Project;
@@ -27,6 +27,7 @@ use crate::project::cache::ContentHash;
 use crate::project::cache::EmbeddingCache;
 use crate::project::last_scan::LastScan;
 use crate::ranking::cascade::{STUDENT_DUPLICATE_BOUND, near_duplicates_by_student};
+use crate::ranking::matches::DUPLICATE_NEIGHBOURS;
 use crate::scan::ScanEvent;
 use crate::scan::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
 use crate::scan::events::EventSink;
@@ -380,28 +381,47 @@ pub fn embed_baseline(
     Ok(embedded)
 }
 
-/// The baseline of a cascade project and what comes with it.
-pub(crate) struct CascadeBaseline {
-    pub(crate) baseline: Baseline,
-    /// Each sampled image's duplicate count.
-    pub(crate) counts: Vec<f64>,
-    pub(crate) training_images: usize,
-    /// The index, in words, for the provenance.
-    pub(crate) index_text: String,
-    /// The training side's content hash (the project's own training images only).
-    pub(crate) training_blake3: Option<String>,
+/// The cascade's student index (own or prebuilt), each sampled image's shortlist re-scored
+/// with full SSCD from the cache: for a project whose last scan ran the cascade.
+pub(crate) struct StudentCascade;
+
+impl TrainingBaseline for StudentCascade {
+    fn figures(&self, input: &Input<'_>) -> Result<BaselineOutcome, AuditError> {
+        if input.last.cascade.is_none() {
+            return Ok(BaselineOutcome::NotMine(
+                "the last scan did not run the cascade".into(),
+            ));
+        }
+        Ok(
+            match cascade_baseline(
+                input.project,
+                input.cache,
+                input.last,
+                input.generation_top1,
+                input.options,
+            ) {
+                None => {
+                    BaselineOutcome::NotMine("the cascade's training side cannot be planned".into())
+                }
+                Some(Err(why)) => BaselineOutcome::Unavailable(why),
+                Some(Ok(sampled)) => {
+                    BaselineOutcome::Figures(Box::new(sampled.into_figures(input)))
+                }
+            },
+        )
+    }
 }
 
 /// The baseline of a project whose last scan ran the cascade, from full-SSCD embeddings in
 /// the cache; `None` for other projects; an error naming the remedy when the cache lacks
 /// some of them.
-pub(crate) fn cascade_baseline(
+fn cascade_baseline(
     project: &Project,
     cache: &EmbeddingCache,
     last: &LastScan,
     generation_top1: &[f32],
     options: &AuditOptions,
-) -> Option<Result<CascadeBaseline, String>> {
+) -> Option<Result<Sampled, String>> {
     let planned = plan(project, cache, last, options)?;
     Some((|| {
         let plan = planned?;
@@ -479,7 +499,7 @@ pub(crate) fn cascade_baseline(
             ));
         }
         baseline.method = Some(method);
-        Ok(CascadeBaseline {
+        Ok(Sampled {
             baseline,
             counts,
             training_images: plan.student.len(),
@@ -490,37 +510,4 @@ pub(crate) fn cascade_baseline(
             },
         })
     })())
-}
-
-/// The evidence report, its baseline's full-SSCD embeddings made first for a project scanned
-/// with the cascade (see [`embed_baseline`]). When they cannot be made (no runtime, the model
-/// missing), the report is still made and says why it has no baseline; only a cancel stops it.
-pub fn report_with_baseline(
-    project_dir: &std::path::Path,
-    options: &AuditOptions,
-    request: &ModelRequest,
-    log: &mut dyn FnMut(String),
-    progress: &mut dyn FnMut(usize, usize),
-    cancel: &Arc<AtomicBool>,
-) -> Result<crate::export::report::AuditReport, String> {
-    let embedding = embed_baseline(project_dir, options, request, log, progress, cancel);
-    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
-        return Err("cancelled".into());
-    }
-    match &embedding {
-        Ok(embedded) if *embedded > 0 => log(format!(
-            "{embedded} training images embedded with full SSCD for the baseline"
-        )),
-        Ok(_) => {}
-        Err(why) => log(format!(
-            "the baseline's full-SSCD embeddings could not be made: {why}"
-        )),
-    }
-    let mut report = crate::audit::audit_report(project_dir, options).map_err(|e| e.to_string())?;
-    if let (None, Err(why)) = (&report.baseline, embedding) {
-        report.baseline_unavailable = Some(format!(
-            "the baseline's full-SSCD embeddings could not be made: {why}"
-        ));
-    }
-    Ok(report)
 }

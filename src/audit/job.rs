@@ -4,7 +4,7 @@
 use std::cell::Cell;
 use std::path::PathBuf;
 
-use crate::audit::cascade::report_with_baseline;
+use crate::audit::report_with_baseline;
 use crate::audit::{AuditOptions, audit_report};
 use crate::embed::request::ModelRequest;
 use crate::export::report::AuditReport;

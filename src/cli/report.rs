@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 
 use replicant::audit::AuditOptions;
-use replicant::audit::cascade::report_with_baseline;
+use replicant::audit::report_with_baseline;
 
 /// `replicant report`.
 #[derive(Debug, Args)]

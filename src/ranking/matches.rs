@@ -159,6 +159,9 @@ pub const DEFAULT_THRESHOLD: f32 = 0.5;
 /// The similarity at or above which two images are duplicates: the paper's 0.95.
 pub const DUPLICATE_SIMILARITY: f32 = 0.95;
 
+/// Nearest neighbours searched when counting an image's duplicates.
+pub const DUPLICATE_NEIGHBOURS: usize = 256;
+
 /// How a scan was run: every setting that changes its numbers, as asked and as decided. Saved
 /// in the project with the results, written beside every output that carries a number (the
 /// results file's sidecar, the report's provenance, the desk's status bar), so a rate can be

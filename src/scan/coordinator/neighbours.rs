@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use super::Coordinator;
-use crate::audit::DUPLICATE_NEIGHBOURS;
 use crate::ranking::cascade::near_duplicates_by_student;
+use crate::ranking::matches::DUPLICATE_NEIGHBOURS;
 use crate::ranking::matches::DUPLICATE_SIMILARITY;
 use crate::scan::error::ScanError;
 use crate::scan::sources::State;
