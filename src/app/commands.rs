@@ -4,10 +4,8 @@
 
 use std::path::PathBuf;
 
-use super::desk::{LabelFilter, SortKey};
+use super::choices::{CompareMode, KeyAction, KeyChord, LabelFilter, SortKey, ThemeChoice};
 use super::dialogs::DialogPurpose;
-use super::keys::{KeyAction, KeyChord};
-use super::settings::ThemeChoice;
 use crate::export::ReviewFormat;
 use crate::review::Label;
 
@@ -175,7 +173,7 @@ pub enum CompareCommand {
     /// Next mode.
     NextMode,
     /// This mode.
-    Mode(super::compare::CompareMode),
+    Mode(CompareMode),
     /// Apply or drop the estimated alignment.
     ToggleAligned,
     /// Show or hide the collage map.

@@ -3,178 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use super::choices::Mode;
 use super::commands::{Command, CompareCommand, GridCommand};
-use super::desk::Mode;
+pub use crate::app::choices::{KeyAction, KeyChord};
 use crate::review::Label;
-
-/// Something a key can do.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-pub enum KeyAction {
-    /// Label full copy.
-    FullCopy,
-    /// Label near copy.
-    NearCopy,
-    /// Label distinct.
-    Distinct,
-    /// Clear the label.
-    Clear,
-    /// Next generation.
-    NextGeneration,
-    /// Previous generation.
-    PreviousGeneration,
-    /// Next match of the generation.
-    NextMatch,
-    /// Previous match of the generation.
-    PreviousMatch,
-    /// Next unlabelled generation at or above the threshold.
-    NextUnlabelled,
-    /// Next compare mode.
-    CompareMode,
-    /// Aligned / corner to corner.
-    Aligned,
-    /// Collage map.
-    CollageMap,
-    /// Grid / pair view.
-    Grid,
-    /// Undo.
-    Undo,
-    /// Redo.
-    Redo,
-    /// This help.
-    Help,
-}
-
-impl KeyAction {
-    /// Every action, in the help's order.
-    pub const ALL: [KeyAction; 16] = [
-        Self::FullCopy,
-        Self::NearCopy,
-        Self::Distinct,
-        Self::Clear,
-        Self::NextGeneration,
-        Self::PreviousGeneration,
-        Self::NextMatch,
-        Self::PreviousMatch,
-        Self::NextUnlabelled,
-        Self::Grid,
-        Self::CompareMode,
-        Self::Aligned,
-        Self::CollageMap,
-        Self::Undo,
-        Self::Redo,
-        Self::Help,
-    ];
-
-    /// What it does, for the help.
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::FullCopy => "Full copy (the selection, in the grid)",
-            Self::NearCopy => "Near copy (the selection, in the grid)",
-            Self::Distinct => "Distinct (the selection, in the grid)",
-            Self::Clear => "Clear the label",
-            Self::NextGeneration => "Next generation",
-            Self::PreviousGeneration => "Previous generation",
-            Self::NextMatch => "Next match",
-            Self::PreviousMatch => "Previous match",
-            Self::NextUnlabelled => "Next unlabelled generation at or above the threshold",
-            Self::Grid => "Grid of many generations / pair view",
-            Self::CompareMode => "Next compare mode",
-            Self::Aligned => "Aligned / corner to corner",
-            Self::CollageMap => "Collage map",
-            Self::Undo => "Undo (a bulk label is one step)",
-            Self::Redo => "Redo",
-            Self::Help => "Keys and labels (this window)",
-        }
-    }
-
-    /// The command it gives.
-    fn command(self) -> Command {
-        match self {
-            Self::FullCopy => Command::Label(Some(Label::FullCopy)),
-            Self::NearCopy => Command::Label(Some(Label::NearCopy)),
-            Self::Distinct => Command::Label(Some(Label::Distinct)),
-            Self::Clear => Command::Label(None),
-            Self::NextGeneration => Command::NextGeneration,
-            Self::PreviousGeneration => Command::PreviousGeneration,
-            Self::NextMatch => Command::NextMatch,
-            Self::PreviousMatch => Command::PreviousMatch,
-            Self::NextUnlabelled => Command::NextUnlabelled,
-            Self::Grid => Command::ToggleGrid,
-            Self::CompareMode => Command::Compare(CompareCommand::NextMode),
-            Self::Aligned => Command::Compare(CompareCommand::ToggleAligned),
-            Self::CollageMap => Command::Compare(CompareCommand::ToggleCollageMap),
-            Self::Undo => Command::Undo,
-            Self::Redo => Command::Redo,
-            Self::Help => Command::ToggleHelp,
-        }
-    }
-}
-
-/// A key with its modifiers, stored by the key's name so settings survive egui versions.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct KeyChord {
-    /// egui's name of the key (`"1"`, `"J"`, `"ArrowDown"`).
-    pub key: String,
-    /// Ctrl (Cmd on macOS).
-    #[serde(default)]
-    pub command: bool,
-    /// Shift.
-    #[serde(default)]
-    pub shift: bool,
-    /// Alt.
-    #[serde(default)]
-    pub alt: bool,
-}
-
-impl KeyChord {
-    /// A chord of `key` with no modifiers.
-    pub fn plain(key: egui::Key) -> Self {
-        Self::with(key, egui::Modifiers::NONE)
-    }
-
-    /// A chord of `key` with `modifiers`.
-    pub fn with(key: egui::Key, modifiers: egui::Modifiers) -> Self {
-        Self {
-            key: key.name().to_string(),
-            command: modifiers.command,
-            shift: modifiers.shift,
-            alt: modifiers.alt,
-        }
-    }
-
-    fn parts(&self) -> Option<(egui::Modifiers, egui::Key)> {
-        let key = egui::Key::from_name(&self.key)?;
-        let mut modifiers = egui::Modifiers::NONE;
-        if self.command {
-            modifiers |= egui::Modifiers::COMMAND;
-        }
-        if self.shift {
-            modifiers |= egui::Modifiers::SHIFT;
-        }
-        if self.alt {
-            modifiers |= egui::Modifiers::ALT;
-        }
-        Some((modifiers, key))
-    }
-
-    /// As shown in the help: `Ctrl+Shift+Z`.
-    pub fn text(&self) -> String {
-        let mut out = String::new();
-        if self.command {
-            out.push_str("Ctrl+");
-        }
-        if self.alt {
-            out.push_str("Alt+");
-        }
-        if self.shift {
-            out.push_str("Shift+");
-        }
-        out.push_str(&self.key);
-        out
-    }
-}
 
 /// Which keys do what: each action's chords (the first is the one shown first).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -360,11 +192,33 @@ pub fn commands_from_keys(
         });
         for (modifiers, key, action) in chords {
             if input.consume_key(modifiers, key) {
-                out.push(action.command());
+                out.push(command_of(action));
             }
         }
     });
     out
+}
+
+/// The command it gives.
+fn command_of(action: KeyAction) -> Command {
+    match action {
+        KeyAction::FullCopy => Command::Label(Some(Label::FullCopy)),
+        KeyAction::NearCopy => Command::Label(Some(Label::NearCopy)),
+        KeyAction::Distinct => Command::Label(Some(Label::Distinct)),
+        KeyAction::Clear => Command::Label(None),
+        KeyAction::NextGeneration => Command::NextGeneration,
+        KeyAction::PreviousGeneration => Command::PreviousGeneration,
+        KeyAction::NextMatch => Command::NextMatch,
+        KeyAction::PreviousMatch => Command::PreviousMatch,
+        KeyAction::NextUnlabelled => Command::NextUnlabelled,
+        KeyAction::Grid => Command::ToggleGrid,
+        KeyAction::CompareMode => Command::Compare(CompareCommand::NextMode),
+        KeyAction::Aligned => Command::Compare(CompareCommand::ToggleAligned),
+        KeyAction::CollageMap => Command::Compare(CompareCommand::ToggleCollageMap),
+        KeyAction::Undo => Command::Undo,
+        KeyAction::Redo => Command::Redo,
+        KeyAction::Help => Command::ToggleHelp,
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! push [`Command`]s; [`DeskApp::logic`] polls the background jobs, uploads images and applies
 //! the commands in [`DeskApp::apply`], one exhaustive match; [`DeskApp::ui`] only draws.
 
+pub mod choices;
 pub mod commands;
 pub mod compare;
 mod desk;
@@ -11,6 +12,7 @@ mod grid;
 mod help;
 pub mod keys;
 mod list;
+pub mod loader;
 mod menu;
 mod pair;
 mod pair_notes;

@@ -1,29 +1,7 @@
 //! Settings kept between sessions in eframe's storage.
 
+pub use crate::app::choices::ThemeChoice;
 use std::path::PathBuf;
-
-/// The colour theme.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub enum ThemeChoice {
-    /// Follow the system.
-    #[default]
-    System,
-    /// Dark.
-    Dark,
-    /// Light.
-    Light,
-}
-
-impl ThemeChoice {
-    /// egui's preference for this choice.
-    pub fn preference(self) -> egui::ThemePreference {
-        match self {
-            Self::System => egui::ThemePreference::System,
-            Self::Dark => egui::ThemePreference::Dark,
-            Self::Light => egui::ThemePreference::Light,
-        }
-    }
-}
 
 /// A project opened before, for the welcome screen.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -1,11 +1,11 @@
 //! Thumbnails for the list: decoded off the UI thread by the image loader
-//! ([`crate::decode::loader`]) and kept as egui textures in a bounded cache (least recently used first out).
+//! ([`crate::app::loader`]) and kept as egui textures in a bounded cache (least recently used first out).
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::app::loader::ImageLoader;
+use crate::app::loader::ImageRequest;
 use crate::catalog::ImageLocation;
-use crate::decode::loader::ImageLoader;
-use crate::decode::loader::ImageRequest;
 use crate::jobs::Waker;
 
 /// Longest side of a list thumbnail in pixels.

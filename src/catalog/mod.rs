@@ -7,9 +7,11 @@
 mod location;
 mod prompts;
 mod shards;
+pub mod skipped;
 
 pub use location::{ImageLocation, MAX_IMAGE_FILE_BYTES, TarMember};
 pub use prompts::{EmbeddedPrompt, MAX_PNG_TEXT_BYTES, PromptIndex, prompt_from_png_text};
+pub use skipped::{Side, SkippedFile, TruncatedShard};
 /// Helpers for other modules' tests.
 #[cfg(test)]
 pub(crate) mod test_support {

@@ -5,7 +5,6 @@
 //! or a web page, so a logo on a transparent background and the same logo on white compare as
 //! equal. Animations (GIF, APNG, animated WebP) are represented by their first frame.
 
-pub mod loader;
 mod scaled;
 mod webp;
 

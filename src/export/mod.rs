@@ -1,6 +1,5 @@
 //! Writing results: the scan's match list (JSON Lines or CSV) and the labelled review set.
 
-pub mod job;
 pub mod report;
 mod report_html;
 mod review_set;

@@ -150,13 +150,13 @@ pub struct Manifest {
     pub model_probe: Vec<f32>,
     /// Training images the workers could not use, with reasons.
     #[serde(default)]
-    pub skipped: Vec<crate::ranking::matches::SkippedFile>,
+    pub skipped: Vec<crate::catalog::SkippedFile>,
     /// Shards that ended early or could not be read at all (empty, compressed).
     #[serde(default)]
-    pub truncated_shards: Vec<crate::ranking::matches::TruncatedShard>,
+    pub truncated_shards: Vec<crate::catalog::TruncatedShard>,
     /// What the workers noted (repeated member names, names that are not text).
     #[serde(default)]
-    pub notes: Vec<crate::ranking::matches::SkippedFile>,
+    pub notes: Vec<crate::catalog::SkippedFile>,
     /// blake3 (hex) of this manifest as JSON with this field empty: an edit to any field
     /// (the model key, say) is found, not trusted.
     #[serde(default)]

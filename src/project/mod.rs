@@ -16,6 +16,7 @@
 //! the program did not write is ever overwritten.
 
 pub mod cache;
+pub mod export;
 pub mod label_import;
 pub mod last_scan;
 pub mod open;
@@ -428,6 +429,27 @@ fn lexically_normal(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// Short names for the sources, used as path prefixes when there are several: each source's
+/// folder (or shard) name, with `~2`, `~3` added to repeats.
+pub(crate) fn folder_names(folders: &[PathBuf]) -> Vec<String> {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    folders
+        .iter()
+        .map(|folder| {
+            let base = absolute(folder)
+                .file_name()
+                .map_or_else(|| "training".into(), |n| n.to_string_lossy().into_owned());
+            let count = seen.entry(base.clone()).or_insert(0);
+            *count += 1;
+            if *count == 1 {
+                base
+            } else {
+                format!("{base}~{count}")
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -8,9 +8,9 @@ use std::time::UNIX_EPOCH;
 use crate::catalog::{ImageLocation, MAX_IMAGE_FILE_BYTES};
 use crate::project::Project;
 use crate::project::cache::EmbeddingCache;
+use crate::project::folder_names;
 use crate::project::last_scan::LastScan;
 use crate::review::{KeyResolver, MigrationReport, PairContext, PairKey, ReviewError, ReviewStore};
-use crate::scan::sources::folder_names;
 
 /// blake3 (hex) of the bytes at `location`, if they can be read.
 fn hash_of(location: &ImageLocation) -> Option<String> {

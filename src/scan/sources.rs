@@ -2,12 +2,11 @@
 //! (folders, folders of tar shards, single shards) into records with their names, and cutting
 //! the training side into work units for `replicant embed`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{ImageEntry, PromptIndex, walk_images};
-use crate::project::absolute;
 use crate::project::cache::ContentHash;
+use crate::project::{absolute, folder_names};
 use crate::ranking::matches::{Side, SkippedFile, TruncatedShard};
 use crate::scan::error::ScanError;
 
@@ -91,27 +90,6 @@ struct ShardRecords {
     /// Its name in results (prefixed like its members).
     shown: String,
     members: Vec<usize>,
-}
-
-/// Short names for the sources, used as path prefixes when there are several: each source's
-/// folder (or shard) name, with `~2`, `~3` added to repeats.
-pub(crate) fn folder_names(folders: &[PathBuf]) -> Vec<String> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    folders
-        .iter()
-        .map(|folder| {
-            let base = absolute(folder)
-                .file_name()
-                .map_or_else(|| "training".into(), |n| n.to_string_lossy().into_owned());
-            let count = seen.entry(base.clone()).or_insert(0);
-            *count += 1;
-            if *count == 1 {
-                base
-            } else {
-                format!("{base}~{count}")
-            }
-        })
-        .collect()
 }
 
 /// Catalogues `roots` (folders, folders of tar shards, or single `.tar` shards). With several

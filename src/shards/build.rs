@@ -16,7 +16,7 @@ use crate::index::{
     Dtype, EXACT_SEARCH_MAX, EXPANSION_SEARCH, IndexError, IndexParams, IndexStore, TrainingIndex,
     UsearchStore,
 };
-use crate::scan::sources::folder_names;
+use crate::project::folder_names;
 use crate::shards::parts::{self, FoundPart, PartError, PartRow, RowReader};
 
 /// Rows added per chunk (the vectors of one chunk are held in memory at once).

@@ -6,55 +6,8 @@ pub mod gpu;
 
 use eframe::egui_wgpu;
 
+pub use crate::app::choices::CompareMode;
 pub use gpu::{CompareResources, Params};
-
-/// How the two images are shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub enum CompareMode {
-    /// Two panes, one zoom and pan.
-    #[default]
-    SideBySide,
-    /// The training image over the generation, with opacity.
-    Overlay,
-    /// The per-pixel difference as a heat map.
-    Difference,
-    /// A draggable split: generation left, training right.
-    Swipe,
-    /// Alternating between the two.
-    Blink,
-}
-
-impl CompareMode {
-    /// Every mode, in menu order.
-    pub const ALL: [CompareMode; 5] = [
-        Self::SideBySide,
-        Self::Overlay,
-        Self::Difference,
-        Self::Swipe,
-        Self::Blink,
-    ];
-
-    /// The name shown in the menu.
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::SideBySide => "Side by side",
-            Self::Overlay => "Overlay",
-            Self::Difference => "Difference",
-            Self::Swipe => "Swipe",
-            Self::Blink => "Blink",
-        }
-    }
-
-    fn code(self) -> u32 {
-        match self {
-            Self::SideBySide => 0,
-            Self::Overlay => 1,
-            Self::Difference => 2,
-            Self::Swipe => 3,
-            Self::Blink => 4,
-        }
-    }
-}
 
 /// The view's settings and geometry.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -15,8 +15,8 @@ pub use view::{GridState, LabelFilter, ListFilter, Mode, Question, SortKey, View
 
 use crate::app::commands::{CompareCommand, GridCommand, ListCommand};
 use crate::catalog::ImageLocation;
-use crate::export::job::{ExportSpec, spawn_export};
 use crate::jobs::Waker;
+use crate::project::export::{ExportSpec, spawn_export};
 use crate::project::open::OpenedProject;
 use crate::project::open::read_project;
 use crate::ranking::matches::{GenerationMatches, Match};
@@ -324,7 +324,7 @@ impl Desk {
     }
 
     /// Loaded full-size images, for the app to upload.
-    pub fn take_loaded_images(&mut self) -> Vec<crate::decode::loader::LoadedImage> {
+    pub fn take_loaded_images(&mut self) -> Vec<crate::app::loader::LoadedImage> {
         self.jobs.images.take_loaded()
     }
 

@@ -5,73 +5,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::review::ReviewState;
+pub use crate::app::choices::{LabelFilter, Mode, SortKey};
 use crate::app::compare::CompareState;
 use crate::review::Label;
-
-/// How the list is sorted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub enum SortKey {
-    /// Top-1 similarity, highest first.
-    #[default]
-    Similarity,
-    /// File name.
-    Name,
-    /// Label (full copies first, unlabelled last).
-    Label,
-}
-
-/// Which generations the list shows, by label state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub enum LabelFilter {
-    /// All.
-    #[default]
-    All,
-    /// With no label on any pair.
-    Unlabelled,
-    /// With at least one label.
-    Labelled,
-    /// With a full-copy label.
-    FullCopy,
-    /// With a near-copy label (and no full copy).
-    NearCopy,
-    /// Labelled distinct only.
-    Distinct,
-}
-
-impl LabelFilter {
-    /// Every filter, in menu order.
-    pub const ALL: [LabelFilter; 6] = [
-        Self::All,
-        Self::Unlabelled,
-        Self::Labelled,
-        Self::FullCopy,
-        Self::NearCopy,
-        Self::Distinct,
-    ];
-
-    /// The name shown in the menu.
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::All => "All labels",
-            Self::Unlabelled => "Unlabelled",
-            Self::Labelled => "Labelled",
-            Self::FullCopy => "Full copy",
-            Self::NearCopy => "Near copy",
-            Self::Distinct => "Distinct",
-        }
-    }
-
-    fn admits(self, label: Option<Label>) -> bool {
-        match self {
-            Self::All => true,
-            Self::Unlabelled => label.is_none(),
-            Self::Labelled => label.is_some(),
-            Self::FullCopy => label == Some(Label::FullCopy),
-            Self::NearCopy => label == Some(Label::NearCopy),
-            Self::Distinct => label == Some(Label::Distinct),
-        }
-    }
-}
 
 /// The list's sort and filters.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,16 +43,6 @@ impl Default for ListFilter {
             disputed_only: false,
         }
     }
-}
-
-/// Which view the desk shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    /// One generation beside its matches.
-    #[default]
-    Pair,
-    /// Many generations, each beside its top match.
-    Grid,
 }
 
 /// The grid's page, cursor and selection.
