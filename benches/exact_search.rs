@@ -5,8 +5,7 @@
 //! dimensions; the work per query does not depend on their values.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use replicant::index::TrainingIndex;
-use replicant::index::exact::ExactIndex;
+use replicant::index::VectorStore;
 
 const DIMS: usize = 512;
 const VECTORS: u64 = 100_000;
@@ -42,7 +41,9 @@ fn plain_search(vectors: &[(u64, Vec<f32>)], query: &[f32], k: usize) -> Vec<u64
 fn exact_search(c: &mut Criterion) {
     let vectors = unit_vectors(VECTORS);
     let query = vectors[4_242].1.clone();
-    let index = ExactIndex::of(DIMS, vectors.clone()).expect("index");
+    let index = VectorStore::default()
+        .exact(DIMS, vectors.clone())
+        .expect("index");
     let mut group = c.benchmark_group(format!("top-{K} of {VECTORS} x {DIMS}"));
     group.sample_size(10);
     group.bench_function("plain: in-order sums, full sort", |b| {

@@ -394,3 +394,27 @@ fn the_import_reader_sees_nested_paths_and_circles() {
     let code = "use a::b;\n#[cfg(test)]\nmod tests {\n    use crate::x::{y};\n}\n#[cfg(test)]\nuse crate::z;\nfn f() {}";
     assert_eq!(without_test_items(code), "use a::b;\n\n\nfn f() {}");
 }
+
+#[test]
+fn only_the_index_names_its_stores_and_only_the_model_registry_names_models() {
+    let mut wrong = Vec::new();
+    for (module, path) in modules() {
+        let code = code_of(&path);
+        let folder = folder(&module);
+        if folder != "index" {
+            for name in ["UsearchStore", "UsearchIndex", "ExactIndex"] {
+                if code.contains(name) {
+                    wrong.push(format!("{module} names {name}"));
+                }
+            }
+        }
+        if folder != "embed" {
+            for name in ["ModelChoice::Sscd", "\"sscd\"", "\"sscd-distilled\""] {
+                if code.contains(name) {
+                    wrong.push(format!("{module} names {name}"));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}

@@ -119,12 +119,12 @@ pub fn menu_ui(ui: &mut egui::Ui, settings: &Settings, open: bool, out: &mut Vec
                 egui::ComboBox::from_id_salt("model")
                     .selected_text(settings.model.clone())
                     .show_ui(ui, |ui| {
-                        for model in ["sscd", "sscd-distilled"] {
+                        for model in crate::embed::ModelChoice::BUILT_IN.map(|m| m.name()) {
                             if ui
-                                .selectable_label(settings.model == model, model)
+                                .selectable_label(settings.model == model, &model)
                                 .clicked()
                             {
-                                out.push(Command::Setting(SettingCommand::Model(model.into())));
+                                out.push(Command::Setting(SettingCommand::Model(model)));
                             }
                         }
                     });

@@ -54,7 +54,7 @@ impl Default for Settings {
         Self {
             threshold: crate::ranking::matches::DEFAULT_THRESHOLD,
             top_k: 5,
-            model: "sscd".into(),
+            model: crate::embed::ModelChoice::default().name(),
             reviewer: crate::review::default_reviewer(),
             reviewer_confirmed: false,
             theme: ThemeChoice::System,

@@ -21,7 +21,7 @@ use crate::embed::request::ModelRequest;
 use crate::embed::request::load_embedder;
 use crate::embed::request::resolve_runtime;
 use crate::index::prebuilt::PrebuiltIndex;
-use crate::index::{Hit, TrainingIndex, UsearchStore};
+use crate::index::{Hit, IndexStore, TrainingIndex};
 use crate::project::Project;
 use crate::project::cache::ContentHash;
 use crate::project::cache::EmbeddingCache;
@@ -41,12 +41,17 @@ enum StudentSide {
 }
 
 impl StudentSide {
-    fn open(project: &Project, cache: &EmbeddingCache, student_key: &str) -> Result<Self, String> {
+    fn open(
+        project: &Project,
+        cache: &EmbeddingCache,
+        student_key: &str,
+        store: &dyn IndexStore,
+    ) -> Result<Self, String> {
         let Some(dir) = &project.spec.training_index else {
-            let side = training_vectors(project, cache, student_key)?;
+            let side = training_vectors(project, cache, student_key, store)?;
             return Ok(Self::Own(Box::new(side)));
         };
-        let prebuilt = PrebuiltIndex::open(dir, &UsearchStore).map_err(|e| e.to_string())?;
+        let prebuilt = PrebuiltIndex::open(dir, store).map_err(|e| e.to_string())?;
         if prebuilt.manifest.model_key != student_key {
             return Err(format!(
                 "the training index {} holds {} embeddings, not the scan's shortlist model {student_key}",
@@ -66,7 +71,7 @@ impl StudentSide {
 
     fn index(&self) -> &dyn TrainingIndex {
         match self {
-            Self::Own(side) => &side.index,
+            Self::Own(side) => side.index.as_ref(),
             Self::Prebuilt(prebuilt) => prebuilt.index.as_ref(),
         }
     }
@@ -189,7 +194,7 @@ fn plan(
 ) -> Option<Result<Plan, String>> {
     let cascade = last.cascade.as_ref()?;
     Some((|| {
-        let student = StudentSide::open(project, cache, &cascade.shortlist_model)?;
+        let student = StudentSide::open(project, cache, &cascade.shortlist_model, &*options.store)?;
         let index = student.index();
         let mut candidates = BTreeMap::new();
         for key in draw_sample(&student.keys(), options) {

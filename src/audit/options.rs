@@ -12,6 +12,8 @@ pub struct AuditOptions {
     pub baseline_sample: usize,
     /// The sampling seed, recorded in the report.
     pub seed: u64,
+    /// Where a prebuilt training index is opened, and exact indexes are made.
+    pub store: crate::index::VectorStore,
 }
 
 impl Default for AuditOptions {
@@ -21,6 +23,7 @@ impl Default for AuditOptions {
             target_precision: 0.9,
             baseline_sample: 1_000,
             seed: 12_345,
+            store: crate::index::VectorStore::default(),
         }
     }
 }

@@ -9,8 +9,7 @@ use crate::audit::baseline::{
 };
 use crate::audit::options::{AuditError, AuditOptions};
 use crate::export::report::{Baseline, DuplicateCounts};
-use crate::index::TrainingIndex;
-use crate::index::exact::ExactIndex;
+use crate::index::{IndexStore, TrainingIndex};
 use crate::project::Project;
 use crate::project::cache::{ContentHash, EmbeddingCache};
 use crate::project::last_scan::LastScan;
@@ -37,7 +36,7 @@ impl TrainingBaseline for OwnVectors {
                 "the last scan ran the shortlist cascade".to_string(),
             ));
         }
-        let side = match training_vectors(project, cache, &last.model_key) {
+        let side = match training_vectors(project, cache, &last.model_key, &*options.store) {
             Ok(side) => side,
             Err(why) => return Ok(BaselineOutcome::NotMine(why)),
         };
@@ -67,7 +66,7 @@ pub(crate) struct TrainingSide {
     pub(crate) hashes: Vec<ContentHash>,
     /// Where each image is, to read it again.
     pub(crate) entries: Vec<crate::catalog::ImageEntry>,
-    pub(crate) index: ExactIndex,
+    pub(crate) index: Box<dyn TrainingIndex>,
     /// Images in the training folders without an embedding from the last scan (added,
     /// changed or unreadable since): not part of the baseline.
     pub(crate) unembedded: usize,
@@ -120,6 +119,7 @@ pub(crate) fn training_vectors(
     project: &Project,
     cache: &EmbeddingCache,
     model_key: &str,
+    store: &dyn IndexStore,
 ) -> Result<TrainingSide, String> {
     if project.spec.training_index.is_some() {
         return Err("the training side is a prebuilt index; a training-against-training baseline needs a sample of its vectors, which this report does not read yet (the duplicate counts come from the scan)".into());
@@ -135,7 +135,7 @@ pub(crate) fn training_vectors(
     .map_err(|err| format!("the training folders cannot be read again: {err}"))?;
     // Each vector goes straight into the index, so a million of them are held once (2 GB at
     // 512 dimensions), never twice.
-    let mut index: Option<ExactIndex> = None;
+    let mut index: Option<Box<dyn TrainingIndex>> = None;
     let mut keys = Vec::new();
     let mut hashes = Vec::new();
     let mut entries = Vec::new();
@@ -148,10 +148,15 @@ pub(crate) fn training_vectors(
             continue;
         };
         if let Ok(Some(vector)) = cache.vector(model_key, &file.hash, "") {
-            index
-                .get_or_insert_with(|| ExactIndex::new(vector.len()))
-                .add(i as u64, &vector)
-                .map_err(|e| e.to_string())?;
+            let exact = match &mut index {
+                Some(exact) => exact,
+                None => index.insert(
+                    store
+                        .exact(vector.len(), Vec::new())
+                        .map_err(|e| e.to_string())?,
+                ),
+            };
+            exact.add(i as u64, &vector).map_err(|e| e.to_string())?;
             keys.push(i as u64);
             hashes.push(file.hash);
             entries.push(entry);
@@ -185,7 +190,7 @@ fn own_baseline(
 ) -> Result<(Baseline, Vec<f64>), AuditError> {
     sample_baseline(
         &side.keys,
-        &searched_in(&side.index),
+        &searched_in(side.index.as_ref()),
         &|key| side.index.vector(key).map_err(|e| e.to_string()),
         &|key| Ok(side.hash(key)),
         generation_top1,

@@ -61,9 +61,8 @@ fn prebuilt_baseline(
 ) -> Option<Result<(Baseline, Vec<f64>, String, usize), String>> {
     let dir = project.spec.training_index.as_ref()?;
     Some((|| {
-        let prebuilt =
-            crate::index::prebuilt::PrebuiltIndex::open(dir, &crate::index::UsearchStore)
-                .map_err(|e| e.to_string())?;
+        let prebuilt = crate::index::prebuilt::PrebuiltIndex::open(dir, &*options.store)
+            .map_err(|e| e.to_string())?;
         if prebuilt.manifest.model_key != last.model_key {
             return Err(format!(
                 "the training index holds {} embeddings, not the scan's {}: a baseline in the scan's model needs them",

@@ -35,7 +35,7 @@ impl ShortlistArgs {
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
     /// Model: sscd, sscd-distilled, or a path to an ONNX image model.
-    #[arg(long, default_value = "sscd", value_name = "NAME|FILE.onnx")]
+    #[arg(long, default_value_t = replicant::embed::ModelChoice::default().name(), value_name = "NAME|FILE.onnx")]
     pub model: String,
     /// Input size in pixels for models with dynamic height and width.
     #[arg(long, value_name = "PIXELS", value_parser = clap::value_parser!(u32).range(16..=4096))]

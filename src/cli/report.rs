@@ -65,6 +65,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         target_precision: args.target_precision,
         baseline_sample: args.baseline_sample,
         seed: args.seed,
+        ..AuditOptions::default()
     };
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let report = report_with_baseline(

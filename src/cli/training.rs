@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use replicant::fsutil::printable;
 use replicant::index::Dtype;
-use replicant::index::UsearchStore;
+use replicant::index::VectorStore;
 use replicant::index::prebuilt::{
     FileCheck, INDEX_FILE, PrebuiltIndex, ROWS_FILE, read_manifest, verify_index_file,
 };
@@ -210,6 +210,7 @@ fn index_build(args: &IndexBuildArgs) -> anyhow::Result<ExitCode> {
         out: args.out.clone(),
         dtype: args.dtype,
         force: args.force,
+        store: VectorStore::default(),
     };
     let bar =
         indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
@@ -293,7 +294,7 @@ fn index_verify(args: &IndexVerifyArgs) -> anyhow::Result<ExitCode> {
         "{}: {ROWS_FILE} does not match its manifest (damaged or replaced); build the index again",
         args.index.display()
     );
-    let opened = PrebuiltIndex::open(&args.index, &UsearchStore)?;
+    let opened = PrebuiltIndex::open(&args.index, &*VectorStore::default())?;
     eprintln!(
         "replicant: {} is intact: its manifest, {INDEX_FILE} and {ROWS_FILE} match their recorded checksums; {} rows of {} ({} dims, {})",
         args.index.display(),

@@ -109,6 +109,10 @@ pub enum ModelChoice {
 }
 
 impl ModelChoice {
+    /// The models that come with the model package, default first (menus and benches list
+    /// these).
+    pub const BUILT_IN: [ModelChoice; 2] = [Self::Sscd, Self::SscdDistilled];
+
     /// Parses `sscd`, `sscd-distilled` (or `sscd_distilled`), or a path to an `.onnx` file.
     pub fn parse(text: &str) -> Self {
         match text.trim().to_ascii_lowercase().as_str() {

@@ -200,8 +200,8 @@ pub trait TrainingIndex: Send + Sync {
     }
 }
 
-/// Creates, loads and memory-maps indexes of one kind.
-pub trait IndexStore {
+/// Creates, loads and memory-maps indexes of one kind, and makes exact in-memory ones.
+pub trait IndexStore: Send + Sync {
     /// A new, empty index.
     fn create(&self, params: IndexParams) -> Result<Box<dyn TrainingIndex>, IndexError>;
     /// Loads a saved index into memory.
@@ -209,6 +209,73 @@ pub trait IndexStore {
     /// Opens a saved index as a read-only memory-mapped view (the file stays on disk; the
     /// pages searches touch are read on demand).
     fn view(&self, path: &Path) -> Result<Box<dyn TrainingIndex>, IndexError>;
+    /// A new, empty index with its graph shaped as `graph` says (to measure other shapes);
+    /// a store without a graph makes its usual one.
+    fn create_with(
+        &self,
+        params: IndexParams,
+        _graph: Graph,
+    ) -> Result<Box<dyn TrainingIndex>, IndexError> {
+        self.create(params)
+    }
+    /// A saved index as a memory-mapped view searched with a beam of `expansion_search`; a
+    /// store without a beam opens its usual view.
+    fn view_with(
+        &self,
+        path: &Path,
+        _expansion_search: usize,
+    ) -> Result<Box<dyn TrainingIndex>, IndexError> {
+        self.view(path)
+    }
+    /// An exact index of `vectors` (each `dims` long) held in memory and searched by brute
+    /// force: for re-scoring a shortlist or sampling a baseline, where every hit must be the
+    /// true nearest.
+    fn exact(
+        &self,
+        dims: usize,
+        vectors: Vec<(u64, Vec<f32>)>,
+    ) -> Result<Box<dyn TrainingIndex>, IndexError> {
+        Ok(Box::new(exact::ExactIndex::of(dims, vectors)?))
+    }
+}
+
+/// The vector store a job is given (the scan, the audit, the index build): where its
+/// indexes are made and opened. The default keeps them in usearch files.
+#[derive(Clone)]
+pub struct VectorStore(std::sync::Arc<dyn IndexStore>);
+
+impl VectorStore {
+    /// A handle on `store`.
+    pub fn new(store: impl IndexStore + 'static) -> Self {
+        Self(std::sync::Arc::new(store))
+    }
+}
+
+impl Default for VectorStore {
+    fn default() -> Self {
+        Self::new(UsearchStore)
+    }
+}
+
+impl std::ops::Deref for VectorStore {
+    type Target = dyn IndexStore;
+
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
+}
+
+impl std::fmt::Debug for VectorStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VectorStore")
+    }
+}
+
+/// Two handles are equal when they share one store.
+impl PartialEq for VectorStore {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// Adds `vectors` to `index` from all cores (rayon), after reserving room for them.
@@ -310,9 +377,9 @@ impl UsearchIndex {
     }
 }
 
-impl UsearchStore {
+impl IndexStore for UsearchStore {
     /// A new, empty index with the graph shaped as `graph` says (to measure other shapes).
-    pub fn create_with(
+    fn create_with(
         &self,
         params: IndexParams,
         graph: Graph,
@@ -322,7 +389,7 @@ impl UsearchStore {
     }
 
     /// A saved index as a memory-mapped view, searched with a beam of `expansion_search`.
-    pub fn view_with(
+    fn view_with(
         &self,
         path: &Path,
         expansion_search: usize,
@@ -334,9 +401,7 @@ impl UsearchStore {
         })?;
         Ok(UsearchIndex::wrap(index, expansion_search))
     }
-}
 
-impl IndexStore for UsearchStore {
     fn create(&self, params: IndexParams) -> Result<Box<dyn TrainingIndex>, IndexError> {
         self.create_with(params, Graph::default())
     }

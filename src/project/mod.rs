@@ -54,7 +54,7 @@ pub struct ProjectSpec {
 }
 
 fn default_model() -> String {
-    "sscd".into()
+    crate::embed::ModelChoice::default().name()
 }
 
 /// Errors opening or writing a project. Each names the path and what to do.

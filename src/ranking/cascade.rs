@@ -145,7 +145,7 @@ pub(crate) fn shortlist<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::exact::ExactIndex;
+    use crate::index::VectorStore;
     use crate::index::tests::unit;
 
     #[test]
@@ -166,14 +166,14 @@ mod tests {
             })
             .collect();
         vectors.push((9, window.clone()));
-        let index = ExactIndex::of(dims, vectors).expect("index");
-        let only_whole = shortlist([whole.as_slice()], &index, 3).expect("shortlist");
+        let index = VectorStore::default().exact(dims, vectors).expect("index");
+        let only_whole = shortlist([whole.as_slice()], index.as_ref(), 3).expect("shortlist");
         assert_eq!(
             only_whole.iter().map(|h| h.key).collect::<Vec<_>>(),
             [0, 1, 2]
         );
         let with_window =
-            shortlist([whole.as_slice(), window.as_slice()], &index, 3).expect("shortlist");
+            shortlist([whole.as_slice(), window.as_slice()], index.as_ref(), 3).expect("shortlist");
         let keys: Vec<u64> = with_window.iter().map(|h| h.key).collect();
         assert_eq!(keys.len(), 3);
         assert!(keys.contains(&9), "{keys:?}");

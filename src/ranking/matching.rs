@@ -297,7 +297,7 @@ fn centred_cosine(a: &[f32], b: &[f32], mean: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::{Dtype, IndexParams, UsearchStore, build, tests::unit};
+    use crate::index::{Dtype, IndexParams, VectorStore, build, tests::unit};
 
     struct Fake(Vec<TrainingImage>);
 
@@ -367,7 +367,7 @@ mod tests {
             dims,
             dtype: Dtype::F32,
         };
-        let index = build(&UsearchStore, params, &keyed).expect("index");
+        let index = build(&*VectorStore::default(), params, &keyed).expect("index");
         let lookup = Fake(vec![
             image(0, Some(band(3))),
             image(1, Some(band(20))),
@@ -411,7 +411,7 @@ mod tests {
             dims: 4,
             dtype: Dtype::F32,
         };
-        let index = build(&UsearchStore, params, &[]).expect("index");
+        let index = build(&*VectorStore::default(), params, &[]).expect("index");
         let found = match_generation(&[], index.as_ref(), &Fake(Vec::new()), settings(true))
             .expect("match");
         assert!(found.is_none());

@@ -18,8 +18,8 @@ mod settings;
 use crate::embed::request::load_embedder;
 use crate::embed::request::resolve_runtime;
 use crate::embed::{Embedder, ExecutionProvider, ModelChoice};
+use crate::index::IndexParams;
 use crate::index::prebuilt::FileCheck;
-use crate::index::{IndexParams, UsearchStore};
 use crate::project::cache::EmbeddingCache;
 use crate::project::last_scan::LastScan;
 use crate::project::{Project, ProjectSpec, absolute, write_atomically};
@@ -122,7 +122,7 @@ fn scan(
     let mut truncated = Vec::new();
     let training = match &options.training_index {
         Some(dir) => {
-            let training = Training::prebuilt(dir)?;
+            let training = Training::prebuilt(dir, &*options.store)?;
             if let Training::Prebuilt(prebuilt) = &training {
                 events.info(format!(
                     "training index {}: {} images embedded with {}, {} search, memory-mapped",
@@ -224,7 +224,10 @@ fn scan(
         };
     if shortlist_reason.is_none() && options.shortlist.mode == ShortlistMode::Auto {
         shortlist_reason = Some(match shortlist_size {
-            Some(_) => "auto: on (training images outnumber generations, or the training index holds sscd-distilled embeddings)".into(),
+            Some(_) => format!(
+                "auto: on (training images outnumber generations, or the training index holds {} embeddings)",
+                student_name()
+            ),
             None => "auto: off (training images do not outnumber generations enough)".into(),
         });
     }
@@ -584,7 +587,7 @@ impl Coordinator<'_> {
         };
         let check_path = path.with_extension("usearch.check");
         if path.is_file() {
-            match reopen_checked(&path, &check_path) {
+            match reopen_checked(&*self.options.store, &path, &check_path) {
                 Ok(reopened) => {
                     self.events
                         .info(format!("training index reloaded from {}", path.display()));
@@ -620,7 +623,7 @@ impl Coordinator<'_> {
             dims,
             dtype: self.options.dtype,
         };
-        let built = crate::index::build(&UsearchStore, params, &refs)?;
+        let built = crate::index::build(&*self.options.store, params, &refs)?;
         let saved = built.save(&path).map_err(|e| e.to_string()).and_then(|()| {
             let check = FileCheck::of(&path).map_err(|e| e.to_string())?;
             let json = serde_json::to_vec(&check).map_err(|e| e.to_string())?;
@@ -900,12 +903,15 @@ fn cascade_decision(
             match (distilled_index, full_sscd) {
                 (true, true) => Ok(Some(size)),
                 (false, _) if mode == ShortlistMode::On => Err(format!(
-                    "shortlist cascade off: the training index holds {} embeddings, not sscd-distilled ones (`replicant embed --model sscd-distilled`, then `replicant index build`, for an index the cascade can use)",
-                    prebuilt.manifest.model_key
+                    "shortlist cascade off: the training index holds {} embeddings, not {student} ones (`replicant embed --model {student}`, then `replicant index build`, for an index the cascade can use)",
+                    prebuilt.manifest.model_key,
+                    student = student_name()
                 )),
                 (true, false) => Err(format!(
-                    "shortlist cascade off: it re-scores with full SSCD, and this scan runs {} (give --model sscd to re-score the index's sscd-distilled shortlists)",
-                    options.model.choice.name()
+                    "shortlist cascade off: it re-scores with full SSCD, and this scan runs {} (give --model {} to re-score the index's {} shortlists)",
+                    options.model.choice.name(),
+                    ModelChoice::default().name(),
+                    student_name()
                 )),
                 (false, _) => Ok(None),
             }
@@ -939,6 +945,7 @@ fn cascade_decision(
 /// Reopens the project's saved index after checking it against the checksum saved beside it
 /// (whole up to 256 MiB, by samples beyond); says why not otherwise.
 fn reopen_checked(
+    store: &dyn crate::index::IndexStore,
     path: &Path,
     check_path: &Path,
 ) -> Result<Box<dyn crate::index::TrainingIndex>, String> {
@@ -947,7 +954,7 @@ fn reopen_checked(
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or("has no checksum beside it")?;
     match check.quick_check(path) {
-        Ok(true) => crate::index::reopen(&UsearchStore, path).map_err(|e| e.to_string()),
+        Ok(true) => crate::index::reopen(store, path).map_err(|e| e.to_string()),
         Ok(false) => Err("does not match its checksum (damaged)".into()),
         Err(err) => Err(format!("cannot be read ({err})")),
     }
@@ -968,4 +975,11 @@ fn remove_other_indexes(dir: &Path, keep: &Path) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
+}
+
+/// The name of the default model's cascade student, for messages.
+fn student_name() -> String {
+    ModelChoice::default()
+        .student()
+        .map_or_else(|| "student".into(), |s| s.name())
 }

@@ -20,7 +20,7 @@ pub use sources::{FILES_PER_UNIT, UnitId};
 
 use std::path::PathBuf;
 
-use crate::index::Dtype;
+use crate::index::{Dtype, VectorStore};
 use crate::ranking::matches::{GenerationMatches, SkippedFile, TruncatedShard};
 
 use crate::embed::request::ModelRequest;
@@ -72,6 +72,8 @@ pub struct ScanOptions {
     pub shortlist: cascade::Shortlist,
     /// The preset these options follow (`somepalli-2022`), recorded in the settings.
     pub preset: Option<String>,
+    /// Where the training index is made and opened.
+    pub store: VectorStore,
 }
 
 impl ScanOptions {
@@ -96,6 +98,7 @@ impl ScanOptions {
             fine_plan: Some(regions::RegionPlan::fine()),
             shortlist: cascade::Shortlist::default(),
             preset: None,
+            store: VectorStore::default(),
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::catalog::ImageEntry;
 use crate::index::prebuilt::{PrebuiltIndex, RowStore};
-use crate::index::{TrainingIndex, UsearchStore};
+use crate::index::{IndexStore, TrainingIndex};
 use crate::project::cache::EmbeddingCache;
 use crate::ranking::layout::LAYOUT_VIEW;
 use crate::ranking::matching::{TrainingImage, TrainingLookup};
@@ -29,11 +29,8 @@ pub(crate) enum Training {
 
 impl Training {
     /// Opens the prebuilt index in `dir`.
-    pub(crate) fn prebuilt(dir: &Path) -> Result<Self, ScanError> {
-        Ok(Self::Prebuilt(Box::new(PrebuiltIndex::open(
-            dir,
-            &UsearchStore,
-        )?)))
+    pub(crate) fn prebuilt(dir: &Path, store: &dyn IndexStore) -> Result<Self, ScanError> {
+        Ok(Self::Prebuilt(Box::new(PrebuiltIndex::open(dir, store)?)))
     }
 
     /// The index, when it is ready.

@@ -13,8 +13,7 @@ use crate::index::prebuilt::{
     RowWriter, TrainingRow, row_location,
 };
 use crate::index::{
-    Dtype, EXACT_SEARCH_MAX, EXPANSION_SEARCH, IndexError, IndexParams, IndexStore, TrainingIndex,
-    UsearchStore,
+    Dtype, EXACT_SEARCH_MAX, EXPANSION_SEARCH, IndexError, IndexParams, TrainingIndex, VectorStore,
 };
 use crate::project::folder_names;
 use crate::shards::parts::{self, FoundPart, PartError, PartRow, RowReader};
@@ -33,6 +32,8 @@ pub struct IndexBuildOptions {
     pub dtype: Dtype,
     /// Replace an existing index folder.
     pub force: bool,
+    /// Where the index is made.
+    pub store: VectorStore,
 }
 
 /// What was built.
@@ -226,7 +227,7 @@ pub fn build_index(
         dims,
         dtype: options.dtype,
     };
-    let index = UsearchStore.create(params)?;
+    let index = options.store.create(params)?;
     let threads = rayon::current_num_threads().max(1);
     index.reserve(total as usize, threads)?;
     let mut writer = RowWriter::create(staging.path())?;
@@ -455,13 +456,14 @@ mod tests {
             out: out.clone(),
             dtype: Dtype::F16,
             force: false,
+            store: VectorStore::default(),
         };
         let mut seen = Vec::new();
         let summary =
             build_index(&options, &mut |done, total| seen.push((done, total))).expect("build");
         assert_eq!((summary.rows, summary.dims, summary.exact), (8, 8, true));
         assert_eq!(seen.last(), Some(&(8, 8)));
-        let opened = PrebuiltIndex::open(&out, &UsearchStore).expect("open");
+        let opened = PrebuiltIndex::open(&out, &*VectorStore::default()).expect("open");
         assert_eq!(opened.manifest.model_key, "m@1");
         for i in [0usize, 4, 6] {
             let hits = opened.index.search(&unit(i as u64, 8), 1).expect("search");
@@ -488,6 +490,7 @@ mod tests {
             out: dir.path().join("mixed"),
             dtype: Dtype::I8,
             force: false,
+            store: VectorStore::default(),
         };
         let err = build_index(&mixed, &mut |_, _| {}).expect_err("two models");
         assert!(err.to_string().contains("m@2"), "{err}");

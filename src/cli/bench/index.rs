@@ -24,7 +24,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 
-use replicant::index::{Dtype, Graph, IndexParams, UsearchStore};
+use replicant::index::{Dtype, Graph, IndexParams, VectorStore};
 
 /// Top-k of each timed query.
 const QUERY_TOP_K: usize = 64;
@@ -210,7 +210,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn probe(dir: &Path, dims: usize, expansion_search: usize) -> anyhow::Result<Probe> {
     let queries = read_queries(&dir.join("queries.f32"), dims)?;
     let started = Instant::now();
-    let index = UsearchStore.view_with(&dir.join("index.usearch"), expansion_search)?;
+    let index = VectorStore::default().view_with(&dir.join("index.usearch"), expansion_search)?;
     let view_open_secs = started.elapsed().as_secs_f64();
     // Latency one query at a time, as the scan's matching asks.
     let mut approximate = Vec::with_capacity(queries.len());
@@ -289,7 +289,7 @@ pub fn run(args: &IndexBenchArgs) -> anyhow::Result<ExitCode> {
         dtype: args.dtype,
     };
     let started = Instant::now();
-    let index = UsearchStore.create_with(params, graph)?;
+    let index = VectorStore::default().create_with(params, graph)?;
     replicant::index::add_parallel(index.as_ref(), &keyed)?;
     let build_secs = started.elapsed().as_secs_f64();
     drop(keyed);

@@ -246,7 +246,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
                 "-m",
                 "immaculate",
                 "--method",
-                model_method(&args.model.model),
+                &model_method(&args.model.model),
                 "--json",
             ])
             .arg(&folder)
@@ -342,10 +342,12 @@ impl DecodeTimes {
     }
 }
 
-fn model_method(model: &str) -> &'static str {
-    if model.contains("distilled") {
-        "sscd_distilled"
-    } else {
-        "sscd"
-    }
+/// The Python package's method for `model`: its file's stem (the default model's for a file
+/// given by path).
+fn model_method(model: &str) -> String {
+    let file = replicant::embed::ModelChoice::parse(model)
+        .builtin_file_name()
+        .or_else(|| replicant::embed::ModelChoice::default().builtin_file_name())
+        .unwrap_or_default();
+    file.trim_end_matches(".onnx").to_string()
 }

@@ -33,7 +33,7 @@ pub fn run(args: &PlacementArgs) -> anyhow::Result<ExitCode> {
     let choices = if args.only {
         vec![base.choice.clone()]
     } else {
-        vec![ModelChoice::Sscd, ModelChoice::SscdDistilled]
+        ModelChoice::BUILT_IN.to_vec()
     };
     let work = tempfile::tempdir().context("temporary folder")?;
     let mut fallback = false;

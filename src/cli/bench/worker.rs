@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use replicant::index::VectorStore;
 use replicant::shards::build::{IndexBuildOptions, build_index};
 use replicant::shards::worker::{EmbedOptions, EmbedSummary, start_embed};
 
@@ -99,6 +100,7 @@ pub fn run(args: &BenchArgs, files: &[PathBuf], work: &Path) -> anyhow::Result<(
             out: work.join(format!("index-{}", dtype.as_str())),
             dtype,
             force: true,
+            store: VectorStore::default(),
         };
         let built = build_index(&options, &mut |_, _| {})?;
         let part_bytes: u64 = ["npy", "jsonl", "json"]

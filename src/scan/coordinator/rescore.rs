@@ -10,7 +10,6 @@ use std::sync::atomic::AtomicBool;
 use super::Coordinator;
 use super::neighbours::cascade_duplicate_count;
 use crate::catalog::ImageEntry;
-use crate::index::exact::ExactIndex;
 use crate::project::cache::ContentHash;
 use crate::ranking::layout::LAYOUT_VIEW;
 use crate::ranking::matches::{Side, SkippedFile};
@@ -326,8 +325,8 @@ impl Coordinator<'_> {
                 .iter()
                 .find(|(name, _)| name.is_empty())
                 .map_or(0, |(_, v)| v.len());
-            let index = ExactIndex::of(dims, vectors)?;
-            if let Some(matched) = self.match_views(&views, &index, settings)? {
+            let index = self.options.store.exact(dims, vectors)?;
+            if let Some(matched) = self.match_views(&views, index.as_ref(), settings)? {
                 let full_vector = |key: u64| {
                     positions
                         .get(&key)
