@@ -1116,7 +1116,7 @@ fn the_report_says_what_it_counts_and_shows_a_disputed_pair() {
         "share of images",
         "generation vs training (4 generations)",
         "<span class=\"chip disputed\">disputed</span> ann: <span class=\"chip full_copy\">",
-        "the threshold: the scan&#39;s",
+        "the threshold: the scan's",
         "replicant scan --model sscd",
     ] {
         assert!(html.contains(text), "{text:?} is not in the report");

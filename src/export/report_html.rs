@@ -1,263 +1,343 @@
 //! The evidence report as one self-contained HTML page: tables, the histograms and the
-//! precision-recall curve as inline SVG, thumbnails as data URIs; nothing is fetched.
+//! precision-recall curve as inline SVG, thumbnails as data URIs; nothing is fetched. The page
+//! is a typed template (maud): every text is escaped unless marked as markup (the SVGs this
+//! file draws).
 
 use std::fmt::Write as _;
 
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
 use super::escape_html as esc;
-use super::report::AuditReport;
+use super::report::{AuditReport, Baseline, DuplicateCounts, TopPair};
 use crate::ranking::matches::DUPLICATE_SIMILARITY;
 use crate::stats::Rate;
 
+const STYLE: &str = "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0;max-width:100%}table.wide{width:100%;table-layout:fixed}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}th{background:#f3f3f3}img{max-width:160px;max-height:160px}.muted{color:#777}.chip{display:inline-block;padding:1px 8px;border-radius:10px;font-size:0.85em;white-space:nowrap;color:#fff}.full_copy{background:#c62828}.near_copy{background:#ef6c00}.distinct{background:#546e7a}.disputed{background:#fff;color:#6a1b9a;border:2px solid #6a1b9a}.unlabelled{background:#eee;color:#555}svg text{font-family:sans-serif}";
+
 /// The page.
 pub fn report_html(report: &AuditReport) -> String {
-    let mut page = String::new();
-    let _ = write!(
-        page,
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Replicant evidence report</title><style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}}table{{border-collapse:collapse;margin:1em 0;max-width:100%}}table.wide{{width:100%;table-layout:fixed}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}}th{{background:#f3f3f3}}img{{max-width:160px;max-height:160px}}.muted{{color:#777}}.chip{{display:inline-block;padding:1px 8px;border-radius:10px;font-size:0.85em;white-space:nowrap;color:#fff}}.full_copy{{background:#c62828}}.near_copy{{background:#ef6c00}}.distinct{{background:#546e7a}}.disputed{{background:#fff;color:#6a1b9a;border:2px solid #6a1b9a}}.unlabelled{{background:#eee;color:#555}}svg text{{font-family:sans-serif}}</style></head><body><h1>Replicant evidence report</h1><p class=\"muted\">{} &middot; Replicant {} &middot; model {}</p>",
-        esc(&report.provenance.created_at),
-        esc(&report.provenance.replicant_version),
-        esc(&report.provenance.model_key)
-    );
-    let rate = |r: &Rate| {
-        format!(
-            "{} of {} = {:.2}% (95% Wilson interval {:.2}% to {:.2}%)",
-            r.count,
-            r.total,
-            r.value * 100.0,
-            r.ci95[0] * 100.0,
-            r.ci95[1] * 100.0
-        )
-    };
-    let _ = write!(
-        page,
-        "<h2>Rates</h2><table><tr><th>generations scanned</th><td>{}</td></tr><tr><th>training images searched</th><td>{}</td></tr><tr><th>replication rate: generations whose highest similarity is &ge; {:.2} (the threshold: {})</th><td>{}</td></tr><tr><th>duplicate rate: generations whose highest similarity is &ge; {:.2}</th><td>{}</td></tr>",
-        report.generations,
-        report.training_images,
-        report.threshold,
-        esc(&report.threshold_source),
-        rate(&report.replication_rate),
-        DUPLICATE_SIMILARITY,
-        rate(&report.duplicate_rate)
-    );
-    if let Some(e) = &report.estimated_copy_rate {
-        let _ = write!(
-            page,
-            "<tr><th>estimated copy rate: generations whose top pair a reviewer would label a copy, from the labelled pairs band by band</th><td>{:.2}% (95% interval {:.2}% to {:.2}%). {}</td></tr>",
-            e.value * 100.0,
-            e.ci95[0] * 100.0,
-            e.ci95[1] * 100.0,
-            esc(&bands_covered(e))
-        );
-    }
-    page.push_str("</table>");
-
-    page.push_str("<h2>Baseline: training against training</h2>");
-    match (&report.baseline, &report.baseline_unavailable) {
-        (Some(b), _) => {
-            page.push_str(&histogram_svg(
-                &b.train_top1,
-                &report.generation_top1,
-                report.threshold,
-            ));
-            page.push_str("<p class=\"muted\">Each image's highest SSCD similarity (cosine): a sampled training image's to any other training image (blue), each generation's to the training set (red); each histogram is a share of its own images, in bins of 0.02.</p>");
-            let _ = write!(
-                page,
-                "<table><tr><th></th><th>p50</th><th>p90</th><th>p95</th><th>p99</th></tr><tr><th>training vs training ({} sampled, seed {})</th><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
-                b.sample,
-                b.seed,
-                b.train_train.p50,
-                b.train_train.p90,
-                b.train_train.p95,
-                b.train_train.p99
-            );
-            if let Some(g) = &b.generation_train {
-                let _ = write!(
-                    page,
-                    "<tr><th>generation vs training</th><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
-                    g.p50, g.p90, g.p95, g.p99
-                );
-            }
-            page.push_str("</table>");
-            if let Some(method) = &b.method {
-                let _ = write!(
-                    page,
-                    "<p>Each sampled image's most similar other training image was found by the {}; the training-vs-training figures are therefore a lower bound of an exact search's.</p>",
-                    esc(method)
-                );
-            }
-        }
-        (None, Some(why)) => {
-            let _ = write!(page, "<p>No baseline: {}</p>", esc(why));
-        }
-        (None, None) => page.push_str("<p>No baseline.</p>"),
-    }
-    if let Some(d) = &report.duplicate_counts {
-        let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
-        let ci =
-            |v: Option<[f64; 2]>| v.map_or("-".to_string(), |[a, b]| format!("{a:.2} to {b:.2}"));
-        let _ = write!(
-            page,
-            "<h2>Duplicate counts</h2><p>Training images within similarity {DUPLICATE_SIMILARITY:.2} of a training image, among its {} nearest.</p><table><tr><th></th><th>mean</th><th>bootstrap 95% interval</th></tr><tr><th>training images of the {} matches at or above the threshold</th><td>{}</td><td>{}</td></tr><tr><th>all training images (the baseline's sample)</th><td>{}</td><td>{}</td></tr></table>",
-            d.neighbours_searched,
-            d.replicated_matches,
-            num(d.replicated_mean),
-            ci(d.ci95),
-            num(d.all_mean),
-            ci(d.all_ci95)
-        );
-    }
-
-    let c = &report.calibration;
-    let _ = write!(
-        page,
-        "<h2>Labels and calibration</h2><p>Reviewers ({}): {}. Labelled pairs: {} ({} labels). Pairs labelled by two reviewers or more: {}.{}</p><p>Calibrated threshold for precision {:.2}: {}</p>",
-        report.labels.reviewers.len(),
-        esc(&report.labels.reviewers.join(", ")),
-        report.labels.labelled_pairs,
-        report.labels.labels,
-        report.labels.double_reviewed,
-        if report.labels.left_out_pairs > 0 {
-            format!(
-                " Left out: {} labelled pairs ({} labels) that are not among the last scan's pairs (an earlier scan of other folders found them).",
-                report.labels.left_out_pairs, report.labels.left_out_labels
-            )
-        } else {
-            String::new()
-        },
-        c.target_precision,
-        match (c.threshold, c.precision, c.recall) {
-            (Some(t), Some(p), Some(r)) => format!(
-                "{t:.3} (precision {p:.2}, recall {r:.2}, from {} labelled pairs)",
-                c.labelled_pairs
-            ),
-            _ => format!("none reaches it ({} labelled pairs)", c.labelled_pairs),
-        }
-    );
-    let l = &report.labels;
-    if l.double_reviewed > 0 {
-        let _ = write!(
-            page,
-            "<p>Agreement over the {} pairs labelled twice or more ({} disagreements, without a final label until they agree): ",
-            l.double_reviewed, l.disagreements
-        );
-        for c in &l.cohen_kappa {
-            let _ = write!(
-                page,
-                "Cohen's kappa {} / {} = {} on {} pairs; ",
-                esc(&c.a),
-                esc(&c.b),
-                c.kappa
-                    .map_or("undefined".to_string(), |k| format!("{k:.3}")),
-                c.n
-            );
-        }
-        let _ = write!(
-            page,
-            "Fleiss' kappa = {}.</p>",
-            l.fleiss_kappa
-                .map_or("undefined".to_string(), |k| format!("{k:.3}"))
-        );
-    }
-    if !report.pr_curve.is_empty() {
-        page.push_str(&pr_svg(report));
-    }
-    if let Some(e) = &report.estimated_copy_rate {
-        page.push_str(
-            "<h3>The copy rate band by band</h3><table><tr><th>band of highest similarity</th><th>generations</th><th>generations whose top pair has a final label</th><th>of those, labelled full or near copy</th></tr>",
-        );
-        for b in &e.bands {
-            let _ = write!(
-                page,
-                "<tr><td>{:.2}-{:.2}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                b.from,
-                b.from + crate::stats::BAND,
-                b.generations,
-                b.labelled,
-                b.copies
-            );
-        }
-        page.push_str("</table>");
-    }
-    let _ = write!(
-        page,
-        "<h3>Every label ({} labels on {} pairs)</h3><table class=\"wide\"><colgroup><col style=\"width:26%\"><col style=\"width:26%\"><col style=\"width:10%\"><col style=\"width:12%\"><col style=\"width:10%\"><col style=\"width:16%\"></colgroup><tr><th>generation</th><th>training image</th><th>similarity</th><th>label</th><th>reviewer</th><th>when</th></tr>",
-        report.labels.labels, report.labels.labelled_pairs
-    );
-    for p in &report.labels.pairs {
-        let _ = write!(
-            page,
-            "<tr><td>{}</td><td>{}</td><td>{:.3}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&p.generation),
-            esc(&p.training),
-            p.similarity,
-            chip(&p.label),
-            esc(&p.reviewer),
-            esc(&p.labelled_at)
-        );
-    }
-    page.push_str("</table><h2>Top pairs</h2><table class=\"wide\"><colgroup><col style=\"width:36%\"><col style=\"width:36%\"><col style=\"width:10%\"><col style=\"width:18%\"></colgroup><tr><th>generation</th><th>training image</th><th>similarity</th><th>label</th></tr>");
-    for p in &report.top_pairs {
-        let thumb = |location: &crate::catalog::ImageLocation| {
-            super::review_set::data_uri(location).map_or_else(
-                |why| format!("<span class=\"muted\">({})</span>", esc(&why)),
-                |uri| format!("<img src=\"{uri}\">"),
-            )
-        };
-        let _ = write!(
-            page,
-            "<tr><td>{}<br>{}</td><td>{}<br>{}</td><td>{:.3}</td><td>{}</td></tr>",
-            thumb(&crate::catalog::ImageLocation::File(
-                p.generation_path.clone()
-            )),
-            esc(&p.generation),
-            thumb(&p.training_path),
-            esc(&p.training),
-            p.similarity,
-            pair_chip(p)
-        );
-    }
-    page.push_str("</table><h2>Provenance</h2><table class=\"wide\"><colgroup><col style=\"width:22%\"><col></colgroup>");
     let v = &report.provenance;
-    if let Some(how) = &v.settings {
-        let decided = |reason: &Option<String>| reason.clone().unwrap_or_default();
-        let rows = [
-            ("scan settings", how.summary_line()),
-            (
-                "threshold",
-                format!("{:.2} ({})", report.threshold, report.threshold_source),
-            ),
-            (
-                "regions",
-                format!(
-                    "{} (asked {}); {}",
-                    how.regions_flag(),
-                    how.regions_asked,
-                    decided(&how.regions_reason)
-                ),
-            ),
-            (
-                "shortlist cascade",
-                format!(
-                    "{} (asked {}); {}",
-                    how.shortlist_size
-                        .map_or_else(|| "off".to_string(), |n| format!("on, top {n}")),
-                    how.shortlist_asked,
-                    decided(&how.shortlist_reason)
-                ),
-            ),
-            ("loading", how.loading.clone()),
-            (
-                "reproduce",
-                format!("replicant scan {}", how.reproduce_flags()),
-            ),
-        ];
-        for (name, value) in rows {
-            let _ = write!(page, "<tr><th>{name}</th><td>{}</td></tr>", esc(&value));
+    let page = html! {
+        (DOCTYPE)
+        html {
+            head {
+                meta charset="utf-8";
+                title { "Replicant evidence report" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                h1 { "Replicant evidence report" }
+                p.muted {
+                    (v.created_at) " · Replicant " (v.replicant_version) " · model " (v.model_key)
+                }
+                (rates(report))
+                h2 { "Baseline: training against training" }
+                (baseline(report))
+                @if let Some(d) = &report.duplicate_counts {
+                    (duplicate_counts(d))
+                }
+                (labels(report))
+                (top_pairs(&report.top_pairs))
+                (provenance(report))
+            }
         }
-    } else {
-        page.push_str("<tr><th>scan settings</th><td>not recorded (the scan is from before settings were saved; scan again to record them)</td></tr>");
+    };
+    let mut out = page.into_string();
+    out.push('\n');
+    out
+}
+
+fn rate(r: &Rate) -> String {
+    format!(
+        "{} of {} = {:.2}% (95% Wilson interval {:.2}% to {:.2}%)",
+        r.count,
+        r.total,
+        r.value * 100.0,
+        r.ci95[0] * 100.0,
+        r.ci95[1] * 100.0
+    )
+}
+
+fn rates(report: &AuditReport) -> Markup {
+    html! {
+        h2 { "Rates" }
+        table {
+            tr { th { "generations scanned" } td { (report.generations) } }
+            tr { th { "training images searched" } td { (report.training_images) } }
+            tr {
+                th {
+                    "replication rate: generations whose highest similarity is ≥ "
+                    (format!("{:.2}", report.threshold)) " (the threshold: "
+                    (report.threshold_source) ")"
+                }
+                td { (rate(&report.replication_rate)) }
+            }
+            tr {
+                th {
+                    "duplicate rate: generations whose highest similarity is ≥ "
+                    (format!("{DUPLICATE_SIMILARITY:.2}"))
+                }
+                td { (rate(&report.duplicate_rate)) }
+            }
+            @if let Some(e) = &report.estimated_copy_rate {
+                tr {
+                    th {
+                        "estimated copy rate: generations whose top pair a reviewer would label a copy, from the labelled pairs band by band"
+                    }
+                    td {
+                        (format!(
+                            "{:.2}% (95% interval {:.2}% to {:.2}%). ",
+                            e.value * 100.0,
+                            e.ci95[0] * 100.0,
+                            e.ci95[1] * 100.0
+                        ))
+                        (bands_covered(e))
+                    }
+                }
+            }
+        }
     }
-    let rows: [(&str, String); 12] = [
+}
+
+fn percentiles(name: &str, p: &crate::stats::Percentiles) -> Markup {
+    html! {
+        tr {
+            th { (name) }
+            @for value in [p.p50, p.p90, p.p95, p.p99] {
+                td { (format!("{value:.3}")) }
+            }
+        }
+    }
+}
+
+fn baseline(report: &AuditReport) -> Markup {
+    match (&report.baseline, &report.baseline_unavailable) {
+        (Some(b), _) => baseline_figures(report, b),
+        (None, Some(why)) => html! { p { "No baseline: " (why) } },
+        (None, None) => html! { p { "No baseline." } },
+    }
+}
+
+fn baseline_figures(report: &AuditReport, b: &Baseline) -> Markup {
+    html! {
+        (PreEscaped(histogram_svg(&b.train_top1, &report.generation_top1, report.threshold)))
+        p.muted {
+            "Each image's highest SSCD similarity (cosine): a sampled training image's to any other training image (blue), each generation's to the training set (red); each histogram is a share of its own images, in bins of 0.02."
+        }
+        table {
+            tr { th {} th { "p50" } th { "p90" } th { "p95" } th { "p99" } }
+            (percentiles(
+                &format!("training vs training ({} sampled, seed {})", b.sample, b.seed),
+                &b.train_train,
+            ))
+            @if let Some(g) = &b.generation_train {
+                (percentiles("generation vs training", g))
+            }
+        }
+        @if let Some(method) = &b.method {
+            p {
+                "Each sampled image's most similar other training image was found by the "
+                (method)
+                "; the training-vs-training figures are therefore a lower bound of an exact search's."
+            }
+        }
+    }
+}
+
+fn duplicate_counts(d: &DuplicateCounts) -> Markup {
+    let num = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+    let ci = |v: Option<[f64; 2]>| v.map_or("-".to_string(), |[a, b]| format!("{a:.2} to {b:.2}"));
+    html! {
+        h2 { "Duplicate counts" }
+        p {
+            "Training images within similarity " (format!("{DUPLICATE_SIMILARITY:.2}"))
+            " of a training image, among its " (d.neighbours_searched) " nearest."
+        }
+        table {
+            tr { th {} th { "mean" } th { "bootstrap 95% interval" } }
+            tr {
+                th {
+                    "training images of the " (d.replicated_matches)
+                    " matches at or above the threshold"
+                }
+                td { (num(d.replicated_mean)) }
+                td { (ci(d.ci95)) }
+            }
+            tr {
+                th { "all training images (the baseline's sample)" }
+                td { (num(d.all_mean)) }
+                td { (ci(d.all_ci95)) }
+            }
+        }
+    }
+}
+
+fn kappa(k: Option<f64>) -> String {
+    k.map_or("undefined".to_string(), |k| format!("{k:.3}"))
+}
+
+fn labels(report: &AuditReport) -> Markup {
+    let l = &report.labels;
+    let c = &report.calibration;
+    let calibrated = match (c.threshold, c.precision, c.recall) {
+        (Some(t), Some(p), Some(r)) => format!(
+            "{t:.3} (precision {p:.2}, recall {r:.2}, from {} labelled pairs)",
+            c.labelled_pairs
+        ),
+        _ => format!("none reaches it ({} labelled pairs)", c.labelled_pairs),
+    };
+    html! {
+        h2 { "Labels and calibration" }
+        p {
+            "Reviewers (" (l.reviewers.len()) "): " (l.reviewers.join(", "))
+            ". Labelled pairs: " (l.labelled_pairs) " (" (l.labels) " labels)"
+            ". Pairs labelled by two reviewers or more: " (l.double_reviewed) "."
+            @if l.left_out_pairs > 0 {
+                " Left out: " (l.left_out_pairs) " labelled pairs (" (l.left_out_labels)
+                " labels) that are not among the last scan's pairs (an earlier scan of other folders found them)."
+            }
+        }
+        p {
+            "Calibrated threshold for precision " (format!("{:.2}", c.target_precision)) ": "
+            (calibrated)
+        }
+        @if l.double_reviewed > 0 {
+            p {
+                "Agreement over the " (l.double_reviewed) " pairs labelled twice or more ("
+                (l.disagreements) " disagreements, without a final label until they agree): "
+                @for k in &l.cohen_kappa {
+                    "Cohen's kappa " (k.a) " / " (k.b) " = " (kappa(k.kappa)) " on " (k.n)
+                    " pairs; "
+                }
+                "Fleiss' kappa = " (kappa(l.fleiss_kappa)) "."
+            }
+        }
+        @if !report.pr_curve.is_empty() {
+            (PreEscaped(pr_svg(report)))
+        }
+        @if let Some(e) = &report.estimated_copy_rate {
+            h3 { "The copy rate band by band" }
+            table {
+                tr {
+                    th { "band of highest similarity" }
+                    th { "generations" }
+                    th { "generations whose top pair has a final label" }
+                    th { "of those, labelled full or near copy" }
+                }
+                @for b in &e.bands {
+                    tr {
+                        td { (format!("{:.2}-{:.2}", b.from, b.from + crate::stats::BAND)) }
+                        td { (b.generations) }
+                        td { (b.labelled) }
+                        td { (b.copies) }
+                    }
+                }
+            }
+        }
+        h3 { "Every label (" (l.labels) " labels on " (l.labelled_pairs) " pairs)" }
+        table.wide {
+            colgroup {
+                @for width in ["26%", "26%", "10%", "12%", "10%", "16%"] {
+                    col style=(format!("width:{width}"));
+                }
+            }
+            tr {
+                th { "generation" } th { "training image" } th { "similarity" } th { "label" }
+                th { "reviewer" } th { "when" }
+            }
+            @for p in &l.pairs {
+                tr {
+                    td { (p.generation) }
+                    td { (p.training) }
+                    td { (format!("{:.3}", p.similarity)) }
+                    td { (chip(&p.label)) }
+                    td { (p.reviewer) }
+                    td { (p.labelled_at) }
+                }
+            }
+        }
+    }
+}
+
+/// A thumbnail as a data URI, or why there is none.
+fn thumb(location: &crate::catalog::ImageLocation) -> Markup {
+    match super::review_set::data_uri(location) {
+        Ok(uri) => html! { img src=(uri); },
+        Err(why) => html! { span.muted { "(" (why) ")" } },
+    }
+}
+
+fn top_pairs(pairs: &[TopPair]) -> Markup {
+    html! {
+        h2 { "Top pairs" }
+        table.wide {
+            colgroup {
+                @for width in ["36%", "36%", "10%", "18%"] {
+                    col style=(format!("width:{width}"));
+                }
+            }
+            tr { th { "generation" } th { "training image" } th { "similarity" } th { "label" } }
+            @for p in pairs {
+                tr {
+                    td {
+                        (thumb(&crate::catalog::ImageLocation::File(p.generation_path.clone())))
+                        br;
+                        (p.generation)
+                    }
+                    td { (thumb(&p.training_path)) br; (p.training) }
+                    td { (format!("{:.3}", p.similarity)) }
+                    td { (pair_chip(p)) }
+                }
+            }
+        }
+    }
+}
+
+fn provenance(report: &AuditReport) -> Markup {
+    let v = &report.provenance;
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    match &v.settings {
+        Some(how) => {
+            let decided = |reason: &Option<String>| reason.clone().unwrap_or_default();
+            rows.extend([
+                ("scan settings", how.summary_line()),
+                (
+                    "threshold",
+                    format!("{:.2} ({})", report.threshold, report.threshold_source),
+                ),
+                (
+                    "regions",
+                    format!(
+                        "{} (asked {}); {}",
+                        how.regions_flag(),
+                        how.regions_asked,
+                        decided(&how.regions_reason)
+                    ),
+                ),
+                (
+                    "shortlist cascade",
+                    format!(
+                        "{} (asked {}); {}",
+                        how.shortlist_size
+                            .map_or_else(|| "off".to_string(), |n| format!("on, top {n}")),
+                        how.shortlist_asked,
+                        decided(&how.shortlist_reason)
+                    ),
+                ),
+                ("loading", how.loading.clone()),
+                (
+                    "reproduce",
+                    format!("replicant scan {}", how.reproduce_flags()),
+                ),
+            ]);
+        }
+        None => rows.push((
+            "scan settings",
+            "not recorded (the scan is from before settings were saved; scan again to record them)"
+                .into(),
+        )),
+    }
+    rows.extend([
         ("model", v.model_key.clone()),
         ("model file", v.model_file.clone().unwrap_or_default()),
         ("model blake3", v.model_blake3.clone().unwrap_or_default()),
@@ -273,40 +353,39 @@ pub fn report_html(report: &AuditReport) -> String {
         ),
         ("created", v.created_at.clone()),
         ("licences", v.licences.join(" | ")),
-    ];
-    for (name, value) in rows {
-        let _ = write!(page, "<tr><th>{name}</th><td>{}</td></tr>", esc(&value));
+    ]);
+    html! {
+        h2 { "Provenance" }
+        table.wide {
+            colgroup { col style="width:22%"; col; }
+            @for (name, value) in &rows {
+                tr { th { (name) } td { (value) } }
+            }
+        }
     }
-    page.push_str("</table></body></html>\n");
-    page
 }
 
 /// A label as a coloured chip.
-fn chip(label: &str) -> String {
+fn chip(label: &str) -> Markup {
     let class = match label {
         "full_copy" | "near_copy" | "distinct" => label,
         _ => "unlabelled",
     };
-    format!(
-        "<span class=\"chip {class}\">{}</span>",
-        esc(&label.replace('_', " "))
-    )
+    html! { span class=(format!("chip {class}")) { (label.replace('_', " ")) } }
 }
 
 /// A top pair's label: its final label, "disputed" with each reviewer's while they disagree,
 /// or "unlabelled".
-fn pair_chip(p: &super::report::TopPair) -> String {
+fn pair_chip(p: &TopPair) -> Markup {
     match (&p.label, p.reviewers.len()) {
         (Some(label), _) => chip(label),
-        (None, 0) => "<span class=\"chip unlabelled\">unlabelled</span>".into(),
-        (None, _) => format!(
-            "<span class=\"chip disputed\">disputed</span> {}",
-            p.reviewers
-                .iter()
-                .map(|(who, l)| format!("{}: {}", esc(who), chip(l)))
-                .collect::<Vec<_>>()
-                .join(" ")
-        ),
+        (None, 0) => html! { span.chip.unlabelled { "unlabelled" } },
+        (None, _) => html! {
+            span.chip.disputed { "disputed" }
+            @for (who, label) in &p.reviewers {
+                " " (who) ": " (chip(label))
+            }
+        },
     }
 }
 
