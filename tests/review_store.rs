@@ -230,7 +230,7 @@ fn export_formats_match_the_labels_field_by_field() {
             "labelled_at {}",
             &row[7]
         );
-        assert_eq!(&row[8], last.model_key);
+        assert_eq!(&row[8], last.model_key.as_str());
         assert_eq!(Some(&row[9]), result.prompt.as_deref());
         assert_eq!(Some(&row[10]), result.generation_hash.as_deref());
         assert_eq!(Some(&row[11]), matched.training_hash.as_deref());

@@ -254,7 +254,7 @@ fn an_index_manifest_that_claims_another_model_is_refused() {
     // still carry the model that made them.
     let mut manifest: replicant::index::prebuilt::Manifest =
         serde_json::from_str(&original).expect("manifest");
-    manifest.model_key = sscd_key;
+    manifest.model_key = sscd_key.into();
     let sealed = manifest.sealed();
     std::fs::write(
         &manifest_path,

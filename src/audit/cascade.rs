@@ -44,7 +44,7 @@ impl StudentSide {
     fn open(
         project: &Project,
         cache: &EmbeddingCache,
-        student_key: &str,
+        student_key: &crate::embed::ModelKey,
         store: &dyn IndexStore,
     ) -> Result<Self, String> {
         let Some(dir) = &project.spec.training_index else {
@@ -52,7 +52,7 @@ impl StudentSide {
             return Ok(Self::Own(Box::new(side)));
         };
         let prebuilt = PrebuiltIndex::open(dir, store).map_err(|e| e.to_string())?;
-        if prebuilt.manifest.model_key != student_key {
+        if prebuilt.manifest.model_key != *student_key {
             return Err(format!(
                 "the training index {} holds {} embeddings, not the scan's shortlist model {student_key}",
                 dir.display(),
@@ -102,7 +102,7 @@ impl StudentSide {
         self.index().len()
     }
 
-    fn describe(&self, student_key: &str) -> String {
+    fn describe(&self, student_key: &crate::embed::ModelKey) -> String {
         match self {
             Self::Own(side) => {
                 side.describe(&format!(" indexed with {student_key} (shortlist cascade)"))
@@ -123,9 +123,9 @@ struct Plan {
     /// Each sampled image's candidates (itself left out), best first by the student.
     candidates: BTreeMap<u64, Vec<u64>>,
     /// The scan's full-SSCD model key.
-    full_key: String,
+    full_key: crate::embed::ModelKey,
     /// The student's model key.
-    student_key: String,
+    student_key: crate::embed::ModelKey,
     /// The scan's shortlist size.
     shortlist: usize,
 }
@@ -165,7 +165,7 @@ struct FailedImage {
 /// project), for the report to leave out and list.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct FailedImages {
-    model_key: String,
+    model_key: crate::embed::ModelKey,
     failed: Vec<FailedImage>,
 }
 
@@ -175,11 +175,14 @@ fn failures_path(project: &Project) -> std::path::PathBuf {
 
 /// The images the last embedding for the baseline could not read, by key (none when it has
 /// not run, or ran for another model).
-fn known_failures(project: &Project, full_key: &str) -> HashMap<u64, FailedImage> {
+fn known_failures(
+    project: &Project,
+    full_key: &crate::embed::ModelKey,
+) -> HashMap<u64, FailedImage> {
     std::fs::read(failures_path(project))
         .ok()
         .and_then(|bytes| serde_json::from_slice::<FailedImages>(&bytes).ok())
-        .filter(|f| f.model_key == full_key)
+        .filter(|f| f.model_key == *full_key)
         .map(|f| f.failed.into_iter().map(|x| (x.key, x)).collect())
         .unwrap_or_default()
 }
@@ -283,7 +286,7 @@ pub fn embed_baseline(
     ));
     let (library, model) = resolve_runtime(request, &mut |line| log(line.to_string()))?;
     let embedder = load_embedder(request, &library, &model).map_err(|e| e.to_string())?;
-    if embedder.model_key().0 != plan.full_key {
+    if *embedder.model_key() != plan.full_key {
         return Err(format!(
             "the project was scanned with {}, but the model found is {}; give the scan's model (--model)",
             plan.full_key,

@@ -118,7 +118,7 @@ impl TrainingSide {
 pub(crate) fn training_vectors(
     project: &Project,
     cache: &EmbeddingCache,
-    model_key: &str,
+    model_key: &crate::embed::ModelKey,
     store: &dyn IndexStore,
 ) -> Result<TrainingSide, String> {
     if project.spec.training_index.is_some() {

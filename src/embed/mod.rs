@@ -73,7 +73,18 @@ impl std::fmt::Display for ExecutionProvider {
 }
 
 /// Identifies a model file and its preprocessing, e.g. `sscd@3f2a…/skew320x320-bilinear-u8nhwc`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct ModelKey(pub String);
 
 impl ModelKey {
@@ -86,6 +97,40 @@ impl ModelKey {
     /// The key as a string.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl From<String> for ModelKey {
+    fn from(key: String) -> Self {
+        Self(key)
+    }
+}
+
+impl From<&str> for ModelKey {
+    fn from(key: &str) -> Self {
+        Self(key.to_string())
+    }
+}
+
+/// A key reads as its text (`key.starts_with`, `format!`), so it travels as a `ModelKey` and
+/// is looked at as a string.
+impl std::ops::Deref for ModelKey {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for ModelKey {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for ModelKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
     }
 }
 
@@ -143,7 +188,7 @@ impl ModelChoice {
     }
 
     /// Whether embeddings with `model_key` were made by this model's student.
-    pub fn student_made(&self, model_key: &str) -> bool {
+    pub fn student_made(&self, model_key: &ModelKey) -> bool {
         self.student()
             .is_some_and(|student| model_key.starts_with(&format!("{}@", student.name())))
     }

@@ -176,7 +176,7 @@ pub struct TopPair {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Provenance {
     /// The model key of the similarities (model, hash prefix, preprocessing).
-    pub model_key: String,
+    pub model_key: crate::embed::ModelKey,
     /// The model file, when found.
     pub model_file: Option<String>,
     /// blake3 of the model file.

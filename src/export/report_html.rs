@@ -338,7 +338,7 @@ fn provenance(report: &AuditReport) -> Markup {
         )),
     }
     rows.extend([
-        ("model", v.model_key.clone()),
+        ("model", v.model_key.to_string()),
         ("model file", v.model_file.clone().unwrap_or_default()),
         ("model blake3", v.model_blake3.clone().unwrap_or_default()),
         ("ONNX Runtime", v.onnxruntime.clone().unwrap_or_default()),

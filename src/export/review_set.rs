@@ -218,7 +218,7 @@ pub fn review_rows(
                 notes,
                 adjudicated_by: reviews.adjudicated.get(&r.key).cloned(),
                 labelled_at: r.labelled_at.clone(),
-                model: r.context.model_key.clone(),
+                model: r.context.model_key.to_string(),
                 prompt: r.context.prompt.clone(),
                 generation_hash: r.key.generation_hash.clone(),
                 training_hash: r.key.training_hash.clone(),

@@ -122,7 +122,7 @@ pub struct Manifest {
     /// The manifest format.
     pub format: u32,
     /// The model and preprocessing the embeddings were made with.
-    pub model_key: String,
+    pub model_key: crate::embed::ModelKey,
     /// Vector length.
     pub dims: usize,
     /// Storage type of the vectors in the index.

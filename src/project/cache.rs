@@ -206,7 +206,7 @@ impl EmbeddingCache {
     /// Every content hash with an embedding of `view` for `model_key`.
     pub fn embedded_hashes(
         &self,
-        model_key: &str,
+        model_key: &crate::embed::ModelKey,
         view: &str,
     ) -> Result<HashSet<ContentHash>, CacheError> {
         let mut stmt = self
@@ -214,7 +214,9 @@ impl EmbeddingCache {
             .prepare("SELECT hash FROM embeddings WHERE model_key = ?1 AND view = ?2")
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![model_key, view], |row| row.get::<_, Vec<u8>>(0))
+            .query_map(params![model_key.as_str(), view], |row| {
+                row.get::<_, Vec<u8>>(0)
+            })
             .map_err(|e| self.err(e))?;
         let mut out = HashSet::new();
         for row in rows {
@@ -229,7 +231,7 @@ impl EmbeddingCache {
     /// (the regions of a generation) for `model_key`.
     pub fn hashes_with_views(
         &self,
-        model_key: &str,
+        model_key: &crate::embed::ModelKey,
         prefix: &str,
         count: usize,
     ) -> Result<HashSet<ContentHash>, CacheError> {
@@ -238,7 +240,7 @@ impl EmbeddingCache {
             .prepare("SELECT hash FROM embeddings WHERE model_key = ?1 AND substr(view, 1, length(?2)) = ?2 GROUP BY hash HAVING count(*) >= ?3")
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![model_key, prefix, count as i64], |row| {
+            .query_map(params![model_key.as_str(), prefix, count as i64], |row| {
                 row.get::<_, Vec<u8>>(0)
             })
             .map_err(|e| self.err(e))?;
@@ -255,7 +257,7 @@ impl EmbeddingCache {
     /// named "").
     pub fn views(
         &self,
-        model_key: &str,
+        model_key: &crate::embed::ModelKey,
         hash: &ContentHash,
     ) -> Result<Vec<(String, Vec<f32>)>, CacheError> {
         let mut stmt = self
@@ -263,7 +265,7 @@ impl EmbeddingCache {
             .prepare_cached("SELECT view, vector FROM embeddings WHERE model_key = ?1 AND hash = ?2 ORDER BY view")
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![model_key, hash.as_slice()], |row| {
+            .query_map(params![model_key.as_str(), hash.as_slice()], |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, Vec<u8>>(1)?))
             })
             .map_err(|e| self.err(e))?;
@@ -299,7 +301,7 @@ impl EmbeddingCache {
     /// The embedding of `view` of the content `hash` for `model_key`.
     pub fn vector(
         &self,
-        model_key: &str,
+        model_key: &crate::embed::ModelKey,
         hash: &ContentHash,
         view: &str,
     ) -> Result<Option<Vec<f32>>, CacheError> {
@@ -308,7 +310,7 @@ impl EmbeddingCache {
                 "SELECT vector FROM embeddings WHERE model_key = ?1 AND hash = ?2 AND view = ?3",
             )
             .and_then(|mut stmt| {
-                stmt.query_row(params![model_key, hash.as_slice(), view], |row| {
+                stmt.query_row(params![model_key.as_str(), hash.as_slice(), view], |row| {
                     row.get::<_, Vec<u8>>(0)
                 })
                 .optional()
@@ -369,7 +371,7 @@ impl EmbeddingCache {
     /// failures in one transaction.
     pub fn write(
         &mut self,
-        model_key: &str,
+        model_key: &crate::embed::ModelKey,
         files: &[FileRecord],
         embeddings: &[(ContentHash, String, Vec<f32>)],
         failures: &[(ContentHash, String)],
@@ -380,7 +382,7 @@ impl EmbeddingCache {
     /// [`Self::write`], with the pixel sizes of embedded images and what was noted about them.
     pub fn write_with_sizes(
         &mut self,
-        model_key: &str,
+        model_key: &crate::embed::ModelKey,
         files: &[FileRecord],
         embeddings: &[(ContentHash, String, Vec<f32>)],
         sizes: &[(ContentHash, (u32, u32), Vec<String>)],
@@ -413,7 +415,7 @@ impl EmbeddingCache {
             for (hash, view, vector) in embeddings {
                 put_vector
                     .execute(params![
-                        model_key,
+                        model_key.as_str(),
                         hash.as_slice(),
                         view,
                         vector_blob(vector)
@@ -469,7 +471,9 @@ mod tests {
         let vectors: Vec<(ContentHash, String, Vec<f32>)> = (0..64u8)
             .map(|i| ([i; 32], String::new(), vec![0.5; 512]))
             .collect();
-        let err = cache.write("m", &[], &vectors, &[]).expect_err("full");
+        let err = cache
+            .write(&"m".into(), &[], &vectors, &[])
+            .expect_err("full");
         assert!(matches!(err, CacheError::DiskFull { .. }), "{err}");
         assert!(err.to_string().contains("disk is full"), "{err}");
         assert!(!err.to_string().contains("delete it"), "{err}");
@@ -489,20 +493,20 @@ mod tests {
         };
         cache
             .write(
-                "m1",
+                &"m1".into(),
                 &[file],
                 &[(hash, String::new(), vec![0.6, 0.8])],
                 &[([9u8; 32], "bad".into())],
             )
             .expect("write");
         assert_eq!(
-            cache.vector("m1", &hash, "").expect("read"),
+            cache.vector(&"m1".into(), &hash, "").expect("read"),
             Some(vec![0.6, 0.8])
         );
-        assert_eq!(cache.vector("m2", &hash, "").expect("read"), None);
+        assert_eq!(cache.vector(&"m2".into(), &hash, "").expect("read"), None);
         assert!(
             cache
-                .embedded_hashes("m1", "")
+                .embedded_hashes(&"m1".into(), "")
                 .expect("hashes")
                 .contains(&hash)
         );

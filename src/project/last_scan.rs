@@ -12,7 +12,7 @@ pub struct LastScan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<crate::ranking::matches::ScanSettings>,
     /// The model key of the similarities in the results.
-    pub model_key: String,
+    pub model_key: crate::embed::ModelKey,
     /// What the shortlist cascade did, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cascade: Option<crate::ranking::cascade::CascadeSummary>,

@@ -95,7 +95,7 @@ impl Shortlist {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct CascadeSummary {
     /// The model key of the student that indexed the training side.
-    pub shortlist_model: String,
+    pub shortlist_model: crate::embed::ModelKey,
     /// Training images re-scored per generation, at most.
     pub shortlist_size: usize,
     /// Distinct training images given a full-SSCD embedding (embedded now or cached).

@@ -133,7 +133,7 @@ pub struct ScanSettings {
     /// The model asked for (`sscd`, `sscd-distilled` or a file).
     pub model: String,
     /// The model key of the reported similarities (model file hash and preprocessing).
-    pub model_key: String,
+    pub model_key: crate::embed::ModelKey,
     /// How images reach the model (resize, tensor layout).
     pub preprocessing: String,
     /// How transparency becomes RGB: `composite-on-white` or `drop-alpha` (PIL's

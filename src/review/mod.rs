@@ -124,7 +124,7 @@ pub struct PairContext {
     /// Cosine similarity.
     pub similarity: f32,
     /// The model key the match was made with.
-    pub model_key: String,
+    pub model_key: crate::embed::ModelKey,
     /// The generation's prompt.
     pub prompt: Option<String>,
     /// The training image's caption.
@@ -144,12 +144,12 @@ impl PairContext {
     pub fn of(
         generation: &crate::ranking::matches::GenerationMatches,
         m: &crate::ranking::matches::Match,
-        model_key: &str,
+        model_key: &crate::embed::ModelKey,
     ) -> Self {
         Self {
             rank: m.rank,
             similarity: m.similarity,
-            model_key: model_key.to_string(),
+            model_key: model_key.clone(),
             prompt: generation.prompt.clone(),
             training_caption: m.training_caption.clone(),
             generation_path: Some(generation.generation_path.clone()),

@@ -60,10 +60,10 @@ struct Coordinator<'a> {
     project: Project,
     cache: EmbeddingCache,
     /// The model whose embeddings fill the training index (the student with the cascade).
-    model_key: String,
+    model_key: crate::embed::ModelKey,
     /// The model whose cosine is reported as `similarity` (full SSCD with the cascade; the
     /// same as `model_key` without it).
-    similarity_key: String,
+    similarity_key: crate::embed::ModelKey,
     /// How matches are ranked, written on each (`sscd`, `sscd-distilled+sscd`).
     ranked_by: String,
     /// The shortlist cascade, when it runs.
@@ -204,7 +204,7 @@ fn scan(
     let (library, model_file) = resolve_runtime(&options.model, &mut |line| events.info(line))
         .map_err(ScanError::Runtime)?;
     let embedder = load_embedder(&options.model, &library, &model_file)?;
-    let similarity_key = embedder.model_key().as_str().to_string();
+    let similarity_key = embedder.model_key().clone();
     let provider = embedder.execution_provider();
     let preprocessing = embedder.preprocess().describe();
     events.info(format!(
@@ -253,7 +253,7 @@ fn scan(
                 scorer: Some(Box::new(embedder)),
                 shortlists: Vec::new(),
                 summary: CascadeSummary {
-                    shortlist_model: student.model_key().as_str().to_string(),
+                    shortlist_model: student.model_key().clone(),
                     shortlist_size: size,
                     ..CascadeSummary::default()
                 },
@@ -262,7 +262,7 @@ fn scan(
         }
         None => (Box::new(embedder), None),
     };
-    let model_key = first_embedder.model_key().as_str().to_string();
+    let model_key = first_embedder.model_key().clone();
     if let Training::Prebuilt(prebuilt) = &training {
         if prebuilt.manifest.model_key != model_key {
             return Err(ScanError::ModelMismatch {

@@ -74,7 +74,7 @@ pub(crate) struct Plan {
 /// embedded.
 fn known_sets(
     cache: &EmbeddingCache,
-    model_key: &str,
+    model_key: &crate::embed::ModelKey,
     needs: Needs,
 ) -> Result<(HashSet<ContentHash>, Option<HashSet<ContentHash>>), ScanError> {
     let mut known = cache.embedded_hashes(model_key, "")?;
@@ -98,7 +98,7 @@ fn known_sets(
 /// embedded as `needs` asks), those it knows failed, and the work for the rest, in order.
 pub(crate) fn plan<'a>(
     cache: &EmbeddingCache,
-    model_key: &str,
+    model_key: &crate::embed::ModelKey,
     images: impl IntoIterator<Item = (Slot, &'a ImageEntry)>,
     needs: Needs,
 ) -> Result<Plan, ScanError> {
@@ -248,7 +248,7 @@ impl EmbeddingRun {
     pub(crate) fn next(
         &mut self,
         cache: &mut EmbeddingCache,
-        model_key: &str,
+        model_key: &crate::embed::ModelKey,
         events: &EventSink,
     ) -> Result<Step, ScanError> {
         loop {
@@ -278,7 +278,7 @@ impl EmbeddingRun {
         &mut self,
         report: Report,
         cache: &mut EmbeddingCache,
-        model_key: &str,
+        model_key: &crate::embed::ModelKey,
     ) -> Result<Vec<Outcome>, ScanError> {
         match report {
             Report::Known {
@@ -371,7 +371,7 @@ impl EmbeddingRun {
     pub(crate) fn finish(
         mut self,
         cache: &mut EmbeddingCache,
-        model_key: &str,
+        model_key: &crate::embed::ModelKey,
     ) -> Result<(), ScanError> {
         let files = std::mem::take(&mut self.pending_files);
         cache.write(model_key, &files, &[], &[])?;
@@ -505,7 +505,7 @@ mod tests {
         };
         let mut cache = EmbeddingCache::open(&dir.path().join("cache.sqlite")).expect("cache");
         let embedder = MeanColour::new();
-        let key = embedder.key.0.clone();
+        let key = embedder.key.clone();
         let needs = Needs {
             regions: None,
             sizes: true,
@@ -599,7 +599,7 @@ mod tests {
         let mut inner = MeanColour::new();
         inner.preprocess.width = 64;
         inner.preprocess.height = 64;
-        let key = inner.key.0.clone();
+        let key = inner.key.clone();
         let embedder = Counting {
             inner,
             seen: seen.clone(),

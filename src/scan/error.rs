@@ -46,9 +46,9 @@ pub enum ScanError {
         /// The index folder.
         index: String,
         /// The index's model key.
-        index_key: String,
+        index_key: crate::embed::ModelKey,
         /// The scan's model key.
-        scan_key: String,
+        scan_key: crate::embed::ModelKey,
     },
     /// The index's vectors were not made by the model its manifest names.
     #[error(
@@ -58,7 +58,7 @@ pub enum ScanError {
         /// The index folder.
         index: String,
         /// The model key both claim.
-        model_key: String,
+        model_key: crate::embed::ModelKey,
         /// The probe embeddings' cosine.
         cosine: f32,
     },

@@ -185,7 +185,7 @@ pub struct ScanSummary {
     /// Images (both folders) per second of wall time.
     pub images_per_sec: f64,
     /// The model key of the reported similarities.
-    pub model_key: String,
+    pub model_key: crate::embed::ModelKey,
     /// What the shortlist cascade did; `None` when it did not run.
     pub cascade: Option<cascade::CascadeSummary>,
     /// Where inference ran ("CPU" or "CUDA").

@@ -68,7 +68,7 @@ impl Training {
 pub(crate) struct SourcesLookup<'a> {
     pub records: &'a [ImageRecord],
     pub cache: &'a EmbeddingCache,
-    pub model_key: &'a str,
+    pub model_key: &'a crate::embed::ModelKey,
     /// The mean of the training images' whole-image embeddings, when ranking centres on it.
     pub mean: Option<&'a [f32]>,
 }

@@ -51,7 +51,7 @@ pub struct IndexBuildSummary {
     /// Whether searches are exact.
     pub exact: bool,
     /// The model key.
-    pub model_key: String,
+    pub model_key: crate::embed::ModelKey,
     /// The sources.
     #[serde(with = "crate::fsutil::serde_path::vec")]
     pub sources: Vec<PathBuf>,

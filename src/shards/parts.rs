@@ -90,7 +90,7 @@ pub struct PartManifest {
     /// The number of workers (`N`).
     pub workers: usize,
     /// The model and preprocessing the embeddings were made with.
-    pub model_key: String,
+    pub model_key: crate::embed::ModelKey,
     /// Vector length.
     pub dims: usize,
     /// The sources given to `embed --training` (absolute), in order.

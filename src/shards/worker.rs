@@ -79,7 +79,7 @@ pub struct EmbedSummary {
     /// Whether the part was already complete for these units and left as it was.
     pub reused: bool,
     /// The model key.
-    pub model_key: String,
+    pub model_key: crate::embed::ModelKey,
     /// Where inference ran.
     pub execution_provider: String,
     /// Wall time.
@@ -173,7 +173,7 @@ fn run(
     let (library, model_file) = resolve_runtime(&options.model, &mut |line| events.info(line))
         .map_err(ScanError::Runtime)?;
     let mut embedder = load_embedder(&options.model, &library, &model_file)?;
-    let model_key = embedder.model_key().as_str().to_string();
+    let model_key = embedder.model_key().clone();
     let provider = embedder.execution_provider().to_string();
     let model_probe = crate::embed::probe::stored(
         &crate::embed::probe::probe_vector(&mut embedder)
@@ -318,14 +318,14 @@ fn run(
 fn finished_part(
     json: &Path,
     units: &[UnitId],
-    model_key: &str,
+    model_key: &crate::embed::ModelKey,
     probe: &[f32],
 ) -> Result<PartManifest, Option<String>> {
     if !json.exists() {
         return Err(None);
     }
     let manifest = parts::read_manifest(json).map_err(|e| Some(e.to_string()))?;
-    if manifest.units != units || manifest.model_key != model_key {
+    if manifest.units != units || manifest.model_key != *model_key {
         return Err(None);
     }
     if !crate::embed::probe::same_model(&manifest.model_probe, probe).0 {
@@ -399,7 +399,7 @@ fn assemble(
     catalogued: &Catalogued,
     records: &[usize],
     cache: &EmbeddingCache,
-    model_key: &str,
+    model_key: &crate::embed::ModelKey,
 ) -> Result<(Vec<PartRow>, Vec<f32>, usize), ScanError> {
     let mut rows = Vec::new();
     let mut vectors = Vec::new();

@@ -311,7 +311,7 @@ impl Desk {
     fn end_scan(
         &mut self,
         seen: Option<&std::collections::HashSet<String>>,
-        model_key: Option<String>,
+        model_key: Option<crate::embed::ModelKey>,
     ) {
         let selected_name = self
             .view

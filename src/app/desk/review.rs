@@ -23,7 +23,7 @@ pub struct ReviewState {
     pending: HashSet<String>,
     store: ReviewStore,
     labels: HashMap<PairKey, LabelRecord>,
-    model_key: String,
+    model_key: crate::embed::ModelKey,
     /// When labels were given this session, newest last (for the pace).
     labelled_at: VecDeque<(Instant, usize)>,
     /// How long the last label write took.
@@ -60,7 +60,7 @@ impl ReviewState {
         store: ReviewStore,
         labels: Vec<LabelRecord>,
         results: Vec<GenerationMatches>,
-        model_key: String,
+        model_key: crate::embed::ModelKey,
     ) -> Self {
         let mut review = Self {
             project,
@@ -276,7 +276,7 @@ impl ReviewState {
     }
 
     /// The model key of the results.
-    pub fn model_key(&self) -> &str {
+    pub fn model_key(&self) -> &crate::embed::ModelKey {
         &self.model_key
     }
 
@@ -380,7 +380,11 @@ impl ReviewState {
     /// A scan ended: keep the generations it matched (`seen`, when it finished), drop the
     /// pending ones it never matched, sort by top-1 similarity. Returns the old index → new
     /// index map's lookup by name for the caller's selection.
-    pub(super) fn scan_ended(&mut self, seen: Option<&HashSet<String>>, model_key: Option<String>) {
+    pub(super) fn scan_ended(
+        &mut self,
+        seen: Option<&HashSet<String>>,
+        model_key: Option<crate::embed::ModelKey>,
+    ) {
         let pending = std::mem::take(&mut self.pending);
         self.results.retain(|r| match seen {
             Some(seen) => seen.contains(&r.generation),

@@ -215,7 +215,7 @@ impl Coordinator<'_> {
         outcome: Outcome,
         candidates: &mut [Candidate],
         waiting: &mut [Waiting],
-        score_key: &str,
+        score_key: &crate::embed::ModelKey,
     ) -> Result<usize, ScanError> {
         match outcome {
             Outcome::Cached { slot, hash, .. } => match slot {
@@ -287,7 +287,7 @@ impl Coordinator<'_> {
         candidates: &[Candidate],
         positions: &HashMap<u64, usize>,
         near: &HashMap<u64, Vec<u64>>,
-        score_key: &str,
+        score_key: &crate::embed::ModelKey,
     ) -> Result<(), ScanError> {
         let settings = self.match_settings();
         let mut still = Vec::with_capacity(waiting.len());

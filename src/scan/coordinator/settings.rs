@@ -9,7 +9,7 @@ use crate::scan::ScanOptions;
 
 /// What the scan decided, beside its options.
 pub(super) struct Decided<'a> {
-    pub similarity_key: &'a str,
+    pub similarity_key: &'a crate::embed::ModelKey,
     pub preprocessing: String,
     pub provider: crate::embed::ExecutionProvider,
     pub regions: &'a RegionChoice,
@@ -29,7 +29,7 @@ pub(super) fn settings(options: &ScanOptions, decided: Decided<'_>) -> ScanSetti
                 .into_owned(),
             other => other.name(),
         },
-        model_key: decided.similarity_key.to_string(),
+        model_key: decided.similarity_key.clone(),
         preprocessing: decided.preprocessing,
         loading: options.model.overrides.alpha.as_str().to_string(),
         threshold: options.threshold,
