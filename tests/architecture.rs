@@ -228,9 +228,14 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
         // `main.rs` and `cli` are the binary: `crate::` there is the binary's root.
         let binary = name == "main" || name.starts_with("cli");
         let mut targets = BTreeSet::new();
+        // A module's own submodules are part of it (a folder's `mod.rs` declares, re-exports
+        // and calls its files), so edges down into them are not counted; edges up, across and
+        // out are.
+        let inside = format!("{name}::");
         let mut add = |path: Vec<String>| {
             if let Some(target) = resolve(&path, &modules)
                 && target != *name
+                && !target.starts_with(&inside)
             {
                 targets.insert(target);
             }
@@ -244,14 +249,10 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
                 add(p);
             }
         }
-        // `super::` from a folder's `mod.rs` is the folder's parent; from another file, its
-        // folder. Chains (`super::super::`) are written out by `paths_after` as segments.
-        let is_folder = path.ends_with("mod.rs");
+        // `super::` is the parent of this file's module (a folder's `mod.rs` is the folder's
+        // module); `self::` is the module itself.
         for p in paths_after(&code, "super::") {
             let mut base = own.clone();
-            if !is_folder {
-                base.pop();
-            }
             base.pop();
             let mut rest = p.as_slice();
             while rest.first().is_some_and(|s| s == "super") {
@@ -261,15 +262,37 @@ fn import_graph() -> BTreeMap<String, BTreeSet<String>> {
             add(base.into_iter().chain(rest.iter().cloned()).collect());
         }
         for p in paths_after(&code, "self::") {
-            let mut base = own.clone();
-            if !is_folder {
-                base.pop();
+            add(own.iter().cloned().chain(p).collect());
+        }
+        // A child module named by its own path (`start::Models` after `mod start;`).
+        for child in declared_modules(&code) {
+            for p in paths_after(&code, &format!("{child}::")) {
+                let path: Vec<String> = own
+                    .iter()
+                    .cloned()
+                    .chain(std::iter::once(child.clone()))
+                    .chain(p)
+                    .collect();
+                add(path);
             }
-            add(base.into_iter().chain(p).collect());
         }
         graph.insert(name.clone(), targets);
     }
     graph
+}
+
+/// The modules `code` declares (`mod name;`, `pub mod name;`, `pub(crate) mod name;`).
+fn declared_modules(code: &str) -> Vec<String> {
+    code.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let rest = line
+                .strip_prefix("mod ")
+                .or_else(|| line.strip_prefix("pub mod "))
+                .or_else(|| line.strip_prefix("pub(crate) mod "))?;
+            rest.strip_suffix(';').map(|name| name.trim().to_string())
+        })
+        .collect()
 }
 
 /// The top-level folder or root module a module is in.
@@ -391,6 +414,10 @@ fn the_import_reader_sees_nested_paths_and_circles() {
     .collect();
     assert_eq!(paths, want);
     assert_eq!(paths_after(code, "super::"), vec![vec!["f".to_string()]]);
+    assert_eq!(
+        declared_modules("mod a;\npub mod b;\nmod c {\n}"),
+        vec!["a".to_string(), "b".to_string()]
+    );
     let code = "use a::b;\n#[cfg(test)]\nmod tests {\n    use crate::x::{y};\n}\n#[cfg(test)]\nuse crate::z;\nfn f() {}";
     assert_eq!(without_test_items(code), "use a::b;\n\n\nfn f() {}");
 }

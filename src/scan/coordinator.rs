@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 mod fine;
@@ -14,16 +14,17 @@ mod neighbours;
 mod parallel;
 mod rescore;
 mod settings;
+mod start;
 
-use crate::embed::request::load_embedder;
-use crate::embed::request::resolve_runtime;
-use crate::embed::{Embedder, ExecutionProvider, ModelChoice};
+use start::CascadeRun;
+
+use crate::embed::{Embedder, ExecutionProvider};
 use crate::index::IndexParams;
 use crate::index::prebuilt::FileCheck;
 use crate::project::cache::EmbeddingCache;
 use crate::project::last_scan::LastScan;
-use crate::project::{Project, ProjectSpec, absolute, write_atomically};
-use crate::ranking::cascade::{self, CascadeSummary, ShortlistMode};
+use crate::project::{Project, write_atomically};
+use crate::ranking::cascade::{self};
 use crate::ranking::layout::LAYOUT_VIEW;
 use crate::ranking::matches::DUPLICATE_SIMILARITY;
 use crate::ranking::matches::{GenerationMatches, Side, SkippedFile, TruncatedShard};
@@ -36,7 +37,7 @@ use crate::scan::ScanSummary;
 use crate::scan::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
 use crate::scan::error::ScanError;
 use crate::scan::events::EventSink;
-use crate::scan::sources::{ImageRecord, State, catalogue};
+use crate::scan::sources::{ImageRecord, State};
 use crate::scan::training::{PrebuiltLookup, SourcesLookup, Training};
 use crate::scan::workers::Slot;
 
@@ -98,203 +99,38 @@ struct Coordinator<'a> {
     settings: crate::ranking::matches::ScanSettings,
 }
 
-/// The cascade's state in a scan (see [`crate::ranking::cascade`]).
-struct CascadeRun {
-    /// Training images re-scored per generation.
-    size: usize,
-    /// Full SSCD, until the re-scoring phase takes it.
-    scorer: Option<Box<dyn Embedder>>,
-    /// Each generation's shortlist by the student (index keys, best first), in the order the
-    /// generations were embedded.
-    shortlists: Vec<(usize, Vec<u64>)>,
-    summary: CascadeSummary,
-}
-
 fn scan(
     options: &ScanOptions,
     events: &EventSink,
     cancel: &Arc<AtomicBool>,
 ) -> Result<Option<ScanSummary>, ScanError> {
     let started = Instant::now();
-    events.send(ScanEvent::Phase(ScanPhase::Cataloguing));
-    let mut skipped = Vec::new();
-    let mut notes = Vec::new();
-    let mut truncated = Vec::new();
-    let training = match &options.training_index {
-        Some(dir) => {
-            let training = Training::prebuilt(dir, &*options.store)?;
-            if let Training::Prebuilt(prebuilt) = &training {
-                events.info(format!(
-                    "training index {}: {} images embedded with {}, {} search, memory-mapped",
-                    dir.display(),
-                    prebuilt.manifest.rows,
-                    prebuilt.manifest.model_key,
-                    if prebuilt.manifest.build.exact {
-                        "exact"
-                    } else {
-                        "approximate (HNSW)"
-                    }
-                ));
-                // The index's own account of what its workers could not read is this
-                // scan's too: a shard lost there is lost here.
-                skipped.extend(prebuilt.manifest.skipped.iter().cloned());
-                notes.extend(prebuilt.manifest.notes.iter().cloned());
-                truncated.extend(prebuilt.manifest.truncated_shards.iter().cloned());
-            }
-            training
-        }
-        None => {
-            let catalogued =
-                catalogue(&options.training, Side::Training, &mut skipped, &mut notes)?;
-            truncated.extend(catalogued.truncated.iter().cloned());
-            Training::Sources {
-                catalogued,
-                pending: HashMap::new(),
-                index: None,
-            }
-        }
-    };
-    let generations = catalogue(
-        std::slice::from_ref(&options.generations),
-        Side::Generation,
-        &mut skipped,
-        &mut notes,
-    )?;
-    truncated.extend(generations.truncated.iter().cloned());
-    events.send(ScanEvent::Listed(
-        generations
-            .records
-            .iter()
-            .map(|r| crate::scan::PendingGeneration {
-                generation: r.display.clone(),
-                generation_path: r.entry.location.file().to_path_buf(),
-                prompt: r.text(),
-            })
-            .collect(),
-    ));
-    for file in skipped.iter().chain(&notes) {
-        events.send(ScanEvent::Skipped(file.clone()));
-    }
-    if cancel.load(Ordering::Relaxed) {
+    let Some(listed) = start::catalogue_both(options, events, cancel)? else {
         return Ok(None);
-    }
-
-    let project_dir = options.project_dir.clone().unwrap_or_else(|| {
-        Project::default_dir(
-            &options.generations,
-            &options.training,
-            options.training_index.as_deref(),
-        )
-    });
-    let spec = ProjectSpec {
-        generations: absolute(&options.generations),
-        training: options.training.iter().map(|t| absolute(t)).collect(),
-        training_index: options.training_index.as_deref().map(absolute),
-        model: match &options.model.choice {
-            crate::embed::ModelChoice::File(path) => absolute(path).to_string_lossy().into_owned(),
-            other => other.name(),
-        },
     };
+    let start::Listed {
+        training,
+        generations,
+        skipped,
+        notes,
+        truncated,
+    } = listed;
     // Held until the scan returns: one writer per project, so the folders, settings and
     // results a reader finds all belong to one scan.
-    let _lock = Project::lock_for_scan(&project_dir)?;
-    let project = Project::for_scan(&project_dir, spec)?;
-
-    events.send(ScanEvent::Phase(ScanPhase::LoadingModel));
-    let (library, model_file) = resolve_runtime(&options.model, &mut |line| events.info(line))
-        .map_err(ScanError::Runtime)?;
-    let embedder = load_embedder(&options.model, &library, &model_file)?;
-    let similarity_key = embedder.model_key().clone();
-    let provider = embedder.execution_provider();
-    let preprocessing = embedder.preprocess().describe();
-    events.info(format!(
-        "model {similarity_key} running on {provider} (ONNX Runtime {} from {})",
-        library.path.display(),
-        library.origin
-    ));
-    let mut shortlist_reason = None;
-    let shortlist_size =
-        match cascade_decision(options, &training, generations.records.len(), provider) {
-            Ok(size) => size,
-            Err(why) => {
-                events.info(why.clone());
-                shortlist_reason = Some(why);
-                None
-            }
-        };
-    if shortlist_reason.is_none() && options.shortlist.mode == ShortlistMode::Auto {
-        shortlist_reason = Some(match shortlist_size {
-            Some(_) => format!(
-                "auto: on (training images outnumber generations, or the training index holds {} embeddings)",
-                student_name()
-            ),
-            None => "auto: off (training images do not outnumber generations enough)".into(),
-        });
-    }
-    // With the cascade, the student embeds the training side and every generation first;
-    // full SSCD waits for the re-scoring phase.
-    let (mut first_embedder, cascade): (Box<dyn Embedder>, _) = match shortlist_size {
-        Some(size) => {
-            let mut request = options.model.clone();
-            request.choice = options
-                .model
-                .choice
-                .student()
-                .ok_or_else(|| ScanError::Runtime("this model has no student".into()))?;
-            let (library, student_file) = resolve_runtime(&request, &mut |line| events.info(line))
-                .map_err(ScanError::Runtime)?;
-            let student = load_embedder(&request, &library, &student_file)?;
-            events.info(format!(
-                "shortlist cascade on: training images are indexed with {} and each generation's top {size} are re-scored with {similarity_key}",
-                student.model_key()
-            ));
-            let run = CascadeRun {
-                size,
-                scorer: Some(Box::new(embedder)),
-                shortlists: Vec::new(),
-                summary: CascadeSummary {
-                    shortlist_model: student.model_key().clone(),
-                    shortlist_size: size,
-                    ..CascadeSummary::default()
-                },
-            };
-            (Box::new(student), Some(run))
-        }
-        None => (Box::new(embedder), None),
-    };
-    let model_key = first_embedder.model_key().clone();
-    if let Training::Prebuilt(prebuilt) = &training {
-        if prebuilt.manifest.model_key != model_key {
-            return Err(ScanError::ModelMismatch {
-                index: prebuilt.dir.display().to_string(),
-                index_key: prebuilt.manifest.model_key.clone(),
-                scan_key: model_key,
-            });
-        }
-        // The manifest's model key is a claim; the probe embedding the workers made with
-        // their model checks it against the model this scan runs.
-        let probe = crate::embed::probe::probe_vector(first_embedder.as_mut())?;
-        let (same, cosine) =
-            crate::embed::probe::same_model(&prebuilt.manifest.model_probe, &probe);
-        if !same {
-            return Err(ScanError::IndexNotOfModel {
-                index: prebuilt.dir.display().to_string(),
-                model_key,
-                cosine,
-            });
-        }
-    }
-    let ranked_by = match &cascade {
-        Some(_) => cascade::ranked_by(
-            &options
-                .model
-                .choice
-                .student()
-                .map_or_else(String::new, |s| s.name()),
-            &options.model.choice.name(),
-        ),
-        None => options.model.choice.name(),
-    };
+    let (_lock, project) = start::open_project(options)?;
+    let start::Models {
+        first_embedder,
+        cascade,
+        model_key,
+        similarity_key,
+        ranked_by,
+        provider,
+        preprocessing,
+        shortlist_size,
+        shortlist_reason,
+        library,
+        model_file,
+    } = start::load_models(options, events, &training, generations.records.len())?;
     let cache = EmbeddingCache::open(&project.cache_path())?;
 
     let mut coordinator = Coordinator {
@@ -881,67 +717,6 @@ impl Coordinator<'_> {
     }
 }
 
-/// Whether the scan runs the shortlist cascade, and with what size: `Ok(None)` when it is
-/// not wanted, `Err(why)` when it was asked for (or would be on) but cannot run.
-fn cascade_decision(
-    options: &ScanOptions,
-    training: &Training,
-    generations: usize,
-    provider: ExecutionProvider,
-) -> Result<Option<usize>, String> {
-    let mode = options.shortlist.mode;
-    let size = options.shortlist.size();
-    if mode == ShortlistMode::Off {
-        return Ok(None);
-    }
-    // The cascade needs a model with a student (full SSCD, re-scoring its distilled one's
-    // shortlists); the model registry says which.
-    let full_sscd = options.model.choice.student().is_some();
-    match training {
-        Training::Prebuilt(prebuilt) => {
-            let distilled_index = ModelChoice::default().student_made(&prebuilt.manifest.model_key);
-            match (distilled_index, full_sscd) {
-                (true, true) => Ok(Some(size)),
-                (false, _) if mode == ShortlistMode::On => Err(format!(
-                    "shortlist cascade off: the training index holds {} embeddings, not {student} ones (`replicant embed --model {student}`, then `replicant index build`, for an index the cascade can use)",
-                    prebuilt.manifest.model_key,
-                    student = student_name()
-                )),
-                (true, false) => Err(format!(
-                    "shortlist cascade off: it re-scores with full SSCD, and this scan runs {} (give --model {} to re-score the index's {} shortlists)",
-                    options.model.choice.name(),
-                    ModelChoice::default().name(),
-                    student_name()
-                )),
-                (false, _) => Ok(None),
-            }
-        }
-        Training::Sources { catalogued, .. } => {
-            let training_images = catalogued.records.len();
-            let outnumbered = generations > 0
-                && training_images >= generations.saturating_mul(cascade::AUTO_MIN_RATIO);
-            if mode == ShortlistMode::Auto && outnumbered && provider.is_gpu() {
-                // Measured on an H200 (README, "The GPU path"): full SSCD embeds about half as
-                // fast as the student there, not a fifth, and the re-scoring phase ran far
-                // slower than the first, so a 100:1 audit took 29 s with the cascade and 18 s
-                // without.
-                return Err(format!(
-                    "shortlist cascade off: on {provider} full SSCD is about half as fast as the student, so the cascade saves less than re-scoring costs (--shortlist on forces it)"
-                ));
-            }
-            let wanted = mode == ShortlistMode::On || outnumbered;
-            match (wanted, full_sscd) {
-                (true, true) => Ok(Some(size)),
-                (true, false) if mode == ShortlistMode::On => Err(format!(
-                    "shortlist cascade off: it needs --model sscd (this scan runs {})",
-                    options.model.choice.name()
-                )),
-                _ => Ok(None),
-            }
-        }
-    }
-}
-
 /// Reopens the project's saved index after checking it against the checksum saved beside it
 /// (whole up to 256 MiB, by samples beyond); says why not otherwise.
 fn reopen_checked(
@@ -975,11 +750,4 @@ fn remove_other_indexes(dir: &Path, keep: &Path) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-}
-
-/// The name of the default model's cascade student, for messages.
-fn student_name() -> String {
-    ModelChoice::default()
-        .student()
-        .map_or_else(|| "student".into(), |s| s.name())
 }
