@@ -2,6 +2,7 @@
 
 pub mod report;
 mod report_html;
+mod report_svg;
 mod review_set;
 mod scan_output;
 
