@@ -259,7 +259,7 @@ fn labels(report: &AuditReport) -> Markup {
 
 /// A thumbnail as a data URI, or why there is none.
 fn thumb(location: &crate::catalog::ImageLocation) -> Markup {
-    match super::review_set::data_uri(location) {
+    match super::review_html::data_uri(location) {
         Ok(uri) => html! { img src=(uri); },
         Err(why) => html! { span.muted { "(" (why) ")" } },
     }

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use super::escape_html as esc;
 use super::report::AuditReport;
+use super::review_html::escape_html as esc;
 
 /// A tick's value with as many decimals as it needs (0.1, 0.25).
 fn tick_text(t: f32) -> String {

@@ -1,6 +1,7 @@
 //! Tests of [`super`] (`src/export/review_set.rs`).
 
 use super::*;
+use crate::export::escape_html;
 
 #[test]
 fn escapes_markup() {
