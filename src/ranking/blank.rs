@@ -1,9 +1,6 @@
 //! Blank windows: a region window that is one flat colour (the white of a web page, the dark
 //! panel of an app) carries no evidence of copying, yet its embedding matches any flat training
-//! image, and SSCD rates two flat images nearly identical. On the fixtures a fully transparent
-//! wallpaper (white once flattened) matched empty windows of pasted web pages at 1.00, so those
-//! generations counted as explained and their fine windows, where the pasted copy was, were
-//! never searched; an icon's white corners made it a "copy" of two such wallpapers. A window is
+//! image, and SSCD rates two flat images nearly identical. A window is
 //! blank when the part of the generation's layout thumbnail ([`crate::ranking::layout::layout_luma`],
 //! already cached beside its embeddings) it covers varies by less than its plan's floor; blank
 //! windows are not searched, nor embedded: the decode worker stores them as empty vectors, so
@@ -11,11 +8,12 @@
 //! that is up to half the windows, and most of the regions' inference). The whole image is
 //! always searched: a flat generation matching a flat training image is for the reviewer to
 //! see.
+//! Why, and how the floor was chosen: `docs/tuning.md` ("Blank windows").
 
 use crate::ranking::layout::LAYOUT_SIDE;
 
 /// The grey-level standard deviation under which a window's part of the layout thumbnail is
-/// blank (see the module's comment; chosen in `regions.rs`).
+/// blank (see the module's comment; how it was chosen: `docs/tuning.md`).
 pub const BLANK_WINDOW_STD: f32 = 8.0;
 
 /// Whether the window `cell` (`[x, y, w, h]` in pixels of an image of `extent` = (width,

@@ -3,41 +3,15 @@
 //! about a fifth), and each window is searched against the training index. A generation that
 //! the whole image and the coarse windows leave without a match at the threshold is embedded
 //! again in 49 fine windows (7x7 positions of a window 18% of each side), for training images
-//! shown small inside a screenshot, a web page or a poster (see `scan/fine.rs`). A window
+//! shown small inside a screenshot, a web page or a poster (see `src/scan/coordinator/fine.rs`). A window
 //! that finds a training image confidently (at least its plan's minimum similarity) adds or
 //! lifts that match and remembers its rectangle; a generation whose windows match two or more
 //! different training images at or above the threshold, each clearly ahead of its window's
 //! other candidates, is a collage.
 //!
-//! The coarse plan was chosen in-sample on pasted sources and collages (recall@1: whole image
-//! 0.55; 3x3 grid 0.65; 3x3 windows of 45% 0.69; 4x4 of 40% 0.75 with 16 views); windows below
-//! 0.45 are ignored, because parts of a restyled photo resemble the style painting. On the
-//! tuning half of the fixture split every coarse share from 0.3 to 0.6 and minimum from 0.35
-//! to 0.55 ties (no source there is found only by a window), so those stay.
-//!
-//! The fine plan was chosen on constructions from tuning sources only (10 sources of the
-//! tuning half and of every second unpaired fixture image, pasted at 15, 20, 25 and 35% of the
-//! width into photos, web pages and app screenshots, 120 generations; the sources are listed
-//! in `tests/fixture_split/paste_tune.txt`, the held-out ones in `paste_report.txt`) by a rule
-//! fixed before looking: the best near-copy recall@1 over the constructions, with the tuning
-//! half's full copies all first, its near-copy recall@1 not below the coarse plan's and no
-//! style-only pair flagged; within 0.01, fewer windows. Recall@1 / @5 at a minimum of 0.4 (the
-//! best minimum for every grid; 0.45-0.55 lose small pastes): coarse only 0.44 / 0.57; 4x4 of
-//! 30% 0.62 / 0.76; 5x5 of 25% 0.68 / 0.81; 6x6 of 20% 0.68 / 0.82; 7x7 of 18% 0.70 / 0.83;
-//! 8x8 of 15% 0.71 / 0.84 (within 0.01 of 7x7, for 64 windows against 49). The fixture tuning
-//! half did not move under any plan. Held-out figures: README, "Regions".
-//!
-//! Blank windows ([`crate::ranking::blank`]) are not searched. Their floor was chosen on the same
-//! tuning constructions, with the 7x7 plan above; recall@1 / @5 over the 120 constructions,
-//! and constructions flagging a training image other than their source at 0.5 or above, at
-//! grey-level floors of 0 (every window searched) 0.70 / 0.83, 27 flagged; 0.5, 1 and 2:
-//! 0.71 / 0.84-0.85; 4: 0.78 / 0.89; 6: 0.88 / 0.89, 1; 8: 0.89 / 0.89, 0; 12: 0.88 / 0.88,
-//! 0; 16: 0.88 / 0.88, 0; 32: 0.79 / 0.81, 0. The fixture tuning half did not move at any
-//! floor. The first rule (the fine plan's; within 0.01, the smaller floor) chose 6. Those false
-//! flags were then added as its second criterion (best recall@1; within 0.01, fewer wrong
-//! flags; then the smaller floor), which chooses 8; that came after the held-out
-//! constructions' wrong flags at 6 had been seen (4 of 120, two of them blank-looking web-page
-//! windows at 1.00), though not their figures at 8.
+//! A window's plan (its grid, share and minimum similarity) and the blank-window floor are
+//! constants here; how each was chosen, on which half of the fixtures and with what figures, is
+//! in `docs/tuning.md` ("Region windows", "Blank windows").
 
 /// Window positions per side of the coarse windows.
 pub const REGION_GRID: u32 = 3;
