@@ -192,7 +192,7 @@ fn a_distilled_index_of_shards_is_rescored_by_member_offset() {
     options.training_index = Some(index.clone());
     // Regions off on both sides: `auto` weighs them differently when only the generations
     // are embedded.
-    options.regions = RegionMode::Off;
+    options.matching.regions = RegionMode::Off;
     let (with_index, summary) = common::scan(options);
     let cascade = summary
         .cascade
@@ -206,7 +206,7 @@ fn a_distilled_index_of_shards_is_rescored_by_member_offset() {
         &root.path().join("plain"),
     );
     plain.shortlist = mode(ShortlistMode::Off);
-    plain.regions = RegionMode::Off;
+    plain.matching.regions = RegionMode::Off;
     let (folder, _) = common::scan(plain);
     let folder_pairs = by_pair(&folder);
     let mut compared = 0;
@@ -348,7 +348,7 @@ fn the_cascade_counts_duplicates_with_full_sscd() {
         mode: ShortlistMode::On,
         size: Some(1),
     };
-    on.regions = RegionMode::Off;
+    on.matching.regions = RegionMode::Off;
     let (with_cascade, summary) = common::scan(on);
     let cascade = summary.cascade.expect("cascade on");
     assert!(
@@ -358,7 +358,7 @@ fn the_cascade_counts_duplicates_with_full_sscd() {
     let off_project = root.path().join("off");
     let mut off = common::options(&set.generations, &training, &off_project);
     off.shortlist = mode(ShortlistMode::Off);
-    off.regions = RegionMode::Off;
+    off.matching.regions = RegionMode::Off;
     let (full, _) = common::scan(off);
 
     // The same pair has the same full-SSCD duplicate count with the cascade as without it.
@@ -512,7 +512,7 @@ fn training_images_unreadable_at_report_time_are_left_out_of_the_baseline_and_li
         mode: ShortlistMode::On,
         size: Some(1),
     };
-    options.regions = RegionMode::Off;
+    options.matching.regions = RegionMode::Off;
     common::scan(options);
     let mut shard_files: Vec<_> = std::fs::read_dir(&shards)
         .expect("shards")
@@ -563,7 +563,7 @@ fn training_images_unreadable_at_report_time_are_left_out_of_the_baseline_and_li
         mode: ShortlistMode::On,
         size: Some(1),
     };
-    options.regions = RegionMode::Off;
+    options.matching.regions = RegionMode::Off;
     let (results, _) = common::scan(options);
     let matched: std::collections::HashSet<String> = results
         .iter()

@@ -347,7 +347,7 @@ fn a_small_copy_shows_the_window_that_found_it() {
     page.save(generations.join("page.png")).expect("save");
     let project = root.path().join("project");
     let mut options = common::options(&generations, &[training], &project);
-    options.regions = replicant::ranking::regions::RegionMode::On;
+    options.matching.regions = replicant::ranking::regions::RegionMode::On;
     let (results, _) = common::scan(options);
     let top = &results[0].matches[0];
     assert_eq!(top.training, "dfdc_1.jpg");
@@ -723,7 +723,7 @@ fn the_desk_opens_on_the_first_generation_at_the_scans_threshold() {
     }
     let project = root.path().join("project");
     let mut options = common::options(&generations, &[training], &project);
-    options.threshold = 0.8;
+    options.matching.threshold = 0.8;
     common::scan(options);
     let harness = opened(&project);
     let app = harness.state();

@@ -36,8 +36,8 @@ fn demo_project(root: &Path, training: usize, generations: usize, top_k: usize) 
         std::slice::from_ref(&set.training),
         &project,
     );
-    options.top_k = top_k;
-    options.regions = replicant::ranking::regions::RegionMode::Off;
+    options.matching.top_k = top_k;
+    options.matching.regions = replicant::ranking::regions::RegionMode::Off;
     common::scan(options);
     project
 }

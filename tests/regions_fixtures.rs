@@ -178,9 +178,9 @@ fn measure(set: &EvalSet<'_>, project: &Path, mode: RegionMode, layout_rerank: b
         collages,
     } = *set;
     let mut options = common::options(generations, &[training.to_path_buf()], project);
-    options.regions = mode;
-    options.layout_rerank = layout_rerank;
-    options.top_k = 10;
+    options.matching.regions = mode;
+    options.matching.layout_rerank = layout_rerank;
+    options.matching.top_k = 10;
     let started = Instant::now();
     let (results, summary) = common::scan(options);
     let secs = started.elapsed().as_secs_f64();
@@ -466,7 +466,7 @@ fn a_collage_of_three_fixture_images_finds_each_piece_and_its_region() {
     let pieces = [PHOTOS[2], PHOTOS[5], PHOTOS[8]];
     make_collage(&fixtures, pieces, &generations.join("collage.png"));
     let mut options = common::options(&generations, &[training], &root.path().join("project"));
-    options.regions = RegionMode::On;
+    options.matching.regions = RegionMode::On;
     let (results, summary) = common::scan(options);
     assert!(summary.regions);
     let result = &results[0];

@@ -451,7 +451,7 @@ fn a_damaged_project_index_is_rebuilt_not_trusted() {
             std::slice::from_ref(&set.training),
             &project,
         );
-        options.regions = replicant::ranking::regions::RegionMode::Off;
+        options.matching.regions = replicant::ranking::regions::RegionMode::Off;
         options
     };
     let (first, first_summary) = common::scan(options());

@@ -246,9 +246,9 @@ impl DeskApp {
         options.training_index = project.spec.training_index.clone();
         options.project_dir = Some(project.dir.clone());
         options.model = self.model_request();
-        options.top_k = self.settings.top_k.clamp(1, 100);
-        options.threshold = self.settings.threshold;
-        options.regions = self.scan_choices.regions;
+        options.matching.top_k = self.settings.top_k.clamp(1, 100);
+        options.matching.threshold = self.settings.threshold;
+        options.matching.regions = self.scan_choices.regions;
         options.shortlist = self.scan_choices.shortlist;
         options
     }

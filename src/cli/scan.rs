@@ -114,26 +114,26 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     options.project_dir = args.project.clone();
     options.model = args.model.request();
     options.batch_size = usize::from(args.batch);
-    options.top_k = usize::from(args.top_k);
-    options.threshold = args.threshold;
+    options.matching.top_k = usize::from(args.top_k);
+    options.matching.threshold = args.threshold;
     options.dtype = args.dtype;
     options.decode_threads = args.decode_threads;
-    options.regions = args.regions;
-    options.layout_rerank = !args.no_layout_rerank;
-    options.centring = args.centre;
+    options.matching.regions = args.regions;
+    options.matching.layout_rerank = !args.no_layout_rerank;
+    options.matching.centring = args.centre;
     if let Some(weight) = args.layout_weight {
-        options.ranking.weight = weight;
+        options.matching.ranking.weight = weight;
     }
     if let Some(pool) = args.rerank_pool {
-        options.ranking.pool = pool.clamp(1, 1024);
+        options.matching.ranking.pool = pool.clamp(1, 1024);
     }
     if let Some(share) = args.window_share {
-        options.region_plan.window_share = share.clamp(0.05, 1.0);
+        options.matching.region_plan.window_share = share.clamp(0.05, 1.0);
     }
     if let Some(min) = args.region_min_similarity {
-        options.region_plan.min_similarity = min;
+        options.matching.region_plan.min_similarity = min;
     }
-    options.fine_plan = match args.fine_grid {
+    options.matching.fine_plan = match args.fine_grid {
         Some(0) => None,
         grid => {
             let mut fine = replicant::ranking::regions::RegionPlan::fine();
@@ -151,7 +151,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
     };
     if let Some(floor) = args.blank_window_std {
-        options.region_plan.blank_std = floor.max(0.0);
+        options.matching.region_plan.blank_std = floor.max(0.0);
     }
     options.shortlist = args.shortlist.settings();
     if args.preset.is_some() {

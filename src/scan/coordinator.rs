@@ -161,9 +161,9 @@ fn scan(
         settings: Default::default(),
     };
     let (mut choice, why) = regions::RegionChoice::decide(
-        options.regions,
-        options.region_plan,
-        options.fine_plan,
+        options.matching.regions,
+        options.matching.region_plan,
+        options.matching.fine_plan,
         coordinator.generations.len(),
         coordinator.training.records().len(),
     );
@@ -503,11 +503,11 @@ impl Coordinator<'_> {
 
     fn match_settings(&self) -> MatchSettings {
         MatchSettings {
-            top_k: self.options.top_k,
-            threshold: self.options.threshold,
-            layout_rerank: self.options.layout_rerank,
-            centring: self.options.centring && self.cascade.is_none(),
-            ranking: self.options.ranking,
+            top_k: self.options.matching.top_k,
+            threshold: self.options.matching.threshold,
+            layout_rerank: self.options.matching.layout_rerank,
+            centring: self.options.matching.centring && self.cascade.is_none(),
+            ranking: self.options.matching.ranking,
             regions: self.regions,
         }
     }
@@ -560,7 +560,7 @@ impl Coordinator<'_> {
         let reached = matched
             .matches
             .iter()
-            .any(|m| m.similarity >= self.options.threshold);
+            .any(|m| m.similarity >= self.options.matching.threshold);
         if self.regions.fine.is_some() && !reached && !matched.fine_windows {
             self.held_for_fine.push(i);
         } else {
@@ -633,7 +633,7 @@ impl Coordinator<'_> {
 
     fn finish(mut self, started: Instant, provider: ExecutionProvider) -> ScanSummary {
         crate::ranking::matches::sort_by_top_similarity(&mut self.results);
-        let threshold = self.options.threshold;
+        let threshold = self.options.matching.threshold;
         let at_or_above = self
             .results
             .iter()
@@ -657,7 +657,7 @@ impl Coordinator<'_> {
             settings: Some(self.settings.clone()),
             model_key: self.similarity_key.clone(),
             cascade: cascade.clone(),
-            top_k: self.options.top_k,
+            top_k: self.options.matching.top_k,
             results: self.results.clone(),
             skipped: self.skipped.clone(),
         };

@@ -45,14 +45,27 @@ pub struct ScanOptions {
     /// Images per inference batch (0: chosen by where inference runs, see
     /// `workers::auto_batch_size`).
     pub batch_size: usize,
-    /// Matches kept per generation.
-    pub top_k: usize,
-    /// Top-1 similarity at or above which a generation counts as a likely copy.
-    pub threshold: f32,
     /// How the project's own training index stores vectors.
     pub dtype: Dtype,
     /// Decoding threads (0: one per core).
     pub decode_threads: usize,
+    /// How generations are matched and ranked.
+    pub matching: MatchOptions,
+    /// Whether the shortlist cascade runs, and its size (see [`cascade`]).
+    pub shortlist: cascade::Shortlist,
+    /// The preset these options follow (`somepalli-2022`), recorded in the settings.
+    pub preset: Option<String>,
+    /// Where the training index is made and opened.
+    pub store: VectorStore,
+}
+
+/// How a scan matches and ranks generations: the match phase's options, one value.
+#[derive(Debug, Clone)]
+pub struct MatchOptions {
+    /// Matches kept per generation.
+    pub top_k: usize,
+    /// Top-1 similarity at or above which a generation counts as a likely copy.
+    pub threshold: f32,
     /// Whether generations are matched by region too.
     pub regions: regions::RegionMode,
     /// Whether each generation's candidates are ranked by layout agreement too (see
@@ -68,12 +81,22 @@ pub struct ScanOptions {
     /// The fine region windows' plan, searched in generations the coarse pass left below the
     /// threshold; `None` searches none.
     pub fine_plan: Option<regions::RegionPlan>,
-    /// Whether the shortlist cascade runs, and its size (see [`cascade`]).
-    pub shortlist: cascade::Shortlist,
-    /// The preset these options follow (`somepalli-2022`), recorded in the settings.
-    pub preset: Option<String>,
-    /// Where the training index is made and opened.
-    pub store: VectorStore,
+}
+
+impl Default for MatchOptions {
+    /// The defaults of `replicant scan`.
+    fn default() -> Self {
+        Self {
+            top_k: 5,
+            threshold: DEFAULT_THRESHOLD,
+            regions: regions::RegionMode::Auto,
+            layout_rerank: true,
+            centring: false,
+            ranking: crate::ranking::layout::Ranking::default(),
+            region_plan: regions::RegionPlan::default(),
+            fine_plan: Some(regions::RegionPlan::fine()),
+        }
+    }
 }
 
 impl ScanOptions {
@@ -86,16 +109,9 @@ impl ScanOptions {
             project_dir: None,
             model: ModelRequest::default(),
             batch_size: 0,
-            top_k: 5,
-            threshold: DEFAULT_THRESHOLD,
             dtype: Dtype::F16,
             decode_threads: 0,
-            regions: regions::RegionMode::Auto,
-            layout_rerank: true,
-            centring: false,
-            ranking: crate::ranking::layout::Ranking::default(),
-            region_plan: regions::RegionPlan::default(),
-            fine_plan: Some(regions::RegionPlan::fine()),
+            matching: MatchOptions::default(),
             shortlist: cascade::Shortlist::default(),
             preset: None,
             store: VectorStore::default(),
@@ -109,11 +125,11 @@ impl ScanOptions {
     /// is the model file: the int8 `disc_mixup` export against the paper's float one.
     pub fn with_somepalli_2022(mut self) -> Self {
         self.preset = Some(SOMEPALLI_2022.to_string());
-        self.regions = regions::RegionMode::Off;
-        self.layout_rerank = false;
-        self.centring = false;
+        self.matching.regions = regions::RegionMode::Off;
+        self.matching.layout_rerank = false;
+        self.matching.centring = false;
         self.shortlist.mode = cascade::ShortlistMode::Off;
-        self.threshold = DEFAULT_THRESHOLD;
+        self.matching.threshold = DEFAULT_THRESHOLD;
         // The paper's descriptor, SSCD, is the registry's default.
         self.model.choice = crate::embed::ModelChoice::default();
         self.model.overrides.alpha = crate::decode::Alpha::DropAlpha;

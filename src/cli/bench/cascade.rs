@@ -63,7 +63,7 @@ fn scan(
     options.project_dir = Some(project.to_path_buf());
     options.model = args.model.request();
     options.batch_size = args.batch;
-    options.regions = args.regions;
+    options.matching.regions = args.regions;
     options.shortlist = Shortlist {
         mode,
         size: args.shortlist_size,

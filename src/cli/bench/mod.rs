@@ -187,7 +187,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     options.batch_size = args.batch;
     options.decode_threads = args.decode_threads;
     // Whole-image matching: the comparison is one embedding per image on both sides.
-    options.regions = replicant::ranking::regions::RegionMode::Off;
+    options.matching.regions = replicant::ranking::regions::RegionMode::Off;
     let started = Instant::now();
     let (_, summary) = run_scan_with_progress(options.clone())?.context("scan cancelled")?;
     let e2e_secs = started.elapsed().as_secs_f64();

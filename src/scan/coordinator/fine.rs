@@ -38,7 +38,7 @@ impl Coordinator<'_> {
             "fine windows ({g}x{g} of {:.0}%) for {} generations without a match at {}",
             fine.window_share * 100.0,
             held.len(),
-            self.options.threshold,
+            self.options.matching.threshold,
             g = fine.grid,
         ));
         let entries: Vec<(Slot, ImageEntry)> = held

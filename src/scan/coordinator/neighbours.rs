@@ -16,7 +16,8 @@ impl Coordinator<'_> {
     /// The mean of the training images' whole-image embeddings, once, when ranking centres
     /// on it (the scan's own training images; a prebuilt index has none).
     pub(super) fn ensure_training_mean(&mut self) -> Result<(), ScanError> {
-        if !self.options.centring || self.training_mean.is_some() || self.cascade.is_some() {
+        if !self.options.matching.centring || self.training_mean.is_some() || self.cascade.is_some()
+        {
             return Ok(());
         }
         let mut sum: Vec<f64> = Vec::new();

@@ -32,9 +32,9 @@ pub(super) fn settings(options: &ScanOptions, decided: Decided<'_>) -> ScanSetti
         model_key: decided.similarity_key.clone(),
         preprocessing: decided.preprocessing,
         loading: options.model.overrides.alpha.as_str().to_string(),
-        threshold: options.threshold,
-        top_k: options.top_k,
-        regions_asked: options.regions.as_str().to_string(),
+        threshold: options.matching.threshold,
+        top_k: options.matching.top_k,
+        regions_asked: options.matching.regions.as_str().to_string(),
         coarse_windows: decided.regions.coarse.is_some(),
         fine_windows: decided.regions.fine.is_some(),
         regions_reason: decided.regions_reason,
@@ -46,8 +46,8 @@ pub(super) fn settings(options: &ScanOptions, decided: Decided<'_>) -> ScanSetti
         .to_string(),
         shortlist_size: decided.shortlist_size,
         shortlist_reason: decided.shortlist_reason,
-        layout_rerank: options.layout_rerank,
-        centring: options.centring,
+        layout_rerank: options.matching.layout_rerank,
+        centring: options.matching.centring,
         tuning: tuning(options),
         dtype: options.dtype.as_str().to_string(),
         device: match options.model.device {
@@ -71,17 +71,20 @@ pub(super) fn settings(options: &ScanOptions, decided: Decided<'_>) -> ScanSetti
 fn tuning(options: &ScanOptions) -> Vec<String> {
     let mut flags = Vec::new();
     let ranking = crate::ranking::layout::Ranking::default();
-    if options.ranking.weight != ranking.weight {
-        flags.push(format!("--layout-weight {}", options.ranking.weight));
+    if options.matching.ranking.weight != ranking.weight {
+        flags.push(format!(
+            "--layout-weight {}",
+            options.matching.ranking.weight
+        ));
     }
-    if options.ranking.pool != ranking.pool {
-        flags.push(format!("--rerank-pool {}", options.ranking.pool));
+    if options.matching.ranking.pool != ranking.pool {
+        flags.push(format!("--rerank-pool {}", options.matching.ranking.pool));
     }
-    if options.centring {
+    if options.matching.centring {
         flags.push("--centre".into());
     }
     let coarse = RegionPlan::default();
-    let plan = options.region_plan;
+    let plan = options.matching.region_plan;
     if plan.window_share != coarse.window_share {
         flags.push(format!("--window-share {}", plan.window_share));
     }
@@ -92,7 +95,7 @@ fn tuning(options: &ScanOptions) -> Vec<String> {
         flags.push(format!("--blank-window-std {}", plan.blank_std));
     }
     let fine_default = RegionPlan::fine();
-    match options.fine_plan {
+    match options.matching.fine_plan {
         None => flags.push("--fine-grid 0".into()),
         Some(fine) => {
             if fine.grid != fine_default.grid {
