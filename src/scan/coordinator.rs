@@ -60,6 +60,22 @@ struct Coordinator<'a> {
     events: &'a EventSink,
     project: Project,
     cache: EmbeddingCache,
+    keys: Keys,
+    /// The shortlist cascade, when it runs.
+    cascade: Option<CascadeRun>,
+    training: Training,
+    generations: Vec<ImageRecord>,
+    /// Which region windows are searched: the coarse ones in every generation, the fine
+    /// ones in generations still without a match at the threshold.
+    regions: regions::RegionChoice,
+    state: MatchState,
+    tally: Tally,
+    /// The settings as asked and decided, saved with the results.
+    settings: crate::ranking::matches::ScanSettings,
+}
+
+/// Which model's keys the scan's embeddings and similarities carry.
+struct Keys {
     /// The model whose embeddings fill the training index (the student with the cascade).
     model_key: crate::embed::ModelKey,
     /// The model whose cosine is reported as `similarity` (full SSCD with the cascade; the
@@ -67,36 +83,38 @@ struct Coordinator<'a> {
     similarity_key: crate::embed::ModelKey,
     /// How matches are ranked, written on each (`sscd`, `sscd-distilled+sscd`).
     ranked_by: String,
-    /// The shortlist cascade, when it runs.
-    cascade: Option<CascadeRun>,
-    training: Training,
-    generations: Vec<ImageRecord>,
+}
+
+/// The match phase's state: generations waiting for the index or the fine windows, and what
+/// the matching found.
+#[derive(Default)]
+struct MatchState {
     /// Generation views (whole image, layout thumbnail and regions) embedded by this scan,
     /// waiting for the index.
     generation_vectors: HashMap<usize, Vec<(String, Vec<f32>)>>,
-    /// Which region windows are searched: the coarse ones in every generation, the fine
-    /// ones in generations still without a match at the threshold.
-    regions: regions::RegionChoice,
     waiting_generations: Vec<usize>,
     /// Generations matched without reaching the threshold, held for the fine windows.
     held_for_fine: Vec<usize>,
-    /// Generations searched with fine windows.
-    fine_searched: usize,
-    /// Blank region windows left unsearched in the generations' final matching.
-    blank_windows: usize,
     /// The mean of the training images' whole-image embeddings (when ranking centres on it).
     training_mean: Option<Vec<f32>>,
     /// Duplicate counts of training images already counted, by index key.
     duplicate_counts: HashMap<u64, Option<usize>>,
     results: Vec<GenerationMatches>,
+}
+
+/// What the scan counted and could not use, for its summary.
+#[derive(Default)]
+struct Tally {
     skipped: Vec<SkippedFile>,
     /// Notes about files that were scanned (odd names, partial decodes, cut prompts).
     notes: Vec<SkippedFile>,
     truncated: Vec<TruncatedShard>,
     embedded: usize,
     cached: usize,
-    /// The settings as asked and decided, saved with the results.
-    settings: crate::ranking::matches::ScanSettings,
+    /// Blank region windows left unsearched in the generations' final matching.
+    blank_windows: usize,
+    /// Generations searched with fine windows.
+    fine_searched: usize,
 }
 
 fn scan(
@@ -138,26 +156,22 @@ fn scan(
         events,
         project,
         cache,
-        model_key,
-        similarity_key,
-        ranked_by,
+        keys: Keys {
+            model_key,
+            similarity_key,
+            ranked_by,
+        },
         cascade,
         training,
         generations: generations.records,
-        generation_vectors: HashMap::new(),
         regions: regions::RegionChoice::default(),
-        waiting_generations: Vec::new(),
-        held_for_fine: Vec::new(),
-        fine_searched: 0,
-        blank_windows: 0,
-        training_mean: None,
-        duplicate_counts: HashMap::new(),
-        results: Vec::new(),
-        skipped,
-        notes,
-        truncated,
-        embedded: 0,
-        cached: 0,
+        state: MatchState::default(),
+        tally: Tally {
+            skipped,
+            notes,
+            truncated,
+            ..Tally::default()
+        },
         settings: Default::default(),
     };
     let (mut choice, why) = regions::RegionChoice::decide(
@@ -184,7 +198,7 @@ fn scan(
     coordinator.settings = settings::settings(
         options,
         settings::Decided {
-            similarity_key: &coordinator.similarity_key,
+            similarity_key: &coordinator.keys.similarity_key,
             preprocessing,
             provider,
             regions: &choice,
@@ -196,7 +210,7 @@ fn scan(
     coordinator.regions = choice;
     let plan = embedding::plan(
         &coordinator.cache,
-        &coordinator.model_key,
+        &coordinator.keys.model_key,
         coordinator.images(),
         Needs {
             regions: coordinator.regions.coarse,
@@ -270,7 +284,7 @@ impl Coordinator<'_> {
                     png_prompt,
                     notes,
                 } => {
-                    self.cached += 1;
+                    self.tally.cached += 1;
                     self.ready(slot, hash, png_prompt, notes);
                 }
                 Outcome::Embedded {
@@ -281,7 +295,7 @@ impl Coordinator<'_> {
                     luma,
                     notes,
                 } => {
-                    self.embedded += 1;
+                    self.tally.embedded += 1;
                     self.ready(slot, hash, png_prompt, notes);
                     match slot {
                         Slot::Training(i) => {
@@ -296,7 +310,7 @@ impl Coordinator<'_> {
                         }
                         Slot::Generation(i) => {
                             views.push((LAYOUT_VIEW.to_string(), luma));
-                            self.generation_vectors.insert(i, views);
+                            self.state.generation_vectors.insert(i, views);
                         }
                     }
                 }
@@ -329,11 +343,11 @@ impl Coordinator<'_> {
                     reason: note,
                 };
                 self.events.send(ScanEvent::Skipped(file.clone()));
-                self.notes.push(file);
+                self.tally.notes.push(file);
             }
         }
         if let Slot::Generation(i) = slot {
-            self.waiting_generations.push(i);
+            self.state.waiting_generations.push(i);
         }
     }
 
@@ -352,7 +366,7 @@ impl Coordinator<'_> {
             reason,
         };
         self.events.send(ScanEvent::Skipped(file.clone()));
-        self.skipped.push(file);
+        self.tally.skipped.push(file);
     }
 
     /// Runs the embedding phase over `plan`'s work; false when cancelled.
@@ -365,11 +379,11 @@ impl Coordinator<'_> {
         let settings = RunSettings {
             batch_size: self.options.batch_size,
             decode_threads: self.options.decode_threads,
-            already_skipped: self.skipped.len(),
+            already_skipped: self.tally.skipped.len(),
         };
         let mut run = EmbeddingRun::start(plan, self.images(), embedder, &settings, cancel)?;
         loop {
-            match run.next(&mut self.cache, &self.model_key, self.events)? {
+            match run.next(&mut self.cache, &self.keys.model_key, self.events)? {
                 Step::Outcomes(outcomes) => self.apply(outcomes),
                 Step::Done => break,
                 Step::Cancelled => return Ok(false),
@@ -383,7 +397,7 @@ impl Coordinator<'_> {
             }
             self.match_waiting()?;
         }
-        run.finish(&mut self.cache, &self.model_key)?;
+        run.finish(&mut self.cache, &self.keys.model_key)?;
         Ok(true)
     }
 
@@ -391,7 +405,7 @@ impl Coordinator<'_> {
     /// position and content.
     fn training_fingerprint(&self) -> String {
         let mut hasher = blake3::Hasher::new();
-        hasher.update(self.model_key.as_bytes());
+        hasher.update(self.keys.model_key.as_bytes());
         hasher.update(self.options.dtype.as_str().as_bytes());
         for (i, record) in self.training.records().iter().enumerate() {
             if let (State::Ready, Some(hash)) = (record.state, record.hash) {
@@ -445,7 +459,7 @@ impl Coordinator<'_> {
             let vector = match pending.remove(&i) {
                 Some(v) => Some(v),
                 None => match record.hash {
-                    Some(hash) => self.cache.vector(&self.model_key, &hash, "")?,
+                    Some(hash) => self.cache.vector(&self.keys.model_key, &hash, "")?,
                     None => None,
                 },
             };
@@ -492,13 +506,13 @@ impl Coordinator<'_> {
     /// The views of generation `i` (the whole image, its layout thumbnail, and its regions
     /// when they were embedded): from this scan's embeddings or from the cache.
     fn generation_views(&mut self, i: usize) -> Result<Vec<(String, Vec<f32>)>, ScanError> {
-        if let Some(views) = self.generation_vectors.remove(&i) {
+        if let Some(views) = self.state.generation_vectors.remove(&i) {
             return Ok(views);
         }
         let Some(hash) = self.generations[i].hash else {
             return Ok(Vec::new());
         };
-        Ok(self.cache.views(&self.model_key, &hash)?)
+        Ok(self.cache.views(&self.keys.model_key, &hash)?)
     }
 
     fn match_settings(&self) -> MatchSettings {
@@ -520,7 +534,7 @@ impl Coordinator<'_> {
         }
         self.ensure_training_mean()?;
         let settings = self.match_settings();
-        let waiting = std::mem::take(&mut self.waiting_generations);
+        let waiting = std::mem::take(&mut self.state.waiting_generations);
         if self.cascade.is_none() {
             return self.match_in_parallel(&waiting, settings, true);
         }
@@ -562,7 +576,7 @@ impl Coordinator<'_> {
             .iter()
             .any(|m| m.similarity >= self.options.matching.threshold);
         if self.regions.fine.is_some() && !reached && !matched.fine_windows {
-            self.held_for_fine.push(i);
+            self.state.held_for_fine.push(i);
         } else {
             self.emit(i, matched);
         }
@@ -595,8 +609,8 @@ impl Coordinator<'_> {
                 let lookup = SourcesLookup {
                     records: &catalogued.records,
                     cache: &self.cache,
-                    model_key: &self.model_key,
-                    mean: self.training_mean.as_deref(),
+                    model_key: &self.keys.model_key,
+                    mean: self.state.training_mean.as_deref(),
                 };
                 assemble(views, searched, &lookup, settings)
             }
@@ -608,10 +622,10 @@ impl Coordinator<'_> {
 
     /// Sends and keeps generation `i`'s matches.
     fn emit(&mut self, i: usize, mut matched: crate::ranking::matching::Matched) {
-        self.blank_windows += matched.blank_windows;
-        self.fine_searched += usize::from(matched.fine_windows);
+        self.tally.blank_windows += matched.blank_windows;
+        self.tally.fine_searched += usize::from(matched.fine_windows);
         for m in &mut matched.matches {
-            m.ranked_by = Some(self.ranked_by.clone());
+            m.ranked_by = Some(self.keys.ranked_by.clone());
             m.duplicates = m.training_key.and_then(|key| self.duplicate_count(key));
         }
         let record = &self.generations[i];
@@ -628,18 +642,20 @@ impl Coordinator<'_> {
             notes: record.notes.clone(),
         };
         self.events.send(ScanEvent::Generation(result.clone()));
-        self.results.push(result);
+        self.state.results.push(result);
     }
 
     fn finish(mut self, started: Instant, provider: ExecutionProvider) -> ScanSummary {
-        crate::ranking::matches::sort_by_top_similarity(&mut self.results);
+        crate::ranking::matches::sort_by_top_similarity(&mut self.state.results);
         let threshold = self.options.matching.threshold;
         let at_or_above = self
+            .state
             .results
             .iter()
             .filter(|r| r.top_similarity().is_some_and(|s| s >= threshold))
             .count();
         let duplicates = self
+            .state
             .results
             .iter()
             .filter(|r| {
@@ -650,16 +666,16 @@ impl Coordinator<'_> {
         let training_images = self.training.index().map_or(0, |index| index.len());
         let exact_search = self.training.index().is_none_or(|index| index.is_exact());
         let elapsed_secs = started.elapsed().as_secs_f64();
-        let images = self.results.len() + self.training.records().len();
+        let images = self.state.results.len() + self.training.records().len();
         let cascade = self.cascade.take().map(|c| c.summary);
         self.settings.exact_search = exact_search;
         let last = LastScan {
             settings: Some(self.settings.clone()),
-            model_key: self.similarity_key.clone(),
+            model_key: self.keys.similarity_key.clone(),
             cascade: cascade.clone(),
             top_k: self.options.matching.top_k,
-            results: self.results.clone(),
-            skipped: self.skipped.clone(),
+            results: self.state.results.clone(),
+            skipped: self.tally.skipped.clone(),
         };
         let last_path = self.project.last_scan_path();
         // The folders, then the results, one rename after the other: the scan's lock keeps
@@ -685,13 +701,13 @@ impl Coordinator<'_> {
             tracing::debug!("could not save the results in the project: {error}");
         }
         ScanSummary {
-            generations: self.results.len(),
+            generations: self.state.results.len(),
             training_images,
-            skipped: self.skipped,
-            notes: self.notes,
-            truncated_shards: self.truncated,
-            embedded: self.embedded,
-            cached: self.cached,
+            skipped: self.tally.skipped,
+            notes: self.tally.notes,
+            truncated_shards: self.tally.truncated,
+            embedded: self.tally.embedded,
+            cached: self.tally.cached,
             threshold,
             at_or_above_threshold: at_or_above,
             duplicates,
@@ -701,14 +717,14 @@ impl Coordinator<'_> {
             } else {
                 0.0
             },
-            model_key: self.similarity_key,
+            model_key: self.keys.similarity_key,
             cascade,
             execution_provider: provider.to_string(),
             exact_search,
             regions: self.regions.coarse.is_some(),
-            fine_windows: self.fine_searched,
-            blank_windows: self.blank_windows,
-            collages: self.results.iter().filter(|r| r.collage).count(),
+            fine_windows: self.tally.fine_searched,
+            blank_windows: self.tally.blank_windows,
+            collages: self.state.results.iter().filter(|r| r.collage).count(),
             training_index: self.options.training_index.clone(),
             save_error,
             project_dir: self.project.dir,

@@ -29,7 +29,7 @@ impl Coordinator<'_> {
         let Some(fine) = self.regions.fine else {
             return Ok(true);
         };
-        let held = std::mem::take(&mut self.held_for_fine);
+        let held = std::mem::take(&mut self.state.held_for_fine);
         if held.is_empty() {
             return Ok(true);
         }
@@ -51,7 +51,7 @@ impl Coordinator<'_> {
         };
         let plan = embedding::plan(
             &self.cache,
-            &self.model_key,
+            &self.keys.model_key,
             entries.iter().map(|(slot, e)| (*slot, e)),
             needs,
         )?;
@@ -62,7 +62,7 @@ impl Coordinator<'_> {
             let settings = RunSettings {
                 batch_size: self.options.batch_size,
                 decode_threads: self.options.decode_threads,
-                already_skipped: self.skipped.len(),
+                already_skipped: self.tally.skipped.len(),
             };
             let mut run = EmbeddingRun::start(
                 plan,
@@ -74,13 +74,13 @@ impl Coordinator<'_> {
             loop {
                 // Views land in the cache; a generation that fails now keeps its first-pass
                 // views (it decoded once, so this is rare).
-                match run.next(&mut self.cache, &self.model_key, self.events)? {
+                match run.next(&mut self.cache, &self.keys.model_key, self.events)? {
                     Step::Outcomes(_) => {}
                     Step::Done => break,
                     Step::Cancelled => return Ok(false),
                 }
             }
-            run.finish(&mut self.cache, &self.model_key)?;
+            run.finish(&mut self.cache, &self.keys.model_key)?;
         }
         // All their views now come from the cache, fine windows included; each is emitted
         // whatever it finds.

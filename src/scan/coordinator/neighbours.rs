@@ -16,7 +16,9 @@ impl Coordinator<'_> {
     /// The mean of the training images' whole-image embeddings, once, when ranking centres
     /// on it (the scan's own training images; a prebuilt index has none).
     pub(super) fn ensure_training_mean(&mut self) -> Result<(), ScanError> {
-        if !self.options.matching.centring || self.training_mean.is_some() || self.cascade.is_some()
+        if !self.options.matching.centring
+            || self.state.training_mean.is_some()
+            || self.cascade.is_some()
         {
             return Ok(());
         }
@@ -26,7 +28,7 @@ impl Coordinator<'_> {
             let Some(hash) = record.hash.filter(|_| record.state == State::Ready) else {
                 continue;
             };
-            if let Some(vector) = self.cache.vector(&self.model_key, &hash, "")? {
+            if let Some(vector) = self.cache.vector(&self.keys.model_key, &hash, "")? {
                 sum.resize(vector.len(), 0.0);
                 for (s, v) in sum.iter_mut().zip(&vector) {
                     *s += f64::from(*v);
@@ -35,7 +37,7 @@ impl Coordinator<'_> {
             }
         }
         if n > 0 {
-            self.training_mean = Some(sum.iter().map(|s| (s / n as f64) as f32).collect());
+            self.state.training_mean = Some(sum.iter().map(|s| (s / n as f64) as f32).collect());
         }
         Ok(())
     }
@@ -47,7 +49,7 @@ impl Coordinator<'_> {
     /// student's embeddings, the re-scoring phase counts them (see
     /// [`Self::student_near_duplicates`]) before a match is emitted.
     pub(super) fn duplicate_count(&mut self, key: u64) -> Option<usize> {
-        if let Some(known) = self.duplicate_counts.get(&key) {
+        if let Some(known) = self.state.duplicate_counts.get(&key) {
             return *known;
         }
         let count = if self.cascade.is_some() {
@@ -57,7 +59,7 @@ impl Coordinator<'_> {
                 .index()
                 .and_then(|index| count_in_index(index, key))
         };
-        self.duplicate_counts.insert(key, count);
+        self.state.duplicate_counts.insert(key, count);
         count
     }
 
@@ -72,7 +74,7 @@ impl Coordinator<'_> {
         };
         let mut todo: Vec<u64> = keys
             .into_iter()
-            .filter(|key| !self.duplicate_counts.contains_key(key))
+            .filter(|key| !self.state.duplicate_counts.contains_key(key))
             .collect();
         todo.sort_unstable();
         todo.dedup();
@@ -80,7 +82,7 @@ impl Coordinator<'_> {
             .par_iter()
             .map(|&key| (key, count_in_index(index, key)))
             .collect();
-        self.duplicate_counts.extend(counted);
+        self.state.duplicate_counts.extend(counted);
     }
 
     /// For each of `keys` (shortlisted training images), its near duplicates by the student

@@ -78,7 +78,7 @@ impl Coordinator<'_> {
         };
         let shortlists = std::mem::take(&mut cascade.shortlists);
         self.events.send(ScanEvent::Phase(ScanPhase::Rescoring));
-        let score_key = self.similarity_key.clone();
+        let score_key = self.keys.similarity_key.clone();
 
         // Each shortlisted training image once, resolved from the cache by content where it
         // can be.
@@ -157,7 +157,7 @@ impl Coordinator<'_> {
             let settings = RunSettings {
                 batch_size: self.options.batch_size,
                 decode_threads: self.options.decode_threads,
-                already_skipped: self.skipped.len(),
+                already_skipped: self.tally.skipped.len(),
             };
             Some(EmbeddingRun::start(
                 plan,
@@ -266,7 +266,7 @@ impl Coordinator<'_> {
                             ),
                         };
                         self.events.send(ScanEvent::Skipped(file.clone()));
-                        self.notes.push(file);
+                        self.tally.notes.push(file);
                     }
                 }
                 Slot::Generation(i) => {
@@ -334,7 +334,7 @@ impl Coordinator<'_> {
                 };
                 for key in matched.matches.iter().filter_map(|m| m.training_key) {
                     let count = cascade_duplicate_count(key, near, &full_vector);
-                    self.duplicate_counts.entry(key).or_insert(count);
+                    self.state.duplicate_counts.entry(key).or_insert(count);
                 }
                 self.emit(w.generation, matched);
             }
