@@ -2,6 +2,7 @@
 //! push [`Command`]s; [`DeskApp::logic`] polls the background jobs, uploads images and applies
 //! the commands in [`DeskApp::apply`], one exhaustive match; [`DeskApp::ui`] only draws.
 
+mod asks;
 pub mod choices;
 pub mod commands;
 pub mod compare;
@@ -74,12 +75,6 @@ pub enum StartMode {
     Project(PathBuf),
 }
 
-/// An export waiting for the reviewer's answer to "replace the existing file?".
-struct PendingOverwrite {
-    path: PathBuf,
-    format: ReviewFormat,
-}
-
 /// Windows over the desk that can be open.
 #[derive(Default)]
 struct Windows {
@@ -87,7 +82,7 @@ struct Windows {
     skipped: bool,
     /// The action whose key is being changed (the next key press binds it).
     rebinding: Option<KeyAction>,
-    overwrite: Option<PendingOverwrite>,
+    overwrite: Option<asks::PendingOverwrite>,
 }
 
 /// How scans are run: what the command line asked for, over the settings.
@@ -316,7 +311,9 @@ impl DeskApp {
         f(desk, how)
     }
 
-    /// Applies one command: the one place state changes.
+    /// Applies one command: the one place state changes. Over 100 lines on purpose: one
+    /// short arm per command in one exhaustive match, so a command nothing handles does not
+    /// compile; each arm calls the desk or a helper.
     fn apply(&mut self, ctx: &egui::Context, command: Command) {
         let outcome: Result<(), String> = match command {
             Command::Label(label) => self.with_desk(|desk, how| desk.label(label, how)),
@@ -409,7 +406,7 @@ impl DeskApp {
                 overwrite,
             } => {
                 if path.exists() && !overwrite {
-                    self.windows.overwrite = Some(PendingOverwrite { path, format });
+                    self.windows.overwrite = Some(asks::PendingOverwrite { path, format });
                     Ok(())
                 } else {
                     let waker = self.waker.clone();
@@ -607,26 +604,8 @@ impl DeskApp {
                 .collect()
         });
         for path in dropped {
-            if path.join("project.json").is_file() {
-                self.commands.push(Command::OpenProject(path));
-            } else if path.join(crate::index::prebuilt::MANIFEST_FILE).is_file() {
-                self.welcome.training_index = Some(path);
-            } else if path.is_file() && crate::catalog::is_shard_name(&path) {
-                if !self.welcome.training.contains(&path) {
-                    self.welcome.training.push(path);
-                }
-            } else if path.is_dir() {
-                if self.welcome.generations.is_none() {
-                    self.welcome.generations = Some(path);
-                } else if !self.welcome.training.contains(&path) {
-                    self.welcome.training.push(path);
-                }
-            } else {
-                self.notices.push(format!(
-                    "{} is not a folder; drop a folder of images, a .tar shard, a training index or a project folder.",
-                    path.display()
-                ));
-            }
+            self.welcome
+                .dropped(path, &mut self.commands, &mut self.notices);
         }
     }
 
@@ -772,10 +751,10 @@ impl eframe::App for DeskApp {
             status::skipped_window(&ctx, desk, &mut out);
         }
         if self.desk.is_some() && !self.settings.reviewer_confirmed {
-            reviewer_window(&ctx, &self.settings, &mut out);
+            asks::reviewer_window(&ctx, &self.settings, &mut out);
         }
-        self.overwrite_window(&ctx, &mut out);
-        self.notices_ui(&ctx, &mut out);
+        asks::overwrite_window(&ctx, &mut self.windows.overwrite, &mut out);
+        asks::notices_window(&ctx, &self.notices, &mut out);
         self.commands.extend(out);
         if let Some(started) = self.frame_started.take() {
             self.frames.record(started.elapsed());
@@ -796,77 +775,4 @@ impl eframe::App for DeskApp {
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, Settings::STORAGE_KEY, &self.settings);
     }
-}
-
-impl DeskApp {
-    fn overwrite_window(&mut self, ctx: &egui::Context, out: &mut Vec<Command>) {
-        let Some(pending) = &self.windows.overwrite else {
-            return;
-        };
-        let mut answer = None;
-        egui::Window::new("Replace file?")
-            .collapsible(false)
-            .resizable(false)
-            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-            .show(ctx, |ui| {
-                ui.label(format!("{} already exists.", pending.path.display()));
-                ui.horizontal(|ui| {
-                    if ui.button("Replace").clicked() {
-                        answer = Some(true);
-                    }
-                    if ui.button("Cancel").clicked() {
-                        answer = Some(false);
-                    }
-                });
-            });
-        if let Some(replace) = answer
-            && let Some(pending) = self.windows.overwrite.take()
-            && replace
-        {
-            out.push(Command::Export {
-                path: pending.path,
-                format: pending.format,
-                overwrite: true,
-            });
-        }
-    }
-
-    fn notices_ui(&self, ctx: &egui::Context, out: &mut Vec<Command>) {
-        if self.notices.is_empty() {
-            return;
-        }
-        egui::Window::new("Notice")
-            .collapsible(false)
-            .anchor(egui::Align2::RIGHT_TOP, [-12.0, 40.0])
-            .show(ctx, |ui| {
-                for notice in self.notices.iter().rev().take(4) {
-                    ui.add(egui::Label::new(notice).wrap());
-                }
-                if ui.button("Dismiss").clicked() {
-                    out.push(Command::DismissNotices);
-                }
-            });
-    }
-}
-
-/// Asks once who is reviewing (the operating system's user by default): labels are stored
-/// under this name, and blind review shows this reviewer's own.
-fn reviewer_window(ctx: &egui::Context, settings: &Settings, out: &mut Vec<Command>) {
-    egui::Window::new("Who is reviewing?")
-        .collapsible(false)
-        .resizable(false)
-        .anchor(egui::Align2::CENTER_TOP, [0.0, 80.0])
-        .show(ctx, |ui| {
-            ui.label("Each label is stored under the reviewer's name; with several reviewers each keeps their own, and agreement is measured between them.");
-            let mut name = settings.reviewer.clone();
-            if ui.text_edit_singleline(&mut name).changed() {
-                out.push(Command::Setting(SettingCommand::Reviewer(name)));
-            }
-            if ui
-                .add_enabled(!settings.reviewer.trim().is_empty(), egui::Button::new("Start reviewing"))
-                .clicked()
-            {
-                out.push(Command::Setting(SettingCommand::ConfirmReviewer));
-            }
-        });
 }

@@ -18,6 +18,38 @@ pub struct WelcomeState {
     pub training_index: Option<PathBuf>,
 }
 
+impl WelcomeState {
+    /// Takes a dropped path: a project folder opens, a training index, a shard or a folder
+    /// fills the next empty field; anything else is a notice.
+    pub(super) fn dropped(
+        &mut self,
+        path: PathBuf,
+        commands: &mut Vec<Command>,
+        notices: &mut Vec<String>,
+    ) {
+        if path.join("project.json").is_file() {
+            commands.push(Command::OpenProject(path));
+        } else if path.join(crate::index::prebuilt::MANIFEST_FILE).is_file() {
+            self.training_index = Some(path);
+        } else if path.is_file() && crate::catalog::is_shard_name(&path) {
+            if !self.training.contains(&path) {
+                self.training.push(path);
+            }
+        } else if path.is_dir() {
+            if self.generations.is_none() {
+                self.generations = Some(path);
+            } else if !self.training.contains(&path) {
+                self.training.push(path);
+            }
+        } else {
+            notices.push(format!(
+                "{} is not a folder; drop a folder of images, a .tar shard, a training index or a project folder.",
+                path.display()
+            ));
+        }
+    }
+}
+
 /// Draws the welcome screen.
 pub fn welcome_ui(
     ui: &mut egui::Ui,
