@@ -93,10 +93,8 @@ struct MatchState {
     waiting_generations: Vec<usize>,
     /// Generations matched without reaching the threshold, held for the fine windows.
     held_for_fine: Vec<usize>,
-    /// The mean of the training images' whole-image embeddings (when ranking centres on it).
-    training_mean: Option<Vec<f32>>,
-    /// Duplicate counts of training images already counted, by index key.
-    duplicate_counts: HashMap<u64, Option<usize>>,
+    /// The training side's mean embedding and duplicate counts, as learnt.
+    neighbours: neighbours::TrainingNeighbours,
     results: Vec<GenerationMatches>,
 }
 
@@ -442,7 +440,12 @@ impl Coordinator<'_> {
         if self.training.index().is_none() {
             return Ok(());
         }
-        self.ensure_training_mean()?;
+        self.state.neighbours.ensure_mean(
+            self.options.matching.centring && self.cascade.is_none(),
+            &self.training,
+            &self.cache,
+            &self.keys.model_key,
+        )?;
         let settings = self.match_settings();
         let waiting = std::mem::take(&mut self.state.waiting_generations);
         if self.cascade.is_none() {
@@ -520,7 +523,7 @@ impl Coordinator<'_> {
                     records: &catalogued.records,
                     cache: &self.cache,
                     model_key: &self.keys.model_key,
-                    mean: self.state.training_mean.as_deref(),
+                    mean: self.state.neighbours.mean.as_deref(),
                 };
                 assemble(views, searched, &lookup, settings)
             }
@@ -536,7 +539,11 @@ impl Coordinator<'_> {
         self.tally.fine_searched += usize::from(matched.fine_windows);
         for m in &mut matched.matches {
             m.ranked_by = Some(self.keys.ranked_by.clone());
-            m.duplicates = m.training_key.and_then(|key| self.duplicate_count(key));
+            m.duplicates = m.training_key.and_then(|key| {
+                self.state
+                    .neighbours
+                    .duplicate_count(&self.training, self.cascade.is_some(), key)
+            });
         }
         let record = &self.generations[i];
         let result = GenerationMatches {

@@ -49,7 +49,9 @@ impl Coordinator<'_> {
                 }
             }
             // Each matched training image's duplicate count is a search too.
-            self.count_duplicates(
+            self.state.neighbours.count_duplicates(
+                &self.training,
+                self.cascade.is_some(),
                 assembled
                     .iter()
                     .flat_map(|(_, m)| m.matches.iter().filter_map(|m| m.training_key)),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use super::Coordinator;
-use super::neighbours::cascade_duplicate_count;
+use super::neighbours::{cascade_duplicate_count, student_near_duplicates};
 use crate::catalog::ImageEntry;
 use crate::project::cache::ContentHash;
 use crate::ranking::layout::LAYOUT_VIEW;
@@ -98,7 +98,10 @@ impl Coordinator<'_> {
         let shortlisted = candidates.len();
         // Each shortlisted image's near duplicates by the student, embedded with full SSCD
         // too, so that a match's duplicate count is full SSCD's.
-        let near = self.student_near_duplicates(positions.keys().copied().collect::<Vec<_>>())?;
+        let near = student_near_duplicates(
+            &self.training,
+            positions.keys().copied().collect::<Vec<_>>(),
+        )?;
         for &key in near.values().flatten() {
             if positions.contains_key(&key) {
                 continue;
@@ -334,7 +337,7 @@ impl Coordinator<'_> {
                 };
                 for key in matched.matches.iter().filter_map(|m| m.training_key) {
                     let count = cascade_duplicate_count(key, near, &full_vector);
-                    self.state.duplicate_counts.entry(key).or_insert(count);
+                    self.state.neighbours.counts.entry(key).or_insert(count);
                 }
                 self.emit(w.generation, matched);
             }
