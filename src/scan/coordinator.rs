@@ -18,6 +18,7 @@ mod start;
 
 use start::CascadeRun;
 
+use crate::embed::provision::Found;
 use crate::embed::{Embedder, ExecutionProvider};
 use crate::project::cache::EmbeddingCache;
 use crate::project::last_scan::LastScan;
@@ -170,27 +171,13 @@ fn scan(
         },
         settings: Default::default(),
     };
-    let (mut choice, why) = regions::RegionChoice::decide(
-        options.matching.regions,
-        options.matching.region_plan,
-        options.matching.fine_plan,
+    let (choice, regions_reason) = start::decide_regions(
+        options,
+        events,
         coordinator.generations.len(),
         coordinator.training.records().len(),
+        coordinator.cascade.is_some(),
     );
-    let mut regions_reason = why.clone();
-    if let Some(line) = why {
-        events.info(line);
-    }
-    if coordinator.cascade.is_some() && choice.fine.take().is_some() {
-        // The cascade knows SSCD's similarity only once a shortlist is re-scored, too late
-        // to decide which generations need the fine windows.
-        let line = "fine windows are not searched with the shortlist cascade (--shortlist off searches them)";
-        events.info(line);
-        regions_reason = Some(match regions_reason {
-            Some(auto) => format!("{auto}; {line}"),
-            None => line.to_string(),
-        });
-    }
     coordinator.settings = settings::settings(
         options,
         settings::Decided {
@@ -204,46 +191,62 @@ fn scan(
         },
     );
     coordinator.regions = choice;
-    let plan = embedding::plan(
-        &coordinator.cache,
-        &coordinator.keys.model_key,
-        coordinator.images(),
-        Needs {
-            regions: coordinator.regions.coarse,
-            sizes: false,
-        },
-    )?;
-    let mut plan = plan;
-    let ready = std::mem::take(&mut plan.ready);
-    let to_process = plan.work.len();
-    coordinator.apply(ready);
-    events.send(ScanEvent::Catalogued {
-        generations: coordinator.generations.len(),
-        training: coordinator.training.count(),
-        to_process,
-    });
-    coordinator.try_build_index()?;
-
-    if to_process > 0 {
-        events.send(ScanEvent::Phase(ScanPhase::Embedding));
-        if !coordinator.embed(plan, first_embedder, cancel)? {
-            return Ok(None);
-        }
-    } else {
-        drop(first_embedder);
-    }
-    coordinator.try_build_index()?;
-    coordinator.match_waiting()?;
-    if !coordinator.rescore(cancel)? {
-        return Ok(None);
-    }
-    if !coordinator.refine(cancel, &library, &model_file)? {
+    if !coordinator.run_phases(first_embedder, cancel, &library, &model_file)? {
         return Ok(None);
     }
     Ok(Some(coordinator.finish(started, provider)))
 }
 
 impl Coordinator<'_> {
+    /// The phases after the models are loaded: what the cache knows, then embed the rest,
+    /// index the training side, match, re-score (the cascade) and refine (the fine windows).
+    /// `false` when cancelled.
+    fn run_phases(
+        &mut self,
+        first_embedder: Box<dyn Embedder>,
+        cancel: &Arc<AtomicBool>,
+        library: &Found,
+        model_file: &Found,
+    ) -> Result<bool, ScanError> {
+        let plan = embedding::plan(
+            &self.cache,
+            &self.keys.model_key,
+            self.images(),
+            Needs {
+                regions: self.regions.coarse,
+                sizes: false,
+            },
+        )?;
+        let mut plan = plan;
+        let ready = std::mem::take(&mut plan.ready);
+        let to_process = plan.work.len();
+        self.apply(ready);
+        self.events.send(ScanEvent::Catalogued {
+            generations: self.generations.len(),
+            training: self.training.count(),
+            to_process,
+        });
+        self.try_build_index()?;
+
+        if to_process > 0 {
+            self.events.send(ScanEvent::Phase(ScanPhase::Embedding));
+            if !self.embed(plan, first_embedder, cancel)? {
+                return Ok(false);
+            }
+        } else {
+            drop(first_embedder);
+        }
+        self.try_build_index()?;
+        self.match_waiting()?;
+        if !self.rescore(cancel)? {
+            return Ok(false);
+        }
+        if !self.refine(cancel, library, model_file)? {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
     /// Every image the scan embeds, training first (so the index can be built early).
     fn images(&self) -> Vec<(Slot, &crate::catalog::ImageEntry)> {
         self.training

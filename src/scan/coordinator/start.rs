@@ -12,6 +12,7 @@ use crate::embed::{Embedder, ExecutionProvider, ModelChoice, ModelKey};
 use crate::project::{Project, ProjectLock, ProjectSpec, absolute};
 use crate::ranking::cascade::{self, CascadeSummary, ShortlistMode};
 use crate::ranking::matches::{Side, SkippedFile, TruncatedShard};
+use crate::ranking::regions;
 use crate::scan::error::ScanError;
 use crate::scan::events::EventSink;
 use crate::scan::sources::{Catalogued, catalogue};
@@ -342,4 +343,37 @@ fn student_name() -> String {
     ModelChoice::default()
         .student()
         .map_or_else(|| "student".into(), |s| s.name())
+}
+
+/// Which region windows the scan searches (the coarse ones, and the fine ones unless the
+/// cascade runs), and why, when it was decided rather than asked.
+pub(super) fn decide_regions(
+    options: &ScanOptions,
+    events: &EventSink,
+    generations: usize,
+    training_images: usize,
+    with_cascade: bool,
+) -> (regions::RegionChoice, Option<String>) {
+    let (mut choice, why) = regions::RegionChoice::decide(
+        options.matching.regions,
+        options.matching.region_plan,
+        options.matching.fine_plan,
+        generations,
+        training_images,
+    );
+    let mut regions_reason = why.clone();
+    if let Some(line) = why {
+        events.info(line);
+    }
+    if with_cascade && choice.fine.take().is_some() {
+        // The cascade knows SSCD's similarity only once a shortlist is re-scored, too late
+        // to decide which generations need the fine windows.
+        let line = "fine windows are not searched with the shortlist cascade (--shortlist off searches them)";
+        events.info(line);
+        regions_reason = Some(match regions_reason {
+            Some(auto) => format!("{auto}; {line}"),
+            None => line.to_string(),
+        });
+    }
+    (choice, regions_reason)
 }
