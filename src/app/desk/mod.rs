@@ -11,7 +11,7 @@ pub use jobs::{
     ExportStatus, MAX_UPLOADED, PairImages, ReportStatus, ScanStatus, Uploaded, texture_id,
 };
 pub use review::{PairAt, ReviewState};
-pub use view::{GridState, LabelFilter, ListFilter, Mode, Question, SortKey, ViewState};
+pub use view::{LabelFilter, ListFilter, Mode, Question, SortKey, ViewState};
 
 use crate::app::commands::{CompareCommand, GridCommand, ListCommand};
 use crate::catalog::ImageLocation;
@@ -553,81 +553,13 @@ impl Desk {
 
     /// Applies a grid action.
     pub fn grid(&mut self, command: GridCommand) {
-        let len = self.view.order().len();
-        let order: Vec<usize> = self.view.order().to_vec();
-        let grid = self.view.grid_mut();
-        let select_range = |grid: &mut GridState, to: usize| {
-            let (a, b) = (grid.anchor.min(to), grid.anchor.max(to));
-            grid.selected = order[a..=b.min(len.saturating_sub(1))]
-                .iter()
-                .copied()
-                .collect();
-        };
-        match command {
-            GridCommand::Click {
-                position,
-                extend,
-                toggle,
-            } => {
-                if position >= len {
-                    return;
-                }
-                grid.cursor = position;
-                if extend {
-                    select_range(grid, position);
-                } else if toggle {
-                    let i = order[position];
-                    if !grid.selected.remove(&i) {
-                        grid.selected.insert(i);
-                    }
-                    grid.anchor = position;
-                } else {
-                    grid.selected = std::iter::once(order[position]).collect();
-                    grid.anchor = position;
-                }
-            }
-            GridCommand::Move { dx, dy, extend } => {
-                if len == 0 {
-                    return;
-                }
-                let step = dx + dy * grid.columns.max(1) as isize;
-                let to = (grid.cursor as isize + step).clamp(0, len as isize - 1) as usize;
-                grid.cursor = to;
-                if extend {
-                    select_range(grid, to);
-                } else {
-                    grid.anchor = to;
-                    grid.selected = std::iter::once(order[to]).collect();
-                }
-            }
-            GridCommand::Page(pages) => {
-                let per_page = grid.per_page();
-                let last_page = len.saturating_sub(1) / per_page;
-                let page = (grid.first / per_page) as isize + pages;
-                let page = page.clamp(0, last_page as isize) as usize;
-                grid.first = page * per_page;
-                grid.cursor = grid.first.min(len.saturating_sub(1));
-                grid.anchor = grid.cursor;
-                grid.selected.clear();
-            }
-            GridCommand::SelectPage => {
-                grid.selected = order
-                    .iter()
-                    .skip(grid.first)
-                    .take(grid.per_page())
-                    .copied()
-                    .collect();
-            }
-            GridCommand::Open => self.open_grid_cursor(),
-            GridCommand::Layout { columns, rows } => {
-                grid.columns = columns.max(1);
-                grid.rows = rows.max(1);
-            }
+        if command == GridCommand::Open {
+            self.open_grid_cursor();
+            self.view.grid_mut().keep_cursor_page();
+            return;
         }
-        // Keep the cursor's page on screen.
-        let grid = self.view.grid_mut();
-        let per_page = grid.per_page();
-        grid.first = grid.cursor / per_page * per_page;
+        let order: Vec<usize> = self.view.order().to_vec();
+        self.view.grid_mut().apply(command, &order);
     }
 
     /// Applies a change to the list.

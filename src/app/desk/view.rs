@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::review::ReviewState;
 pub use crate::app::choices::{LabelFilter, Mode, SortKey};
+use crate::app::commands::GridCommand;
 use crate::app::compare::CompareState;
 use crate::review::Label;
 
@@ -63,6 +64,90 @@ pub struct GridState {
 }
 
 impl GridState {
+    /// Applies a grid command to the grid over the list's `order` (generation indices in
+    /// list order): the cursor, the selection, the page, the layout; then keeps the cursor's
+    /// page on screen.
+    pub(super) fn apply(&mut self, command: GridCommand, order: &[usize]) {
+        let len = order.len();
+        let grid = self;
+        let select_range = |grid: &mut GridState, to: usize| {
+            let (a, b) = (grid.anchor.min(to), grid.anchor.max(to));
+            grid.selected = order[a..=b.min(len.saturating_sub(1))]
+                .iter()
+                .copied()
+                .collect();
+        };
+        match command {
+            GridCommand::Click {
+                position,
+                extend,
+                toggle,
+            } => {
+                if position >= len {
+                    return;
+                }
+                grid.cursor = position;
+                if extend {
+                    select_range(grid, position);
+                } else if toggle {
+                    let i = order[position];
+                    if !grid.selected.remove(&i) {
+                        grid.selected.insert(i);
+                    }
+                    grid.anchor = position;
+                } else {
+                    grid.selected = std::iter::once(order[position]).collect();
+                    grid.anchor = position;
+                }
+            }
+            GridCommand::Move { dx, dy, extend } => {
+                if len == 0 {
+                    return;
+                }
+                let step = dx + dy * grid.columns.max(1) as isize;
+                let to = (grid.cursor as isize + step).clamp(0, len as isize - 1) as usize;
+                grid.cursor = to;
+                if extend {
+                    select_range(grid, to);
+                } else {
+                    grid.anchor = to;
+                    grid.selected = std::iter::once(order[to]).collect();
+                }
+            }
+            GridCommand::Page(pages) => {
+                let per_page = grid.per_page();
+                let last_page = len.saturating_sub(1) / per_page;
+                let page = (grid.first / per_page) as isize + pages;
+                let page = page.clamp(0, last_page as isize) as usize;
+                grid.first = page * per_page;
+                grid.cursor = grid.first.min(len.saturating_sub(1));
+                grid.anchor = grid.cursor;
+                grid.selected.clear();
+            }
+            GridCommand::SelectPage => {
+                grid.selected = order
+                    .iter()
+                    .skip(grid.first)
+                    .take(grid.per_page())
+                    .copied()
+                    .collect();
+            }
+            // The desk opens the cursor's pair (`Desk::grid`).
+            GridCommand::Open => {}
+            GridCommand::Layout { columns, rows } => {
+                grid.columns = columns.max(1);
+                grid.rows = rows.max(1);
+            }
+        }
+        grid.keep_cursor_page();
+    }
+
+    /// Shows the page the cursor is on.
+    pub(super) fn keep_cursor_page(&mut self) {
+        let per_page = self.per_page();
+        self.first = self.cursor / per_page * per_page;
+    }
+
     /// Tiles per page (at least one).
     pub fn per_page(&self) -> usize {
         (self.columns * self.rows).max(1)
