@@ -470,7 +470,7 @@ impl Coordinator<'_> {
                                 .regions
                                 .coarse
                                 .is_some_and(|plan| plan.cell_of_view(name).is_some());
-                        // Blank windows have no vector (see `blank.rs`).
+                        // Blank windows have no vector (see `src/ranking/blank.rs`).
                         searched_view && !vector.is_empty()
                     })
                     .map(|(_, v)| v.as_slice());

@@ -266,7 +266,7 @@ fn decode_loop(
                         let levels: Vec<f32> = luma.iter().map(|&v| f32::from(v)).collect();
                         let plan = &context.region_plan;
                         for cell in plan.cells(width, height) {
-                            // A blank window is never searched (see `blank.rs`), so it is not
+                            // A blank window is never searched (see `src/ranking/blank.rs`), so it is not
                             // embedded either: it goes to the cache as an empty vector, which
                             // still counts towards the generation's windows being known.
                             if window_is_blank(&levels, (width, height), cell, plan.blank_std) {
