@@ -3,7 +3,8 @@
 # replicant scan the fixtures (the layout of tests/common::fixture_layout: every pair's derived
 # image a generation, every source a training image, plus the imagededup set and the
 # wallpapers and sample images) with default settings, the cascade on, the replication paper's
-# preset and centred ranking, and their JSON Lines must be byte-identical.
+# preset, centred ranking and region windows on (coarse and fine), and their JSON Lines must be
+# byte-identical.
 #
 #   examples/compare_scan_outputs.sh OLD_BINARY NEW_BINARY [FIXTURES] [WORK_DIR]
 #
@@ -43,12 +44,13 @@ for d, _, files in os.walk(fx):
             link(rel, tr)
 PY
 status=0
-for variant in default cascade somepalli centre; do
+for variant in default cascade somepalli centre regions; do
   case $variant in
     default) extra=() ;;
     cascade) extra=(--shortlist on) ;;
     somepalli) extra=(--preset somepalli-2022) ;;
     centre) extra=(--centre) ;;
+    regions) extra=(--regions on) ;;
   esac
   for side in old new; do
     bin=$old; [[ $side == new ]] && bin=$new

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+mod emit;
 mod fine;
 mod index;
 mod neighbours;
@@ -20,9 +21,9 @@ use start::CascadeRun;
 
 use crate::embed::provision::Found;
 use crate::embed::{Embedder, ExecutionProvider};
+use crate::project::Project;
 use crate::project::cache::EmbeddingCache;
 use crate::project::last_scan::LastScan;
-use crate::project::{Project, write_atomically};
 use crate::ranking::cascade::{self};
 use crate::ranking::layout::LAYOUT_VIEW;
 use crate::ranking::matches::DUPLICATE_SIMILARITY;
@@ -400,6 +401,53 @@ impl Coordinator<'_> {
         Ok(true)
     }
 
+    /// The fine pass, coarse to fine: embeds the fine windows of every generation held for
+    /// them (unless cached; see [`fine`]), then matches each over all its views: false when
+    /// cancelled.
+    fn refine(
+        &mut self,
+        cancel: &Arc<AtomicBool>,
+        library: &Found,
+        model_file: &Found,
+    ) -> Result<bool, ScanError> {
+        let Some(fine) = self.regions.fine else {
+            return Ok(true);
+        };
+        let held = std::mem::take(&mut self.state.held_for_fine);
+        if held.is_empty() {
+            return Ok(true);
+        }
+        self.events.send(ScanEvent::Phase(ScanPhase::FineWindows));
+        self.events.info(format!(
+            "fine windows ({g}x{g} of {:.0}%) for {} generations without a match at {}",
+            fine.window_share * 100.0,
+            held.len(),
+            self.options.matching.threshold,
+            g = fine.grid,
+        ));
+        let entries: Vec<(Slot, crate::catalog::ImageEntry)> = held
+            .iter()
+            .map(|&i| (Slot::Generation(i), self.generations[i].entry.clone()))
+            .collect();
+        let inputs = fine::FineInputs {
+            options: self.options,
+            events: self.events,
+            cache: &mut self.cache,
+            model_key: &self.keys.model_key,
+            already_skipped: self.tally.skipped.len(),
+            library,
+            model_file,
+        };
+        if !fine::embed_fine_windows(fine, &entries, inputs, cancel)? {
+            return Ok(false);
+        }
+        // All their views now come from the cache, fine windows included; each is emitted
+        // whatever it finds.
+        let settings = self.match_settings();
+        self.match_in_parallel(&held, settings, false)?;
+        Ok(true)
+    }
+
     /// Builds (or reloads) the project's index once no training image is pending.
     fn try_build_index(&mut self) -> Result<(), ScanError> {
         index::build_or_reload(
@@ -568,21 +616,8 @@ impl Coordinator<'_> {
     fn finish(mut self, started: Instant, provider: ExecutionProvider) -> ScanSummary {
         crate::ranking::matches::sort_by_top_similarity(&mut self.state.results);
         let threshold = self.options.matching.threshold;
-        let at_or_above = self
-            .state
-            .results
-            .iter()
-            .filter(|r| r.top_similarity().is_some_and(|s| s >= threshold))
-            .count();
-        let duplicates = self
-            .state
-            .results
-            .iter()
-            .filter(|r| {
-                r.top_similarity()
-                    .is_some_and(|s| s >= DUPLICATE_SIMILARITY)
-            })
-            .count();
+        let at_or_above = emit::at_or_above(&self.state.results, threshold);
+        let duplicates = emit::at_or_above(&self.state.results, DUPLICATE_SIMILARITY);
         let training_images = self.training.index().map_or(0, |index| index.len());
         let exact_search = self.training.index().is_none_or(|index| index.is_exact());
         let elapsed_secs = started.elapsed().as_secs_f64();
@@ -597,26 +632,7 @@ impl Coordinator<'_> {
             results: self.state.results.clone(),
             skipped: self.tally.skipped.clone(),
         };
-        let last_path = self.project.last_scan_path();
-        // The folders, then the results, one rename after the other: the scan's lock keeps
-        // other writers out.
-        let save_error = self
-            .project
-            .save_spec()
-            .map_err(|err| err.to_string())
-            .and_then(|()| {
-                serde_json::to_vec(&last).map_err(|err| format!("{}: {err}", last_path.display()))
-            })
-            .and_then(|json| {
-                write_atomically(&last_path, &json).map_err(|err| {
-                    format!(
-                        "{}: {err}; {}",
-                        last_path.display(),
-                        crate::fsutil::io_remedy(&err, "check that the project folder is writable")
-                    )
-                })
-            })
-            .err();
+        let save_error = emit::save_last_scan(&self.project, &last);
         if let Some(error) = &save_error {
             tracing::debug!("could not save the results in the project: {error}");
         }

@@ -7,85 +7,74 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use super::Coordinator;
 use crate::catalog::ImageEntry;
+use crate::embed::ModelKey;
 use crate::embed::provision::Found;
 use crate::embed::request::load_embedder;
-use crate::scan::ScanEvent;
-use crate::scan::ScanPhase;
+use crate::project::cache::EmbeddingCache;
+use crate::ranking::regions::RegionPlan;
+use crate::scan::ScanOptions;
 use crate::scan::embedding::{self, EmbeddingRun, Needs, RunSettings, Step};
 use crate::scan::error::ScanError;
+use crate::scan::events::EventSink;
 use crate::scan::workers::Slot;
 
-impl Coordinator<'_> {
-    /// Embeds the fine windows of every held generation (unless cached), then matches each
-    /// over all its views: false when cancelled.
-    pub(super) fn refine(
-        &mut self,
-        cancel: &Arc<AtomicBool>,
-        library: &Found,
-        model_file: &Found,
-    ) -> Result<bool, ScanError> {
-        let Some(fine) = self.regions.fine else {
-            return Ok(true);
-        };
-        let held = std::mem::take(&mut self.state.held_for_fine);
-        if held.is_empty() {
-            return Ok(true);
-        }
-        self.events.send(ScanEvent::Phase(ScanPhase::FineWindows));
-        self.events.info(format!(
-            "fine windows ({g}x{g} of {:.0}%) for {} generations without a match at {}",
-            fine.window_share * 100.0,
-            held.len(),
-            self.options.matching.threshold,
-            g = fine.grid,
-        ));
-        let entries: Vec<(Slot, ImageEntry)> = held
-            .iter()
-            .map(|&i| (Slot::Generation(i), self.generations[i].entry.clone()))
-            .collect();
-        let needs = Needs {
-            regions: Some(fine),
-            sizes: false,
-        };
-        let plan = embedding::plan(
-            &self.cache,
-            &self.keys.model_key,
-            entries.iter().map(|(slot, e)| (*slot, e)),
-            needs,
-        )?;
-        if !plan.work.is_empty() {
-            // The first pass's session went with its workers; a second costs about a second
-            // on a CPU, against seconds of windows per generation.
-            let embedder = load_embedder(&self.options.model, library, model_file)?;
-            let settings = RunSettings {
-                batch_size: self.options.batch_size,
-                decode_threads: self.options.decode_threads,
-                already_skipped: self.tally.skipped.len(),
-            };
-            let mut run = EmbeddingRun::start(
-                plan,
-                entries.iter().map(|(slot, e)| (*slot, e)),
-                Box::new(embedder),
-                &settings,
-                cancel,
-            )?;
-            loop {
-                // Views land in the cache; a generation that fails now keeps its first-pass
-                // views (it decoded once, so this is rare).
-                match run.next(&mut self.cache, &self.keys.model_key, self.events)? {
-                    Step::Outcomes(_) => {}
-                    Step::Done => break,
-                    Step::Cancelled => return Ok(false),
-                }
-            }
-            run.finish(&mut self.cache, &self.keys.model_key)?;
-        }
-        // All their views now come from the cache, fine windows included; each is emitted
-        // whatever it finds.
-        let settings = self.match_settings();
-        self.match_in_parallel(&held, settings, false)?;
-        Ok(true)
+/// What the fine pass reads and writes besides the generations it embeds.
+pub(super) struct FineInputs<'a> {
+    pub(super) options: &'a ScanOptions,
+    pub(super) events: &'a EventSink,
+    pub(super) cache: &'a mut EmbeddingCache,
+    pub(super) model_key: &'a ModelKey,
+    /// Files skipped so far (the workers number their skips after them).
+    pub(super) already_skipped: usize,
+    pub(super) library: &'a Found,
+    pub(super) model_file: &'a Found,
+}
+
+/// Embeds the `fine` windows of the `held` generations (`entries`) into the cache, unless
+/// cached already: false when cancelled. The views land in the cache; a generation that
+/// fails now keeps its first-pass views (it decoded once, so this is rare).
+pub(super) fn embed_fine_windows(
+    fine: RegionPlan,
+    entries: &[(Slot, ImageEntry)],
+    inputs: FineInputs<'_>,
+    cancel: &Arc<AtomicBool>,
+) -> Result<bool, ScanError> {
+    let needs = Needs {
+        regions: Some(fine),
+        sizes: false,
+    };
+    let plan = embedding::plan(
+        inputs.cache,
+        inputs.model_key,
+        entries.iter().map(|(slot, e)| (*slot, e)),
+        needs,
+    )?;
+    if plan.work.is_empty() {
+        return Ok(true);
     }
+    // The first pass's session went with its workers; a second costs about a second on a
+    // CPU, against seconds of windows per generation.
+    let embedder = load_embedder(&inputs.options.model, inputs.library, inputs.model_file)?;
+    let settings = RunSettings {
+        batch_size: inputs.options.batch_size,
+        decode_threads: inputs.options.decode_threads,
+        already_skipped: inputs.already_skipped,
+    };
+    let mut run = EmbeddingRun::start(
+        plan,
+        entries.iter().map(|(slot, e)| (*slot, e)),
+        Box::new(embedder),
+        &settings,
+        cancel,
+    )?;
+    loop {
+        match run.next(inputs.cache, inputs.model_key, inputs.events)? {
+            Step::Outcomes(_) => {}
+            Step::Done => break,
+            Step::Cancelled => return Ok(false),
+        }
+    }
+    run.finish(inputs.cache, inputs.model_key)?;
+    Ok(true)
 }
