@@ -360,7 +360,7 @@ fn snapshot_of_the_grid_in_light() {
 /// only for what must be on screen before judging, so this is the desk's own ceiling; a
 /// person's looking time comes on top.
 #[test]
-#[ignore = "a measurement, run by hand (see the README)"]
+#[ignore = "a measurement, run by hand (see docs/)"]
 fn scripted_reviewer() {
     let pairs = 48;
     let mut rates = Vec::new();

@@ -1,7 +1,7 @@
 //! Region matching on `../shared/fixtures` with the real model: near-copy recall, false flags
 //! on style-only pairs and look-alikes, sources pasted small into other images (a web-page
 //! screenshot template, wallpapers) and collages, whole-image matching against regions, and
-//! the scan-time cost. Prints the table reported in the README (`-- --nocapture`). Needs
+//! the scan-time cost. Prints the table reported in `docs/compare.md` (`-- --nocapture`). Needs
 //! `../shared/fixtures` (skips, saying so, only where it is absent).
 
 mod common;

@@ -213,7 +213,7 @@ fn reduced_jpeg_decodes_keep_the_embedding() {
 /// near copies at rank 1 at least 0.80, no style-only pair and no look-alike negative flagged
 /// at 0.5. Near-copy recall@5 is held at its measured 0.91 (20 of 22), below the issue's
 /// 0.95: the two sources outside the top five are portraits restyled with almost no content
-/// weight (README, "Ranking"); a fall below 20 of 22 fails.
+/// weight (docs/scanning.md, "Ranking"); a fall below 20 of 22 fails.
 fn report_half_targets(results: &[replicant::ranking::matches::GenerationMatches]) {
     use replicant::eval::{ListedMatches, evaluate, read_truth};
     let listed: HashMap<String, ListedMatches> = results

@@ -10,7 +10,7 @@
 //! (longest side 256 px) in 2.5% scale steps and a small translation window. The mapping that
 //! matches the images' corners (no alignment) is a hypothesis too, and wins unless another is
 //! clearly better. Accuracy on AugLy's edits of `dfdc_1.jpg` is measured by a test
-//! (`tests/align_fixtures.rs`) and reported in the README.
+//! (`tests/align_fixtures.rs`) and reported in `docs/compare.md`.
 
 pub mod job;
 

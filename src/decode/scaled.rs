@@ -4,7 +4,7 @@
 //! resizing starts from far fewer pixels. The reduction stops while both sides are still at
 //! least [`MIN_SIDE_FACTOR`] times the model's input side, so the antialiased resize to the
 //! model's input sees nearly the same image: on the fixtures the embeddings stay within 0.01
-//! cosine of a full decode (the README gives the worst case).
+//! cosine of a full decode (`docs/benchmark.md` gives the worst case).
 //!
 //! Anything unusual (CMYK, 16-bit, lossless or arithmetic-coded JPEGs, a file cut short, any
 //! decoder error) returns `None`, and the caller decodes the whole image as before.

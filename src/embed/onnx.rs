@@ -379,7 +379,7 @@ fn cuda_provider() -> ort::ep::CUDA {
 /// it to the GPU on every batch. Disabling the QDQ handling lets constant folding dequantise the
 /// weights once, in memory, when the session loads: the model file is read unmodified and
 /// nothing derived is written. Measured with `replicant bench placement --device cuda` (the
-/// CPU fallback gone) and `replicant bench` on an H100 (README, "The GPU path").
+/// CPU fallback gone) and `replicant bench` on an H100 (docs/scanning.md, "The GPU path").
 fn keep_qdq() -> &'static str {
     if std::env::var_os("REPLICANT_KEEP_QDQ").is_some() {
         "0"

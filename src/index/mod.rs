@@ -31,10 +31,10 @@ const VIEW_FROM_BYTES: u64 = 256 * 1024 * 1024;
 /// reported.
 ///
 /// The graph's shape was chosen with `replicant bench index` on 200,000 clustered vectors
-/// (seed 99, not the seed reported in the README): recall@10 against exact search was 0.9895
+/// (seed 99, not the seed reported in docs/scale.md): recall@10 against exact search was 0.9895
 /// with usearch's defaults (16 neighbours, beams 128/128) and 0.9986 with 32 neighbours and
 /// beams of 256, at a p99 query time of 3.6 ms instead of 1.1 ms and a build four times as
-/// long; at a million vectors the defaults fell to 0.90 (README, "The index at a million").
+/// long; at a million vectors the defaults fell to 0.90 (docs/scale.md, "The index at a million").
 pub const EXPANSION_SEARCH: usize = 256;
 
 /// Neighbours kept per vector in the HNSW graph (see [`EXPANSION_SEARCH`]).

@@ -13,7 +13,7 @@ use crate::index::{Hit, TrainingIndex};
 
 /// The shortlist size used when none is given: the smallest size at which recall@1 and
 /// recall@5 of full and near copies on the fixtures' tuning half stop changing, and at least
-/// 16 (see the README's "Shortlist cascade" section for the sweep and the held-out figures).
+/// 16 (see docs/scanning.md, "Shortlist cascade", for the sweep and the held-out figures).
 pub const DEFAULT_SHORTLIST_SIZE: usize = 16;
 
 /// The largest shortlist accepted: beyond it the cascade costs more than it saves on any

@@ -72,7 +72,7 @@ pub struct MatchOptions {
     /// [`crate::ranking::layout`]); off ranks by SSCD similarity alone.
     pub layout_rerank: bool,
     /// Whether candidates are ranked after centring embeddings on the training mean (a
-    /// repaint lever, measured: README, "Repainted copies").
+    /// repaint lever, measured: docs/scanning.md, "Repainted copies").
     pub centring: bool,
     /// The re-rank's layout weight and pool (the defaults, unless tuning them).
     pub ranking: crate::ranking::layout::Ranking,

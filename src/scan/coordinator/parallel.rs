@@ -4,7 +4,7 @@
 //! are the duplicate counts of the training images they match (a search each); naming and
 //! ranking the candidates reads the cache and stays on the coordinating thread. Without
 //! this, matching 10,000 generations against 10,000 training images on one thread capped an
-//! end-to-end scan near 1,000 images/s on a GPU (README, "The GPU path").
+//! end-to-end scan near 1,000 images/s on a GPU (docs/scanning.md, "The GPU path").
 
 use rayon::prelude::*;
 

@@ -317,7 +317,7 @@ fn cascade_decision(
             let outnumbered = generations > 0
                 && training_images >= generations.saturating_mul(cascade::AUTO_MIN_RATIO);
             if mode == ShortlistMode::Auto && outnumbered && provider.is_gpu() {
-                // Measured on an H200 (README, "The GPU path"): full SSCD embeds about half as
+                // Measured on an H200 (docs/scanning.md, "The GPU path"): full SSCD embeds about half as
                 // fast as the student there, not a fifth, and the re-scoring phase ran far
                 // slower than the first, so a 100:1 audit took 29 s with the cascade and 18 s
                 // without.
