@@ -203,6 +203,21 @@ impl EmbeddingCache {
             .map_err(|e| self.err(e))
     }
 
+    /// The content hashes among `rows` (blobs of another length are not hashes and are left
+    /// out).
+    fn hash_set(
+        &self,
+        rows: impl Iterator<Item = rusqlite::Result<Vec<u8>>>,
+    ) -> Result<HashSet<ContentHash>, CacheError> {
+        let mut out = HashSet::new();
+        for row in rows {
+            if let Ok(hash) = ContentHash::try_from(row.map_err(|e| self.err(e))?) {
+                out.insert(hash);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every content hash with an embedding of `view` for `model_key`.
     pub fn embedded_hashes(
         &self,
@@ -218,13 +233,7 @@ impl EmbeddingCache {
                 row.get::<_, Vec<u8>>(0)
             })
             .map_err(|e| self.err(e))?;
-        let mut out = HashSet::new();
-        for row in rows {
-            if let Ok(hash) = ContentHash::try_from(row.map_err(|e| self.err(e))?) {
-                out.insert(hash);
-            }
-        }
-        Ok(out)
+        self.hash_set(rows)
     }
 
     /// Every content hash with at least `count` embeddings whose view starts with `prefix`
@@ -244,13 +253,7 @@ impl EmbeddingCache {
                 row.get::<_, Vec<u8>>(0)
             })
             .map_err(|e| self.err(e))?;
-        let mut out = HashSet::new();
-        for row in rows {
-            if let Ok(hash) = ContentHash::try_from(row.map_err(|e| self.err(e))?) {
-                out.insert(hash);
-            }
-        }
-        Ok(out)
+        self.hash_set(rows)
     }
 
     /// Every view's embedding of the content `hash` for `model_key` (the whole image's view is
@@ -358,13 +361,7 @@ impl EmbeddingCache {
         let rows = stmt
             .query_map([], |row| row.get::<_, Vec<u8>>(0))
             .map_err(|e| self.err(e))?;
-        let mut out = HashSet::new();
-        for row in rows {
-            if let Ok(hash) = ContentHash::try_from(row.map_err(|e| self.err(e))?) {
-                out.insert(hash);
-            }
-        }
-        Ok(out)
+        self.hash_set(rows)
     }
 
     /// Stores file records, embeddings (`(hash, view, vector)`), pixel sizes and decode

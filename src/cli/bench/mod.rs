@@ -169,14 +169,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         let side = if i % 2 == 0 { &training } else { &generations };
         link_or_copy(
             entry.location.file(),
-            &side.join(format!(
-                "{i:06}-{}",
-                entry
-                    .location
-                    .file()
-                    .file_name()
-                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-            )),
+            &side.join(numbered_name(i, entry.location.file())),
         )?;
     }
     std::fs::create_dir_all(&generations)?;
@@ -230,14 +223,7 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         for (i, entry) in usable.iter().enumerate() {
             link_or_copy(
                 entry.location.file(),
-                &folder.join(format!(
-                    "{i:06}-{}",
-                    entry
-                        .location
-                        .file()
-                        .file_name()
-                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-                )),
+                &folder.join(numbered_name(i, entry.location.file())),
             )?;
         }
         let started = Instant::now();
@@ -350,4 +336,14 @@ fn model_method(model: &str) -> String {
         .or_else(|| replicant::embed::ModelChoice::default().builtin_file_name())
         .unwrap_or_default();
     file.trim_end_matches(".onnx").to_string()
+}
+
+/// The bench's name for its `i`-th image: the number first (so names never collide and sort
+/// in the bench's order), then the file's own name.
+fn numbered_name(i: usize, file: &std::path::Path) -> String {
+    format!(
+        "{i:06}-{}",
+        file.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    )
 }
