@@ -15,20 +15,20 @@ mod neighbours;
 mod parallel;
 mod rescore;
 mod settings;
+mod sides;
 mod start;
 
+use emit::{Emitted, Tally};
+use parallel::Views;
+use sides::Sides;
 use start::CascadeRun;
 
 use crate::embed::provision::Found;
 use crate::embed::{Embedder, ExecutionProvider};
 use crate::project::Project;
 use crate::project::cache::EmbeddingCache;
-use crate::project::last_scan::LastScan;
-use crate::ranking::cascade::{self};
 use crate::ranking::layout::LAYOUT_VIEW;
-use crate::ranking::matches::DUPLICATE_SIMILARITY;
-use crate::ranking::matches::{GenerationMatches, Side, SkippedFile, TruncatedShard};
-use crate::ranking::matching::{MatchSettings, Searched, assemble, search_views};
+use crate::ranking::matching::MatchSettings;
 use crate::ranking::regions;
 use crate::scan::ScanEvent;
 use crate::scan::ScanOptions;
@@ -37,8 +37,7 @@ use crate::scan::ScanSummary;
 use crate::scan::embedding::{self, EmbeddingRun, Needs, Outcome, RunSettings, Step};
 use crate::scan::error::ScanError;
 use crate::scan::events::EventSink;
-use crate::scan::sources::{ImageRecord, State};
-use crate::scan::training::{PrebuiltLookup, SourcesLookup, Training};
+use crate::scan::training::Training;
 use crate::scan::workers::Slot;
 
 pub(crate) fn run(options: &ScanOptions, events: &EventSink, cancel: &Arc<AtomicBool>) {
@@ -60,22 +59,17 @@ struct Coordinator<'a> {
     events: &'a EventSink,
     project: Project,
     cache: EmbeddingCache,
-    keys: Keys,
-    /// The shortlist cascade, when it runs.
-    cascade: Option<CascadeRun>,
-    training: Training,
-    generations: Vec<ImageRecord>,
-    /// Which region windows are searched: the coarse ones in every generation, the fine
-    /// ones in generations still without a match at the threshold.
-    regions: regions::RegionChoice,
+    models: ScanModels,
+    sides: Sides,
     state: MatchState,
+    emitted: Emitted,
     tally: Tally,
     /// The settings as asked and decided, saved with the results.
     settings: crate::ranking::matches::ScanSettings,
 }
 
-/// Which model's keys the scan's embeddings and similarities carry.
-struct Keys {
+/// The models the scan runs, by the keys its embeddings and similarities carry.
+struct ScanModels {
     /// The model whose embeddings fill the training index (the student with the cascade).
     model_key: crate::embed::ModelKey,
     /// The model whose cosine is reported as `similarity` (full SSCD with the cascade; the
@@ -83,36 +77,25 @@ struct Keys {
     similarity_key: crate::embed::ModelKey,
     /// How matches are ranked, written on each (`sscd`, `sscd-distilled+sscd`).
     ranked_by: String,
+    /// The shortlist cascade, when it runs.
+    cascade: Option<CascadeRun>,
 }
 
-/// The match phase's state: generations waiting for the index or the fine windows, and what
-/// the matching found.
+/// The match phase's state: which windows are searched, generations waiting for the index or
+/// the fine windows, and what the scan learnt of the training side.
 #[derive(Default)]
 struct MatchState {
+    /// Which region windows are searched: the coarse ones in every generation, the fine
+    /// ones in generations still without a match at the threshold.
+    regions: regions::RegionChoice,
     /// Generation views (whole image, layout thumbnail and regions) embedded by this scan,
     /// waiting for the index.
-    generation_vectors: HashMap<usize, Vec<(String, Vec<f32>)>>,
+    generation_vectors: HashMap<usize, Views>,
     waiting_generations: Vec<usize>,
     /// Generations matched without reaching the threshold, held for the fine windows.
     held_for_fine: Vec<usize>,
     /// The training side's mean embedding and duplicate counts, as learnt.
     neighbours: neighbours::TrainingNeighbours,
-    results: Vec<GenerationMatches>,
-}
-
-/// What the scan counted and could not use, for its summary.
-#[derive(Default)]
-struct Tally {
-    skipped: Vec<SkippedFile>,
-    /// Notes about files that were scanned (odd names, partial decodes, cut prompts).
-    notes: Vec<SkippedFile>,
-    truncated: Vec<TruncatedShard>,
-    embedded: usize,
-    cached: usize,
-    /// Blank region windows left unsearched in the generations' final matching.
-    blank_windows: usize,
-    /// Generations searched with fine windows.
-    fine_searched: usize,
 }
 
 fn scan(
@@ -148,50 +131,53 @@ fn scan(
         model_file,
     } = start::load_models(options, events, &training, generations.records.len())?;
     let cache = EmbeddingCache::open(&project.cache_path())?;
-
+    let (regions, regions_reason) = start::decide_regions(
+        options,
+        events,
+        generations.records.len(),
+        training.records().len(),
+        cascade.is_some(),
+    );
+    let settings = settings::settings(
+        options,
+        settings::Decided {
+            similarity_key: &similarity_key,
+            preprocessing,
+            provider,
+            regions: &regions,
+            regions_reason,
+            shortlist_size,
+            shortlist_reason,
+        },
+    );
     let mut coordinator = Coordinator {
         options,
         events,
         project,
         cache,
-        keys: Keys {
+        models: ScanModels {
             model_key,
             similarity_key,
             ranked_by,
+            cascade,
         },
-        cascade,
-        training,
-        generations: generations.records,
-        regions: regions::RegionChoice::default(),
-        state: MatchState::default(),
+        sides: Sides {
+            training,
+            generations: generations.records,
+        },
+        state: MatchState {
+            regions,
+            ..MatchState::default()
+        },
+        emitted: Emitted::default(),
         tally: Tally {
             skipped,
             notes,
             truncated,
             ..Tally::default()
         },
-        settings: Default::default(),
+        settings,
     };
-    let (choice, regions_reason) = start::decide_regions(
-        options,
-        events,
-        coordinator.generations.len(),
-        coordinator.training.records().len(),
-        coordinator.cascade.is_some(),
-    );
-    coordinator.settings = settings::settings(
-        options,
-        settings::Decided {
-            similarity_key: &coordinator.keys.similarity_key,
-            preprocessing,
-            provider,
-            regions: &choice,
-            regions_reason,
-            shortlist_size,
-            shortlist_reason,
-        },
-    );
-    coordinator.regions = choice;
     if !coordinator.run_phases(first_embedder, cancel, &library, &model_file)? {
         return Ok(None);
     }
@@ -209,22 +195,21 @@ impl Coordinator<'_> {
         library: &Found,
         model_file: &Found,
     ) -> Result<bool, ScanError> {
-        let plan = embedding::plan(
+        let mut plan = embedding::plan(
             &self.cache,
-            &self.keys.model_key,
-            self.images(),
+            &self.models.model_key,
+            self.sides.images(),
             Needs {
-                regions: self.regions.coarse,
+                regions: self.state.regions.coarse,
                 sizes: false,
             },
         )?;
-        let mut plan = plan;
         let ready = std::mem::take(&mut plan.ready);
         let to_process = plan.work.len();
         self.apply(ready);
         self.events.send(ScanEvent::Catalogued {
-            generations: self.generations.len(),
-            training: self.training.count(),
+            generations: self.sides.generations.len(),
+            training: self.sides.training.count(),
             to_process,
         });
         self.try_build_index()?;
@@ -246,32 +231,6 @@ impl Coordinator<'_> {
             return Ok(false);
         }
         Ok(true)
-    }
-
-    /// Every image the scan embeds, training first (so the index can be built early).
-    fn images(&self) -> Vec<(Slot, &crate::catalog::ImageEntry)> {
-        self.training
-            .records()
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (Slot::Training(i), &r.entry))
-            .chain(
-                self.generations
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| (Slot::Generation(i), &r.entry)),
-            )
-            .collect()
-    }
-
-    fn record(&mut self, slot: Slot) -> Option<&mut ImageRecord> {
-        match slot {
-            Slot::Training(i) => match &mut self.training {
-                Training::Sources { catalogued, .. } => catalogued.records.get_mut(i),
-                Training::Prebuilt(_) => None,
-            },
-            Slot::Generation(i) => self.generations.get_mut(i),
-        }
     }
 
     /// Takes in what became of some images.
@@ -299,7 +258,7 @@ impl Coordinator<'_> {
                     self.ready(slot, hash, png_prompt, notes);
                     match slot {
                         Slot::Training(i) => {
-                            if let Training::Sources { pending, .. } = &mut self.training {
+                            if let Training::Sources { pending, .. } = &mut self.sides.training {
                                 let whole = views
                                     .iter()
                                     .position(|(name, _)| name.is_empty())
@@ -314,7 +273,11 @@ impl Coordinator<'_> {
                         }
                     }
                 }
-                Outcome::Failed { slot, reason } => self.fail(slot, reason),
+                Outcome::Failed { slot, reason } => {
+                    if let Some(file) = self.sides.mark_failed(slot, reason) {
+                        self.tally.skip(self.events, file);
+                    }
+                }
             }
         }
     }
@@ -326,47 +289,12 @@ impl Coordinator<'_> {
         png_prompt: Option<String>,
         notes: Vec<String>,
     ) {
-        let side = match slot {
-            Slot::Training(_) => Side::Training,
-            Slot::Generation(_) => Side::Generation,
-        };
-        if let Some(record) = self.record(slot) {
-            record.hash = Some(hash);
-            record.png_prompt = png_prompt;
-            record.state = State::Ready;
-            record.notes = notes.clone();
-            let path = record.display.clone();
-            for note in notes {
-                let file = SkippedFile {
-                    side,
-                    path: path.clone(),
-                    reason: note,
-                };
-                self.events.send(ScanEvent::Skipped(file.clone()));
-                self.tally.notes.push(file);
-            }
+        for file in self.sides.mark_ready(slot, hash, png_prompt, notes) {
+            self.tally.note(self.events, file);
         }
         if let Slot::Generation(i) = slot {
             self.state.waiting_generations.push(i);
         }
-    }
-
-    fn fail(&mut self, slot: Slot, reason: String) {
-        let side = match slot {
-            Slot::Training(_) => Side::Training,
-            Slot::Generation(_) => Side::Generation,
-        };
-        let Some(record) = self.record(slot) else {
-            return;
-        };
-        record.state = State::Failed;
-        let file = SkippedFile {
-            side,
-            path: record.display.clone(),
-            reason,
-        };
-        self.events.send(ScanEvent::Skipped(file.clone()));
-        self.tally.skipped.push(file);
     }
 
     /// Runs the embedding phase over `plan`'s work; false when cancelled.
@@ -381,23 +309,23 @@ impl Coordinator<'_> {
             decode_threads: self.options.decode_threads,
             already_skipped: self.tally.skipped.len(),
         };
-        let mut run = EmbeddingRun::start(plan, self.images(), embedder, &settings, cancel)?;
+        let mut run = EmbeddingRun::start(plan, self.sides.images(), embedder, &settings, cancel)?;
         loop {
-            match run.next(&mut self.cache, &self.keys.model_key, self.events)? {
+            match run.next(&mut self.cache, &self.models.model_key, self.events)? {
                 Step::Outcomes(outcomes) => self.apply(outcomes),
                 Step::Done => break,
                 Step::Cancelled => return Ok(false),
             }
-            if self.training.index().is_none() {
+            if self.sides.training.index().is_none() {
                 self.try_build_index()?;
-                if self.training.index().is_some() {
+                if self.sides.training.index().is_some() {
                     // Back to embedding the generations after the index.
                     self.events.send(ScanEvent::Phase(ScanPhase::Embedding));
                 }
             }
             self.match_waiting()?;
         }
-        run.finish(&mut self.cache, &self.keys.model_key)?;
+        run.finish(&mut self.cache, &self.models.model_key)?;
         Ok(true)
     }
 
@@ -410,7 +338,7 @@ impl Coordinator<'_> {
         library: &Found,
         model_file: &Found,
     ) -> Result<bool, ScanError> {
-        let Some(fine) = self.regions.fine else {
+        let Some(fine) = self.state.regions.fine else {
             return Ok(true);
         };
         let held = std::mem::take(&mut self.state.held_for_fine);
@@ -427,13 +355,13 @@ impl Coordinator<'_> {
         ));
         let entries: Vec<(Slot, crate::catalog::ImageEntry)> = held
             .iter()
-            .map(|&i| (Slot::Generation(i), self.generations[i].entry.clone()))
+            .map(|&i| (Slot::Generation(i), self.sides.generations[i].entry.clone()))
             .collect();
         let inputs = fine::FineInputs {
             options: self.options,
             events: self.events,
             cache: &mut self.cache,
-            model_key: &self.keys.model_key,
+            model_key: &self.models.model_key,
             already_skipped: self.tally.skipped.len(),
             library,
             model_file,
@@ -443,35 +371,34 @@ impl Coordinator<'_> {
         }
         // All their views now come from the cache, fine windows included; each is emitted
         // whatever it finds.
-        let settings = self.match_settings();
-        self.match_in_parallel(&held, settings, false)?;
+        self.match_in_parallel(&held, false)?;
         Ok(true)
     }
 
     /// Builds (or reloads) the project's index once no training image is pending.
     fn try_build_index(&mut self) -> Result<(), ScanError> {
         index::build_or_reload(
-            &mut self.training,
+            &mut self.sides.training,
             &index::Inputs {
                 options: self.options,
                 events: self.events,
                 project: &self.project,
                 cache: &self.cache,
-                model_key: &self.keys.model_key,
+                model_key: &self.models.model_key,
             },
         )
     }
 
     /// The views of generation `i` (the whole image, its layout thumbnail, and its regions
     /// when they were embedded): from this scan's embeddings or from the cache.
-    fn generation_views(&mut self, i: usize) -> Result<Vec<(String, Vec<f32>)>, ScanError> {
+    fn generation_views(&mut self, i: usize) -> Result<Views, ScanError> {
         if let Some(views) = self.state.generation_vectors.remove(&i) {
             return Ok(views);
         }
-        let Some(hash) = self.generations[i].hash else {
+        let Some(hash) = self.sides.generations[i].hash else {
             return Ok(Vec::new());
         };
-        Ok(self.cache.views(&self.keys.model_key, &hash)?)
+        Ok(self.cache.views(&self.models.model_key, &hash)?)
     }
 
     fn match_settings(&self) -> MatchSettings {
@@ -479,192 +406,196 @@ impl Coordinator<'_> {
             top_k: self.options.matching.top_k,
             threshold: self.options.matching.threshold,
             layout_rerank: self.options.matching.layout_rerank,
-            centring: self.options.matching.centring && self.cascade.is_none(),
+            centring: self.options.matching.centring && self.models.cascade.is_none(),
             ranking: self.options.matching.ranking,
-            regions: self.regions,
+            regions: self.state.regions,
         }
     }
 
     /// Matches every generation that has its embedding, once the index is ready; with the
-    /// cascade, takes its shortlist instead (matched when re-scored, see [`Self::rescore`]).
+    /// cascade, takes its shortlist instead (matched when re-scored, see [`rescore`]).
     fn match_waiting(&mut self) -> Result<(), ScanError> {
-        if self.training.index().is_none() {
+        if self.sides.training.index().is_none() {
             return Ok(());
         }
         self.state.neighbours.ensure_mean(
-            self.options.matching.centring && self.cascade.is_none(),
-            &self.training,
+            self.options.matching.centring && self.models.cascade.is_none(),
+            &self.sides.training,
             &self.cache,
-            &self.keys.model_key,
+            &self.models.model_key,
         )?;
-        let settings = self.match_settings();
         let waiting = std::mem::take(&mut self.state.waiting_generations);
-        if self.cascade.is_none() {
-            return self.match_in_parallel(&waiting, settings, true);
+        if self.models.cascade.is_none() {
+            return self.match_in_parallel(&waiting, true);
         }
         for i in waiting {
             let views = self.generation_views(i)?;
-            let Some(index) = self.training.index() else {
+            let Some(index) = self.sides.training.index() else {
                 break;
             };
-            if let Some(cascade) = &mut self.cascade
-                && views.iter().any(|(name, _)| name.is_empty())
-            {
-                let searched = views
-                    .iter()
-                    .filter(|(name, vector)| {
-                        let searched_view = name.is_empty()
-                            || self
-                                .regions
-                                .coarse
-                                .is_some_and(|plan| plan.cell_of_view(name).is_some());
-                        // Blank windows have no vector (see `src/ranking/blank.rs`).
-                        searched_view && !vector.is_empty()
-                    })
-                    .map(|(_, v)| v.as_slice());
-                let hits = cascade::shortlist(searched, index, cascade.size)?;
-                cascade
-                    .shortlists
-                    .push((i, hits.into_iter().map(|h| h.key).collect()));
+            if let Some(cascade) = &mut self.models.cascade {
+                cascade.take_shortlist(i, &views, self.state.regions.coarse, index)?;
             }
         }
         Ok(())
     }
 
-    /// Takes generation `i`'s matches: holds it for the fine windows when nothing reached
-    /// the threshold and they are on (unless its fine windows, cached by an earlier scan, were
-    /// among the views just searched), emits it otherwise.
-    fn matched(&mut self, i: usize, matched: crate::ranking::matching::Matched) {
-        let reached = matched
-            .matches
-            .iter()
-            .any(|m| m.similarity >= self.options.matching.threshold);
-        if self.regions.fine.is_some() && !reached && !matched.fine_windows {
-            self.state.held_for_fine.push(i);
-        } else {
-            self.emit(i, matched);
-        }
-    }
-
-    /// Matches one generation's views over `index`, naming training images (and reading
-    /// their layout thumbnails) from this scan's training side.
-    fn match_views(
-        &self,
-        views: &[(String, Vec<f32>)],
-        index: &dyn crate::index::TrainingIndex,
-        settings: MatchSettings,
-    ) -> Result<Option<crate::ranking::matching::Matched>, ScanError> {
-        match search_views(views, index, settings)? {
-            Some(searched) => self.assemble_views(views, searched, settings),
-            None => Ok(None),
-        }
-    }
-
-    /// A generation's matches from its searched views, naming training images (and reading
-    /// their layout thumbnails) from this scan's training side.
-    fn assemble_views(
-        &self,
-        views: &[(String, Vec<f32>)],
-        searched: Searched,
-        settings: MatchSettings,
-    ) -> Result<Option<crate::ranking::matching::Matched>, ScanError> {
-        match &self.training {
-            Training::Sources { catalogued, .. } => {
-                let lookup = SourcesLookup {
-                    records: &catalogued.records,
-                    cache: &self.cache,
-                    model_key: &self.keys.model_key,
-                    mean: self.state.neighbours.mean.as_deref(),
+    /// Matches `waiting` generations (whose embeddings are ready) over the training index,
+    /// a batch at a time with the searches on all cores (see [`parallel`]); with `hold`, one
+    /// left without a match at the threshold is held for the fine windows (when they are on)
+    /// instead of emitted.
+    fn match_in_parallel(&mut self, waiting: &[usize], hold: bool) -> Result<(), ScanError> {
+        let settings = self.match_settings();
+        for batch in waiting.chunks(parallel::BATCH) {
+            let mut views = Vec::with_capacity(batch.len());
+            for &i in batch {
+                views.push((i, self.generation_views(i)?));
+            }
+            let Some(index) = self.sides.training.index() else {
+                break;
+            };
+            let searched = parallel::search_batch(&views, index, settings);
+            let mut assembled = Vec::with_capacity(views.len());
+            for ((i, views), searched) in views.into_iter().zip(searched) {
+                let Some(searched) = searched? else {
+                    continue;
                 };
-                assemble(views, searched, &lookup, settings)
+                let matched = self.sides.training.assemble(
+                    &views,
+                    searched,
+                    &self.cache,
+                    &self.models.model_key,
+                    self.state.neighbours.mean.as_deref(),
+                    settings,
+                )?;
+                if let Some(matched) = matched {
+                    assembled.push((i, matched));
+                }
             }
-            Training::Prebuilt(prebuilt) => {
-                assemble(views, searched, &PrebuiltLookup(&prebuilt.rows), settings)
+            // Each matched training image's duplicate count is a search too.
+            self.state.neighbours.count_duplicates(
+                &self.sides.training,
+                self.models.cascade.is_some(),
+                assembled
+                    .iter()
+                    .flat_map(|(_, m)| m.matches.iter().filter_map(|m| m.training_key)),
+            );
+            for (i, matched) in assembled {
+                let reached = matched
+                    .matches
+                    .iter()
+                    .any(|m| m.similarity >= self.options.matching.threshold);
+                // Held for the fine windows unless they were among the views just searched
+                // (cached by an earlier scan).
+                if hold && self.state.regions.fine.is_some() && !reached && !matched.fine_windows {
+                    self.state.held_for_fine.push(i);
+                } else {
+                    self.emit(i, matched);
+                }
             }
         }
+        Ok(())
+    }
+
+    /// Runs the re-scoring phase when the cascade is on (see [`rescore`]): false when
+    /// cancelled.
+    fn rescore(&mut self, cancel: &Arc<AtomicBool>) -> Result<bool, ScanError> {
+        let settings = self.match_settings();
+        let Some(cascade) = &mut self.models.cascade else {
+            return Ok(true);
+        };
+        let Some(scorer) = cascade.scorer.take() else {
+            return Ok(true);
+        };
+        self.events.send(ScanEvent::Phase(ScanPhase::Rescoring));
+        let Sides {
+            training,
+            generations,
+        } = &mut self.sides;
+        let shortlists = std::mem::take(&mut cascade.shortlists)
+            .into_iter()
+            .map(|(generation, keys)| rescore::Shortlisted {
+                generation,
+                entry: generations[generation].entry.clone(),
+                hash: generations[generation].hash,
+                keys,
+            })
+            .collect();
+        let inputs = rescore::Inputs {
+            options: self.options,
+            events: self.events,
+            cache: &mut self.cache,
+            training,
+            index_key: &self.models.model_key,
+            score_key: &self.models.similarity_key,
+            regions: self.state.regions,
+            settings,
+            already_skipped: self.tally.skipped.len(),
+        };
+        let (events, emitted, tally) = (self.events, &mut self.emitted, &mut self.tally);
+        let neighbours = &mut self.state.neighbours;
+        let ranked_by = &self.models.ranked_by;
+        let mut out = |rescored: rescore::Rescored| match rescored {
+            rescore::Rescored::Matched {
+                generation,
+                matched,
+                duplicate_counts,
+            } => {
+                for (key, count) in duplicate_counts {
+                    neighbours.counts.entry(key).or_insert(count);
+                }
+                let mut duplicates = |key| neighbours.duplicate_count(training, true, key);
+                let record = &generations[generation];
+                emitted.emit(events, record, ranked_by, matched, &mut duplicates);
+            }
+            rescore::Rescored::Failed { generation, reason } => {
+                if let Some(file) = sides::fail_generation(generations, generation, reason) {
+                    tally.skip(events, file);
+                }
+            }
+            rescore::Rescored::Note(file) => tally.note(events, file),
+        };
+        let Some(counts) = rescore::rescore(inputs, scorer, shortlists, &mut out, cancel)? else {
+            return Ok(false);
+        };
+        let training_ready = self.sides.training.ready_count();
+        if let Some(cascade) = &mut self.models.cascade {
+            cascade.summary.rescored = counts.rescored;
+            cascade.summary.rescored_embedded = counts.embedded;
+            cascade.summary.full_embeddings_saved = training_ready.saturating_sub(counts.rescored);
+            cascade.summary.duplicate_neighbours = counts.duplicate_neighbours;
+        }
+        Ok(true)
     }
 
     /// Sends and keeps generation `i`'s matches.
-    fn emit(&mut self, i: usize, mut matched: crate::ranking::matching::Matched) {
-        self.tally.blank_windows += matched.blank_windows;
-        self.tally.fine_searched += usize::from(matched.fine_windows);
-        for m in &mut matched.matches {
-            m.ranked_by = Some(self.keys.ranked_by.clone());
-            m.duplicates = m.training_key.and_then(|key| {
-                self.state
-                    .neighbours
-                    .duplicate_count(&self.training, self.cascade.is_some(), key)
-            });
-        }
-        let record = &self.generations[i];
-        let result = GenerationMatches {
-            generation: record.display.clone(),
-            generation_path: record.entry.location.file().to_path_buf(),
-            generation_hash: record
-                .hash
-                .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
-            prompt: record.text(),
-            matches: matched.matches,
-            region_hits: matched.region_hits,
-            collage: matched.collage,
-            notes: record.notes.clone(),
-        };
-        self.events.send(ScanEvent::Generation(result.clone()));
-        self.state.results.push(result);
+    fn emit(&mut self, i: usize, matched: crate::ranking::matching::Matched) {
+        let cascade = self.models.cascade.is_some();
+        let training = &self.sides.training;
+        let neighbours = &mut self.state.neighbours;
+        let mut duplicates = |key| neighbours.duplicate_count(training, cascade, key);
+        self.emitted.emit(
+            self.events,
+            &self.sides.generations[i],
+            &self.models.ranked_by,
+            matched,
+            &mut duplicates,
+        );
     }
 
-    fn finish(mut self, started: Instant, provider: ExecutionProvider) -> ScanSummary {
-        crate::ranking::matches::sort_by_top_similarity(&mut self.state.results);
-        let threshold = self.options.matching.threshold;
-        let at_or_above = emit::at_or_above(&self.state.results, threshold);
-        let duplicates = emit::at_or_above(&self.state.results, DUPLICATE_SIMILARITY);
-        let training_images = self.training.index().map_or(0, |index| index.len());
-        let exact_search = self.training.index().is_none_or(|index| index.is_exact());
-        let elapsed_secs = started.elapsed().as_secs_f64();
-        let images = self.state.results.len() + self.training.records().len();
-        let cascade = self.cascade.take().map(|c| c.summary);
-        self.settings.exact_search = exact_search;
-        let last = LastScan {
-            settings: Some(self.settings.clone()),
-            model_key: self.keys.similarity_key.clone(),
-            cascade: cascade.clone(),
-            top_k: self.options.matching.top_k,
-            results: self.state.results.clone(),
-            skipped: self.tally.skipped.clone(),
-        };
-        let save_error = emit::save_last_scan(&self.project, &last);
-        if let Some(error) = &save_error {
-            tracing::debug!("could not save the results in the project: {error}");
-        }
-        ScanSummary {
-            generations: self.state.results.len(),
-            training_images,
-            skipped: self.tally.skipped,
-            notes: self.tally.notes,
-            truncated_shards: self.tally.truncated,
-            embedded: self.tally.embedded,
-            cached: self.tally.cached,
-            threshold,
-            at_or_above_threshold: at_or_above,
-            duplicates,
-            elapsed_secs,
-            images_per_sec: if elapsed_secs > 0.0 {
-                images as f64 / elapsed_secs
-            } else {
-                0.0
-            },
-            model_key: self.keys.similarity_key,
-            cascade,
-            execution_provider: provider.to_string(),
-            exact_search,
-            regions: self.regions.coarse.is_some(),
-            fine_windows: self.tally.fine_searched,
-            blank_windows: self.tally.blank_windows,
-            collages: self.state.results.iter().filter(|r| r.collage).count(),
-            training_index: self.options.training_index.clone(),
-            save_error,
-            project_dir: self.project.dir,
+    fn finish(self, started: Instant, provider: ExecutionProvider) -> ScanSummary {
+        let closing = emit::Closing {
+            options: self.options,
+            project: self.project,
+            training: &self.sides.training,
+            similarity_key: self.models.similarity_key,
+            cascade: self.models.cascade.map(|c| c.summary),
+            tally: self.tally,
+            regions: self.state.regions.coarse.is_some(),
             settings: self.settings,
-        }
+            provider,
+            started,
+        };
+        self.emitted.finish(closing)
     }
 }

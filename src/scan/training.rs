@@ -5,11 +5,14 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::catalog::ImageEntry;
+use crate::embed::ModelKey;
 use crate::index::prebuilt::{PrebuiltIndex, RowStore};
 use crate::index::{IndexStore, TrainingIndex};
 use crate::project::cache::EmbeddingCache;
 use crate::ranking::layout::LAYOUT_VIEW;
-use crate::ranking::matching::{TrainingImage, TrainingLookup};
+use crate::ranking::matching::{
+    MatchSettings, Matched, Searched, TrainingImage, TrainingLookup, assemble,
+};
 use crate::scan::error::ScanError;
 use crate::scan::sources::{Catalogued, ImageRecord, State};
 
@@ -57,9 +60,51 @@ impl Training {
         }
     }
 
+    /// Training images ready to match: read by this scan (or from the cache), or rows of the
+    /// prebuilt index.
+    pub(crate) fn ready_count(&self) -> usize {
+        match self {
+            Self::Sources { catalogued, .. } => catalogued
+                .records
+                .iter()
+                .filter(|r| r.state == State::Ready)
+                .count(),
+            Self::Prebuilt(prebuilt) => prebuilt.manifest.rows as usize,
+        }
+    }
+
     /// Whether training images are still waiting to be embedded.
     pub(crate) fn is_pending(&self) -> bool {
         self.records().iter().any(|r| r.state == State::Pending)
+    }
+
+    /// A generation's matches from its searched views, naming training images (and reading
+    /// their layout thumbnails) from this side: the records and `model_key`'s embeddings in
+    /// `cache`, or the prebuilt index's rows. `mean` is the training images' mean embedding
+    /// when ranking centres on it.
+    pub(crate) fn assemble(
+        &self,
+        views: &[(String, Vec<f32>)],
+        searched: Searched,
+        cache: &EmbeddingCache,
+        model_key: &ModelKey,
+        mean: Option<&[f32]>,
+        settings: MatchSettings,
+    ) -> Result<Option<Matched>, ScanError> {
+        match self {
+            Self::Sources { catalogued, .. } => {
+                let lookup = SourcesLookup {
+                    records: &catalogued.records,
+                    cache,
+                    model_key,
+                    mean,
+                };
+                assemble(views, searched, &lookup, settings)
+            }
+            Self::Prebuilt(prebuilt) => {
+                assemble(views, searched, &PrebuiltLookup(&prebuilt.rows), settings)
+            }
+        }
     }
 }
 
@@ -68,7 +113,7 @@ impl Training {
 pub(crate) struct SourcesLookup<'a> {
     pub records: &'a [ImageRecord],
     pub cache: &'a EmbeddingCache,
-    pub model_key: &'a crate::embed::ModelKey,
+    pub model_key: &'a ModelKey,
     /// The mean of the training images' whole-image embeddings, when ranking centres on it.
     pub mean: Option<&'a [f32]>,
 }

@@ -277,6 +277,36 @@ pub(super) struct CascadeRun {
     pub(super) summary: CascadeSummary,
 }
 
+impl CascadeRun {
+    /// Takes generation `i`'s shortlist by the student from its `views` over `index`: the
+    /// whole image and the `coarse` region windows that are not blank; nothing without a
+    /// whole-image view.
+    pub(super) fn take_shortlist(
+        &mut self,
+        i: usize,
+        views: &[(String, Vec<f32>)],
+        coarse: Option<regions::RegionPlan>,
+        index: &dyn crate::index::TrainingIndex,
+    ) -> Result<(), ScanError> {
+        if !views.iter().any(|(name, _)| name.is_empty()) {
+            return Ok(());
+        }
+        let searched = views
+            .iter()
+            .filter(|(name, vector)| {
+                let searched_view =
+                    name.is_empty() || coarse.is_some_and(|plan| plan.cell_of_view(name).is_some());
+                // Blank windows have no vector (see `src/ranking/blank.rs`).
+                searched_view && !vector.is_empty()
+            })
+            .map(|(_, v)| v.as_slice());
+        let hits = cascade::shortlist(searched, index, self.size)?;
+        self.shortlists
+            .push((i, hits.into_iter().map(|h| h.key).collect()));
+        Ok(())
+    }
+}
+
 /// Whether the scan runs the shortlist cascade, and with what size: `Ok(None)` when it is
 /// not wanted, `Err(why)` when it was asked for (or would be on) but cannot run.
 fn cascade_decision(
