@@ -438,6 +438,9 @@ fn save(image: &RgbImage, path: &Path) -> std::io::Result<()> {
 /// Makes the demo set in `dir` (`training/`, `generations/`, `demo_truth.jsonl`), replacing
 /// any earlier one. Generations get prompts in `generations/metadata.jsonl`; training images
 /// get captions in `training/metadata.jsonl`.
+///
+/// Over 100 lines on purpose: the demo set's images made one kind after another (full copies, near
+/// copies, collages, distinct images), each writing its truth row beside it.
 pub fn make_demo(dir: &Path, spec: &DemoSpec) -> std::io::Result<DemoSet> {
     let training_dir = dir.join("training");
     let generations_dir = dir.join("generations");

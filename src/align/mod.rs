@@ -334,6 +334,10 @@ pub fn estimate(generation: &RgbImage, train: &RgbImage) -> Alignment {
 
 /// [`estimate`], stopping early with `None` once `cancelled` says so (it is asked between
 /// hypotheses, so a pair the reviewer has left stops costing a core within milliseconds).
+///
+/// Over 100 lines on purpose: the search from coarse to fine (scales and flips, then refinement
+/// around the best), each stage narrowing the last one's answer and checking `cancelled` between
+/// hypotheses.
 pub fn estimate_unless(
     generation: &RgbImage,
     train: &RgbImage,

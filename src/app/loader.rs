@@ -2,16 +2,13 @@
 //! first, so what is on screen comes first) and full-resolution images with mip levels for
 //! the compare view (latest request wins).
 
+use image::RgbaImage;
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
-
-use crossbeam_channel::{Receiver, Sender};
-use image::RgbaImage;
 
 use crate::catalog::{ImageLocation, MAX_IMAGE_FILE_BYTES};
 use crate::decode::{DecodeError, DecodeLimits, decode_image, resize_rgb, thumbnail};
-use crate::jobs::Waker;
+use crate::jobs::{Job, Sink, Waker};
 
 /// What to load.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -38,11 +35,13 @@ struct Queue {
     closed: bool,
 }
 
-/// Background image loading on named threads. Dropping it stops the threads.
+/// Background image loading on named threads: one [`Job`] whose worker threads take requests
+/// from a shared queue (most recent first) and send each loaded image as an event. It is a
+/// job that lives as long as the desk's view rather than one that ends with an outcome;
+/// dropping it closes the queue and cancels the job, and the workers stop.
 pub struct ImageLoader {
     queue: Arc<(Mutex<Queue>, Condvar)>,
-    results: Receiver<LoadedImage>,
-    threads: Vec<JoinHandle<()>>,
+    job: Job<LoadedImage>,
     /// Keep at most this many waiting requests; older ones are dropped.
     max_waiting: usize,
     latest_wins: bool,
@@ -76,22 +75,29 @@ impl ImageLoader {
             }),
             Condvar::new(),
         ));
-        let (tx, rx) = crossbeam_channel::bounded(64);
-        let threads = (0..threads.max(1))
-            .filter_map(|i| {
-                let queue = queue.clone();
-                let tx = tx.clone();
-                let waker = waker.clone();
-                std::thread::Builder::new()
-                    .name(format!("{name}-{i}"))
-                    .spawn(move || worker(&queue, &tx, waker.as_ref()))
-                    .ok()
-            })
-            .collect();
+        let shared = queue.clone();
+        let worker_name = name.to_string();
+        let job = Job::spawn(name, 64, waker, move |sink| {
+            std::thread::scope(|scope| {
+                for i in 0..threads.max(1) {
+                    let started = std::thread::Builder::new()
+                        .name(format!("{worker_name}-{i}"))
+                        .spawn_scoped(scope, || worker(&shared, sink));
+                    if let Err(err) = started {
+                        tracing::warn!("cannot start an image loading thread: {err}");
+                    }
+                }
+            });
+        })
+        .unwrap_or_else(|why| {
+            // Without its thread no image loads; each panel says it is still loading, and
+            // the log says why.
+            tracing::warn!("{why}");
+            Job::ended(Vec::new(), None)
+        });
         Self {
             queue,
-            results: rx,
-            threads,
+            job,
             max_waiting,
             latest_wins,
         }
@@ -132,34 +138,28 @@ impl ImageLoader {
 
     /// Results ready now (never blocks).
     pub fn ready(&self) -> Vec<LoadedImage> {
-        self.results.try_iter().collect()
+        self.job.events.try_iter().collect()
     }
 }
 
 impl Drop for ImageLoader {
     fn drop(&mut self) {
+        // Wakes the idle workers to see the queue closed; the job, dropped next, closes its
+        // channel, so a worker blocked sending a result stops too.
         let (lock, condvar) = &*self.queue;
         lock.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
         condvar.notify_all();
-        // Drain so a worker blocked on a full channel can finish, then join.
-        while !self.threads.iter().all(JoinHandle::is_finished) {
-            let _ = self
-                .results
-                .recv_timeout(std::time::Duration::from_millis(10));
-        }
-        for thread in self.threads.drain(..) {
-            let _ = thread.join();
-        }
+        self.job.cancel();
     }
 }
 
-fn worker(queue: &(Mutex<Queue>, Condvar), results: &Sender<LoadedImage>, waker: Option<&Waker>) {
+fn worker(queue: &(Mutex<Queue>, Condvar), results: &Sink<LoadedImage>) {
     loop {
         let request = {
             let (lock, condvar) = queue;
             let mut guard = lock.lock().unwrap_or_else(|p| p.into_inner());
             loop {
-                if guard.closed {
+                if guard.closed || results.is_cancelled() {
                     return;
                 }
                 if let Some(request) = guard.jobs.pop_front() {
@@ -168,13 +168,8 @@ fn worker(queue: &(Mutex<Queue>, Condvar), results: &Sender<LoadedImage>, waker:
                 guard = condvar.wait(guard).unwrap_or_else(|p| p.into_inner());
             }
         };
-        let loaded = load(request);
-        if results.send(loaded).is_err() {
-            return;
-        }
-        if let Some(waker) = waker {
-            waker();
-        }
+        // Sends, then wakes the desk; a closed channel cancels, and the next turn returns.
+        results.send(load(request));
     }
 }
 

@@ -17,16 +17,20 @@ pub mod loader;
 mod menu;
 mod pair;
 mod pair_notes;
+mod panels;
+mod scan_choices;
 pub mod settings;
+mod start;
 mod stats;
 mod status;
 mod thumbs;
+mod uploads;
 mod welcome;
 mod window;
 
+pub use start::StartMode;
 pub use window::run;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,41 +43,18 @@ pub use dialogs::DialogPurpose;
 pub use settings::Settings;
 
 use crate::embed::request::ModelRequest;
-use crate::export::ReviewFormat;
 use crate::jobs::Waker;
-use crate::project::Project;
-use crate::project::ProjectSpec;
 use crate::project::open::OpenJob;
 use crate::project::open::ProjectSource;
 use crate::project::open::spawn_open;
-use crate::scan::ScanOptions;
 use commands::WelcomeCommand;
 use dialogs::Dialogs;
 use frame_stats::FrameStats;
 use keys::KeyAction;
+use scan_choices::ScanChoices;
 use settings::RecentProject;
 use thumbs::ThumbnailCache;
 use welcome::WelcomeState;
-
-/// How the desk starts.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StartMode {
-    /// The last project, or the welcome screen.
-    Resume,
-    /// These folders (a scan starts at once).
-    Folders {
-        /// The generations folder.
-        generations: PathBuf,
-        /// The training sources (folders or tar shards).
-        training: Vec<PathBuf>,
-        /// A training index to match against instead of training sources.
-        training_index: Option<PathBuf>,
-        /// The project folder, when not the default.
-        project: Option<PathBuf>,
-    },
-    /// An existing project folder.
-    Project(PathBuf),
-}
 
 /// Windows over the desk that can be open.
 #[derive(Default)]
@@ -83,14 +64,6 @@ struct Windows {
     /// The action whose key is being changed (the next key press binds it).
     rebinding: Option<KeyAction>,
     overwrite: Option<asks::PendingOverwrite>,
-}
-
-/// How scans are run: what the command line asked for, over the settings.
-#[derive(Default)]
-struct ScanChoices {
-    regions: crate::ranking::regions::RegionMode,
-    shortlist: crate::ranking::cascade::Shortlist,
-    model: Option<ModelRequest>,
 }
 
 /// The desk application.
@@ -143,29 +116,8 @@ impl DeskApp {
             scan_choices: ScanChoices::default(),
         };
         app.apply_theme(&cc.egui_ctx);
-        match start {
-            StartMode::Resume => {
-                if let Some(dir) = app
-                    .settings
-                    .last_project
-                    .clone()
-                    .filter(|d| d.join("project.json").is_file())
-                {
-                    app.commands.push(Command::OpenProject(dir));
-                }
-            }
-            StartMode::Folders {
-                generations,
-                training,
-                training_index,
-                project,
-            } => app.commands.push(Command::OpenFolders {
-                generations,
-                training,
-                training_index,
-                project,
-            }),
-            StartMode::Project(dir) => app.commands.push(Command::OpenProject(dir)),
+        if let Some(command) = start.first_command(app.settings.last_project.as_deref()) {
+            app.commands.push(command);
         }
         app
     }
@@ -223,31 +175,6 @@ impl DeskApp {
         ctx.set_theme(self.settings.theme.preference());
     }
 
-    fn model_request(&self) -> ModelRequest {
-        self.scan_choices
-            .model
-            .clone()
-            .unwrap_or_else(|| ModelRequest {
-                choice: crate::embed::ModelChoice::parse(&self.settings.model),
-                ..ModelRequest::default()
-            })
-    }
-
-    fn scan_options(&self, project: &Project) -> ScanOptions {
-        let mut options = ScanOptions::new(
-            project.spec.generations.clone(),
-            project.spec.training.clone(),
-        );
-        options.training_index = project.spec.training_index.clone();
-        options.project_dir = Some(project.dir.clone());
-        options.model = self.model_request();
-        options.matching.top_k = self.settings.top_k.clamp(1, 100);
-        options.matching.threshold = self.settings.threshold;
-        options.matching.regions = self.scan_choices.regions;
-        options.shortlist = self.scan_choices.shortlist;
-        options
-    }
-
     /// Starts reading a project off the UI thread (replacing one being read); the desk opens
     /// on it when [`Self::poll_opening`] sees it ready.
     fn open_project(&mut self, source: ProjectSource, scan: bool) {
@@ -286,7 +213,9 @@ impl DeskApp {
                     training_index: project.spec.training_index.clone(),
                 });
                 if scan {
-                    let options = self.scan_options(desk.review().project());
+                    let options = self
+                        .scan_choices
+                        .scan_options(&self.settings, desk.review().project());
                     desk.start_scan(options, self.waker.clone());
                 }
                 self.desk = Some(desk);
@@ -384,10 +313,10 @@ impl DeskApp {
                 Ok(())
             }),
             Command::StartScan => {
-                let options = self
-                    .desk
-                    .as_ref()
-                    .map(|d| self.scan_options(d.review().project()));
+                let options = self.desk.as_ref().map(|d| {
+                    self.scan_choices
+                        .scan_options(&self.settings, d.review().project())
+                });
                 let waker = self.waker.clone();
                 self.with_desk(|desk, _| {
                     if let Some(options) = options {
@@ -479,7 +408,14 @@ impl DeskApp {
                 training,
                 training_index,
                 project,
-            } => self.open_folders(generations, training, training_index, project),
+            } => ProjectSource::folders(
+                &generations,
+                &training,
+                training_index.as_deref(),
+                project,
+                self.settings.model.clone(),
+            )
+            .map(|source| self.open_project(source, true)),
             Command::OpenProject(dir) => {
                 self.open_project(ProjectSource::Existing(dir), true);
                 Ok(())
@@ -517,128 +453,17 @@ impl DeskApp {
     }
 
     fn apply_setting(&mut self, ctx: &egui::Context, setting: SettingCommand) {
-        let settings = &mut self.settings;
-        match setting {
-            SettingCommand::Threshold(t) => settings.threshold = t.clamp(0.0, 1.0),
-            SettingCommand::TopK(k) => settings.top_k = k.clamp(1, 50),
-            SettingCommand::Model(model) => settings.model = model,
-            SettingCommand::Reviewer(name) => settings.reviewer = name,
-            SettingCommand::ConfirmReviewer => {
-                settings.reviewer_confirmed = true;
-                if let Some(desk) = &mut self.desk
-                    && let Err(why) = desk.use_reviewer(&settings.reviewer)
-                {
-                    self.notices.push(why);
-                }
-            }
-            SettingCommand::Theme(theme) => settings.theme = theme,
-            SettingCommand::FrameTime(on) => settings.show_frame_time = on,
-            SettingCommand::AutoAdvance(on) => settings.auto_advance = on,
-            SettingCommand::DefaultKeys => settings.keys = keys::Keymap::default(),
+        let confirmed = setting == SettingCommand::ConfirmReviewer;
+        self.settings.apply(setting);
+        if confirmed
+            && let Some(desk) = &mut self.desk
+            && let Err(why) = desk.use_reviewer(&self.settings.reviewer)
+        {
+            self.notices.push(why);
         }
         self.apply_theme(ctx);
         if let Some(desk) = &mut self.desk {
             desk.settings_changed();
-        }
-    }
-
-    fn open_folders(
-        &mut self,
-        generations: PathBuf,
-        training: Vec<PathBuf>,
-        training_index: Option<PathBuf>,
-        project: Option<PathBuf>,
-    ) -> Result<(), String> {
-        if training.is_empty() && training_index.is_none() {
-            return Err(
-                "Choose at least one training folder or shard, or a training index.".into(),
-            );
-        }
-        let dir = project.unwrap_or_else(|| {
-            Project::default_dir(&generations, &training, training_index.as_deref())
-        });
-        let absolute = crate::project::absolute;
-        let spec = ProjectSpec {
-            generations: absolute(&generations),
-            training: training.iter().map(|t| absolute(t)).collect(),
-            training_index: training_index.as_deref().map(absolute),
-            model: self.settings.model.clone(),
-        };
-        self.open_project(ProjectSource::Folders { dir, spec }, true);
-        Ok(())
-    }
-
-    fn handle_dialog_answers(&mut self) {
-        for (purpose, answer) in self.dialogs.answers() {
-            let Some(path) = answer else { continue };
-            match purpose {
-                DialogPurpose::Generations => self.welcome.generations = Some(path),
-                DialogPurpose::Training | DialogPurpose::TrainingShard => {
-                    if !self.welcome.training.contains(&path) {
-                        self.welcome.training.push(path);
-                    }
-                }
-                DialogPurpose::TrainingIndex => self.welcome.training_index = Some(path),
-                DialogPurpose::Project => self.commands.push(Command::OpenProject(path)),
-                DialogPurpose::Report => self.commands.push(Command::Report(Some(path))),
-                DialogPurpose::Export => {
-                    let format = ReviewFormat::for_path(&path);
-                    // The save dialog already asked about replacing the file.
-                    self.commands.push(Command::Export {
-                        path,
-                        format,
-                        overwrite: true,
-                    });
-                }
-            }
-        }
-    }
-
-    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<PathBuf> = ctx.input(|i| {
-            i.raw
-                .dropped_files
-                .iter()
-                .map(|f| f.path().to_path_buf())
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect()
-        });
-        for path in dropped {
-            self.welcome
-                .dropped(path, &mut self.commands, &mut self.notices);
-        }
-    }
-
-    /// Uploads loaded images to the GPU and drops the textures the desk evicted.
-    fn upload_images(&mut self) {
-        let Some(desk) = &mut self.desk else { return };
-        for loaded in desk.take_loaded_images() {
-            let location = loaded.request.location.clone();
-            match &loaded.result {
-                Ok(levels) => {
-                    let Some(base) = levels.first() else { continue };
-                    let id = desk::texture_id(&location);
-                    if let Some(render_state) = &self.render_state {
-                        compare::CompareResources::upload(render_state, id, levels);
-                    }
-                    let image = compare::CompareImage {
-                        id,
-                        size: [base.width() as f32, base.height() as f32],
-                    };
-                    // The first level no larger than 768 px, for estimating alignments.
-                    let small = levels
-                        .iter()
-                        .find(|l| l.width().max(l.height()) <= 768)
-                        .unwrap_or(base);
-                    let small = image::DynamicImage::ImageRgba8(small.clone()).into_rgb8();
-                    desk.image_uploaded(location, image, loaded.original_size, small);
-                }
-                Err(reason) => desk.image_failed(location, reason.clone()),
-            }
-        }
-        let evicted = desk.take_evicted_textures();
-        if let Some(render_state) = &self.render_state {
-            compare::CompareResources::remove(render_state, &evicted);
         }
     }
 }
@@ -649,8 +474,14 @@ impl eframe::App for DeskApp {
         let mode = self.desk.as_ref().map_or(Mode::Pair, |d| d.view().mode());
         let keys = keys::commands_from_keys(ctx, &self.settings.keys, mode, self.windows.rebinding);
         self.commands.extend(keys);
-        self.handle_dialog_answers();
-        self.handle_dropped_files(ctx);
+        for (purpose, answer) in self.dialogs.answers() {
+            if let Some(path) = answer {
+                self.welcome
+                    .dialog_answer(purpose, path, &mut self.commands);
+            }
+        }
+        self.welcome
+            .take_dropped(ctx, &mut self.commands, &mut self.notices);
         self.poll_opening();
         if let Some(desk) = &mut self.desk {
             // A cached re-scan delivers thousands of results at once; 500 a frame keeps each
@@ -659,7 +490,9 @@ impl eframe::App for DeskApp {
             self.notices.extend(messages);
         }
         self.thumbs.poll(ctx);
-        self.upload_images();
+        if let Some(desk) = &mut self.desk {
+            uploads::upload_images(desk, self.render_state.as_ref());
+        }
         for command in std::mem::take(&mut self.commands) {
             self.apply(ctx, command);
         }
@@ -694,41 +527,14 @@ impl eframe::App for DeskApp {
             menu::menu_ui(ui, &self.settings, self.desk.is_some(), &mut out)
         });
         match &self.desk {
-            Some(desk) => {
-                egui::Panel::bottom("status").show(ui, |ui| {
-                    status::status_ui(ui, desk, &self.frames, &self.settings, &mut out)
-                });
-                if desk.view().mode() == Mode::Pair {
-                    egui::Panel::left("generations")
-                        .resizable(true)
-                        .default_size(self.settings.list_width)
-                        .size_range(260.0..=720.0)
-                        .show(ui, |ui| {
-                            list::list_ui(ui, desk, &mut self.thumbs, &self.settings, &mut out);
-                            self.settings.list_width = ui.min_rect().width();
-                        });
-                }
-                if self.settings.show_stats {
-                    egui::Panel::right("stats")
-                        .resizable(true)
-                        .default_size(320.0)
-                        .show(ui, |ui| {
-                            egui::ScrollArea::vertical()
-                                .show(ui, |ui| stats::stats_ui(ui, desk, &self.settings, &mut out))
-                        });
-                }
-                egui::CentralPanel::default_margins().show(ui, |ui| match desk.view().mode() {
-                    Mode::Pair => {
-                        pair::pair_ui(ui, desk, &mut self.thumbs, &self.settings, &mut out)
-                    }
-                    Mode::Grid => {
-                        grid::grid_ui(ui, desk, &mut self.thumbs, &self.settings, &mut out)
-                    }
-                });
-                if let Some(question) = desk.view().question() {
-                    grid::question_window(&ctx, question, &mut out);
-                }
-            }
+            Some(desk) => panels::desk_panels(
+                ui,
+                desk,
+                &mut self.thumbs,
+                &mut self.settings,
+                &self.frames,
+                &mut out,
+            ),
             None => {
                 let opening = self.opening.is_some();
                 egui::CentralPanel::default_margins().show(ui, |ui| {

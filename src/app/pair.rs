@@ -3,11 +3,13 @@
 //! prompt and caption, and the label buttons and note.
 
 use super::commands::{Command, CompareCommand};
-use super::compare::{self, CompareMode};
-use super::desk::Desk;
+use super::compare::{self, CompareMode, CompareState};
+use super::desk::{Desk, Uploaded};
 use super::list::{chip, label_colour, similarity_colour, similarity_text, thumbnail_in};
 use super::settings::Settings;
 use super::thumbs::{Thumb, ThumbnailCache};
+use crate::align::Alignment;
+use crate::ranking::matches::{GenerationMatches, Match};
 use crate::review::Label;
 
 const MATCH_THUMB: f32 = 72.0;
@@ -36,94 +38,7 @@ pub fn pair_ui(
     };
     let selected_match = desk.view().selected_match();
     egui::Panel::top("pair-head").show(ui, |ui| {
-        ui.horizontal(|ui| {
-            ui.label(egui::RichText::new(&result.generation).strong().size(15.0));
-            if let Some(s) = result.top_similarity() {
-                chip(
-                    ui,
-                    &format!("top-1 {}", similarity_text(s)),
-                    similarity_colour(s, settings.threshold),
-                );
-            }
-        });
-        match &result.prompt {
-            Some(prompt) => {
-                ui.add(
-                    egui::Label::new(egui::RichText::new(format!("Prompt: {prompt}")).italics())
-                        .wrap(),
-                );
-            }
-            None => {
-                ui.weak("No prompt found");
-            }
-        }
-        for note in &result.notes {
-            ui.colored_label(ui.visuals().warn_fg_color, format!("Note: {note}"));
-        }
-        ui.add_space(4.0);
-        egui::ScrollArea::horizontal()
-            .id_salt("matches")
-            .show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    for (m_index, m) in result.matches.iter().enumerate() {
-                        let selected = m_index == selected_match;
-                        let label = desk.review().pair_label((i, m_index));
-                        let frame = egui::Frame::new()
-                            .inner_margin(4.0)
-                            .corner_radius(4.0)
-                            .stroke(if selected {
-                                egui::Stroke::new(2.0, ui.visuals().selection.stroke.color)
-                            } else {
-                                egui::Stroke::new(
-                                    1.0,
-                                    ui.visuals().widgets.noninteractive.bg_stroke.color,
-                                )
-                            });
-                        let response = frame
-                            .show(ui, |ui| {
-                                ui.vertical(|ui| {
-                                    ui.set_width(MATCH_THUMB + 40.0);
-                                    let (rect, _) = ui.allocate_exact_size(
-                                        egui::vec2(MATCH_THUMB + 40.0, MATCH_THUMB),
-                                        egui::Sense::hover(),
-                                    );
-                                    thumbnail_in(ui, thumbs, &m.training_path, rect);
-                                    ui.horizontal(|ui| {
-                                        ui.label(
-                                            egui::RichText::new(format!("#{}", m.rank)).strong(),
-                                        );
-                                        chip(
-                                            ui,
-                                            &similarity_text(m.similarity),
-                                            similarity_colour(m.similarity, settings.threshold),
-                                        );
-                                        if let Some(d) = m.duplicates.filter(|d| *d > 0) {
-                                            ui.weak(format!("×{}", d + 1)).on_hover_text(format!(
-                                                "{d} other training images are within {:.2} of this one: replicated images are duplicated far more often in training sets", crate::ranking::matches::DUPLICATE_SIMILARITY
-                                            ));
-                                        }
-                                    });
-                                    match label {
-                                        Some(label) => chip(ui, label.title(), label_colour(label)),
-                                        None => {
-                                            ui.weak("unlabelled");
-                                        }
-                                    }
-                                });
-                            })
-                            .response
-                            .interact(egui::Sense::click());
-                        if response.on_hover_text(&m.training).clicked() {
-                            out.push(Command::SelectMatch(m_index));
-                        }
-                    }
-                    if result.matches.is_empty() && desk.review().is_pending(i) {
-                        ui.spinner();
-                        ui.label("Waiting for this generation's matches…");
-                    }
-                });
-            });
-        super::pair_notes::pair_notes_ui(ui, desk, result, (i, selected_match), out);
+        pair_head_ui(ui, desk, thumbs, settings, (i, result), selected_match, out);
     });
 
     let current = result.matches.get(selected_match);
@@ -139,170 +54,17 @@ pub fn pair_ui(
         .copied();
     let compare = desk.view().compare();
     egui::Panel::top("compare-tools").show(ui, |ui| {
-        ui.horizontal(|ui| {
-            let mut send = |command: CompareCommand| out.push(Command::Compare(command));
-            egui::ComboBox::from_id_salt("mode")
-                .selected_text(compare.mode.title())
-                .show_ui(ui, |ui| {
-                    for mode in CompareMode::ALL {
-                        if ui.selectable_label(compare.mode == mode, mode.title()).clicked() {
-                            send(CompareCommand::Mode(mode));
-                        }
-                    }
-                })
-                .response
-                .widget_info(|| super::list::accessible(egui::Role::ComboBox, "Compare mode"));
-            if ui.button("Fit").clicked() {
-                send(CompareCommand::Fit);
-            }
-            if ui
-                .button("1:1")
-                .on_hover_text("One generation pixel per screen pixel")
-                .clicked()
-                && let Some(uploaded) = gen_image {
-                    send(CompareCommand::View {
-                        zoom: compare::one_to_one_zoom(
-                            ui,
-                            ui.available_size_before_wrap() + egui::vec2(0.0, 400.0),
-                            compare.mode,
-                            uploaded.image.size,
-                        ),
-                        center: compare.center,
-                    });
-                }
-            ui.weak(format!("zoom {:.0}%", compare.zoom * 100.0));
-            match compare.mode {
-                CompareMode::Overlay => {
-                    let mut opacity = compare.opacity;
-                    if ui
-                        .add(egui::Slider::new(&mut opacity, 0.0..=1.0).text("opacity"))
-                        .changed()
-                    {
-                        send(CompareCommand::Opacity(opacity));
-                    }
-                }
-                CompareMode::Difference => {
-                    let mut gain = compare.gain;
-                    if ui
-                        .add(
-                            egui::Slider::new(&mut gain, 0.5..=10.0)
-                                .logarithmic(true)
-                                .text("gain"),
-                        )
-                        .changed()
-                    {
-                        send(CompareCommand::Gain(gain));
-                    }
-                    let mut grayscale = compare.grayscale;
-                    if ui.checkbox(&mut grayscale, "grayscale").changed() {
-                        send(CompareCommand::Grayscale(grayscale));
-                    }
-                }
-                CompareMode::Swipe => {
-                    let mut split = compare.split;
-                    if ui
-                        .add(egui::Slider::new(&mut split, 0.0..=1.0).text("split"))
-                        .changed()
-                    {
-                        send(CompareCommand::Split(split));
-                    }
-                }
-                CompareMode::Blink => {
-                    let mut blink = compare.blink_ms;
-                    if ui
-                        .add(egui::Slider::new(&mut blink, 150..=2000).text("ms"))
-                        .changed()
-                    {
-                        send(CompareCommand::BlinkMs(blink));
-                    }
-                }
-                CompareMode::SideBySide => {}
-            }
-            ui.separator();
-            let tip = match alignment {
-                Some(found) if found.improves() => format!(
-                    "Estimated: training = {:.3} x generation{}, shifted ({:.0}, {:.0}) px; NCC {:.2} (corner to corner {:.2})",
-                    found.scale,
-                    if found.flipped { ", mirrored" } else { "" },
-                    found.gen_to_train[0][2],
-                    found.gen_to_train[1][2],
-                    found.score,
-                    found.unaligned_score
-                ),
-                Some(found) => format!("No better fit than corner to corner (NCC {:.2})", found.unaligned_score),
-                None => "Estimating the alignment…".into(),
-            };
-            let mut aligned = compare.aligned;
-            if ui.checkbox(&mut aligned, "Aligned").on_hover_text(tip).changed() {
-                send(CompareCommand::ToggleAligned);
-            }
-            if alignment.is_some_and(|a| a.improves() && compare.aligned) {
-                ui.weak(format!("×{:.2}{}", alignment.map_or(1.0, |a| a.scale), if alignment.is_some_and(|a| a.flipped) { " mirrored" } else { "" }));
-            }
-            let has_regions = !result.region_hits.is_empty();
-            let mut collage_map = compare.collage_map;
-            if ui
-                .add_enabled(has_regions, egui::Checkbox::new(&mut collage_map, "Collage map"))
-                .on_hover_text("Colour each region of the generation by the training image it matches")
-                .on_disabled_hover_text("This scan did not match regions (scan with regions on)")
-                .changed()
-            {
-                send(CompareCommand::ToggleCollageMap);
-            }
-        });
+        compare_tools_ui(
+            ui,
+            compare,
+            gen_image,
+            alignment,
+            !result.region_hits.is_empty(),
+            out,
+        );
     });
     egui::Panel::bottom("pair-captions").show(ui, |ui| {
-        ui.columns(2, |columns| {
-            let gen_size = gen_image.map(|u| u.original);
-            columns[0].label(
-                egui::RichText::new(format!("Generation · {}", size_text(gen_size))).strong(),
-            );
-            columns[0].add(egui::Label::new(result.generation.as_str()).truncate());
-            if let Some(m) = current {
-                let size = train_image.map(|u| u.original);
-                columns[1].label(
-                    egui::RichText::new(format!(
-                        "Training #{} · {} · similarity {:.4}",
-                        m.rank,
-                        size_text(size),
-                        m.similarity
-                    ))
-                    .strong(),
-                );
-                // The name takes what the layout agreement at the right end leaves.
-                columns[1].with_layout(egui::Layout::right_to_left(egui::Align::Min), |ui| {
-                    if let Some(layout) = m.layout {
-                        ui.weak(format!("layout {layout:.2}"))
-                            .on_hover_text(format!(
-                                "Agreement of the two images' coarse grayscale layouts (1 = same \
-                             composition). Matches are ranked by similarity + {} x layout, so \
-                             a repainted copy of a composition ranks above an image that only \
-                             shares its style; the similarity shown stays SSCD's.",
-                                crate::ranking::layout::LAYOUT_WEIGHT
-                            ));
-                    }
-                    ui.with_layout(egui::Layout::left_to_right(egui::Align::Min), |ui| {
-                        ui.add(egui::Label::new(m.training.as_str()).truncate());
-                    });
-                });
-                if let Some(caption) = &m.training_caption {
-                    columns[1].add(
-                        egui::Label::new(egui::RichText::new(format!("Caption: {caption}")).weak())
-                            .truncate(),
-                    );
-                }
-            }
-        });
-        for (path, reason) in [Some(&gen_location), current.map(|m| &m.training_path)]
-            .into_iter()
-            .flatten()
-            .filter_map(|p| desk.images().failure(p).map(|r| (p, r)))
-        {
-            ui.colored_label(
-                ui.visuals().warn_fg_color,
-                format!("{}: {reason}", path.display()),
-            );
-        }
+        captions_ui(ui, desk, result, current, (gen_image, train_image));
     });
     let a = gen_image.map(|u| u.image);
     let b = train_image.map(|u| u.image);
@@ -335,6 +97,314 @@ pub fn pair_ui(
             uploaded.original,
             settings.threshold,
             thumbs,
+        );
+    }
+}
+
+/// The pair view's head: the generation's name, top similarity, prompt and notes, its
+/// matches, and the selected pair's notes.
+fn pair_head_ui(
+    ui: &mut egui::Ui,
+    desk: &Desk,
+    thumbs: &mut ThumbnailCache,
+    settings: &Settings,
+    (i, result): (usize, &GenerationMatches),
+    selected_match: usize,
+    out: &mut Vec<Command>,
+) {
+    ui.horizontal(|ui| {
+        ui.label(egui::RichText::new(&result.generation).strong().size(15.0));
+        if let Some(s) = result.top_similarity() {
+            chip(
+                ui,
+                &format!("top-1 {}", similarity_text(s)),
+                similarity_colour(s, settings.threshold),
+            );
+        }
+    });
+    match &result.prompt {
+        Some(prompt) => {
+            ui.add(
+                egui::Label::new(egui::RichText::new(format!("Prompt: {prompt}")).italics()).wrap(),
+            );
+        }
+        None => {
+            ui.weak("No prompt found");
+        }
+    }
+    for note in &result.notes {
+        ui.colored_label(ui.visuals().warn_fg_color, format!("Note: {note}"));
+    }
+    ui.add_space(4.0);
+    match_strip_ui(ui, desk, thumbs, settings, (i, result), selected_match, out);
+    super::pair_notes::pair_notes_ui(ui, desk, result, (i, selected_match), out);
+}
+
+/// The generation's matches side by side (thumbnail, rank, similarity, duplicates, label);
+/// a click selects one.
+fn match_strip_ui(
+    ui: &mut egui::Ui,
+    desk: &Desk,
+    thumbs: &mut ThumbnailCache,
+    settings: &Settings,
+    (i, result): (usize, &GenerationMatches),
+    selected_match: usize,
+    out: &mut Vec<Command>,
+) {
+    egui::ScrollArea::horizontal()
+        .id_salt("matches")
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                for (m_index, m) in result.matches.iter().enumerate() {
+                    let selected = m_index == selected_match;
+                    let label = desk.review().pair_label((i, m_index));
+                    let frame = egui::Frame::new()
+                        .inner_margin(4.0)
+                        .corner_radius(4.0)
+                        .stroke(if selected {
+                            egui::Stroke::new(2.0, ui.visuals().selection.stroke.color)
+                        } else {
+                            egui::Stroke::new(
+                                1.0,
+                                ui.visuals().widgets.noninteractive.bg_stroke.color,
+                            )
+                        });
+                    let response = frame
+                        .show(ui, |ui| {
+                            ui.vertical(|ui| {
+                                ui.set_width(MATCH_THUMB + 40.0);
+                                let (rect, _) = ui.allocate_exact_size(
+                                    egui::vec2(MATCH_THUMB + 40.0, MATCH_THUMB),
+                                    egui::Sense::hover(),
+                                );
+                                thumbnail_in(ui, thumbs, &m.training_path, rect);
+                                ui.horizontal(|ui| {
+                                    ui.label(
+                                        egui::RichText::new(format!("#{}", m.rank)).strong(),
+                                    );
+                                    chip(
+                                        ui,
+                                        &similarity_text(m.similarity),
+                                        similarity_colour(m.similarity, settings.threshold),
+                                    );
+                                    if let Some(d) = m.duplicates.filter(|d| *d > 0) {
+                                        ui.weak(format!("×{}", d + 1)).on_hover_text(format!(
+                                            "{d} other training images are within {:.2} of this one: replicated images are duplicated far more often in training sets", crate::ranking::matches::DUPLICATE_SIMILARITY
+                                        ));
+                                    }
+                                });
+                                match label {
+                                    Some(label) => chip(ui, label.title(), label_colour(label)),
+                                    None => {
+                                        ui.weak("unlabelled");
+                                    }
+                                }
+                            });
+                        })
+                        .response
+                        .interact(egui::Sense::click());
+                    if response.on_hover_text(&m.training).clicked() {
+                        out.push(Command::SelectMatch(m_index));
+                    }
+                }
+                if result.matches.is_empty() && desk.review().is_pending(i) {
+                    ui.spinner();
+                    ui.label("Waiting for this generation's matches…");
+                }
+            });
+        });
+}
+
+/// The compare view's tools: the mode and its setting, fit and 1:1, the alignment and the
+/// collage map (when the scan matched regions).
+fn compare_tools_ui(
+    ui: &mut egui::Ui,
+    compare: &CompareState,
+    gen_image: Option<Uploaded>,
+    alignment: Option<Alignment>,
+    has_regions: bool,
+    out: &mut Vec<Command>,
+) {
+    ui.horizontal(|ui| {
+        let mut send = |command: CompareCommand| out.push(Command::Compare(command));
+        egui::ComboBox::from_id_salt("mode")
+            .selected_text(compare.mode.title())
+            .show_ui(ui, |ui| {
+                for mode in CompareMode::ALL {
+                    if ui.selectable_label(compare.mode == mode, mode.title()).clicked() {
+                        send(CompareCommand::Mode(mode));
+                    }
+                }
+            })
+            .response
+            .widget_info(|| super::list::accessible(egui::Role::ComboBox, "Compare mode"));
+        if ui.button("Fit").clicked() {
+            send(CompareCommand::Fit);
+        }
+        if ui
+            .button("1:1")
+            .on_hover_text("One generation pixel per screen pixel")
+            .clicked()
+            && let Some(uploaded) = gen_image {
+                send(CompareCommand::View {
+                    zoom: compare::one_to_one_zoom(
+                        ui,
+                        ui.available_size_before_wrap() + egui::vec2(0.0, 400.0),
+                        compare.mode,
+                        uploaded.image.size,
+                    ),
+                    center: compare.center,
+                });
+            }
+        ui.weak(format!("zoom {:.0}%", compare.zoom * 100.0));
+        mode_setting_ui(ui, compare, &mut send);
+        ui.separator();
+        let tip = match alignment {
+            Some(found) if found.improves() => format!(
+                "Estimated: training = {:.3} x generation{}, shifted ({:.0}, {:.0}) px; NCC {:.2} (corner to corner {:.2})",
+                found.scale,
+                if found.flipped { ", mirrored" } else { "" },
+                found.gen_to_train[0][2],
+                found.gen_to_train[1][2],
+                found.score,
+                found.unaligned_score
+            ),
+            Some(found) => format!("No better fit than corner to corner (NCC {:.2})", found.unaligned_score),
+            None => "Estimating the alignment…".into(),
+        };
+        let mut aligned = compare.aligned;
+        if ui.checkbox(&mut aligned, "Aligned").on_hover_text(tip).changed() {
+            send(CompareCommand::ToggleAligned);
+        }
+        if alignment.is_some_and(|a| a.improves() && compare.aligned) {
+            ui.weak(format!("×{:.2}{}", alignment.map_or(1.0, |a| a.scale), if alignment.is_some_and(|a| a.flipped) { " mirrored" } else { "" }));
+        }
+        let mut collage_map = compare.collage_map;
+        if ui
+            .add_enabled(has_regions, egui::Checkbox::new(&mut collage_map, "Collage map"))
+            .on_hover_text("Colour each region of the generation by the training image it matches")
+            .on_disabled_hover_text("This scan did not match regions (scan with regions on)")
+            .changed()
+        {
+            send(CompareCommand::ToggleCollageMap);
+        }
+    });
+}
+
+/// The compare mode's own setting: overlay opacity, difference gain and grayscale, swipe
+/// split or blink period (none side by side).
+fn mode_setting_ui(
+    ui: &mut egui::Ui,
+    compare: &CompareState,
+    send: &mut dyn FnMut(CompareCommand),
+) {
+    match compare.mode {
+        CompareMode::Overlay => {
+            let mut opacity = compare.opacity;
+            if ui
+                .add(egui::Slider::new(&mut opacity, 0.0..=1.0).text("opacity"))
+                .changed()
+            {
+                send(CompareCommand::Opacity(opacity));
+            }
+        }
+        CompareMode::Difference => {
+            let mut gain = compare.gain;
+            if ui
+                .add(
+                    egui::Slider::new(&mut gain, 0.5..=10.0)
+                        .logarithmic(true)
+                        .text("gain"),
+                )
+                .changed()
+            {
+                send(CompareCommand::Gain(gain));
+            }
+            let mut grayscale = compare.grayscale;
+            if ui.checkbox(&mut grayscale, "grayscale").changed() {
+                send(CompareCommand::Grayscale(grayscale));
+            }
+        }
+        CompareMode::Swipe => {
+            let mut split = compare.split;
+            if ui
+                .add(egui::Slider::new(&mut split, 0.0..=1.0).text("split"))
+                .changed()
+            {
+                send(CompareCommand::Split(split));
+            }
+        }
+        CompareMode::Blink => {
+            let mut blink = compare.blink_ms;
+            if ui
+                .add(egui::Slider::new(&mut blink, 150..=2000).text("ms"))
+                .changed()
+            {
+                send(CompareCommand::BlinkMs(blink));
+            }
+        }
+        CompareMode::SideBySide => {}
+    }
+}
+
+/// The pair's captions under the compare view: each image's name and size, the match's rank,
+/// similarity, layout agreement and caption, and why an image could not be shown.
+fn captions_ui(
+    ui: &mut egui::Ui,
+    desk: &Desk,
+    result: &GenerationMatches,
+    current: Option<&Match>,
+    (gen_image, train_image): (Option<Uploaded>, Option<Uploaded>),
+) {
+    let gen_location = crate::catalog::ImageLocation::File(result.generation_path.clone());
+    ui.columns(2, |columns| {
+        let gen_size = gen_image.map(|u| u.original);
+        columns[0]
+            .label(egui::RichText::new(format!("Generation · {}", size_text(gen_size))).strong());
+        columns[0].add(egui::Label::new(result.generation.as_str()).truncate());
+        if let Some(m) = current {
+            let size = train_image.map(|u| u.original);
+            columns[1].label(
+                egui::RichText::new(format!(
+                    "Training #{} · {} · similarity {:.4}",
+                    m.rank,
+                    size_text(size),
+                    m.similarity
+                ))
+                .strong(),
+            );
+            // The name takes what the layout agreement at the right end leaves.
+            columns[1].with_layout(egui::Layout::right_to_left(egui::Align::Min), |ui| {
+                if let Some(layout) = m.layout {
+                    ui.weak(format!("layout {layout:.2}"))
+                        .on_hover_text(format!(
+                            "Agreement of the two images' coarse grayscale layouts (1 = same \
+                         composition). Matches are ranked by similarity + {} x layout, so \
+                         a repainted copy of a composition ranks above an image that only \
+                         shares its style; the similarity shown stays SSCD's.",
+                            crate::ranking::layout::LAYOUT_WEIGHT
+                        ));
+                }
+                ui.with_layout(egui::Layout::left_to_right(egui::Align::Min), |ui| {
+                    ui.add(egui::Label::new(m.training.as_str()).truncate());
+                });
+            });
+            if let Some(caption) = &m.training_caption {
+                columns[1].add(
+                    egui::Label::new(egui::RichText::new(format!("Caption: {caption}")).weak())
+                        .truncate(),
+                );
+            }
+        }
+    });
+    for (path, reason) in [Some(&gen_location), current.map(|m| &m.training_path)]
+        .into_iter()
+        .flatten()
+        .filter_map(|p| desk.images().failure(p).map(|r| (p, r)))
+    {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("{}: {reason}", path.display()),
         );
     }
 }
@@ -458,6 +528,9 @@ fn size_text(size: Option<(u32, u32)>) -> String {
     size.map_or_else(|| "loading…".into(), |(w, h)| format!("{w}×{h} px"))
 }
 
+/// Over 100 lines on purpose: the label bar drawn left to right in screen order (the three labels
+/// with their keys, clear, undo and redo, moving between generations, the grid and help, then the
+/// note); one function reads in the order the reviewer sees it.
 fn labels_ui(ui: &mut egui::Ui, desk: &Desk, out: &mut Vec<Command>) {
     let at = desk.current_at();
     let record = at.and_then(|at| desk.review().pair_record(at));

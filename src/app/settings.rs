@@ -1,5 +1,6 @@
 //! Settings kept between sessions in eframe's storage.
 
+use super::commands::SettingCommand;
 pub use crate::app::choices::ThemeChoice;
 use std::path::PathBuf;
 
@@ -72,6 +73,21 @@ impl Default for Settings {
 impl Settings {
     /// The key under which eframe stores the settings.
     pub const STORAGE_KEY: &'static str = "replicant-settings";
+
+    /// Applies a change from the settings menu (each value kept in its range).
+    pub fn apply(&mut self, setting: SettingCommand) {
+        match setting {
+            SettingCommand::Threshold(t) => self.threshold = t.clamp(0.0, 1.0),
+            SettingCommand::TopK(k) => self.top_k = k.clamp(1, 50),
+            SettingCommand::Model(model) => self.model = model,
+            SettingCommand::Reviewer(name) => self.reviewer = name,
+            SettingCommand::ConfirmReviewer => self.reviewer_confirmed = true,
+            SettingCommand::Theme(theme) => self.theme = theme,
+            SettingCommand::FrameTime(on) => self.show_frame_time = on,
+            SettingCommand::AutoAdvance(on) => self.auto_advance = on,
+            SettingCommand::DefaultKeys => self.keys = super::keys::Keymap::default(),
+        }
+    }
 
     /// Remembers `project` at the top of the recent list (at most 8).
     pub fn remember(&mut self, project: RecentProject) {

@@ -28,6 +28,9 @@ fn bars(values: &[f32], offset: f64) -> Vec<Bar> {
 }
 
 /// Draws the panel; `out` takes its commands (refreshing the report).
+///
+/// Over 100 lines on purpose: the statistics panel drawn top to bottom in screen order (headline
+/// rate, labels, histogram, report); one function reads in the order the reviewer sees it.
 pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings, out: &mut Vec<Command>) {
     ui.heading("Statistics");
     let results = desk.review().results();

@@ -8,6 +8,9 @@ use super::settings::Settings;
 use crate::scan::ScanPhase;
 
 /// Draws the status bar.
+///
+/// Over 100 lines on purpose: an immediate-mode panel drawn left to right in screen order; its
+/// parts share `ui` and `out`, so one function reads in the order the reviewer sees it.
 pub fn status_ui(
     ui: &mut egui::Ui,
     desk: &Desk,

@@ -19,6 +19,56 @@ pub struct WelcomeState {
 }
 
 impl WelcomeState {
+    /// Takes a dialog's answer: a folder, shard or index for the welcome screen, or a command
+    /// (open a project, save the report or the review set there).
+    pub(super) fn dialog_answer(
+        &mut self,
+        purpose: DialogPurpose,
+        path: PathBuf,
+        commands: &mut Vec<Command>,
+    ) {
+        match purpose {
+            DialogPurpose::Generations => self.generations = Some(path),
+            DialogPurpose::Training | DialogPurpose::TrainingShard => {
+                if !self.training.contains(&path) {
+                    self.training.push(path);
+                }
+            }
+            DialogPurpose::TrainingIndex => self.training_index = Some(path),
+            DialogPurpose::Project => commands.push(Command::OpenProject(path)),
+            DialogPurpose::Report => commands.push(Command::Report(Some(path))),
+            DialogPurpose::Export => {
+                let format = crate::export::ReviewFormat::for_path(&path);
+                // The save dialog already asked about replacing the file.
+                commands.push(Command::Export {
+                    path,
+                    format,
+                    overwrite: true,
+                });
+            }
+        }
+    }
+
+    /// Takes the files dropped on the window this frame (see [`Self::dropped`]).
+    pub(super) fn take_dropped(
+        &mut self,
+        ctx: &egui::Context,
+        commands: &mut Vec<Command>,
+        notices: &mut Vec<String>,
+    ) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        for path in dropped {
+            self.dropped(path, commands, notices);
+        }
+    }
+
     /// Takes a dropped path: a project folder opens, a training index, a shard or a folder
     /// fills the next empty field; anything else is a notice.
     pub(super) fn dropped(
@@ -51,6 +101,9 @@ impl WelcomeState {
 }
 
 /// Draws the welcome screen.
+///
+/// Over 100 lines on purpose: the welcome screen drawn top to bottom in screen order (folders,
+/// training side, index, recent projects); one function reads in the order the reviewer sees it.
 pub fn welcome_ui(
     ui: &mut egui::Ui,
     state: &WelcomeState,

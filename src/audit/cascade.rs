@@ -16,10 +16,7 @@ use crate::audit::baseline::{
 use crate::audit::options::{AuditError, AuditOptions};
 use crate::audit::own::{TrainingSide, training_vectors};
 use crate::catalog::ImageEntry;
-use crate::embed::Embedder;
 use crate::embed::request::ModelRequest;
-use crate::embed::request::load_embedder;
-use crate::embed::request::resolve_runtime;
 use crate::index::prebuilt::PrebuiltIndex;
 use crate::index::{Hit, IndexStore, TrainingIndex};
 use crate::project::Project;
@@ -245,6 +242,10 @@ fn plan(
 /// [`cascade_baseline`] can re-score them; returns how many it embedded. `log` hears what it
 /// does, `progress` each (done, total) as images are embedded. Nothing to do (0) for other
 /// projects.
+///
+/// Over 100 lines on purpose: the same phases as the scan's re-scoring (gather the candidates, plan
+/// against the cache, read them again, embed) on the report's thread with its own progress and
+/// cancel; kept in one place so the report's baseline cannot drift from what it measures.
 pub fn embed_baseline(
     project_dir: &std::path::Path,
     options: &AuditOptions,
@@ -284,8 +285,9 @@ pub fn embed_baseline(
         plan.candidates.len(),
         missing.len()
     ));
-    let (library, model) = resolve_runtime(request, &mut |line| log(line.to_string()))?;
-    let embedder = load_embedder(request, &library, &model).map_err(|e| e.to_string())?;
+    let models = &options.models;
+    let (library, model) = models.resolve(request, &mut |line| log(line.to_string()))?;
+    let embedder = (models.load(request, &library, &model)).map_err(|e| e.to_string())?;
     if *embedder.model_key() != plan.full_key {
         return Err(format!(
             "the project was scanned with {}, but the model found is {}; give the scan's model (--model)",
@@ -336,14 +338,8 @@ pub fn embed_baseline(
     };
     let (tx, events) = crossbeam_channel::bounded(1024);
     let sink = EventSink::new(tx, None, cancel.clone());
-    let mut run = EmbeddingRun::start(
-        work,
-        order.iter().copied(),
-        Box::new(embedder),
-        &settings,
-        cancel,
-    )
-    .map_err(|e| e.to_string())?;
+    let mut run = EmbeddingRun::start(work, order.iter().copied(), embedder, &settings, cancel)
+        .map_err(|e| e.to_string())?;
     loop {
         let step = run
             .next(&mut cache, &plan.full_key, &sink)

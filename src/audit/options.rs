@@ -14,6 +14,8 @@ pub struct AuditOptions {
     pub seed: u64,
     /// Where a prebuilt training index is opened, and exact indexes are made.
     pub store: crate::index::VectorStore,
+    /// The models the baseline may run (the cascade's full model re-scores its shortlists).
+    pub models: crate::embed::registry::Models,
 }
 
 impl Default for AuditOptions {
@@ -24,6 +26,7 @@ impl Default for AuditOptions {
             baseline_sample: 1_000,
             seed: 12_345,
             store: crate::index::VectorStore::default(),
+            models: crate::embed::registry::Models::default(),
         }
     }
 }

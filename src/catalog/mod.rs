@@ -16,6 +16,15 @@ pub use skipped::{Side, SkippedFile, TruncatedShard};
 #[cfg(test)]
 pub(crate) mod test_support {
     pub(crate) use super::shards::tests::write_tar;
+
+    /// A 4x4 PNG of one colour: the smallest image every reader takes.
+    pub(crate) fn png_bytes() -> Vec<u8> {
+        let img = image::RgbImage::from_pixel(4, 4, image::Rgb([1, 2, 3]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Png)
+            .expect("encode");
+        out.into_inner()
+    }
 }
 
 pub use shards::{MAX_CAPTION_BYTES, ShardListing, ShardMember, Truncation, list_shard};
@@ -138,6 +147,10 @@ fn extension_lower(path: &Path) -> Option<String> {
 /// whose image members are listed (see [`list_shard`]); other files (not sidecars) are
 /// sniffed by their first bytes, so an image saved under a wrong extension is still found.
 /// `root` may also be one `.tar` shard.
+///
+/// Over 100 lines on purpose: one walk, where each kind of entry (a link seen before, an unreadable
+/// folder, an image, a shard, a sidecar, a file to sniff) is handled where the walk meets it, with
+/// its skip reason.
 pub fn walk_images(root: &Path) -> Result<Catalog, CatalogError> {
     let meta = std::fs::metadata(root).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
@@ -409,13 +422,7 @@ mod tests {
         std::fs::write(path, bytes).expect("write file");
     }
 
-    fn png_bytes() -> Vec<u8> {
-        let img = image::RgbImage::from_pixel(4, 4, image::Rgb([1, 2, 3]));
-        let mut out = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut out, image::ImageFormat::Png)
-            .expect("encode");
-        out.into_inner()
-    }
+    use test_support::png_bytes;
 
     #[test]
     fn finds_images_by_extension_case_insensitively_in_sorted_order() {

@@ -108,6 +108,10 @@ pub struct ScanArgs {
 }
 
 /// Runs `replicant scan`.
+///
+/// Over 100 lines on purpose: the command's steps in the order they run (build the options, run the
+/// scan with its progress, write the JSON Lines and the settings beside them, print the summary),
+/// each reading the last one's values.
 pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let mut options = ScanOptions::new(args.generations.clone(), args.training.clone());
     options.training_index = args.training_index.clone();
@@ -261,6 +265,8 @@ pub fn settings_path(out: &std::path::Path) -> PathBuf {
     out.with_file_name(name)
 }
 
+/// Over 100 lines on purpose: the summary's lines in the order they print, each a few lines of
+/// formatting.
 fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
     let pct = |share: f64| share * 100.0;
     eprintln!();

@@ -112,6 +112,7 @@ pub fn embed(args: &EmbedArgs) -> anyhow::Result<ExitCode> {
         model: args.model.request(),
         batch_size: usize::from(args.batch),
         decode_threads: args.decode_threads,
+        models: Default::default(),
     };
     let handle = start_embed(options, None);
     let terminal = std::io::stderr().is_terminal();

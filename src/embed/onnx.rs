@@ -248,6 +248,8 @@ impl OnnxEmbedder {
     }
 }
 
+/// Over 100 lines on purpose: ONNX Runtime's session options in the order the runtime wants them,
+/// with each execution provider's settings and why beside it.
 fn build_session(
     env: &ort::environment::Environment,
     model_path: &Path,

@@ -209,6 +209,10 @@ pub struct ExportRequest<'a> {
 
 /// Writes the review set of `records` to `out` as `request` says. Nothing is written when it
 /// fails or is cancelled, except image copies already made.
+///
+/// Over 100 lines on purpose: the export's steps in order (collect the rows, copy the images when
+/// asked, format the body, write the file atomically last), so that nothing is left half-written
+/// whatever step fails.
 pub fn export_review_set(
     records: &[LabelRecord],
     out: &Path,

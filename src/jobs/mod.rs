@@ -1,5 +1,5 @@
 //! Background jobs: the one handle every job uses (the scan, a shard worker, the report, an
-//! export, an alignment, opening a project). A job runs on a named thread, reports through a
+//! export, an alignment, opening a project, the desk's image loaders). A job runs on a named thread, reports through a
 //! bounded channel of its own typed events, ends with one outcome, and is cancelled when its
 //! handle is dropped or asked; the waker tells the desk to repaint after each event.
 

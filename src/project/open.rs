@@ -2,11 +2,12 @@
 //! when the project is large (a 10,000-generation scan leaves about 13 MB of results), and the
 //! desk must keep drawing meanwhile.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::jobs::{Job, Waker};
 use crate::project::Project;
 use crate::project::ProjectSpec;
+use crate::project::absolute;
 use crate::project::last_scan::LastScan;
 use crate::review::{LabelRecord, ReviewError, ReviewStore};
 
@@ -22,6 +23,34 @@ pub enum ProjectSource {
         /// The folders and model it covers.
         spec: ProjectSpec,
     },
+}
+
+impl ProjectSource {
+    /// The project for `generations` and `training` sources (or a `training_index`), in
+    /// `project` or the default folder for them, scanned with `model`; a message when no
+    /// training side was chosen.
+    pub fn folders(
+        generations: &Path,
+        training: &[PathBuf],
+        training_index: Option<&Path>,
+        project: Option<PathBuf>,
+        model: String,
+    ) -> Result<Self, String> {
+        if training.is_empty() && training_index.is_none() {
+            return Err(
+                "Choose at least one training folder or shard, or a training index.".into(),
+            );
+        }
+        let dir =
+            project.unwrap_or_else(|| Project::default_dir(generations, training, training_index));
+        let spec = ProjectSpec {
+            generations: absolute(generations),
+            training: training.iter().map(|t| absolute(t)).collect(),
+            training_index: training_index.map(absolute),
+            model,
+        };
+        Ok(Self::Folders { dir, spec })
+    }
 }
 
 /// A project read from disk, ready for the desk.

@@ -117,7 +117,7 @@ fn scan(
     // Held until the scan returns: one writer per project, so the folders, settings and
     // results a reader finds all belong to one scan.
     let (_lock, project) = start::open_project(options)?;
-    let start::Models {
+    let start::LoadedModels {
         first_embedder,
         cascade,
         model_key,

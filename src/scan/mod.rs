@@ -20,6 +20,7 @@ pub use sources::{FILES_PER_UNIT, UnitId};
 
 use std::path::PathBuf;
 
+pub use crate::embed::registry::Models;
 use crate::index::{Dtype, VectorStore};
 use crate::ranking::matches::{GenerationMatches, SkippedFile, TruncatedShard};
 
@@ -57,6 +58,8 @@ pub struct ScanOptions {
     pub preset: Option<String>,
     /// Where the training index is made and opened.
     pub store: VectorStore,
+    /// The models the scan may run: names, files, the cascade's student, loading.
+    pub models: Models,
 }
 
 /// How a scan matches and ranks generations: the match phase's options, one value.
@@ -115,6 +118,7 @@ impl ScanOptions {
             shortlist: cascade::Shortlist::default(),
             preset: None,
             store: VectorStore::default(),
+            models: Models::default(),
         }
     }
 

@@ -274,13 +274,7 @@ impl Catalogued {
 mod tests {
     use super::*;
 
-    fn png() -> Vec<u8> {
-        let img = image::RgbImage::from_pixel(4, 4, image::Rgb([1, 2, 3]));
-        let mut out = std::io::Cursor::new(Vec::new());
-        img.write_to(&mut out, image::ImageFormat::Png)
-            .expect("encode");
-        out.into_inner()
-    }
+    use crate::catalog::test_support::png_bytes as png;
 
     #[test]
     fn shards_and_files_become_units_in_order_with_names_and_captions() {

@@ -173,6 +173,10 @@ pub(crate) fn spawn(
     })
 }
 
+/// Over 100 lines on purpose: one decoding thread's loop, where each way an image can fail
+/// (unreadable, too large, a bad member, cancelled) is answered at the point it happens with the
+/// image's own report; the decoding and preprocessing themselves are `decode` and
+/// `embed::preprocess`.
 fn decode_loop(
     context: &DecodeContext,
     next: &AtomicUsize,

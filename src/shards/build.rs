@@ -187,6 +187,11 @@ fn row_name(row: &PartRow, prefix: Option<&str>) -> String {
 }
 
 /// Builds the index. `progress` gets (rows added, rows in all) after each chunk.
+///
+/// Over 100 lines on purpose: the build's steps in order (read the parts' manifests, check they
+/// agree, size the index, add each part's vectors in chunks with progress and cancel, write the
+/// manifest last); each step checks what the one before gave, and splitting it passes the same
+/// half-built state between functions.
 pub fn build_index(
     options: &IndexBuildOptions,
     progress: &mut dyn FnMut(u64, u64),

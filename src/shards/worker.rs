@@ -14,8 +14,6 @@ use std::time::Instant;
 use crate::catalog::ImageLocation;
 use crate::embed::Embedder;
 use crate::embed::request::ModelRequest;
-use crate::embed::request::load_embedder;
-use crate::embed::request::resolve_runtime;
 use crate::index::prebuilt::FileCheck;
 use crate::jobs::{Job, Waker};
 use crate::project::cache::EmbeddingCache;
@@ -47,6 +45,8 @@ pub struct EmbedOptions {
     pub batch_size: usize,
     /// Decoding threads (0: one per core).
     pub decode_threads: usize,
+    /// The models the worker may run (finding and loading `model`).
+    pub models: crate::embed::registry::Models,
 }
 
 /// What a worker did: the one JSON line `replicant embed` prints.
@@ -105,6 +105,9 @@ pub fn worker_cache_path(out: &Path, worker: usize, workers: usize) -> PathBuf {
         .join(format!("worker-{worker}-of-{workers}.sqlite"))
 }
 
+/// Over 100 lines on purpose: one worker's steps in the order they run (check its slice, catalogue,
+/// keep its units, plan against its cache, embed, write its part), each a few lines reading the
+/// last one's values; the embedding itself is the scan's shared `EmbeddingRun`.
 fn run(
     options: &EmbedOptions,
     events: &EventSink,
@@ -170,13 +173,14 @@ fn run(
         ))
     })?;
     events.send(ScanEvent::Phase(ScanPhase::LoadingModel));
-    let (library, model_file) = resolve_runtime(&options.model, &mut |line| events.info(line))
+    let (library, model_file) = (options.models)
+        .resolve(&options.model, &mut |line| events.info(line))
         .map_err(ScanError::Runtime)?;
-    let mut embedder = load_embedder(&options.model, &library, &model_file)?;
+    let mut embedder = options.models.load(&options.model, &library, &model_file)?;
     let model_key = embedder.model_key().clone();
     let provider = embedder.execution_provider().to_string();
     let model_probe = crate::embed::probe::stored(
-        &crate::embed::probe::probe_vector(&mut embedder)
+        &crate::embed::probe::probe_vector(embedder.as_mut())
             .map_err(|e| ScanError::Runtime(format!("cannot embed the probe image: {e}")))?,
     );
     let stem = parts::part_stem(options.worker, options.workers);
@@ -238,7 +242,7 @@ fn run(
             decode_threads: options.decode_threads,
             already_skipped: skipped.len(),
         };
-        let embedder: Box<dyn Embedder> = Box::new(embedder);
+        let embedder: Box<dyn Embedder> = embedder;
         Some(EmbeddingRun::start(
             plan, images, embedder, &settings, cancel,
         )?)

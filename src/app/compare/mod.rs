@@ -122,6 +122,10 @@ fn pane_size(rect: egui::Rect, mode: CompareMode, gap: f32) -> egui::Vec2 {
 /// Draws the view into the space left in `ui` and turns zoom (wheel, pinch), pan (drag), the
 /// swipe split and double-click (fit) into commands. `align` maps the generation onto the
 /// training image.
+///
+/// Over 100 lines on purpose: one frame of the compare view, from the input (wheel, pinch, drag,
+/// swipe, double-click) to the paint callback, in the order egui needs them; the GPU side is
+/// `CompareResources`.
 pub fn compare_ui(
     ui: &mut egui::Ui,
     state: &CompareState,

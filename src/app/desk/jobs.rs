@@ -16,6 +16,7 @@ use crate::jobs::Waker;
 use crate::project::export::{ExportEvent, ExportJob};
 use crate::ranking::matches::SkippedFile;
 use crate::scan::Progress;
+use crate::scan::ScanEvent;
 use crate::scan::ScanHandle;
 use crate::scan::ScanPhase;
 use crate::scan::ScanSummary;
@@ -43,7 +44,100 @@ pub struct ScanStatus {
     pub(super) settings: Option<crate::ranking::matches::ScanSettings>,
 }
 
+/// What the scan's events mean for the rest of the desk.
+pub(super) enum ScanNews {
+    /// The generations it will match, listed before any is matched.
+    Listed(Vec<crate::scan::PendingGeneration>),
+    /// A generation's matches.
+    Generation(crate::ranking::matches::GenerationMatches),
+    /// Something the reviewer must be told.
+    Message(String),
+    /// It ended: finished (with the generations it matched, and its model's key), failed or
+    /// cancelled (neither).
+    Ended {
+        seen: Option<HashSet<String>>,
+        model_key: Option<crate::embed::ModelKey>,
+    },
+}
+
 impl ScanStatus {
+    /// Follows a new scan (replacing a running one).
+    pub(super) fn restart(&mut self, handle: ScanHandle) {
+        self.handle = Some(handle);
+        self.phase = None;
+        self.progress = Progress::default();
+        self.failed = None;
+        self.seen.clear();
+        self.log.clear();
+        self.skipped.clear();
+    }
+
+    /// Takes at most `budget` of the scan's events (never blocks), keeping its phase,
+    /// progress, log and skipped files; returns what the rest of the desk must hear.
+    pub(super) fn take_events(&mut self, budget: usize) -> Vec<ScanNews> {
+        let Some(handle) = &self.handle else {
+            return Vec::new();
+        };
+        let events: Vec<ScanEvent> = handle.events.try_iter().take(budget).collect();
+        let mut news = Vec::new();
+        for event in events {
+            match event {
+                ScanEvent::Phase(phase) => self.phase = Some(phase),
+                ScanEvent::Catalogued {
+                    generations,
+                    training,
+                    to_process,
+                } => {
+                    self.log.push(format!(
+                        "{generations} generations, {training} training images; {to_process} to read"
+                    ));
+                    self.progress.total = to_process;
+                }
+                ScanEvent::Listed(listed) => news.push(ScanNews::Listed(listed)),
+                ScanEvent::Info(line) => self.log.push(line),
+                ScanEvent::Progress(progress) => self.progress = progress,
+                ScanEvent::Skipped(file) => self.skipped.push(file),
+                ScanEvent::Generation(result) => {
+                    self.seen.insert(result.generation.clone());
+                    news.push(ScanNews::Generation(result));
+                }
+                ScanEvent::Finished(summary) => {
+                    if let Some(error) = &summary.save_error {
+                        news.push(ScanNews::Message(format!(
+                            "The results could not be saved in the project: {error}"
+                        )));
+                    }
+                    let seen = std::mem::take(&mut self.seen);
+                    let model_key = summary.model_key.clone();
+                    self.settings = Some(summary.settings.clone());
+                    self.summary = Some(*summary);
+                    self.handle = None;
+                    news.push(ScanNews::Ended {
+                        seen: Some(seen),
+                        model_key: Some(model_key),
+                    });
+                }
+                ScanEvent::Failed(message) => {
+                    self.failed = Some(message);
+                    self.handle = None;
+                    news.push(ScanNews::Ended {
+                        seen: None,
+                        model_key: None,
+                    });
+                }
+                ScanEvent::Cancelled => {
+                    self.log.push("scan cancelled".into());
+                    self.handle = None;
+                    news.push(ScanNews::Ended {
+                        seen: None,
+                        model_key: None,
+                    });
+                }
+            }
+        }
+        news
+    }
+
     /// Whether a scan is running.
     pub fn running(&self) -> bool {
         self.handle.is_some()
@@ -297,6 +391,24 @@ pub struct ReportStatus {
 }
 
 impl ReportStatus {
+    /// Takes the report job's result once it has one; returns what the reviewer must be told.
+    pub(super) fn poll(&mut self) -> Option<String> {
+        let result = self.job.as_ref().and_then(|job| job.poll())?;
+        let out = self.job.take().and_then(|job| job.out.clone());
+        match result {
+            Ok(report) => {
+                self.last = Some(report);
+                self.error = None;
+                out.map(|path| format!("Evidence report written to {}", path.display()))
+            }
+            Err(why) => {
+                let message = format!("The evidence report could not be made: {why}");
+                self.error = Some(why);
+                Some(message)
+            }
+        }
+    }
+
     /// The last report made, for the statistics panel.
     pub fn last(&self) -> Option<&crate::export::report::AuditReport> {
         self.last.as_ref()
@@ -335,6 +447,34 @@ impl ExportStatus {
     /// Pairs done of pairs in all.
     pub fn progress(&self) -> (usize, usize) {
         self.progress
+    }
+
+    /// Takes the export's events; once it has ended, returns what the reviewer must be told.
+    pub(super) fn poll_message(&mut self) -> Option<String> {
+        let report = match self.poll()? {
+            Ok(report) => report,
+            Err(message) => return Some(message),
+        };
+        let images = report.images_dir.as_ref().map_or_else(String::new, |d| {
+            format!(
+                " ({} images copied into {})",
+                report.images_copied,
+                d.display()
+            )
+        });
+        let problems = if report.problems.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} problems: {}",
+                report.problems.len(),
+                report.problems.join("; ")
+            )
+        };
+        Some(format!(
+            "Exported {} labelled pairs{images}{problems}",
+            report.pairs
+        ))
     }
 
     /// Takes the export's events; returns how it ended once it has.

@@ -7,6 +7,7 @@ mod jobs;
 mod review;
 mod view;
 
+use jobs::ScanNews;
 pub use jobs::{
     ExportStatus, MAX_UPLOADED, PairImages, ReportStatus, ScanStatus, Uploaded, texture_id,
 };
@@ -21,7 +22,6 @@ use crate::project::open::OpenedProject;
 use crate::project::open::read_project;
 use crate::ranking::matches::{GenerationMatches, Match};
 use crate::review::{Label, ReviewError};
-use crate::scan::ScanEvent;
 use crate::scan::ScanOptions;
 use crate::scan::start_scan;
 
@@ -170,14 +170,7 @@ impl Desk {
 
     /// Starts a scan of the project's folders with `options` (replacing a running one).
     pub fn start_scan(&mut self, options: ScanOptions, waker: Option<Waker>) {
-        let scan = &mut self.jobs.scan;
-        scan.handle = Some(start_scan(options, waker));
-        scan.phase = None;
-        scan.progress = crate::scan::Progress::default();
-        scan.failed = None;
-        scan.seen.clear();
-        scan.log.clear();
-        scan.skipped.clear();
+        self.jobs.scan.restart(start_scan(options, waker));
     }
 
     /// Asks the running scan to stop.
@@ -192,49 +185,8 @@ impl Desk {
     /// aligning. Returns what the reviewer must be told.
     pub fn poll(&mut self, budget: usize, waker: Option<&Waker>) -> Vec<String> {
         let mut messages = self.poll_scan(budget);
-        if let Some(result) = self.jobs.report.job.as_ref().and_then(|job| job.poll()) {
-            let out = self.jobs.report.job.take().and_then(|job| job.out.clone());
-            match result {
-                Ok(report) => {
-                    if let Some(path) = out {
-                        messages.push(format!("Evidence report written to {}", path.display()));
-                    }
-                    self.jobs.report.last = Some(report);
-                    self.jobs.report.error = None;
-                }
-                Err(why) => {
-                    messages.push(format!("The evidence report could not be made: {why}"));
-                    self.jobs.report.error = Some(why);
-                }
-            }
-        }
-        match self.jobs.export.poll() {
-            Some(Ok(report)) => {
-                messages.push(format!(
-                    "Exported {} labelled pairs{}{}",
-                    report.pairs,
-                    report
-                        .images_dir
-                        .as_ref()
-                        .map_or_else(String::new, |d| format!(
-                            " ({} images copied into {})",
-                            report.images_copied,
-                            d.display()
-                        )),
-                    if report.problems.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            "; {} problems: {}",
-                            report.problems.len(),
-                            report.problems.join("; ")
-                        )
-                    }
-                ));
-            }
-            Some(Err(message)) => messages.push(message),
-            None => {}
-        }
+        messages.extend(self.jobs.report.poll());
+        messages.extend(self.jobs.export.poll_message());
         self.view.refresh(&self.review, self.scanning());
         if let Some((generation, training)) = self.current_locations() {
             self.jobs.images.want(generation.clone(), training.clone());
@@ -250,59 +202,18 @@ impl Desk {
 
     fn poll_scan(&mut self, budget: usize) -> Vec<String> {
         let mut messages = Vec::new();
-        let Some(handle) = &self.jobs.scan.handle else {
-            return messages;
-        };
-        let events: Vec<ScanEvent> = handle.events.try_iter().take(budget).collect();
-        for event in events {
-            let scan = &mut self.jobs.scan;
-            match event {
-                ScanEvent::Phase(phase) => scan.phase = Some(phase),
-                ScanEvent::Catalogued {
-                    generations,
-                    training,
-                    to_process,
-                } => {
-                    scan.log.push(format!(
-                        "{generations} generations, {training} training images; {to_process} to read"
-                    ));
-                    scan.progress.total = to_process;
-                }
-                ScanEvent::Listed(listed) => {
+        for news in self.jobs.scan.take_events(budget) {
+            match news {
+                ScanNews::Listed(listed) => {
                     self.review.list_pending(listed);
                     self.view.invalidate();
                 }
-                ScanEvent::Info(line) => scan.log.push(line),
-                ScanEvent::Progress(progress) => scan.progress = progress,
-                ScanEvent::Skipped(file) => scan.skipped.push(file),
-                ScanEvent::Generation(result) => {
-                    scan.seen.insert(result.generation.clone());
+                ScanNews::Generation(result) => {
                     self.review.upsert(result);
                     self.view.invalidate();
                 }
-                ScanEvent::Finished(summary) => {
-                    if let Some(error) = &summary.save_error {
-                        messages.push(format!(
-                            "The results could not be saved in the project: {error}"
-                        ));
-                    }
-                    let seen = std::mem::take(&mut scan.seen);
-                    let model_key = summary.model_key.clone();
-                    scan.settings = Some(summary.settings.clone());
-                    scan.summary = Some(*summary);
-                    scan.handle = None;
-                    self.end_scan(Some(&seen), Some(model_key));
-                }
-                ScanEvent::Failed(message) => {
-                    scan.failed = Some(message);
-                    scan.handle = None;
-                    self.end_scan(None, None);
-                }
-                ScanEvent::Cancelled => {
-                    scan.log.push("scan cancelled".into());
-                    scan.handle = None;
-                    self.end_scan(None, None);
-                }
+                ScanNews::Message(message) => messages.push(message),
+                ScanNews::Ended { seen, model_key } => self.end_scan(seen.as_ref(), model_key),
             }
         }
         messages

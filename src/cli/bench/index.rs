@@ -248,6 +248,9 @@ fn probe(dir: &Path, dims: usize, expansion_search: usize) -> anyhow::Result<Pro
 }
 
 /// Runs the index benchmark.
+///
+/// Over 100 lines on purpose: the index benchmark's runs in the order its table prints them, each
+/// timed against the others in the same process.
 pub fn run(args: &IndexBenchArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.dims >= 2, "--dims must be at least 2");
     let defaults = Graph::default();

@@ -79,6 +79,9 @@ fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Runs the benchmark and prints a table.
+///
+/// Over 100 lines on purpose: the benchmark's runs in the order its table prints them, each timed
+/// against the others in the same process (ratios, not seconds, are what it reports).
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
     match &args.what {
         Some(BenchWhat::Cascade(cascade)) => return cascade::run(cascade),

@@ -24,6 +24,7 @@ fn embed(args: &BenchArgs, source: &Path, out: &Path) -> anyhow::Result<EmbedSum
         model: args.model.request(),
         batch_size: args.batch,
         decode_threads: args.decode_threads,
+        models: Default::default(),
     };
     let handle = start_embed(options, None);
     for _ in handle.events.iter() {}

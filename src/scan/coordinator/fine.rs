@@ -10,7 +10,6 @@ use std::sync::atomic::AtomicBool;
 use crate::catalog::ImageEntry;
 use crate::embed::ModelKey;
 use crate::embed::provision::Found;
-use crate::embed::request::load_embedder;
 use crate::project::cache::EmbeddingCache;
 use crate::ranking::regions::RegionPlan;
 use crate::scan::ScanOptions;
@@ -55,7 +54,8 @@ pub(super) fn embed_fine_windows(
     }
     // The first pass's session went with its workers; a second costs about a second on a
     // CPU, against seconds of windows per generation.
-    let embedder = load_embedder(&inputs.options.model, inputs.library, inputs.model_file)?;
+    let embedder =
+        (inputs.options.models).load(&inputs.options.model, inputs.library, inputs.model_file)?;
     let settings = RunSettings {
         batch_size: inputs.options.batch_size,
         decode_threads: inputs.options.decode_threads,
@@ -64,7 +64,7 @@ pub(super) fn embed_fine_windows(
     let mut run = EmbeddingRun::start(
         plan,
         entries.iter().map(|(slot, e)| (*slot, e)),
-        Box::new(embedder),
+        embedder,
         &settings,
         cancel,
     )?;

@@ -27,7 +27,7 @@ pub(super) fn settings(options: &ScanOptions, decided: Decided<'_>) -> ScanSetti
             ModelChoice::File(path) => crate::project::absolute(path)
                 .to_string_lossy()
                 .into_owned(),
-            other => other.name(),
+            other => options.models.name(other),
         },
         model_key: decided.similarity_key.clone(),
         preprocessing: decided.preprocessing,

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::embed::provision::Found;
-use crate::embed::request::{load_embedder, resolve_runtime};
-use crate::embed::{Embedder, ExecutionProvider, ModelChoice, ModelKey};
+use crate::embed::{Embedder, ExecutionProvider, ModelKey};
 use crate::project::{Project, ProjectLock, ProjectSpec, absolute};
 use crate::ranking::cascade::{self, CascadeSummary, ShortlistMode};
 use crate::ranking::matches::{Side, SkippedFile, TruncatedShard};
@@ -121,7 +120,7 @@ pub(super) fn open_project(options: &ScanOptions) -> Result<(ProjectLock, Projec
         training_index: options.training_index.as_deref().map(absolute),
         model: match &options.model.choice {
             crate::embed::ModelChoice::File(path) => absolute(path).to_string_lossy().into_owned(),
-            other => other.name(),
+            other => options.models.name(other),
         },
     };
     let lock = Project::lock_for_scan(&project_dir)?;
@@ -130,7 +129,7 @@ pub(super) fn open_project(options: &ScanOptions) -> Result<(ProjectLock, Projec
 }
 
 /// The models the scan runs, and what was decided about the cascade.
-pub(super) struct Models {
+pub(super) struct LoadedModels {
     /// The model that embeds first: the student with the cascade, else the model.
     pub(super) first_embedder: Box<dyn Embedder>,
     pub(super) cascade: Option<CascadeRun>,
@@ -150,16 +149,22 @@ pub(super) struct Models {
 
 /// Loads the model (and the student when the cascade runs), and checks a prebuilt index
 /// against the model that embeds first.
+///
+/// Over 100 lines on purpose: what loading decides, in order (the model, whether the cascade runs
+/// and why, the student, the prebuilt index's model check), each decision reading the last; the
+/// cascade's rule itself is `cascade_decision`.
 pub(super) fn load_models(
     options: &ScanOptions,
     events: &EventSink,
     training: &Training,
     generation_count: usize,
-) -> Result<Models, ScanError> {
+) -> Result<LoadedModels, ScanError> {
     events.send(ScanEvent::Phase(ScanPhase::LoadingModel));
-    let (library, model_file) = resolve_runtime(&options.model, &mut |line| events.info(line))
+    let models = &options.models;
+    let (library, model_file) = models
+        .resolve(&options.model, &mut |line| events.info(line))
         .map_err(ScanError::Runtime)?;
-    let embedder = load_embedder(&options.model, &library, &model_file)?;
+    let embedder = models.load(&options.model, &library, &model_file)?;
     let similarity_key = embedder.model_key().clone();
     let provider = embedder.execution_provider();
     let preprocessing = embedder.preprocess().describe();
@@ -181,7 +186,7 @@ pub(super) fn load_models(
         shortlist_reason = Some(match shortlist_size {
             Some(_) => format!(
                 "auto: on (training images outnumber generations, or the training index holds {} embeddings)",
-                student_name()
+                models.default_student_name()
             ),
             None => "auto: off (training images do not outnumber generations enough)".into(),
         });
@@ -191,21 +196,20 @@ pub(super) fn load_models(
     let (mut first_embedder, cascade): (Box<dyn Embedder>, _) = match shortlist_size {
         Some(size) => {
             let mut request = options.model.clone();
-            request.choice = options
-                .model
-                .choice
-                .student()
+            request.choice = models
+                .student(&options.model.choice)
                 .ok_or_else(|| ScanError::Runtime("this model has no student".into()))?;
-            let (library, student_file) = resolve_runtime(&request, &mut |line| events.info(line))
+            let (library, student_file) = models
+                .resolve(&request, &mut |line| events.info(line))
                 .map_err(ScanError::Runtime)?;
-            let student = load_embedder(&request, &library, &student_file)?;
+            let student = models.load(&request, &library, &student_file)?;
             events.info(format!(
                 "shortlist cascade on: training images are indexed with {} and each generation's top {size} are re-scored with {similarity_key}",
                 student.model_key()
             ));
             let run = CascadeRun {
                 size,
-                scorer: Some(Box::new(embedder)),
+                scorer: Some(embedder),
                 shortlists: Vec::new(),
                 summary: CascadeSummary {
                     shortlist_model: student.model_key().clone(),
@@ -213,9 +217,9 @@ pub(super) fn load_models(
                     ..CascadeSummary::default()
                 },
             };
-            (Box::new(student), Some(run))
+            (student, Some(run))
         }
-        None => (Box::new(embedder), None),
+        None => (embedder, None),
     };
     let model_key = first_embedder.model_key().clone();
     if let Training::Prebuilt(prebuilt) = training {
@@ -241,16 +245,14 @@ pub(super) fn load_models(
     }
     let ranked_by = match &cascade {
         Some(_) => cascade::ranked_by(
-            &options
-                .model
-                .choice
-                .student()
-                .map_or_else(String::new, |s| s.name()),
-            &options.model.choice.name(),
+            &models
+                .student(&options.model.choice)
+                .map_or_else(String::new, |s| models.name(&s)),
+            &models.name(&options.model.choice),
         ),
-        None => options.model.choice.name(),
+        None => models.name(&options.model.choice),
     };
-    Ok(Models {
+    Ok(LoadedModels {
         first_embedder,
         cascade,
         model_key,
@@ -322,22 +324,23 @@ fn cascade_decision(
     }
     // The cascade needs a model with a student (full SSCD, re-scoring its distilled one's
     // shortlists); the model registry says which.
-    let full_sscd = options.model.choice.student().is_some();
+    let models = &options.models;
+    let full_sscd = models.student(&options.model.choice).is_some();
     match training {
         Training::Prebuilt(prebuilt) => {
-            let distilled_index = ModelChoice::default().student_made(&prebuilt.manifest.model_key);
+            let distilled_index = models.made_by_default_student(&prebuilt.manifest.model_key);
             match (distilled_index, full_sscd) {
                 (true, true) => Ok(Some(size)),
                 (false, _) if mode == ShortlistMode::On => Err(format!(
                     "shortlist cascade off: the training index holds {} embeddings, not {student} ones (`replicant embed --model {student}`, then `replicant index build`, for an index the cascade can use)",
                     prebuilt.manifest.model_key,
-                    student = student_name()
+                    student = models.default_student_name()
                 )),
                 (true, false) => Err(format!(
                     "shortlist cascade off: it re-scores with full SSCD, and this scan runs {} (give --model {} to re-score the index's {} shortlists)",
-                    options.model.choice.name(),
-                    ModelChoice::default().name(),
-                    student_name()
+                    models.name(&options.model.choice),
+                    models.name(&models.default_model()),
+                    models.default_student_name()
                 )),
                 (false, _) => Ok(None),
             }
@@ -360,19 +363,12 @@ fn cascade_decision(
                 (true, true) => Ok(Some(size)),
                 (true, false) if mode == ShortlistMode::On => Err(format!(
                     "shortlist cascade off: it needs --model sscd (this scan runs {})",
-                    options.model.choice.name()
+                    models.name(&options.model.choice)
                 )),
                 _ => Ok(None),
             }
         }
     }
-}
-
-/// The name of the default model's cascade student, for messages.
-fn student_name() -> String {
-    ModelChoice::default()
-        .student()
-        .map_or_else(|| "student".into(), |s| s.name())
 }
 
 /// Which region windows the scan searches (the coarse ones, and the fine ones unless the
