@@ -40,6 +40,8 @@ impl Kind {
 pub struct TruthRow {
     /// The group it is reported under (`set` column), if any.
     pub set: Option<String>,
+    /// Its kind of copy (`category` column: a style transfer, an inpainting...), if any.
+    pub category: Option<String>,
     /// The generation, as the scan names it.
     pub generation: String,
     /// The training image, as the scan names it (empty for a negative).
@@ -88,6 +90,7 @@ pub fn read_truth(path: &Path) -> Result<Vec<TruthRow>, EvalError> {
         .clone();
     let column = |name: &str| headers.iter().position(|h| h.trim() == name);
     // The fixtures' form, else a review set.
+    let category = column("category");
     let (generation, source, kind, set, review_set) = match (
         column("derived_path"),
         column("source_path"),
@@ -131,6 +134,10 @@ pub fn read_truth(path: &Path) -> Result<Vec<TruthRow>, EvalError> {
         }
         rows.push(TruthRow {
             set: set.map(|i| cell(i).to_string()).filter(|s| !s.is_empty()),
+            category: category
+                .filter(|_| !review_set)
+                .map(|i| cell(i).to_string())
+                .filter(|s| !s.is_empty()),
             generation: cell_text(generation),
             source: source_text,
             kind: parsed,
@@ -229,6 +236,9 @@ pub struct Evaluation {
     pub overall: Figures,
     /// Rows by their `set`.
     pub by_set: BTreeMap<String, Figures>,
+    /// Rows by their kind of copy (`category`), when the truth names it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_category: BTreeMap<String, Figures>,
 }
 
 #[derive(Default)]
@@ -315,18 +325,26 @@ pub fn evaluate(
 ) -> Evaluation {
     let mut overall = Group::default();
     let mut sets: BTreeMap<String, Group> = BTreeMap::new();
+    let mut categories: BTreeMap<String, Group> = BTreeMap::new();
     for row in truth {
         let matches = results.get(&row.generation);
         overall.add(row, matches, threshold);
-        if let Some(set) = &row.set {
-            sets.entry(set.clone())
-                .or_default()
-                .add(row, matches, threshold);
+        for (key, groups) in [(&row.set, &mut sets), (&row.category, &mut categories)] {
+            if let Some(key) = key {
+                groups
+                    .entry(key.clone())
+                    .or_default()
+                    .add(row, matches, threshold);
+            }
         }
     }
+    let figures = |groups: BTreeMap<String, Group>| {
+        groups.into_iter().map(|(k, g)| (k, g.figures())).collect()
+    };
     Evaluation {
         overall: overall.figures(),
-        by_set: sets.into_iter().map(|(k, g)| (k, g.figures())).collect(),
+        by_set: figures(sets),
+        by_category: figures(categories),
     }
 }
 
@@ -358,6 +376,7 @@ mod tests {
     fn row(set: &str, generation: &str, source: &str, kind: Kind) -> TruthRow {
         TruthRow {
             set: Some(set.into()),
+            category: None,
             generation: generation.into(),
             source: source.into(),
             kind,
@@ -392,6 +411,30 @@ mod tests {
         let strict = evaluate(&truth, &results(), 0.61);
         assert_eq!(strict.overall.style_only.flagged, 0);
         assert_eq!(strict.overall.negative.flagged, 0);
+    }
+
+    #[test]
+    fn groups_by_kind_of_copy_when_the_truth_names_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pairs = dir.path().join("pairs.csv");
+        std::fs::write(
+            &pairs,
+            "set,category,derived_path,source_path,kind\ns1,inpainting,g1.png,a.jpg,full_copy\ns2,inpainting,g2.png,y.jpg,near_copy\ns2,style transfer,g2.png,b.jpg,near_copy\n",
+        )
+        .expect("write");
+        let rows = read_truth(&pairs).expect("pairs form");
+        assert_eq!(rows[0].category.as_deref(), Some("inpainting"));
+        let e = evaluate(&rows, &results(), 0.5);
+        let inpainting = &e.by_category["inpainting"];
+        assert_eq!(inpainting.full_copy.recall_at_1, Some(1.0));
+        assert_eq!(inpainting.near_copy.recall_at_1, Some(0.0));
+        assert_eq!(inpainting.near_copy.recall_at_5, Some(1.0));
+        assert_eq!(
+            e.by_category["style transfer"].near_copy.recall_at_5,
+            Some(0.0)
+        );
+        assert_eq!(e.by_category.len(), 2);
+        assert_eq!(e.by_set.len(), 2);
     }
 
     #[test]

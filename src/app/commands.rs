@@ -178,6 +178,8 @@ pub enum CompareCommand {
     ToggleAligned,
     /// Show or hide the collage map.
     ToggleCollageMap,
+    /// Show or hide the structure map (verification's evidence).
+    ToggleStructureMap,
     /// Overlay opacity.
     Opacity(f32),
     /// Difference gain.

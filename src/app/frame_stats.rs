@@ -9,6 +9,10 @@ pub struct FrameStats {
     last: Option<Instant>,
     times_ms: VecDeque<f32>,
     capacity: usize,
+    /// When the frame being built began (`logic`), until it is recorded (end of `ui`).
+    started: Option<Instant>,
+    /// When the frame times were last written to the log.
+    logged: Instant,
 }
 
 impl Default for FrameStats {
@@ -17,11 +21,37 @@ impl Default for FrameStats {
             last: None,
             times_ms: VecDeque::new(),
             capacity: 600,
+            started: None,
+            logged: Instant::now(),
         }
     }
 }
 
 impl FrameStats {
+    /// Notes that a frame begins (call at the start of `logic`).
+    pub fn begin(&mut self) {
+        self.started = Some(Instant::now());
+    }
+
+    /// Records the frame begun by [`Self::begin`] (call at the end of `ui`), and every five
+    /// seconds writes the 95th percentile to the log (`scanning`: whether a scan ran).
+    pub fn end(&mut self, scanning: bool) {
+        if let Some(started) = self.started.take() {
+            self.record(started.elapsed());
+        }
+        if self.logged.elapsed() >= Duration::from_secs(5) {
+            self.logged = Instant::now();
+            if let Some(p95) = self.p95_ms() {
+                tracing::info!(
+                    p95_ms = format!("{p95:.2}"),
+                    frames = self.frames(),
+                    scanning,
+                    "UI frame time"
+                );
+            }
+        }
+    }
+
     /// Records the time spent building this frame (call at the end of `ui`).
     pub fn record(&mut self, work: Duration) {
         self.times_ms.push_back(work.as_secs_f32() * 1000.0);

@@ -12,6 +12,7 @@ mod frame_stats;
 mod grid;
 mod help;
 pub mod keys;
+mod labels;
 mod list;
 pub mod loader;
 mod menu;
@@ -23,6 +24,7 @@ pub mod settings;
 mod start;
 mod stats;
 mod status;
+mod structure_map;
 mod thumbs;
 mod uploads;
 mod welcome;
@@ -32,7 +34,6 @@ pub use start::StartMode;
 pub use window::run;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 pub use commands::{Command, CompareCommand, GridCommand, ListCommand, SettingCommand};
 pub use desk::{
@@ -81,8 +82,6 @@ pub struct DeskApp {
     render_state: Option<eframe::egui_wgpu::RenderState>,
     windows: Windows,
     notices: Vec<String>,
-    frame_started: Option<Instant>,
-    frames_logged: Instant,
     scan_choices: ScanChoices,
 }
 
@@ -111,8 +110,6 @@ impl DeskApp {
             render_state: cc.wgpu_render_state.clone(),
             windows: Windows::default(),
             notices: Vec::new(),
-            frame_started: None,
-            frames_logged: Instant::now(),
             scan_choices: ScanChoices::default(),
         };
         app.apply_theme(&cc.egui_ctx);
@@ -470,7 +467,7 @@ impl DeskApp {
 
 impl eframe::App for DeskApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.frame_started = Some(Instant::now());
+        self.frames.begin();
         let mode = self.desk.as_ref().map_or(Mode::Pair, |d| d.view().mode());
         let keys = keys::commands_from_keys(ctx, &self.settings.keys, mode, self.windows.rebinding);
         self.commands.extend(keys);
@@ -562,20 +559,8 @@ impl eframe::App for DeskApp {
         asks::overwrite_window(&ctx, &mut self.windows.overwrite, &mut out);
         asks::notices_window(&ctx, &self.notices, &mut out);
         self.commands.extend(out);
-        if let Some(started) = self.frame_started.take() {
-            self.frames.record(started.elapsed());
-        }
-        if self.frames_logged.elapsed() >= std::time::Duration::from_secs(5) {
-            self.frames_logged = Instant::now();
-            if let Some(p95) = self.frames.p95_ms() {
-                tracing::info!(
-                    p95_ms = format!("{p95:.2}"),
-                    frames = self.frames.frames(),
-                    scanning = self.desk.as_ref().is_some_and(Desk::scanning),
-                    "UI frame time"
-                );
-            }
-        }
+        let scanning = self.desk.as_ref().is_some_and(Desk::scanning);
+        self.frames.end(scanning);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -10,7 +10,6 @@ use super::settings::Settings;
 use super::thumbs::{Thumb, ThumbnailCache};
 use crate::align::Alignment;
 use crate::ranking::matches::{GenerationMatches, Match};
-use crate::review::Label;
 
 const MATCH_THUMB: f32 = 72.0;
 
@@ -42,7 +41,7 @@ pub fn pair_ui(
     });
 
     let current = result.matches.get(selected_match);
-    egui::Panel::bottom("pair-labels").show(ui, |ui| labels_ui(ui, desk, out));
+    egui::Panel::bottom("pair-labels").show(ui, |ui| super::labels::labels_ui(ui, desk, out));
 
     let gen_location = crate::catalog::ImageLocation::File(result.generation_path.clone());
     let gen_image = desk.images().get(&gen_location);
@@ -54,12 +53,14 @@ pub fn pair_ui(
         .copied();
     let compare = desk.view().compare();
     egui::Panel::top("compare-tools").show(ui, |ui| {
+        let has_regions = !result.region_hits.is_empty();
+        let verified = current.is_some_and(|m| m.verification.is_some());
         compare_tools_ui(
             ui,
             compare,
             gen_image,
             alignment,
-            !result.region_hits.is_empty(),
+            (has_regions, verified),
             out,
         );
     });
@@ -85,6 +86,15 @@ pub fn pair_ui(
         (pane, gen_image, current.and_then(|m| m.region))
     {
         outline_window(ui, pane, uploaded.original, cell);
+    }
+    if compare.structure_map
+        && let (Some(pane), Some(uploaded), Some(verification)) = (
+            pane,
+            gen_image,
+            current.and_then(|m| m.verification.as_ref()),
+        )
+    {
+        super::structure_map::structure_map_ui(ui, pane, uploaded.original, verification);
     }
     if compare.collage_map
         && !result.region_hits.is_empty()
@@ -222,7 +232,7 @@ fn compare_tools_ui(
     compare: &CompareState,
     gen_image: Option<Uploaded>,
     alignment: Option<Alignment>,
-    has_regions: bool,
+    (has_regions, verified): (bool, bool),
     out: &mut Vec<Command>,
 ) {
     ui.horizontal(|ui| {
@@ -287,6 +297,17 @@ fn compare_tools_ui(
             .changed()
         {
             send(CompareCommand::ToggleCollageMap);
+        }
+        let mut structure_map = compare.structure_map;
+        if ui
+            .add_enabled(verified, egui::Checkbox::new(&mut structure_map, "Structure map"))
+            .on_hover_text(
+                "Where the two images' edges agree after the best small shift (verification): green cells agree",
+            )
+            .on_disabled_hover_text("No verification for this pair (rescan to add it)")
+            .changed()
+        {
+            send(CompareCommand::ToggleStructureMap);
         }
     });
 }
@@ -375,6 +396,16 @@ fn captions_ui(
             );
             // The name takes what the layout agreement at the right end leaves.
             columns[1].with_layout(egui::Layout::right_to_left(egui::Align::Min), |ui| {
+                if let Some(verification) = &m.verification {
+                    ui.weak(format!("structure {:.2}", verification.score))
+                        .on_hover_text(
+                            "Verification: agreement of the two images' edge structure after the \
+                             best small shift (1 = same geometry, about 0 = unrelated), from their \
+                             32x32 thumbnails. A restyled copy keeps its source's geometry while \
+                             its colours and textures change; the Structure map shows where it \
+                             agrees.",
+                        );
+                }
                 if let Some(layout) = m.layout {
                     ui.weak(format!("layout {layout:.2}"))
                         .on_hover_text(format!(
@@ -526,118 +557,4 @@ fn collage_map_ui(
 
 fn size_text(size: Option<(u32, u32)>) -> String {
     size.map_or_else(|| "loading…".into(), |(w, h)| format!("{w}×{h} px"))
-}
-
-/// Over 100 lines on purpose: the label bar drawn left to right in screen order (the three labels
-/// with their keys, clear, undo and redo, moving between generations, the grid and help, then the
-/// note); one function reads in the order the reviewer sees it.
-fn labels_ui(ui: &mut egui::Ui, desk: &Desk, out: &mut Vec<Command>) {
-    let at = desk.current_at();
-    let record = at.and_then(|at| desk.review().pair_record(at));
-    ui.add_space(4.0);
-    ui.horizontal_wrapped(|ui| {
-        for (key, label) in [
-            ("1", Label::FullCopy),
-            ("2", Label::NearCopy),
-            ("3", Label::Distinct),
-        ] {
-            let active = record.and_then(|r| r.label) == Some(label);
-            let text = egui::RichText::new(format!("{key}  {}", label.title()))
-                .strong()
-                .color(if active {
-                    egui::Color32::WHITE
-                } else {
-                    label_colour(label)
-                });
-            let button = egui::Button::new(text)
-                .min_size(egui::vec2(100.0, 30.0))
-                .fill(if active {
-                    label_colour(label)
-                } else {
-                    ui.visuals().widgets.inactive.weak_bg_fill
-                });
-            if ui
-                .add_enabled(at.is_some(), button)
-                .on_hover_text(label.definition())
-                .clicked()
-            {
-                out.push(Command::Label(Some(label)));
-            }
-        }
-        if ui
-            .add_enabled(
-                record.is_some_and(|r| r.label.is_some()),
-                egui::Button::new("0  Clear").min_size(egui::vec2(64.0, 30.0)),
-            )
-            .clicked()
-        {
-            out.push(Command::Label(None));
-        }
-        ui.separator();
-        if ui.button("Undo").on_hover_text("Ctrl+Z").clicked() {
-            out.push(Command::Undo);
-        }
-        if ui.button("Redo").on_hover_text("Ctrl+Shift+Z").clicked() {
-            out.push(Command::Redo);
-        }
-        ui.separator();
-        if ui
-            .button("< K")
-            .on_hover_text("Previous generation")
-            .clicked()
-        {
-            out.push(Command::PreviousGeneration);
-        }
-        if ui.button("J >").on_hover_text("Next generation").clicked() {
-            out.push(Command::NextGeneration);
-        }
-        if ui
-            .button("N  Next unlabelled")
-            .on_hover_text("Next unlabelled generation at or above the threshold")
-            .clicked()
-        {
-            out.push(Command::NextUnlabelled);
-        }
-        if ui
-            .button("G  Grid")
-            .on_hover_text("Many generations at once, each beside its top match")
-            .clicked()
-        {
-            out.push(Command::ToggleGrid);
-        }
-        if ui
-            .button("?")
-            .on_hover_text("Keys and label definitions")
-            .clicked()
-        {
-            out.push(Command::ToggleHelp);
-        }
-    });
-    ui.horizontal(|ui| {
-        ui.label("Note");
-        // The text being typed lives in the UI's memory, per pair; it is saved (a command)
-        // when the field loses focus.
-        let key = at.and_then(|at| desk.review().key_of(at));
-        let id = ui.make_persistent_id(("note", key.clone()));
-        let mut text: String = ui
-            .data(|d| d.get_temp(id))
-            .unwrap_or_else(|| record.map(|r| r.note.clone()).unwrap_or_default());
-        let response = ui.add_enabled(
-            key.is_some(),
-            egui::TextEdit::singleline(&mut text)
-                .hint_text("What was copied? (saved when you press Enter or leave the field)")
-                .desired_width(ui.available_width() - 8.0),
-        );
-        if response.changed() {
-            ui.data_mut(|d| d.insert_temp(id, text.clone()));
-        }
-        if response.lost_focus() {
-            ui.data_mut(|d| d.remove::<String>(id));
-            out.push(Command::SetNote(text));
-        }
-        if let Some(record) = record {
-            response.on_hover_text(format!("{} · {}", record.reviewer, record.labelled_at));
-        }
-    });
-    ui.add_space(2.0);
 }

@@ -55,9 +55,9 @@ fn rate(value: Option<f64>) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{v:.2}"))
 }
 
-fn row(name: &str, f: &Figures) -> String {
+fn row(name: &str, f: &Figures, width: usize) -> String {
     format!(
-        "{name:<28} {:>4} {:>6} {:>6}  {:>4} {:>6} {:>6}  {:>9}  {:>9}  {:>7}",
+        "{name:<width$} {:>4} {:>6} {:>6}  {:>4} {:>6} {:>6}  {:>9}  {:>9}  {:>7}",
         f.full_copy.n,
         rate(f.full_copy.recall_at_1),
         rate(f.full_copy.recall_at_5),
@@ -71,14 +71,34 @@ fn row(name: &str, f: &Figures) -> String {
 }
 
 fn print_table(evaluation: &Evaluation, threshold: f32) {
+    let width = evaluation
+        .by_set
+        .keys()
+        .chain(evaluation.by_category.keys())
+        .map(|k| replicant::fsutil::printable(k).chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(16);
     println!(
-        "{:<28} {:>4} {:>6} {:>6}  {:>4} {:>6} {:>6}  {:>9}  {:>9}  {:>7}",
+        "{:<width$} {:>4} {:>6} {:>6}  {:>4} {:>6} {:>6}  {:>9}  {:>9}  {:>7}",
         "", "full", "R@1", "R@5", "near", "R@1", "R@5", "style>=t", "neg>=t", "missing"
     );
     for (set, figures) in &evaluation.by_set {
-        println!("{}", row(&replicant::fsutil::printable(set), figures));
+        println!(
+            "{}",
+            row(&replicant::fsutil::printable(set), figures, width)
+        );
     }
-    println!("{}", row("overall", &evaluation.overall));
+    println!("{}", row("overall", &evaluation.overall, width));
+    if !evaluation.by_category.is_empty() {
+        println!("by kind of copy:");
+        for (category, figures) in &evaluation.by_category {
+            println!(
+                "{}",
+                row(&replicant::fsutil::printable(category), figures, width)
+            );
+        }
+    }
     println!(
         "(R@1, R@5: share of copies with their source at rank 1 / in the first five; style>=t, neg>=t: style-only pairs and generations without a source flagged at {threshold:.2}; missing: truth rows whose generation is not in the results, counted as misses)"
     );

@@ -78,6 +78,12 @@ pub struct ScanArgs {
     /// Tuning only: candidates re-ranked per generation (default: the chosen constant).
     #[arg(long, hide = true)]
     pub rerank_pool: Option<usize>,
+    /// Tuning only: verification's weight in the ranking (default: the chosen constant).
+    #[arg(long, hide = true)]
+    pub verify_weight: Option<f32>,
+    /// Tuning only: the structure verification compares: orientation, gradient or edges.
+    #[arg(long, hide = true, value_parser = parse_structure)]
+    pub verify_structure: Option<replicant::ranking::verify::Structure>,
     /// Tuning only: a region window's share of each side (default: the chosen constant).
     #[arg(long, hide = true)]
     pub window_share: Option<f32>,
@@ -127,6 +133,12 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     options.matching.centring = args.centre;
     if let Some(weight) = args.layout_weight {
         options.matching.ranking.weight = weight;
+    }
+    if let Some(weight) = args.verify_weight {
+        options.matching.ranking.verify_weight = weight;
+    }
+    if let Some(structure) = args.verify_structure {
+        options.matching.ranking.structure = structure;
     }
     if let Some(pool) = args.rerank_pool {
         options.matching.ranking.pool = pool.clamp(1, 1024);
@@ -383,4 +395,9 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
             );
         }
     }
+}
+
+fn parse_structure(text: &str) -> Result<replicant::ranking::verify::Structure, String> {
+    replicant::ranking::verify::Structure::parse(text)
+        .ok_or_else(|| format!("{text:?}: use orientation, gradient or edges"))
 }

@@ -43,6 +43,8 @@ struct JsonMatch<'a> {
     region: Option<[u32; 4]>,
     layout: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    verified: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ranked_by: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     duplicates: Option<usize>,
@@ -85,6 +87,7 @@ pub fn write_scan_results(
                             similarity: rounded(m.similarity),
                             region: m.region,
                             layout: m.layout.map(rounded),
+                            verified: m.verification.as_ref().map(|v| rounded(v.score)),
                             ranked_by: m.ranked_by.as_deref(),
                             duplicates: m.duplicates,
                         })
@@ -104,6 +107,7 @@ pub fn write_scan_results(
                 "similarity",
                 "region",
                 "layout",
+                "verified",
                 "ranked_by",
                 "duplicates",
             ])?;
@@ -116,6 +120,7 @@ pub fn write_scan_results(
                     writer.write_record([
                         generation.as_ref(),
                         prompt.as_ref(),
+                        "",
                         "",
                         "",
                         "",
@@ -138,6 +143,9 @@ pub fn write_scan_results(
                         &region,
                         &m.layout
                             .map_or_else(String::new, |l| format!("{:.4}", rounded(l))),
+                        &m.verification
+                            .as_ref()
+                            .map_or_else(String::new, |v| format!("{:.4}", rounded(v.score))),
                         m.ranked_by.as_deref().unwrap_or(""),
                         &m.duplicates.map_or_else(String::new, |d| d.to_string()),
                     ])?;
@@ -166,6 +174,11 @@ mod tests {
                 similarity: 0.831_234,
                 region: None,
                 layout: Some(0.612_34),
+                verification: Some(crate::ranking::verify::Verification {
+                    score: 0.456_78,
+                    shift: [1, 0],
+                    cells: vec![0.5; 16],
+                }),
                 training_path: std::path::PathBuf::from("/t/x.jpg").into(),
                 training_caption: None,
                 training_hash: None,
@@ -191,6 +204,7 @@ mod tests {
         assert_eq!(value["matches"][0]["similarity"], 0.8312);
         assert!(value["matches"][0]["region"].is_null());
         assert_eq!(value["matches"][0]["layout"], 0.6123);
+        assert_eq!(value["matches"][0]["verified"], 0.4568);
         assert_eq!(value["matches"][0]["ranked_by"], "sscd-distilled+sscd");
         assert_eq!(value["matches"][0]["duplicates"], 3);
     }
@@ -205,8 +219,9 @@ mod tests {
         assert_eq!(&rows[0][1], "a \"quoted\", prompt");
         assert_eq!(&rows[0][4], "0.8312");
         assert_eq!(&rows[0][6], "0.6123");
-        assert_eq!(&rows[0][7], "sscd-distilled+sscd");
-        assert_eq!(&rows[0][8], "3");
+        assert_eq!(&rows[0][7], "0.4568");
+        assert_eq!(&rows[0][8], "sscd-distilled+sscd");
+        assert_eq!(&rows[0][9], "3");
         let mut hostile = sample();
         hostile[0].generation = "=HYPERLINK(\"x\")".into();
         hostile[0].prompt = Some("+1".into());

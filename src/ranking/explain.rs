@@ -101,6 +101,7 @@ mod tests {
             similarity,
             region,
             layout,
+            verification: None,
             training_path: ImageLocation::File(format!("/t/t{rank}.jpg").into()),
             training_caption: None,
             training_hash: None,

@@ -46,6 +46,10 @@ pub struct Ranking {
     pub weight: f32,
     /// Candidates drawn per generation before re-ranking (at least top-k).
     pub pool: usize,
+    /// How much verification ([`crate::ranking::verify`]) counts against SSCD similarity.
+    pub verify_weight: f32,
+    /// Which gradient structure verification compares.
+    pub structure: crate::ranking::verify::Structure,
 }
 
 impl Default for Ranking {
@@ -53,6 +57,8 @@ impl Default for Ranking {
         Self {
             weight: LAYOUT_WEIGHT,
             pool: RERANK_POOL,
+            verify_weight: crate::ranking::verify::VERIFY_WEIGHT,
+            structure: crate::ranking::verify::Structure::default(),
         }
     }
 }
@@ -119,6 +125,17 @@ pub fn layout_agreement(a: &[f32], b: &[f32]) -> Option<f32> {
 /// costs nothing: crops and pastes keep their SSCD rank).
 pub fn rank_score(similarity: f32, layout: Option<f32>, weight: f32) -> f32 {
     similarity + weight * layout.unwrap_or(0.0).max(0.0)
+}
+
+/// [`rank_score`] with verification's score added at `verify_weight` when it is positive.
+pub fn verified_rank_score(
+    similarity: f32,
+    layout: Option<f32>,
+    verified: Option<f32>,
+    ranking: &Ranking,
+) -> f32 {
+    rank_score(similarity, layout, ranking.weight)
+        + ranking.verify_weight * verified.unwrap_or(0.0).max(0.0)
 }
 
 #[cfg(test)]

@@ -25,6 +25,11 @@ pub struct Match {
     /// 32x32 thumbnails, -1 to 1); `None` when unknown.
     #[serde(default)]
     pub layout: Option<f32>,
+    /// What verification found: the agreement of the two images' gradient structure after
+    /// the best small shift, and where it agrees (see [`crate::ranking::verify`]); `None`
+    /// when unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::ranking::verify::Verification>,
     /// Where the training image's bytes are (a file, or a tar member by offset). Stored as a
     /// plain path for files, as earlier projects did.
     pub training_path: ImageLocation,

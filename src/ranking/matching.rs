@@ -8,10 +8,11 @@ use crate::index::IndexError;
 use crate::index::TrainingIndex;
 use crate::ranking::blank::window_is_blank;
 use crate::ranking::layout::{
-    LAYOUT_VIEW, Ranking, layout_agreement, rank_score, signature_from_luma,
+    LAYOUT_VIEW, Ranking, layout_agreement, signature_from_luma, verified_rank_score,
 };
 use crate::ranking::matches::{Match, RegionHit};
 use crate::ranking::regions;
+use crate::ranking::verify::{Verification, Verifier};
 
 /// How matches are found and kept.
 #[derive(Debug, Clone, Copy)]
@@ -198,10 +199,12 @@ pub(crate) fn assemble<E: From<IndexError>>(
     let top_k = settings.top_k;
     let pool = pool_size(settings);
     let merged = regions::merge(&whole_hits, &region_hits, pool);
-    let generation_layout = views
+    let generation_luma = views
         .iter()
         .find(|(name, _)| name == LAYOUT_VIEW)
-        .map(|(_, luma)| signature_from_luma(luma));
+        .map(|(_, luma)| luma.as_slice());
+    let generation_layout = generation_luma.map(signature_from_luma);
+    let verifier = generation_luma.and_then(|luma| Verifier::new(luma, settings.ranking.structure));
     let mean = training.mean().filter(|_| settings.centring);
     let mut ranked = Vec::with_capacity(merged.len());
     for candidate in merged {
@@ -223,17 +226,33 @@ pub(crate) fn assemble<E: From<IndexError>>(
             }
             _ => None,
         };
-        ranked.push((candidate, ranking_similarity, layout, image));
+        let verification = match (&verifier, &image.luma) {
+            (Some(verifier), Some(luma)) => verifier.verify(luma),
+            _ => None,
+        };
+        ranked.push((candidate, ranking_similarity, layout, verification, image));
     }
     if settings.layout_rerank || mean.is_some() {
         // Stable: equal scores keep SSCD's order.
-        let weight = if settings.layout_rerank {
-            settings.ranking.weight
+        let ranking = if settings.layout_rerank {
+            settings.ranking
         } else {
-            0.0
+            Ranking {
+                weight: 0.0,
+                verify_weight: 0.0,
+                ..settings.ranking
+            }
         };
-        ranked.sort_by(|(_, a, la, _), (_, b, lb, _)| {
-            rank_score(*b, *lb, weight).total_cmp(&rank_score(*a, *la, weight))
+        let score = |similarity: f32, layout: Option<f32>, verified: &Option<Verification>| {
+            verified_rank_score(
+                similarity,
+                layout,
+                verified.as_ref().map(|v| v.score),
+                &ranking,
+            )
+        };
+        ranked.sort_by(|(_, a, la, va, _), (_, b, lb, vb, _)| {
+            score(*b, *lb, vb).total_cmp(&score(*a, *la, va))
         });
     }
     ranked.truncate(top_k);
@@ -242,21 +261,24 @@ pub(crate) fn assemble<E: From<IndexError>>(
     let matches = ranked
         .into_iter()
         .enumerate()
-        .map(|(rank, (candidate, _, layout, image))| Match {
-            rank: rank + 1,
-            training: image.name,
-            similarity: candidate.similarity,
-            region: candidate.region,
-            layout,
-            training_path: image.location,
-            training_caption: image.caption,
-            training_hash: image
-                .hash
-                .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
-            ranked_by: None,
-            duplicates: None,
-            training_key: Some(candidate.key),
-        })
+        .map(
+            |(rank, (candidate, _, layout, verification, image))| Match {
+                rank: rank + 1,
+                training: image.name,
+                similarity: candidate.similarity,
+                region: candidate.region,
+                layout,
+                verification,
+                training_path: image.location,
+                training_caption: image.caption,
+                training_hash: image
+                    .hash
+                    .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
+                ranked_by: None,
+                duplicates: None,
+                training_key: Some(candidate.key),
+            },
+        )
         .collect();
     let mut hits = Vec::with_capacity(best_cells.len());
     for best in &best_cells {
@@ -392,14 +414,27 @@ mod tests {
             .collect();
         assert_eq!(names, ["t1.png", "t0.png"]);
         assert_eq!(reranked.matches[0].rank, 1);
-        // A weight of zero gives layout no say: SSCD's order stands.
+        // Weights of zero give layout and verification no say: SSCD's order stands.
         let mut weightless = settings(true);
         weightless.ranking.weight = 0.0;
+        weightless.ranking.verify_weight = 0.0;
         let kept = match_generation(&views, index.as_ref(), &lookup, weightless)
             .expect("match")
             .expect("matched");
         let names: Vec<&str> = kept.matches.iter().map(|m| m.training.as_str()).collect();
         assert_eq!(names, ["t0.png", "t1.png"]);
+        // Verification alone lifts the image with the generation's structure: the band at the
+        // same row agrees, the band 17 rows away does not (no small shift reaches it).
+        let mut verified_only = settings(true);
+        verified_only.ranking.weight = 0.0;
+        let lifted = match_generation(&views, index.as_ref(), &lookup, verified_only)
+            .expect("match")
+            .expect("matched");
+        let names: Vec<&str> = lifted.matches.iter().map(|m| m.training.as_str()).collect();
+        assert_eq!(names, ["t1.png", "t0.png"]);
+        let verified = |m: &Match| m.verification.as_ref().map_or(0.0, |v| v.score);
+        assert!(verified(&lifted.matches[0]) > 0.95);
+        assert!(verified(&lifted.matches[1]) < 0.2);
         assert!(reranked.matches[0].layout.is_some_and(|l| l > 0.9));
         assert!(reranked.matches[0].similarity < reranked.matches[1].similarity);
         assert!(reranked.region_hits.is_empty() && !reranked.collage);

@@ -10,3 +10,4 @@ pub mod matches;
 pub mod matching;
 pub mod regions;
 pub mod switch;
+pub mod verify;

@@ -124,6 +124,7 @@ mod tests {
                 similarity,
                 region: None,
                 layout: None,
+                verification: None,
                 training_path: ImageLocation::File("/t/t.jpg".into()),
                 training_caption: None,
                 training_hash: None,

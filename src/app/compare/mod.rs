@@ -33,6 +33,8 @@ pub struct CompareState {
     pub aligned: bool,
     /// Whether the collage map is drawn over the generation.
     pub collage_map: bool,
+    /// Whether the structure map (verification's evidence) is drawn over the generation.
+    pub structure_map: bool,
 }
 
 /// Where the generation is drawn, to place overlays on it.
@@ -80,6 +82,7 @@ impl Default for CompareState {
             blink_ms: 600,
             aligned: true,
             collage_map: false,
+            structure_map: false,
         }
     }
 }

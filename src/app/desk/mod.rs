@@ -502,6 +502,9 @@ impl Desk {
             CompareCommand::Mode(mode) => compare.mode = mode,
             CompareCommand::ToggleAligned => compare.aligned = !compare.aligned,
             CompareCommand::ToggleCollageMap => compare.collage_map = !compare.collage_map,
+            CompareCommand::ToggleStructureMap => {
+                compare.structure_map = !compare.structure_map;
+            }
             CompareCommand::Opacity(v) => compare.opacity = v.clamp(0.0, 1.0),
             CompareCommand::Gain(v) => compare.gain = v.clamp(0.5, 10.0),
             CompareCommand::Grayscale(on) => compare.grayscale = on,

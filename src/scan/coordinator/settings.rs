@@ -80,6 +80,18 @@ fn tuning(options: &ScanOptions) -> Vec<String> {
     if options.matching.ranking.pool != ranking.pool {
         flags.push(format!("--rerank-pool {}", options.matching.ranking.pool));
     }
+    if options.matching.ranking.verify_weight != ranking.verify_weight {
+        flags.push(format!(
+            "--verify-weight {}",
+            options.matching.ranking.verify_weight
+        ));
+    }
+    if options.matching.ranking.structure != ranking.structure {
+        flags.push(format!(
+            "--verify-structure {}",
+            options.matching.ranking.structure.as_str()
+        ));
+    }
     if options.matching.centring {
         flags.push("--centre".into());
     }
