@@ -16,6 +16,20 @@ use crate::ranking::layout::LAYOUT_SIDE;
 /// blank (see the module's comment; how it was chosen: `docs/tuning.md`).
 pub const BLANK_WINDOW_STD: f32 = 8.0;
 
+/// Whether a whole layout thumbnail (grey levels) varies by less than `floor` in standard
+/// deviation: a training image of one flat colour (a fully transparent wallpaper, once
+/// flattened), which any blank-looking window matches, so a window's match to it is not
+/// evidence. Never blank with a floor of 0 or an empty thumbnail.
+pub fn thumbnail_is_blank(luma: &[f32], floor: f32) -> bool {
+    if floor <= 0.0 || luma.is_empty() {
+        return false;
+    }
+    let n = luma.len() as f32;
+    let mean = luma.iter().sum::<f32>() / n;
+    let variance = luma.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    variance.sqrt() < floor
+}
+
 /// Whether the window `cell` (`[x, y, w, h]` in pixels of an image of `extent` = (width,
 /// height)) is blank in the image's layout thumbnail `luma` ([`LAYOUT_SIDE`]², grey levels):
 /// the thumbnail pixels it touches have a standard deviation below `floor`. Never blank with
@@ -46,6 +60,18 @@ pub fn window_is_blank(luma: &[f32], extent: (u32, u32), cell: [u32; 4], floor: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flat_thumbnail_is_blank_and_one_with_a_shape_is_not() {
+        let flat = vec![250.0; 1024];
+        let shape: Vec<f32> = (0..1024)
+            .map(|i| if (i % 32) < 8 { 40.0 } else { 250.0 })
+            .collect();
+        assert!(thumbnail_is_blank(&flat, BLANK_WINDOW_STD));
+        assert!(!thumbnail_is_blank(&shape, BLANK_WINDOW_STD));
+        assert!(!thumbnail_is_blank(&flat, 0.0));
+        assert!(!thumbnail_is_blank(&[], BLANK_WINDOW_STD));
+    }
 
     #[test]
     fn flat_parts_are_blank_and_anything_drawn_is_not() {

@@ -154,6 +154,10 @@ pub struct ScanSettings {
     pub coarse_windows: bool,
     /// Fine region windows (small copies), as decided.
     pub fine_windows: bool,
+    /// When auto kept the fine windows for composite-looking generations only: at most how
+    /// many (the cost limit's room).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_budget: Option<usize>,
     /// Why auto decided as it did (none when asked on or off).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regions_reason: Option<String>,
@@ -191,6 +195,11 @@ pub struct ScanSettings {
 impl ScanSettings {
     /// The regions flag that gives this scan's decision again, auto or not.
     pub fn regions_flag(&self) -> &'static str {
+        if self.fine_budget.is_some() {
+            // Only auto keeps the fine windows for composites; on the same folders it decides
+            // the same.
+            return "auto";
+        }
         match (self.coarse_windows, self.fine_windows) {
             (false, false) => "off",
             (true, false) => "coarse",

@@ -192,10 +192,11 @@ pub(crate) fn assemble<E: From<IndexError>>(
     };
     let Searched {
         whole_hits,
-        region_hits,
+        mut region_hits,
         blank_windows,
         fine_windows,
     } = searched;
+    drop_blank_training_images(&mut region_hits, training)?;
     let top_k = settings.top_k;
     let pool = pool_size(settings);
     let merged = regions::merge(&whole_hits, &region_hits, pool);
@@ -300,6 +301,36 @@ pub(crate) fn assemble<E: From<IndexError>>(
     }))
 }
 
+/// Removes from the windows' hits every training image whose layout thumbnail is blank
+/// ([`crate::ranking::blank::thumbnail_is_blank`]): a flat training image matches any window
+/// that looks flat to SSCD (a white margin, an empty panel) at about 1.0, and that is no
+/// evidence of copying. The whole image's hits keep them, for the reviewer to see.
+fn drop_blank_training_images<E: From<IndexError>>(
+    region_hits: &mut [regions::RegionSearch],
+    training: &dyn TrainingLookup<Error = E>,
+) -> Result<(), E> {
+    let mut blank: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
+    for search in region_hits.iter() {
+        for hit in &search.hits {
+            if let std::collections::hash_map::Entry::Vacant(entry) = blank.entry(hit.key) {
+                let luma = training.image(hit.key)?.and_then(|image| image.luma);
+                entry.insert(luma.is_some_and(|luma| {
+                    crate::ranking::blank::thumbnail_is_blank(
+                        &luma,
+                        crate::ranking::blank::BLANK_WINDOW_STD,
+                    )
+                }));
+            }
+        }
+    }
+    for search in region_hits.iter_mut() {
+        search
+            .hits
+            .retain(|hit| !blank.get(&hit.key).copied().unwrap_or(false));
+    }
+    Ok(())
+}
+
 /// The cosine of `a` and `b` after subtracting `mean` from both.
 fn centred_cosine(a: &[f32], b: &[f32], mean: &[f32]) -> f32 {
     let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
@@ -357,6 +388,7 @@ mod tests {
             regions: regions::RegionChoice {
                 coarse: Some(regions::RegionPlan::default()),
                 fine: Some(regions::RegionPlan::fine()),
+                fine_budget: None,
             },
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod blank;
 pub mod cascade;
+pub mod composite;
 pub mod explain;
 pub mod layout;
 pub mod matches;

@@ -90,6 +90,30 @@ pub fn region_cost(generations: usize, training: usize, plans: &[RegionPlan]) ->
     (training + generations * (1 + windows + passes)) as f64 / base
 }
 
+/// The embeddings the fine windows may spend within [`AUTO_MAX_COST`]: what the limit allows,
+/// less the whole images and the coarse windows (when on).
+fn composite_budget(generations: usize, training: usize, coarse: Option<RegionPlan>) -> usize {
+    let base = (generations + training) as f64;
+    let used = region_cost(
+        generations,
+        training,
+        &coarse.into_iter().collect::<Vec<_>>(),
+    ) * base;
+    (AUTO_MAX_COST * base - used).max(0.0).floor() as usize
+}
+
+/// What the fine pass would embed for a generation with this layout thumbnail: the whole image
+/// again and each of `fine`'s windows that is not blank ([`crate::ranking::blank`]), estimated
+/// on a square frame (the windows scale with the image).
+pub fn fine_cost(luma: &[f32], fine: RegionPlan) -> usize {
+    let extent = (1_000, 1_000);
+    1 + fine
+        .cells(extent.0, extent.1)
+        .into_iter()
+        .filter(|cell| !crate::ranking::blank::window_is_blank(luma, extent, *cell, fine.blank_std))
+        .count()
+}
+
 /// What `--regions` decided for a scan: the coarse windows, and the fine ones.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct RegionChoice {
@@ -97,6 +121,11 @@ pub struct RegionChoice {
     pub coarse: Option<RegionPlan>,
     /// The fine windows, searched in generations still without a match at the threshold.
     pub fine: Option<RegionPlan>,
+    /// `None`: every such generation gets the fine windows. `Some(n)`: only those that look
+    /// like composites ([`crate::ranking::composite`]), while their embeddings (the whole image
+    /// again and each window that is not blank) total at most `n`: the room the cost limit
+    /// leaves.
+    pub fine_budget: Option<usize>,
 }
 
 impl RegionChoice {
@@ -115,6 +144,7 @@ impl RegionChoice {
                 Self {
                     coarse: Some(coarse),
                     fine,
+                    fine_budget: None,
                 },
                 None,
             ),
@@ -122,30 +152,49 @@ impl RegionChoice {
                 Self {
                     coarse: Some(coarse),
                     fine: None,
+                    fine_budget: None,
                 },
                 None,
             ),
             RegionMode::Off => (Self::default(), None),
             RegionMode::Auto => {
                 let coarse_cost = region_cost(generations, training, &[coarse]);
-                let both_cost = fine.map(|f| region_cost(generations, training, &[coarse, f]));
-                let choice = Self {
-                    coarse: (coarse_cost <= AUTO_MAX_COST).then_some(coarse),
-                    fine: fine.filter(|_| both_cost.is_some_and(|c| c <= AUTO_MAX_COST)),
+                let coarse = (coarse_cost <= AUTO_MAX_COST).then_some(coarse);
+                let plans = |fine: RegionPlan| coarse.into_iter().chain([fine]).collect::<Vec<_>>();
+                let both_cost = fine.map(|f| region_cost(generations, training, &plans(f)));
+                let budget = composite_budget(generations, training, coarse);
+                let (fine, fine_budget, fine_text) = match (fine, both_cost) {
+                    (None, _) | (_, None) => (None, None, "fine windows off".to_string()),
+                    (Some(f), Some(cost)) if cost <= AUTO_MAX_COST => (
+                        Some(f),
+                        None,
+                        format!("fine windows on (at most {cost:.1}x)"),
+                    ),
+                    (Some(f), Some(cost)) if budget >= 2 => (
+                        Some(f),
+                        Some(budget),
+                        format!(
+                            "fine windows for generations that look like screenshots, pages or figures, within {budget} more embeddings ({cost:.1}x if every generation needed them all)"
+                        ),
+                    ),
+                    (Some(_), Some(cost)) => {
+                        (None, None, format!("fine windows off (up to {cost:.1}x)"))
+                    }
                 };
-                let fine_text = match (both_cost, choice.fine) {
-                    (None, _) => "fine windows off".to_string(),
-                    (Some(cost), Some(_)) => format!("fine windows on (at most {cost:.1}x)"),
-                    (Some(cost), None) => format!("fine windows off (up to {cost:.1}x)"),
+                let choice = Self {
+                    coarse,
+                    fine,
+                    fine_budget,
+                };
+                let again = match (choice.coarse.is_some(), choice.fine.is_some()) {
+                    _ if choice.fine_budget.is_some() => "auto",
+                    (false, false) => "off",
+                    (true, false) => "coarse",
+                    _ => "on",
                 };
                 let line = format!(
-                    "region matching {} (auto: coarse windows cost {coarse_cost:.1}x of whole-image matching; {fine_text}; the limit is {AUTO_MAX_COST:.1}x; --regions {} gives this decision again, --regions on|coarse|off decides)",
+                    "region matching (auto): coarse windows {} ({coarse_cost:.1}x of whole-image matching); {fine_text}; the limit is {AUTO_MAX_COST:.1}x; --regions {again} gives this decision again, --regions on|coarse|off decides",
                     if choice.coarse.is_some() { "on" } else { "off" },
-                    match (choice.coarse.is_some(), choice.fine.is_some()) {
-                        (false, false) => "off",
-                        (true, false) => "coarse",
-                        _ => "on",
-                    }
                 );
                 (choice, Some(line))
             }
@@ -306,15 +355,48 @@ mod tests {
         let decide = |g, t| RegionChoice::decide(RegionMode::Auto, coarse, fine, g, t).0;
         // 100 to 1: both fit ((100 + 60) / 101 = 1.58).
         assert_eq!(decide(10, 1_000).fine, fine);
-        // 10 to 1: the coarse windows fit ((10 + 10) / 11 = 1.8), both would not (6.4).
+        assert_eq!(decide(10, 1_000).fine_budget, None, "every generation");
+        // 10 to 1: the coarse windows fit ((10 + 10) / 11 = 1.8), both would not (6.4): the
+        // fine windows go to composites only, within the embeddings the limit leaves room for:
+        // 2.5 x 1,100 - 2,000 = 750.
         let ten = decide(100, 1_000);
-        assert_eq!((ten.coarse, ten.fine), (Some(coarse), None));
-        // As many generations as training images: neither (5.5).
-        assert_eq!(decide(1_000, 1_000), RegionChoice::default());
+        assert_eq!((ten.coarse, ten.fine), (Some(coarse), fine));
+        assert_eq!(ten.fine_budget, Some(750));
+        // As many generations as training images: no coarse windows (5.5); the fine ones
+        // within 2.5 x 2,000 - 2,000 = 3,000 embeddings.
+        let even = decide(1_000, 1_000);
+        assert_eq!(
+            (even.coarse, even.fine, even.fine_budget),
+            (None, fine, Some(3_000))
+        );
+        // Ten times more generations than training images: 2.5 x 1,100 - 1,100 = 1,650; one
+        // generation alone leaves room for one embedding, too few for a window.
+        assert_eq!(decide(1_000, 100).fine_budget, Some(1_650));
+        assert_eq!(decide(1, 0), RegionChoice::default());
         let (on, line) = RegionChoice::decide(RegionMode::On, coarse, fine, 1_000, 1);
         assert_eq!((on.coarse, on.fine, line), (Some(coarse), fine, None));
         let (off, _) = RegionChoice::decide(RegionMode::Off, coarse, fine, 1, 1_000_000);
         assert_eq!(off, RegionChoice::default());
+    }
+
+    #[test]
+    fn a_page_costs_its_drawn_windows_and_a_photo_all_of_them() {
+        let fine = RegionPlan::fine();
+        // White, with a picture in the top-left quarter.
+        let page: Vec<f32> = (0..1024)
+            .map(|i| {
+                let (x, y) = (i % 32, i / 32);
+                if x < 16 && y < 16 {
+                    ((x * 37 + y * 91) % 200) as f32
+                } else {
+                    255.0
+                }
+            })
+            .collect();
+        let photo: Vec<f32> = (0..1024).map(|i| ((i * 7919) % 97) as f32 + 50.0).collect();
+        assert_eq!(fine_cost(&photo, fine), 1 + 49);
+        let page_cost = fine_cost(&page, fine);
+        assert!((10..40).contains(&page_cost), "{page_cost}");
     }
 
     #[test]

@@ -11,8 +11,6 @@
 //! added to the ranking score with a weight; a 4x4 grid of local agreements shows the reviewer
 //! where the structure agrees. How the weight was chosen: `docs/tuning.md`, "Verification".
 
-use crate::ranking::layout::LAYOUT_SIDE;
-
 /// How far the candidate's thumbnail is shifted against the generation's, in thumbnail pixels
 /// (a 32-pixel side: one pixel is about 3% of the frame).
 pub const MAX_SHIFT: i32 = 2;
@@ -79,8 +77,9 @@ struct Field {
 }
 
 fn field(luma: &[f32], structure: Structure) -> Option<Field> {
-    let n = LAYOUT_SIDE as usize;
-    if luma.len() != n * n {
+    // Square thumbnails only (the layout thumbnails are 32x32).
+    let n = (luma.len() as f64).sqrt().round() as usize;
+    if n < 4 || luma.len() != n * n {
         return None;
     }
     let side = n - 2;
@@ -184,7 +183,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    /// From the generation's layout thumbnail (luminance 0-255, [`LAYOUT_SIDE`]² values);
+    /// From the generation's layout thumbnail (luminance 0-255, [`crate::ranking::layout::LAYOUT_SIDE`]² values);
     /// `None` when it is missing or flat.
     pub fn new(generation: &[f32], structure: Structure) -> Option<Self> {
         Some(Self {
@@ -197,7 +196,7 @@ impl Verifier {
     /// the best shift; `None` when the candidate's is missing or flat.
     pub fn verify(&self, candidate: &[f32]) -> Option<Verification> {
         let a = &self.generation;
-        let b = field(candidate, self.structure)?;
+        let b = field(candidate, self.structure).filter(|b| b.side == a.side)?;
         let mut best: (f32, [i32; 2]) = (f32::NEG_INFINITY, [0, 0]);
         for dy in -MAX_SHIFT..=MAX_SHIFT {
             for dx in -MAX_SHIFT..=MAX_SHIFT {
@@ -222,7 +221,7 @@ impl Verifier {
 mod tests {
     use super::*;
 
-    const N: usize = LAYOUT_SIDE as usize;
+    const N: usize = crate::ranking::layout::LAYOUT_SIDE as usize;
 
     /// A thumbnail from `f(x, y)` (luminance 0-255).
     fn thumb(f: impl Fn(usize, usize) -> f32) -> Vec<f32> {

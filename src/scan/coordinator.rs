@@ -94,6 +94,9 @@ struct MatchState {
     waiting_generations: Vec<usize>,
     /// Generations matched without reaching the threshold, held for the fine windows.
     held_for_fine: Vec<usize>,
+    /// Generations that look like composites, with what their fine windows would cost in
+    /// embeddings (noted only when the fine windows are kept for composites).
+    composites: HashMap<usize, usize>,
     /// The training side's mean embedding and duplicate counts, as learnt.
     neighbours: neighbours::TrainingNeighbours,
 }
@@ -342,17 +345,19 @@ impl Coordinator<'_> {
             return Ok(true);
         };
         let held = std::mem::take(&mut self.state.held_for_fine);
+        let budget = self.state.regions.fine_budget;
+        let (held, rest) = fine::split_by_budget(held, &self.state.composites, budget, self.events);
+        // Past the cost limit's room: matched as they are.
+        self.match_in_parallel(&rest, false)?;
         if held.is_empty() {
             return Ok(true);
         }
-        self.events.send(ScanEvent::Phase(ScanPhase::FineWindows));
-        self.events.info(format!(
-            "fine windows ({g}x{g} of {:.0}%) for {} generations without a match at {}",
-            fine.window_share * 100.0,
+        fine::announce(
+            self.events,
+            fine,
             held.len(),
             self.options.matching.threshold,
-            g = fine.grid,
-        ));
+        );
         let entries: Vec<(Slot, crate::catalog::ImageEntry)> = held
             .iter()
             .map(|&i| (Slot::Generation(i), self.sides.generations[i].entry.clone()))
@@ -460,6 +465,12 @@ impl Coordinator<'_> {
                 let Some(searched) = searched? else {
                     continue;
                 };
+                if let (Some(_), Some(fine)) =
+                    (self.state.regions.fine_budget, self.state.regions.fine)
+                    && let Some(cost) = fine::composite_cost(&views, fine)
+                {
+                    self.state.composites.insert(i, cost);
+                }
                 let matched = self.sides.training.assemble(
                     &views,
                     searched,
@@ -486,8 +497,16 @@ impl Coordinator<'_> {
                     .iter()
                     .any(|m| m.similarity >= self.options.matching.threshold);
                 // Held for the fine windows unless they were among the views just searched
-                // (cached by an earlier scan).
-                if hold && self.state.regions.fine.is_some() && !reached && !matched.fine_windows {
+                // (cached by an earlier scan), or they go to composites only and this is not
+                // one.
+                let wanted = self.state.regions.fine_budget.is_none()
+                    || self.state.composites.contains_key(&i);
+                if hold
+                    && self.state.regions.fine.is_some()
+                    && !reached
+                    && !matched.fine_windows
+                    && wanted
+                {
                     self.state.held_for_fine.push(i);
                 } else {
                     self.emit(i, matched);

@@ -78,3 +78,58 @@ pub(super) fn embed_fine_windows(
     run.finish(inputs.cache, inputs.model_key)?;
     Ok(true)
 }
+
+/// What the fine windows would cost a generation whose views include a layout thumbnail that
+/// looks like a composite ([`crate::ranking::composite`]); `None` for any other.
+pub(super) fn composite_cost(
+    views: &super::Views,
+    fine: crate::ranking::regions::RegionPlan,
+) -> Option<usize> {
+    let (_, luma) = views
+        .iter()
+        .find(|(name, _)| name == crate::ranking::layout::LAYOUT_VIEW)?;
+    crate::ranking::composite::looks_composite(luma)
+        .then(|| crate::ranking::regions::fine_cost(luma, fine))
+}
+
+/// Splits the `held` generations into those the fine windows are for and the rest: all of
+/// them without a `budget`; with one, those that fit in it in order at their fine windows'
+/// cost (`costs`, as [`composite_cost`] estimated them), the log saying how many did not.
+pub(super) fn split_by_budget(
+    mut held: Vec<usize>,
+    costs: &std::collections::HashMap<usize, usize>,
+    budget: Option<usize>,
+    events: &EventSink,
+) -> (Vec<usize>, Vec<usize>) {
+    let Some(budget) = budget else {
+        return (held, Vec::new());
+    };
+    let mut spent = 0;
+    let within = held
+        .iter()
+        .take_while(|i| {
+            spent += costs.get(i).copied().unwrap_or(0);
+            spent <= budget
+        })
+        .count();
+    let rest = held.split_off(within);
+    if !rest.is_empty() {
+        events.info(format!(
+            "fine windows for {within} of {} generations that look like screenshots, pages or figures (the cost limit; --regions on searches them all)",
+            within + rest.len()
+        ));
+    }
+    (held, rest)
+}
+
+/// Tells the scan's listeners that the fine pass begins, for how many generations.
+pub(super) fn announce(events: &EventSink, fine: RegionPlan, generations: usize, threshold: f32) {
+    events.send(crate::scan::ScanEvent::Phase(
+        crate::scan::ScanPhase::FineWindows,
+    ));
+    events.info(format!(
+        "fine windows ({g}x{g} of {:.0}%) for {generations} generations without a match at {threshold}",
+        fine.window_share * 100.0,
+        g = fine.grid,
+    ));
+}

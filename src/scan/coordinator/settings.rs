@@ -37,6 +37,7 @@ pub(super) fn settings(options: &ScanOptions, decided: Decided<'_>) -> ScanSetti
         regions_asked: options.matching.regions.as_str().to_string(),
         coarse_windows: decided.regions.coarse.is_some(),
         fine_windows: decided.regions.fine.is_some(),
+        fine_budget: decided.regions.fine_budget,
         regions_reason: decided.regions_reason,
         shortlist_asked: match options.shortlist.mode {
             ShortlistMode::Auto => "auto",
