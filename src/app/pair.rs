@@ -235,7 +235,8 @@ fn compare_tools_ui(
     (has_regions, verified): (bool, bool),
     out: &mut Vec<Command>,
 ) {
-    ui.horizontal(|ui| {
+    // Wrapped: beside the statistics panel the tools would run off the edge.
+    ui.horizontal_wrapped(|ui| {
         let mut send = |command: CompareCommand| out.push(Command::Compare(command));
         egui::ComboBox::from_id_salt("mode")
             .selected_text(compare.mode.title())

@@ -234,27 +234,7 @@ pub(crate) fn assemble<E: From<IndexError>>(
         ranked.push((candidate, ranking_similarity, layout, verification, image));
     }
     if settings.layout_rerank || mean.is_some() {
-        // Stable: equal scores keep SSCD's order.
-        let ranking = if settings.layout_rerank {
-            settings.ranking
-        } else {
-            Ranking {
-                weight: 0.0,
-                verify_weight: 0.0,
-                ..settings.ranking
-            }
-        };
-        let score = |similarity: f32, layout: Option<f32>, verified: &Option<Verification>| {
-            verified_rank_score(
-                similarity,
-                layout,
-                verified.as_ref().map(|v| v.score),
-                &ranking,
-            )
-        };
-        ranked.sort_by(|(_, a, la, va, _), (_, b, lb, vb, _)| {
-            score(*b, *lb, vb).total_cmp(&score(*a, *la, va))
-        });
+        sort_ranked(&mut ranked, settings);
     }
     ranked.truncate(top_k);
     let best_cells = regions::best_per_region(&region_hits);
@@ -262,24 +242,7 @@ pub(crate) fn assemble<E: From<IndexError>>(
     let matches = ranked
         .into_iter()
         .enumerate()
-        .map(
-            |(rank, (candidate, _, layout, verification, image))| Match {
-                rank: rank + 1,
-                training: image.name,
-                similarity: candidate.similarity,
-                region: candidate.region,
-                layout,
-                verification,
-                training_path: image.location,
-                training_caption: image.caption,
-                training_hash: image
-                    .hash
-                    .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
-                ranked_by: None,
-                duplicates: None,
-                training_key: Some(candidate.key),
-            },
-        )
+        .map(|(rank, ranked)| to_match(rank + 1, ranked))
         .collect();
     let mut hits = Vec::with_capacity(best_cells.len());
     for best in &best_cells {
@@ -299,6 +262,62 @@ pub(crate) fn assemble<E: From<IndexError>>(
         blank_windows,
         fine_windows,
     }))
+}
+
+/// A candidate as it is ranked: its hit, the similarity it is ranked by, its layout agreement
+/// and verification, and the training image.
+type Ranked = (
+    regions::Candidate,
+    f32,
+    Option<f32>,
+    Option<Verification>,
+    TrainingImage,
+);
+
+/// Sorts candidates by the ranking score: SSCD's (or the centred) similarity with the layout
+/// agreement and verification at their weights when the layout re-rank is on, without them
+/// when only centring asks for a sort. Stable: equal scores keep SSCD's order.
+fn sort_ranked(ranked: &mut [Ranked], settings: MatchSettings) {
+    let ranking = if settings.layout_rerank {
+        settings.ranking
+    } else {
+        Ranking {
+            weight: 0.0,
+            verify_weight: 0.0,
+            ..settings.ranking
+        }
+    };
+    let score = |similarity: f32, layout: Option<f32>, verified: &Option<Verification>| {
+        verified_rank_score(
+            similarity,
+            layout,
+            verified.as_ref().map(|v| v.score),
+            &ranking,
+        )
+    };
+    ranked.sort_by(|(_, a, la, va, _), (_, b, lb, vb, _)| {
+        score(*b, *lb, vb).total_cmp(&score(*a, *la, va))
+    });
+}
+
+/// The match at `rank` (1 first) of a ranked candidate.
+fn to_match(rank: usize, (candidate, _, layout, verification, image): Ranked) -> Match {
+    Match {
+        rank,
+        training: image.name,
+        similarity: candidate.similarity,
+        region: candidate.region,
+        layout,
+        verification,
+        training_path: image.location,
+        training_caption: image.caption,
+        training_hash: image
+            .hash
+            .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
+        ranked_by: None,
+        duplicates: None,
+        training_key: Some(candidate.key),
+    }
 }
 
 /// Removes from the windows' hits every training image whose layout thumbnail is blank
