@@ -306,6 +306,7 @@ fn cli_writes_json_lines_and_csv_and_rejects_bad_usage() {
             "similarity",
             "region",
             "layout",
+            "verified",
             "ranked_by",
             "duplicates"
         ]
@@ -314,12 +315,18 @@ fn cli_writes_json_lines_and_csv_and_rejects_bad_usage() {
     // ranked by full SSCD alone.
     let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("record")).collect();
     assert_eq!(records.len(), 12);
-    assert!(records.iter().all(|r| r.get(7) == Some("sscd")));
+    assert!(records.iter().all(|r| r.get(8) == Some("sscd")));
+    // Every match is verified: a structure agreement between -1 and 1.
+    assert!(records.iter().all(|r| {
+        r.get(7)
+            .and_then(|v| v.parse::<f32>().ok())
+            .is_some_and(|v| (-1.0..=1.0).contains(&v))
+    }));
     // The scan's own index of full SSCD embeddings: every match has a duplicate count.
     assert!(
         records
             .iter()
-            .all(|r| r.get(8).is_some_and(|d| d.parse::<usize>().is_ok()))
+            .all(|r| r.get(9).is_some_and(|d| d.parse::<usize>().is_ok()))
     );
 
     let bad = replicant()

@@ -660,7 +660,11 @@ fn settings_are_recorded_beside_every_number_and_the_report_uses_the_scans_thres
             .is_some_and(|why| why.contains("auto")),
         "{sidecar}"
     );
-    let decided = if settings["coarse_windows"] == true {
+    // Fine windows kept for composites only (`fine_budget`) are a decision only auto makes, so
+    // the flag that gives it again is auto itself.
+    let decided = if settings["fine_budget"].is_u64() {
+        "auto"
+    } else if settings["coarse_windows"] == true {
         if settings["fine_windows"] == true {
             "on"
         } else {
