@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use replicant::eval::{Figures, ListedMatches, evaluate, read_truth};
+use replicant::eval::{Figures, evaluate, read_truth};
 
 /// `../shared/more-fixtures`, when present; absent, the test fails in CI (which always has it)
 /// and skips loudly elsewhere.
@@ -48,14 +47,10 @@ fn layout(fixtures: &Path, more: &Path, root: &Path) -> (PathBuf, PathBuf) {
                 .expect("under the folder")
                 .to_string_lossy()
                 .into_owned();
-            let lower = rel.to_ascii_lowercase();
-            let image_like = [
-                ".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".pbm", ".pgm",
-                ".ppm", ".svg",
-            ]
-            .iter()
-            .any(|ext| lower.ends_with(ext));
-            if !image_like || derived.contains(rel.as_str()) || sources.contains(rel.as_str()) {
+            if !common::image_like(&rel)
+                || derived.contains(rel.as_str())
+                || sources.contains(rel.as_str())
+            {
                 continue;
             }
             if rel.starts_with("idealo-imagededup/")
@@ -96,17 +91,7 @@ fn a_default_scan_of_both_folders_meets_the_report_half_targets() {
         &[training],
         &dir.path().join("project"),
     ));
-    let listed: HashMap<String, ListedMatches> = results
-        .iter()
-        .map(|r| {
-            let matches = r
-                .matches
-                .iter()
-                .map(|m| (m.training.clone(), m.similarity))
-                .collect();
-            (r.generation.clone(), matches)
-        })
-        .collect();
+    let listed = common::listed(&results);
     let split = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture_split");
     let truth = read_truth(&split.join("all_report.csv")).expect("the committed split");
     let evaluation = evaluate(&truth, &listed, 0.5);

@@ -215,18 +215,8 @@ fn reduced_jpeg_decodes_keep_the_embedding() {
 /// 0.95: the two sources outside the top five are portraits restyled with almost no content
 /// weight (docs/scanning.md, "Ranking"); a fall below 20 of 22 fails.
 fn report_half_targets(results: &[replicant::ranking::matches::GenerationMatches]) {
-    use replicant::eval::{ListedMatches, evaluate, read_truth};
-    let listed: HashMap<String, ListedMatches> = results
-        .iter()
-        .map(|r| {
-            let matches = r
-                .matches
-                .iter()
-                .map(|m| (m.training.clone(), m.similarity))
-                .collect();
-            (r.generation.clone(), matches)
-        })
-        .collect();
+    use replicant::eval::{evaluate, read_truth};
+    let listed = common::listed(results);
     let split = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixture_split");
     for half in ["tune", "report"] {
         let truth = read_truth(&split.join(format!("{half}.csv"))).expect("the committed split");

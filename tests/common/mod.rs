@@ -135,14 +135,7 @@ pub fn fixture_layout(fixtures: &Path, root: &Path) -> (PathBuf, PathBuf) {
         if derived.contains(rel.as_str()) || sources.contains(rel.as_str()) {
             continue;
         }
-        let lower = rel.to_ascii_lowercase();
-        let image_like = [
-            ".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".pbm", ".pgm",
-            ".ppm", ".svg",
-        ]
-        .iter()
-        .any(|ext| lower.ends_with(ext));
-        if !image_like {
+        if !image_like(&rel) {
             continue;
         }
         if rel.starts_with("idealo-imagededup/")
@@ -155,6 +148,35 @@ pub fn fixture_layout(fixtures: &Path, root: &Path) -> (PathBuf, PathBuf) {
         }
     }
     (generations, training)
+}
+
+/// Whether a fixture file's name has an image extension (the layouts link only those).
+pub fn image_like(rel: &str) -> bool {
+    let lower = rel.to_ascii_lowercase();
+    [
+        ".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".pbm", ".pgm", ".ppm",
+        ".svg",
+    ]
+    .iter()
+    .any(|ext| lower.ends_with(ext))
+}
+
+/// A scan's results as `replicant eval` reads them: each generation's matches (training name
+/// and similarity) in rank order.
+pub fn listed(
+    results: &[GenerationMatches],
+) -> std::collections::HashMap<String, replicant::eval::ListedMatches> {
+    results
+        .iter()
+        .map(|r| {
+            let matches = r
+                .matches
+                .iter()
+                .map(|m| (m.training.clone(), m.similarity))
+                .collect();
+            (r.generation.clone(), matches)
+        })
+        .collect()
 }
 
 /// Decoded pixels of an image file, for "pixel-identical" checks.
