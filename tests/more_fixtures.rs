@@ -9,20 +9,6 @@ use std::path::{Path, PathBuf};
 
 use replicant::eval::{Figures, evaluate, read_truth};
 
-/// `../shared/more-fixtures`, when present; absent, the test fails in CI (which always has it)
-/// and skips loudly elsewhere.
-fn more_fixtures_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/more-fixtures");
-    if dir.join("pairs.csv").is_file() {
-        Some(dir)
-    } else if common::in_ci() {
-        panic!("../shared/more-fixtures is absent, and CI always has it: the test cannot run");
-    } else {
-        eprintln!("SKIPPED: ../shared/more-fixtures is absent (a user's clone); CI always has it");
-        None
-    }
-}
-
 /// The layout of `examples/eval_fixtures.sh`: generations are every derived image of both
 /// folders (and the old fixtures' odd files and look-alikes), training images every source and
 /// style image that is not itself derived (and the wallpapers, the sample images and the new
@@ -81,7 +67,7 @@ fn near_at(figures: &Figures, what: &str) -> (f64, f64) {
 
 #[test]
 fn a_default_scan_of_both_folders_meets_the_report_half_targets() {
-    let (Some(fixtures), Some(more)) = (common::fixtures_dir(), more_fixtures_dir()) else {
+    let (Some(fixtures), Some(more)) = (common::fixtures_dir(), common::more_fixtures_dir()) else {
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");

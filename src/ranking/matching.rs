@@ -196,7 +196,11 @@ pub(crate) fn assemble<E: From<IndexError>>(
         blank_windows,
         fine_windows,
     } = searched;
-    drop_blank_training_images(&mut region_hits, training)?;
+    let mut images = ReadOnce {
+        training,
+        read: std::collections::HashMap::new(),
+    };
+    drop_blank_training_images(&mut region_hits, &mut images)?;
     let top_k = settings.top_k;
     let pool = pool_size(settings);
     let merged = regions::merge(&whole_hits, &region_hits, pool);
@@ -209,7 +213,7 @@ pub(crate) fn assemble<E: From<IndexError>>(
     let mean = training.mean().filter(|_| settings.centring);
     let mut ranked = Vec::with_capacity(merged.len());
     for candidate in merged {
-        let Some(image) = training.image(candidate.key)? else {
+        let Some(image) = images.image(candidate.key)? else {
             continue;
         };
         // The ranking's similarity: SSCD's, or the centred cosine for a whole-image match
@@ -246,7 +250,7 @@ pub(crate) fn assemble<E: From<IndexError>>(
         .collect();
     let mut hits = Vec::with_capacity(best_cells.len());
     for best in &best_cells {
-        if let Some(image) = training.image(best.key)? {
+        if let Some(image) = images.image(best.key)? {
             hits.push(RegionHit {
                 region: best.cell,
                 training: image.name,
@@ -320,19 +324,37 @@ fn to_match(rank: usize, (candidate, _, layout, verification, image): Ranked) ->
     }
 }
 
+/// The training images one generation's matching has read, each read once: a window's hit,
+/// a candidate and a region's best are often the same image.
+struct ReadOnce<'a, E> {
+    training: &'a dyn TrainingLookup<Error = E>,
+    read: std::collections::HashMap<u64, Option<TrainingImage>>,
+}
+
+impl<E: From<IndexError>> ReadOnce<'_, E> {
+    fn image(&mut self, key: u64) -> Result<Option<TrainingImage>, E> {
+        if let Some(image) = self.read.get(&key) {
+            return Ok(image.clone());
+        }
+        let image = self.training.image(key)?;
+        self.read.insert(key, image.clone());
+        Ok(image)
+    }
+}
+
 /// Removes from the windows' hits every training image whose layout thumbnail is blank
 /// ([`crate::ranking::blank::thumbnail_is_blank`]): a flat training image matches any window
 /// that looks flat to SSCD (a white margin, an empty panel) at about 1.0, and that is no
 /// evidence of copying. The whole image's hits keep them, for the reviewer to see.
 fn drop_blank_training_images<E: From<IndexError>>(
     region_hits: &mut [regions::RegionSearch],
-    training: &dyn TrainingLookup<Error = E>,
+    images: &mut ReadOnce<'_, E>,
 ) -> Result<(), E> {
     let mut blank: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
     for search in region_hits.iter() {
         for hit in &search.hits {
             if let std::collections::hash_map::Entry::Vacant(entry) = blank.entry(hit.key) {
-                let luma = training.image(hit.key)?.and_then(|image| image.luma);
+                let luma = images.image(hit.key)?.and_then(|image| image.luma);
                 entry.insert(luma.is_some_and(|luma| {
                     crate::ranking::blank::thumbnail_is_blank(
                         &luma,

@@ -93,10 +93,9 @@ struct MatchState {
     generation_vectors: HashMap<usize, Views>,
     waiting_generations: Vec<usize>,
     /// Generations matched without reaching the threshold, held for the fine windows.
-    held_for_fine: Vec<usize>,
-    /// Generations that look like composites, with what their fine windows would cost in
-    /// embeddings (noted only when the fine windows are kept for composites).
-    composites: HashMap<usize, usize>,
+    /// With each, what its fine windows would cost in embeddings when they are kept for
+    /// composites (0 otherwise).
+    held_for_fine: Vec<(usize, usize)>,
     /// The training side's mean embedding and duplicate counts, as learnt.
     neighbours: neighbours::TrainingNeighbours,
 }
@@ -346,7 +345,7 @@ impl Coordinator<'_> {
         };
         let held = std::mem::take(&mut self.state.held_for_fine);
         let budget = self.state.regions.fine_budget;
-        let (held, rest) = fine::split_by_budget(held, &self.state.composites, budget, self.events);
+        let (held, rest) = fine::split_by_budget(held, budget, self.events);
         // Past the cost limit's room: matched as they are.
         self.match_in_parallel(&rest, false)?;
         if held.is_empty() {
@@ -465,12 +464,16 @@ impl Coordinator<'_> {
                 let Some(searched) = searched? else {
                     continue;
                 };
-                if let (Some(_), Some(fine)) =
-                    (self.state.regions.fine_budget, self.state.regions.fine)
-                    && let Some(cost) = fine::composite_cost(&views, fine)
-                {
-                    self.state.composites.insert(i, cost);
-                }
+                // Kept for composites only: what this one's fine windows would cost, when it
+                // looks like one.
+                let composite = match (
+                    hold,
+                    self.state.regions.fine_budget,
+                    self.state.regions.fine,
+                ) {
+                    (true, Some(_), Some(fine)) => fine::composite_cost(&views, fine),
+                    _ => None,
+                };
                 let matched = self.sides.training.assemble(
                     &views,
                     searched,
@@ -480,7 +483,7 @@ impl Coordinator<'_> {
                     settings,
                 )?;
                 if let Some(matched) = matched {
-                    assembled.push((i, matched));
+                    assembled.push((i, matched, composite));
                 }
             }
             // Each matched training image's duplicate count is a search too.
@@ -489,9 +492,9 @@ impl Coordinator<'_> {
                 self.models.cascade.is_some(),
                 assembled
                     .iter()
-                    .flat_map(|(_, m)| m.matches.iter().filter_map(|m| m.training_key)),
+                    .flat_map(|(_, m, _)| m.matches.iter().filter_map(|m| m.training_key)),
             );
-            for (i, matched) in assembled {
+            for (i, matched, composite) in assembled {
                 let reached = matched
                     .matches
                     .iter()
@@ -499,15 +502,14 @@ impl Coordinator<'_> {
                 // Held for the fine windows unless they were among the views just searched
                 // (cached by an earlier scan), or they go to composites only and this is not
                 // one.
-                let wanted = self.state.regions.fine_budget.is_none()
-                    || self.state.composites.contains_key(&i);
+                let wanted = self.state.regions.fine_budget.is_none() || composite.is_some();
                 if hold
                     && self.state.regions.fine.is_some()
                     && !reached
                     && !matched.fine_windows
                     && wanted
                 {
-                    self.state.held_for_fine.push(i);
+                    self.state.held_for_fine.push((i, composite.unwrap_or(0)));
                 } else {
                     self.emit(i, matched);
                 }

@@ -22,13 +22,26 @@ pub fn in_ci() -> bool {
 /// only when it is absent in a user's own clone; in CI, which always has it, its absence
 /// fails the test.
 pub fn fixtures_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures");
+    shared_pairs_dir("fixtures")
+}
+
+/// `../shared/more-fixtures`, as [`fixtures_dir`] finds `../shared/fixtures`.
+pub fn more_fixtures_dir() -> Option<PathBuf> {
+    shared_pairs_dir("more-fixtures")
+}
+
+/// `../shared/NAME` when it holds a `pairs.csv`; its absence fails in CI and skips (loudly)
+/// elsewhere.
+fn shared_pairs_dir(name: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(name);
     if dir.join("pairs.csv").is_file() {
         Some(dir)
     } else if in_ci() {
-        panic!("../shared/fixtures is absent, and CI always has it: the test cannot run");
+        panic!("../shared/{name} is absent, and CI always has it: the test cannot run");
     } else {
-        eprintln!("SKIPPED: ../shared/fixtures is absent (a user's clone); CI always has it");
+        eprintln!("SKIPPED: ../shared/{name} is absent (a user's clone); CI always has it");
         None
     }
 }

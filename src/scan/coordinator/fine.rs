@@ -92,26 +92,23 @@ pub(super) fn composite_cost(
         .then(|| crate::ranking::regions::fine_cost(luma, fine))
 }
 
-/// Splits the `held` generations into those the fine windows are for and the rest: all of
-/// them without a `budget`; with one, those that fit in it in order at their fine windows'
-/// cost (`costs`, as [`composite_cost`] estimated them), the log saying how many did not.
+/// Splits the `held` generations (each with its fine windows' cost, as [`composite_cost`]
+/// estimated it) into those the fine windows are for and the rest: all of them without a
+/// `budget`; with one, those that fit in it in order, the log saying how many did not.
 pub(super) fn split_by_budget(
-    mut held: Vec<usize>,
-    costs: &std::collections::HashMap<usize, usize>,
+    held: Vec<(usize, usize)>,
     budget: Option<usize>,
     events: &EventSink,
 ) -> (Vec<usize>, Vec<usize>) {
-    let Some(budget) = budget else {
-        return (held, Vec::new());
-    };
-    let mut spent = 0;
+    let (mut spent, budget) = (0, budget.unwrap_or(usize::MAX));
     let within = held
         .iter()
-        .take_while(|i| {
-            spent += costs.get(i).copied().unwrap_or(0);
+        .take_while(|(_, cost)| {
+            spent += cost;
             spent <= budget
         })
         .count();
+    let mut held: Vec<usize> = held.into_iter().map(|(i, _)| i).collect();
     let rest = held.split_off(within);
     if !rest.is_empty() {
         events.info(format!(
