@@ -343,7 +343,11 @@ impl Coordinator<'_> {
         let Some(fine) = self.state.regions.fine else {
             return Ok(true);
         };
-        let held = std::mem::take(&mut self.state.held_for_fine);
+        let mut held = std::mem::take(&mut self.state.held_for_fine);
+        // In generation order, not the order their embeddings arrived in (which the decoding
+        // threads decide), so the same folders give the fine windows to the same generations
+        // when the room runs out.
+        held.sort_unstable_by_key(|(i, _)| *i);
         let budget = self.state.regions.fine_budget;
         let (held, rest) = fine::split_by_budget(held, budget, self.events);
         // Past the cost limit's room: matched as they are.

@@ -94,7 +94,8 @@ pub(super) fn composite_cost(
 
 /// Splits the `held` generations (each with its fine windows' cost, as [`composite_cost`]
 /// estimated it) into those the fine windows are for and the rest: all of them without a
-/// `budget`; with one, those that fit in it in order, the log saying how many did not.
+/// `budget`; with one, those that fit in it in the order given, the log saying how many did
+/// not.
 pub(super) fn split_by_budget(
     held: Vec<(usize, usize)>,
     budget: Option<usize>,
