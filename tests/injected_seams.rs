@@ -245,8 +245,8 @@ fn a_scan_runs_on_the_registry_and_store_it_is_given() {
     assert_eq!(loads.load(Ordering::Relaxed), 1, "one model, loaded once");
     assert_eq!(
         created.load(Ordering::Relaxed),
-        1,
-        "the training index was made in the given store"
+        2,
+        "the training index and its structure index were made in the given store"
     );
 }
 
@@ -273,7 +273,7 @@ fn the_cascade_takes_its_student_from_the_registry() {
         2,
         "the model and its student"
     );
-    // The student's training index, then one exact index per generation's re-scored
-    // shortlist.
-    assert_eq!(created.load(Ordering::Relaxed), 1 + 4);
+    // The student's training index and the structure index, then one exact index per
+    // generation's re-scored shortlist.
+    assert_eq!(created.load(Ordering::Relaxed), 2 + 4);
 }

@@ -99,18 +99,27 @@ fn a_default_scan_of_both_folders_meets_the_report_half_targets() {
     );
     let (at_1, at_5) = near_at(&figures, "overall");
     assert!(at_1 >= 0.80, "near R@1 {at_1:.3}, below the target 0.80");
-    // The target is 0.95; measured 67 of 71 (the four misses are artistic style transfers
-    // whose sources are not among the candidates), held so that it cannot fall unseen.
-    assert!(
-        at_5 >= 67.0 / 71.0 - 1e-9,
-        "near R@5 {at_5:.3}, below the measured 67 of 71"
-    );
+    assert!(at_5 >= 0.95, "near R@5 {at_5:.3}, below the target 0.95");
     for (kind, kind_figures) in &evaluation.by_category {
-        if kind_figures.near_copy.n >= 10 {
-            let (at_1, _) = near_at(kind_figures, kind);
+        let n = kind_figures.near_copy.n;
+        if n >= 10 {
+            let (at_1, at_5) = near_at(kind_figures, kind);
             assert!(
                 at_1 >= 0.80,
                 "{kind}: near R@1 {at_1:.3}, below the target 0.80"
+            );
+            // Two artistic pairs cannot be found: jcjohnson's Brad Pitt restyled at content
+            // weights 0.0025 and 0.01 shows nothing of the photo (docs/scanning.md); for that
+            // kind the target applies to the rest, which is the most the pairs allow.
+            let unreachable = if kind == "artistic style transfer" {
+                2.0
+            } else {
+                0.0
+            };
+            let bound = (0.95f64).min((n as f64 - unreachable) / n as f64);
+            assert!(
+                at_5 >= bound - 1e-9,
+                "{kind}: near R@5 {at_5:.3}, below {bound:.3}"
             );
         }
     }

@@ -84,6 +84,14 @@ pub struct ScanArgs {
     /// Tuning only: the structure verification compares: orientation, gradient or edges.
     #[arg(long, hide = true, value_parser = parse_structure)]
     pub verify_structure: Option<replicant::ranking::verify::Structure>,
+    /// Tuning only: training images drawn per generation by structure (0: none; default: the
+    /// chosen constant).
+    #[arg(long, hide = true)]
+    pub structure_candidates: Option<usize>,
+    /// Tuning only: cells per side of the structure vector's grid (default: the chosen
+    /// constant).
+    #[arg(long, hide = true)]
+    pub structure_grid: Option<usize>,
     /// Tuning only: a region window's share of each side (default: the chosen constant).
     #[arg(long, hide = true)]
     pub window_share: Option<f32>,
@@ -139,6 +147,12 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(structure) = args.verify_structure {
         options.matching.ranking.structure = structure;
+    }
+    if let Some(candidates) = args.structure_candidates {
+        options.matching.ranking.structure_candidates = candidates.min(1024);
+    }
+    if let Some(grid) = args.structure_grid {
+        options.matching.ranking.structure_grid = grid.clamp(1, 30);
     }
     if let Some(pool) = args.rerank_pool {
         options.matching.ranking.pool = pool.clamp(1, 1024);

@@ -50,6 +50,11 @@ pub struct Ranking {
     pub verify_weight: f32,
     /// Which gradient structure verification compares.
     pub structure: crate::ranking::verify::Structure,
+    /// Training images drawn per generation by structure ([`crate::ranking::structure`]),
+    /// beside SSCD's pool (0: none).
+    pub structure_candidates: usize,
+    /// Cells per side of the structure vector's grid.
+    pub structure_grid: usize,
 }
 
 impl Default for Ranking {
@@ -59,6 +64,8 @@ impl Default for Ranking {
             pool: RERANK_POOL,
             verify_weight: crate::ranking::verify::VERIFY_WEIGHT,
             structure: crate::ranking::verify::Structure::default(),
+            structure_candidates: crate::ranking::structure::STRUCTURE_CANDIDATES,
+            structure_grid: crate::ranking::structure::STRUCTURE_GRID,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::ranking::layout::{
 };
 use crate::ranking::matches::{Match, RegionHit};
 use crate::ranking::regions;
+use crate::ranking::structure::structure_vector;
 use crate::ranking::verify::{Verification, Verifier};
 
 /// How matches are found and kept.
@@ -94,7 +95,7 @@ pub(crate) fn match_generation<E: From<IndexError>>(
     training: &dyn TrainingLookup<Error = E>,
     settings: MatchSettings,
 ) -> Result<Option<Matched>, E> {
-    match search_views(views, index, settings)? {
+    match search_views(views, index, None, settings)? {
         Some(searched) => assemble(views, searched, training, settings),
         None => Ok(None),
     }
@@ -104,6 +105,8 @@ pub(crate) fn match_generation<E: From<IndexError>>(
 pub(crate) struct Searched {
     whole_hits: Vec<crate::index::Hit>,
     region_hits: Vec<regions::RegionSearch>,
+    /// Training images drawn by structure and missing from `whole_hits`, at SSCD's similarity.
+    structure_hits: Vec<crate::index::Hit>,
     blank_windows: usize,
     fine_windows: bool,
 }
@@ -114,6 +117,7 @@ pub(crate) struct Searched {
 pub(crate) fn search_views(
     views: &[(String, Vec<f32>)],
     index: &dyn TrainingIndex,
+    structure: Option<&dyn TrainingIndex>,
     settings: MatchSettings,
 ) -> Result<Option<Searched>, IndexError> {
     let Some((_, whole)) = views.iter().find(|(name, _)| name.is_empty()) else {
@@ -162,12 +166,48 @@ pub(crate) fn search_views(
             hits,
         });
     }
+    // Structure's candidates that SSCD's pool lacks, with SSCD's similarity to the whole
+    // image from the vector the index stores (one it does not hold cannot be ranked).
+    let mut structure_hits = Vec::new();
+    if let Some(structure) = structure {
+        for hit in structure_search(structure, luma, settings)? {
+            if whole_hits.iter().any(|h| h.key == hit.key) {
+                continue;
+            }
+            if let Some(vector) = index.vector(hit.key)? {
+                structure_hits.push(crate::index::Hit {
+                    key: hit.key,
+                    similarity: cosine(whole, &vector),
+                });
+            }
+        }
+    }
     Ok(Some(Searched {
         whole_hits,
         region_hits,
+        structure_hits,
         blank_windows,
         fine_windows,
     }))
+}
+
+/// The training images nearest the generation's layout thumbnail by structure
+/// ([`crate::ranking::structure`]), when the re-rank is on and asks for some.
+pub(crate) fn structure_search(
+    structure: &dyn TrainingIndex,
+    luma: Option<&[f32]>,
+    settings: MatchSettings,
+) -> Result<Vec<crate::index::Hit>, IndexError> {
+    let ranking = settings.ranking;
+    if !settings.layout_rerank || ranking.structure_candidates == 0 || structure.is_empty() {
+        return Ok(Vec::new());
+    }
+    match luma.and_then(|luma| structure_vector(luma, ranking.structure_grid)) {
+        Some(vector) if vector.len() == structure.dims() => {
+            structure.search(&vector, ranking.structure_candidates)
+        }
+        _ => Ok(Vec::new()),
+    }
 }
 
 /// Candidates ranked before the top-k are kept: more than top-k when layout re-ranks them.
@@ -193,6 +233,7 @@ pub(crate) fn assemble<E: From<IndexError>>(
     let Searched {
         whole_hits,
         mut region_hits,
+        structure_hits,
         blank_windows,
         fine_windows,
     } = searched;
@@ -203,7 +244,17 @@ pub(crate) fn assemble<E: From<IndexError>>(
     drop_blank_training_images(&mut region_hits, &mut images)?;
     let top_k = settings.top_k;
     let pool = pool_size(settings);
-    let merged = regions::merge(&whole_hits, &region_hits, pool);
+    let mut merged = regions::merge(&whole_hits, &region_hits, pool);
+    // Structure's candidates join the pool at SSCD's similarity (a window may have found one).
+    for hit in structure_hits {
+        if !merged.iter().any(|c| c.key == hit.key) {
+            merged.push(regions::Candidate {
+                key: hit.key,
+                similarity: hit.similarity,
+                region: None,
+            });
+        }
+    }
     let generation_luma = views
         .iter()
         .find(|(name, _)| name == LAYOUT_VIEW)
@@ -372,6 +423,21 @@ fn drop_blank_training_images<E: From<IndexError>>(
     Ok(())
 }
 
+/// The cosine of two embeddings (0 when either is zero).
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na <= 0.0 || nb <= 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
+}
+
 /// The cosine of `a` and `b` after subtracting `mean` from both.
 fn centred_cosine(a: &[f32], b: &[f32], mean: &[f32]) -> f32 {
     let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
@@ -511,6 +577,88 @@ mod tests {
         assert!(reranked.matches[0].layout.is_some_and(|l| l > 0.9));
         assert!(reranked.matches[0].similarity < reranked.matches[1].similarity);
         assert!(reranked.region_hits.is_empty() && !reranked.collage);
+    }
+
+    #[test]
+    fn a_source_outside_sscds_pool_is_drawn_by_structure_and_ranked_first() {
+        let dims = 16;
+        let axis = |i: usize| -> Vec<f32> { (0..dims).map(|d| f32::from(d == i)).collect() };
+        let base = axis(0);
+        // Twelve training images, each further from the generation by SSCD (similarity 0.60
+        // down to 0.49); the last (the restyled copy's source) is below the pool of ten but has
+        // the generation's geometry.
+        let vectors: Vec<Vec<f32>> = (0..12)
+            .map(|i| {
+                let similarity = 0.60 - 0.01 * i as f32;
+                let side = (1.0 - similarity * similarity).sqrt();
+                (0..dims)
+                    .map(|d| match d {
+                        0 => similarity,
+                        d if d == i + 1 => side,
+                        _ => 0.0,
+                    })
+                    .collect()
+            })
+            .collect();
+        let keyed: Vec<(u64, &[f32])> = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i as u64, v.as_slice()))
+            .collect();
+        let params = IndexParams {
+            dims,
+            dtype: Dtype::F32,
+        };
+        let index = build(&*VectorStore::default(), params, &keyed).expect("index");
+        let lumas: Vec<Vec<f32>> = (0..12)
+            .map(|i| band(if i == 11 { 20 } else { 3 + i }))
+            .collect();
+        let grid = Ranking::default().structure_grid;
+        let structure_vectors: Vec<(u64, Vec<f32>)> = lumas
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i as u64, structure_vector(l, grid).expect("structure")))
+            .collect();
+        let refs: Vec<(u64, &[f32])> = structure_vectors
+            .iter()
+            .map(|(k, v)| (*k, v.as_slice()))
+            .collect();
+        let structure_params = IndexParams {
+            dims: crate::ranking::structure::structure_dims(grid),
+            dtype: Dtype::F16,
+        };
+        let structure =
+            build(&*VectorStore::default(), structure_params, &refs).expect("structure index");
+        let lookup = Fake((0..12).map(|i| image(i, Some(lumas[i].clone()))).collect());
+        let views = vec![
+            (String::new(), base.clone()),
+            (LAYOUT_VIEW.to_string(), band(20)),
+        ];
+        let run = |structure: Option<&dyn TrainingIndex>, settings: MatchSettings| {
+            let searched = search_views(&views, index.as_ref(), structure, settings)
+                .expect("search")
+                .expect("whole view");
+            assemble(&views, searched, &lookup, settings)
+                .expect("assemble")
+                .expect("matched")
+        };
+        let names =
+            |m: &Matched| -> Vec<String> { m.matches.iter().map(|m| m.training.clone()).collect() };
+        // SSCD's pool of ten never holds it, so no re-rank can lift it.
+        assert_eq!(Ranking::default().pool, 10);
+        let without = run(None, settings(true));
+        assert!(!names(&without).contains(&"t11.png".to_string()));
+        let with = run(Some(structure.as_ref()), settings(true));
+        assert_eq!(names(&with)[0], "t11.png");
+        // Its similarity is SSCD's, computed from the stored vector.
+        let expected: f32 = base.iter().zip(&vectors[11]).map(|(a, b)| a * b).sum();
+        assert!((with.matches[0].similarity - expected).abs() < 1e-4);
+        // None drawn when the ranking asks for none, or without the re-rank.
+        let mut none = settings(true);
+        none.ranking.structure_candidates = 0;
+        assert_eq!(names(&run(Some(structure.as_ref()), none)), names(&without));
+        let plain = run(Some(structure.as_ref()), settings(false));
+        assert!(!names(&plain).contains(&"t11.png".to_string()));
     }
 
     #[test]

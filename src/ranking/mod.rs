@@ -10,5 +10,6 @@ pub mod layout;
 pub mod matches;
 pub mod matching;
 pub mod regions;
+pub mod structure;
 pub mod switch;
 pub mod verify;

@@ -71,12 +71,16 @@ impl Structure {
 
 /// A thumbnail's structure field: two values a pixel over the interior (the border has no
 /// central difference), unit norm over the whole field.
-struct Field {
-    side: usize,
-    values: Vec<[f32; 2]>,
+pub(crate) struct Field {
+    /// Pixels per side of the interior.
+    pub(crate) side: usize,
+    /// Row by row.
+    pub(crate) values: Vec<[f32; 2]>,
 }
 
-fn field(luma: &[f32], structure: Structure) -> Option<Field> {
+/// The structure field of a square thumbnail (luminance 0-255); `None` when it is flat or not
+/// square. Structure candidates ([`crate::ranking::structure`]) pool the same field.
+pub(crate) fn field(luma: &[f32], structure: Structure) -> Option<Field> {
     // Square thumbnails only (the layout thumbnails are 32x32).
     let n = (luma.len() as f64).sqrt().round() as usize;
     if n < 4 || luma.len() != n * n {

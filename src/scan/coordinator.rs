@@ -17,6 +17,7 @@ mod rescore;
 mod settings;
 mod sides;
 mod start;
+mod structure;
 
 use emit::{Emitted, Tally};
 use parallel::Views;
@@ -28,7 +29,7 @@ use crate::embed::{Embedder, ExecutionProvider};
 use crate::project::Project;
 use crate::project::cache::EmbeddingCache;
 use crate::ranking::layout::LAYOUT_VIEW;
-use crate::ranking::matching::MatchSettings;
+use crate::ranking::matching::{MatchSettings, structure_search};
 use crate::ranking::regions;
 use crate::scan::ScanEvent;
 use crate::scan::ScanOptions;
@@ -98,6 +99,9 @@ struct MatchState {
     held_for_fine: Vec<(usize, usize)>,
     /// The training side's mean embedding and duplicate counts, as learnt.
     neighbours: neighbours::TrainingNeighbours,
+    /// The training side's structure index, once the training index is ready (`Some(None)`
+    /// when the ranking draws no structure candidates or none can be drawn).
+    structure: Option<Option<Box<dyn crate::index::TrainingIndex>>>,
 }
 
 fn scan(
@@ -432,17 +436,41 @@ impl Coordinator<'_> {
             &self.cache,
             &self.models.model_key,
         )?;
+        if self.state.structure.is_none() {
+            self.state.structure = Some(structure::build(
+                &self.sides.training,
+                &self.cache,
+                &self.models.model_key,
+                self.options,
+                self.events,
+            )?);
+        }
         let waiting = std::mem::take(&mut self.state.waiting_generations);
         if self.models.cascade.is_none() {
             return self.match_in_parallel(&waiting, true);
         }
+        let settings = self.match_settings();
         for i in waiting {
             let views = self.generation_views(i)?;
             let Some(index) = self.sides.training.index() else {
                 break;
             };
+            let luma = views
+                .iter()
+                .find(|(name, _)| name == LAYOUT_VIEW)
+                .map(|(_, luma)| luma.as_slice());
+            let by_structure = match self.state.structure.as_ref().and_then(Option::as_deref) {
+                Some(structure) => structure_search(structure, luma, settings)?,
+                None => Vec::new(),
+            };
             if let Some(cascade) = &mut self.models.cascade {
-                cascade.take_shortlist(i, &views, self.state.regions.coarse, index)?;
+                cascade.take_shortlist(
+                    i,
+                    &views,
+                    self.state.regions.coarse,
+                    index,
+                    &by_structure,
+                )?;
             }
         }
         Ok(())
@@ -462,7 +490,8 @@ impl Coordinator<'_> {
             let Some(index) = self.sides.training.index() else {
                 break;
             };
-            let searched = parallel::search_batch(&views, index, settings);
+            let structure = self.state.structure.as_ref().and_then(Option::as_deref);
+            let searched = parallel::search_batch(&views, index, structure, settings);
             let mut assembled = Vec::with_capacity(views.len());
             for ((i, views), searched) in views.into_iter().zip(searched) {
                 let Some(searched) = searched? else {
@@ -555,6 +584,7 @@ impl Coordinator<'_> {
             score_key: &self.models.similarity_key,
             regions: self.state.regions,
             settings,
+            structure: self.state.structure.as_ref().and_then(Option::as_deref),
             already_skipped: self.tally.skipped.len(),
         };
         let (events, emitted, tally) = (self.events, &mut self.emitted, &mut self.tally);

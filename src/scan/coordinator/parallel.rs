@@ -18,14 +18,16 @@ pub(super) const BATCH: usize = 256;
 /// A generation's views: the whole image (`""`), its layout thumbnail and its regions.
 pub(super) type Views = Vec<(String, Vec<f32>)>;
 
-/// Searches each generation's views in `batch` over `index`, on all cores, in `batch`'s order.
+/// Searches each generation's views in `batch` over `index` (and its layout thumbnail over
+/// `structure`), on all cores, in `batch`'s order.
 pub(super) fn search_batch(
     batch: &[(usize, Views)],
     index: &dyn TrainingIndex,
+    structure: Option<&dyn TrainingIndex>,
     settings: MatchSettings,
 ) -> Vec<Result<Option<Searched>, IndexError>> {
     batch
         .par_iter()
-        .map(|(_, views)| search_views(views, index, settings))
+        .map(|(_, views)| search_views(views, index, structure, settings))
         .collect()
 }

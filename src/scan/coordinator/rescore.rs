@@ -35,6 +35,9 @@ pub(super) struct Inputs<'a> {
     pub(super) regions: RegionChoice,
     /// How matches are ranked (centring is off with the cascade, so no mean is needed).
     pub(super) settings: MatchSettings,
+    /// The training side's structure index: its candidates were shortlisted, and are kept
+    /// in the pool whatever their re-scored similarity.
+    pub(super) structure: Option<&'a dyn crate::index::TrainingIndex>,
     /// Files skipped before this phase, so that its progress counts on from them.
     pub(super) already_skipped: usize,
 }
@@ -391,7 +394,9 @@ impl Rescoring {
             .find(|(name, _)| name.is_empty())
             .map_or(0, |(_, v)| v.len());
         let index = inputs.options.store.exact(dims, vectors)?;
-        let Some(searched) = search_views(&views, index.as_ref(), inputs.settings)? else {
+        let Some(searched) =
+            search_views(&views, index.as_ref(), inputs.structure, inputs.settings)?
+        else {
             return Ok(None);
         };
         let Some(matched) = inputs.training.assemble(

@@ -93,6 +93,18 @@ fn tuning(options: &ScanOptions) -> Vec<String> {
             options.matching.ranking.structure.as_str()
         ));
     }
+    if options.matching.ranking.structure_candidates != ranking.structure_candidates {
+        flags.push(format!(
+            "--structure-candidates {}",
+            options.matching.ranking.structure_candidates
+        ));
+    }
+    if options.matching.ranking.structure_grid != ranking.structure_grid {
+        flags.push(format!(
+            "--structure-grid {}",
+            options.matching.ranking.structure_grid
+        ));
+    }
     if options.matching.centring {
         flags.push("--centre".into());
     }

@@ -289,6 +289,7 @@ impl CascadeRun {
         views: &[(String, Vec<f32>)],
         coarse: Option<regions::RegionPlan>,
         index: &dyn crate::index::TrainingIndex,
+        by_structure: &[crate::index::Hit],
     ) -> Result<(), ScanError> {
         if !views.iter().any(|(name, _)| name.is_empty()) {
             return Ok(());
@@ -303,8 +304,14 @@ impl CascadeRun {
             })
             .map(|(_, v)| v.as_slice());
         let hits = cascade::shortlist(searched, index, self.size)?;
-        self.shortlists
-            .push((i, hits.into_iter().map(|h| h.key).collect()));
+        let mut keys: Vec<u64> = hits.into_iter().map(|h| h.key).collect();
+        // Structure's candidates are re-scored with full SSCD too, so they can be ranked.
+        for hit in by_structure {
+            if !keys.contains(&hit.key) {
+                keys.push(hit.key);
+            }
+        }
+        self.shortlists.push((i, keys));
         Ok(())
     }
 }
