@@ -49,9 +49,13 @@ pub fn structure_vector(luma: &[f32], grid: usize) -> Option<Vec<f32>> {
     Some(pooled)
 }
 
-/// The dimension of [`structure_vector`] for `grid` (a 32x32 thumbnail's 30x30 gradient).
+/// The finest grid: one cell a pixel of the gradient's interior (30x30 for the 32x32 layout
+/// thumbnail, whose border has no central difference).
+pub const MAX_GRID: usize = 30;
+
+/// The dimension of [`structure_vector`] for `grid`.
 pub fn structure_dims(grid: usize) -> usize {
-    let grid = grid.min(crate::ranking::layout::LAYOUT_SIDE as usize - 2);
+    let grid = grid.min(MAX_GRID);
     2 * grid * grid
 }
 
@@ -106,6 +110,7 @@ mod tests {
         assert!(structure_vector(&thumb(|_, _| 90.0), STRUCTURE_GRID).is_none());
         assert!(structure_vector(&[1.0; 10], STRUCTURE_GRID).is_none());
         assert!(structure_vector(&scene(0), 0).is_none());
+        assert_eq!(MAX_GRID, N - 2);
         assert_eq!(structure_dims(15), 450);
         assert_eq!(structure_dims(100), 2 * 30 * 30);
     }
