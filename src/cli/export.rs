@@ -16,8 +16,8 @@ pub struct ExportArgs {
     /// The file to write.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
-    /// csv, jsonl or html (default: from the file's extension, else csv).
-    #[arg(long, value_parser = ["csv", "jsonl", "html"])]
+    /// csv, jsonl, html or parquet (default: from the file's extension, else csv).
+    #[arg(long, value_parser = ["csv", "jsonl", "html", "parquet"])]
     pub format: Option<String>,
     /// Copy both images of each pair into a folder beside the file.
     #[arg(long)]

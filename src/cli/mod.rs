@@ -28,7 +28,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Find each generation's closest training images (JSON Lines or CSV).
+    /// Find each generation's closest training images (JSON Lines, CSV or Parquet).
     Scan(scan::ScanArgs),
     /// Install ONNX Runtime and the SSCD models with pip into the data folder.
     Setup(setup::SetupArgs),
@@ -40,7 +40,7 @@ pub enum Command {
     Demo(desk::DemoArgs),
     /// Label a pair in a project's review store, as the desk does.
     Label(label::LabelArgs),
-    /// Export a project's labelled pairs (CSV, JSON Lines or HTML).
+    /// Export a project's labelled pairs (CSV, JSON Lines, HTML or Parquet).
     Export(export::ExportArgs),
     /// Embed one shard of a training set (a worker: run N of them with --shard I/N).
     Embed(training::EmbedArgs),

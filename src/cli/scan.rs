@@ -44,7 +44,7 @@ pub struct ScanArgs {
     #[arg(long, value_name = "NAME", value_parser = [replicant::scan::SOMEPALLI_2022],
           conflicts_with_all = ["regions", "no_layout_rerank", "threshold", "model", "shortlist", "centre"])]
     pub preset: Option<String>,
-    /// Output file (.jsonl, or .csv for CSV); standard output when absent. The scan's
+    /// Output file (.jsonl; .csv for CSV; .parquet for Parquet); standard output when absent. The scan's
     /// settings are written beside it as FILE.settings.json.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,

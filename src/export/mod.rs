@@ -1,5 +1,7 @@
-//! Writing results: the scan's match list (JSON Lines or CSV) and the labelled review set.
+//! Writing results: the scan's match list (JSON Lines, CSV or Parquet) and the labelled review
+//! set.
 
+mod parquet;
 pub mod report;
 mod report_html;
 mod report_svg;
@@ -8,6 +10,7 @@ mod review_row;
 mod review_set;
 mod scan_output;
 
+pub use parquet::{REVIEW_PARQUET_VERSION, SCAN_PARQUET_VERSION};
 pub use report_html::report_html;
 pub use review_html::escape_html;
 pub use review_row::ReviewRow;

@@ -22,13 +22,16 @@ pub enum ReviewFormat {
     JsonLines,
     /// One self-contained page with the pairs side by side.
     Html,
+    /// One row per labelled pair, typed columns, for pandas and pyarrow.
+    Parquet,
 }
 
 impl ReviewFormat {
-    /// Parses `csv`, `jsonl` or `html`.
+    /// Parses `csv`, `jsonl`, `html` or `parquet`.
     pub fn parse(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {
             "csv" => Some(Self::Csv),
+            "parquet" => Some(Self::Parquet),
             "jsonl" | "json" => Some(Self::JsonLines),
             "html" | "htm" => Some(Self::Html),
             _ => None,
@@ -49,7 +52,7 @@ impl ReviewFormat {
         let ext = ext.to_string_lossy();
         Self::parse(&ext).ok_or_else(|| {
             format!(
-                "{}: exports are written as CSV (.csv), JSON Lines (.jsonl) or HTML (.html), not .{ext}; give one of those extensions or --format",
+                "{}: exports are written as CSV (.csv), JSON Lines (.jsonl), HTML (.html) or Parquet (.parquet), not .{ext}; give one of those extensions or --format",
                 path.display()
             )
         })
@@ -304,6 +307,9 @@ pub fn export_review_set(
     match format {
         ReviewFormat::Csv => write_csv(&rows, &reviews.reviewers, &mut body),
         ReviewFormat::JsonLines => write_jsonl(&rows, &mut body),
+        ReviewFormat::Parquet => super::parquet::review_set_parquet(&rows, &reviews.reviewers)
+            .map(|bytes| body = bytes)
+            .map_err(std::io::Error::other),
         ReviewFormat::Html => write_html(
             &rows,
             &locations,

@@ -1,4 +1,5 @@
-//! The scan's output: JSON Lines (one object per generation) or CSV (one row per match).
+//! The scan's output: JSON Lines (one object per generation), CSV or Parquet (one row per
+//! match).
 
 use std::io::Write;
 use std::path::Path;
@@ -13,12 +14,14 @@ pub enum ScanOutputFormat {
     JsonLines,
     /// One row per generation and match.
     Csv,
+    /// One row per generation and match, typed columns (see [`super::parquet`]).
+    Parquet,
 }
 
 impl ScanOutputFormat {
-    /// CSV for a `.csv` path; JSON Lines for `.jsonl`, `.ndjson`, `.json` or no extension;
-    /// an error naming the extension for any other (a `results.parquet` that held JSON Lines
-    /// would mislead whoever opens it).
+    /// CSV for a `.csv` path, Parquet for `.parquet`; JSON Lines for `.jsonl`, `.ndjson`,
+    /// `.json` or no extension; an error naming the extension for any other (a `results.xlsx`
+    /// that held JSON Lines would mislead whoever opens it).
     pub fn for_path(path: &Path) -> Result<Self, String> {
         let Some(ext) = path.extension() else {
             return Ok(Self::JsonLines);
@@ -26,9 +29,10 @@ impl ScanOutputFormat {
         let ext = ext.to_string_lossy().to_ascii_lowercase();
         match ext.as_str() {
             "csv" => Ok(Self::Csv),
+            "parquet" => Ok(Self::Parquet),
             "jsonl" | "ndjson" | "json" => Ok(Self::JsonLines),
             _ => Err(format!(
-                "{}: this program writes scan results as JSON Lines (.jsonl) or CSV (.csv), not .{ext}; give --out with one of those extensions",
+                "{}: this program writes scan results as JSON Lines (.jsonl), CSV (.csv) or Parquet (.parquet), not .{ext}; give --out with one of those extensions",
                 path.display()
             )),
         }
@@ -153,6 +157,11 @@ pub fn write_scan_results(
             }
             writer.flush()?;
         }
+        ScanOutputFormat::Parquet => {
+            let bytes = super::parquet::scan_results_parquet(results)
+                .map_err(|e| std::io::Error::other(format!("cannot write Parquet: {e}")))?;
+            out.write_all(&bytes)?;
+        }
     }
     Ok(())
 }
@@ -207,6 +216,84 @@ mod tests {
         assert_eq!(value["matches"][0]["verified"], 0.4568);
         assert_eq!(value["matches"][0]["ranked_by"], "sscd-distilled+sscd");
         assert_eq!(value["matches"][0]["duplicates"], 3);
+    }
+
+    #[test]
+    fn parquet_has_typed_columns_and_a_null_row_for_a_generation_without_matches() {
+        use arrow_array::{Array, Float32Array, StringArray, UInt32Array};
+        let mut results = sample();
+        let mut empty = sample().remove(0);
+        empty.generation = "b.png".into();
+        empty.prompt = None;
+        empty.matches.clear();
+        results.push(empty);
+        results[0].matches[0].region = Some([10, 20, 64, 48]);
+        let mut out = Vec::new();
+        write_scan_results(&results, ScanOutputFormat::Parquet, &mut out).expect("write");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.parquet");
+        std::fs::write(&path, &out).expect("write file");
+        let file = std::fs::File::open(&path).expect("open");
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("a parquet file");
+        let metadata = builder.schema().metadata().clone();
+        assert_eq!(metadata["replicant.format"], "scan-results");
+        assert_eq!(metadata["replicant.format_version"], "1");
+        let batch = builder
+            .build()
+            .expect("reader")
+            .next()
+            .expect("a batch")
+            .expect("batch");
+        assert_eq!(batch.num_rows(), 2);
+        let column = |name: &str| batch.column_by_name(name).expect(name).clone();
+        let text = |name: &str| {
+            column(name)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect(name)
+                .clone()
+        };
+        let count = |name: &str| {
+            column(name)
+                .as_any()
+                .downcast_ref::<UInt32Array>()
+                .expect(name)
+                .clone()
+        };
+        let float = |name: &str| {
+            column(name)
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .expect(name)
+                .clone()
+        };
+        assert_eq!(text("generation").value(0), "sub/a.png");
+        assert_eq!(text("prompt").value(0), "a \"quoted\", prompt");
+        assert_eq!(count("rank").value(0), 1);
+        assert_eq!(text("training").value(0), "x.jpg");
+        // Parquet keeps the float32 value, not the 4 decimals of the text formats.
+        assert_eq!(float("similarity").value(0), 0.831_234);
+        assert_eq!(float("layout").value(0), 0.612_34);
+        assert_eq!(float("verified").value(0), 0.456_78);
+        assert_eq!(
+            ["region_x", "region_y", "region_width", "region_height"].map(|c| count(c).value(0)),
+            [10, 20, 64, 48]
+        );
+        assert_eq!(text("ranked_by").value(0), "sscd-distilled+sscd");
+        assert_eq!(count("duplicates").value(0), 3);
+        // The generation without a match: its name, nulls for the match.
+        assert_eq!(text("generation").value(1), "b.png");
+        for name in [
+            "prompt",
+            "rank",
+            "training",
+            "similarity",
+            "region_x",
+            "duplicates",
+        ] {
+            assert!(column(name).is_null(1), "{name} not null");
+        }
     }
 
     #[test]
