@@ -16,8 +16,10 @@ pub struct ExportArgs {
     /// The file to write.
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
-    /// csv, jsonl, html or parquet (default: from the file's extension, else csv).
-    #[arg(long, value_parser = ["csv", "jsonl", "html", "parquet"])]
+    /// csv, jsonl, html, parquet, or review-html: a page on which a reviewer labels the pairs in
+    /// any browser and saves them for `replicant label import` (default: from the file's
+    /// extension, else csv).
+    #[arg(long, value_parser = ["csv", "jsonl", "html", "parquet", "review-html"])]
     pub format: Option<String>,
     /// Copy both images of each pair into a folder beside the file.
     #[arg(long)]
@@ -94,6 +96,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             progress: &mut |_, _| true,
             reviews: &reviews,
             with_unlabelled,
+            project_identity: Some(&project.identity()),
         },
     )?;
     if with_unlabelled {

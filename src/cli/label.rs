@@ -61,7 +61,7 @@ fn label_import(project: &std::path::Path, files: &[PathBuf]) -> anyhow::Result<
     let project = replicant::project::Project::open(project)?;
     let mut matched_any = false;
     for file in files {
-        let rows = replicant::project::label_import::read_export(file)?;
+        let rows = replicant::project::label_import::read_for(&project, file)?;
         let report = replicant::project::label_import::import_rows(&project, file, &rows)?;
         matched_any |= report.matched > 0 || report.rows == 0;
         eprintln!(

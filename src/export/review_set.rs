@@ -24,14 +24,18 @@ pub enum ReviewFormat {
     Html,
     /// One row per labelled pair, typed columns, for pandas and pyarrow.
     Parquet,
+    /// A page on which a reviewer labels the pairs in a browser (see
+    /// [`super::review_page`]); only `--format review-html` asks for it.
+    ReviewPage,
 }
 
 impl ReviewFormat {
-    /// Parses `csv`, `jsonl`, `html` or `parquet`.
+    /// Parses `csv`, `jsonl`, `html`, `parquet` or `review-html`.
     pub fn parse(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {
             "csv" => Some(Self::Csv),
             "parquet" => Some(Self::Parquet),
+            "review-html" => Some(Self::ReviewPage),
             "jsonl" | "json" => Some(Self::JsonLines),
             "html" | "htm" => Some(Self::Html),
             _ => None,
@@ -208,6 +212,9 @@ pub struct ExportRequest<'a> {
     /// Write the pairs nobody labels too (records without a label, e.g. a scan's pairs
     /// sent out to be labelled elsewhere), with an empty label.
     pub with_unlabelled: bool,
+    /// The project's identity ([`crate::project::Project::identity`]): a review page carries
+    /// it so that its labels return only to this project. Needed for `ReviewPage`.
+    pub project_identity: Option<&'a str>,
 }
 
 /// Writes the review set of `records` to `out` as `request` says. Nothing is written when it
@@ -230,6 +237,7 @@ pub fn export_review_set(
         progress,
         reviews,
         with_unlabelled,
+        project_identity,
     } = request;
     if out.exists() && !force {
         return Err(ExportError::Exists(out.to_path_buf()));
@@ -310,6 +318,19 @@ pub fn export_review_set(
         ReviewFormat::Parquet => super::parquet::review_set_parquet(&rows, &reviews.reviewers)
             .map(|bytes| body = bytes)
             .map_err(std::io::Error::other),
+        ReviewFormat::ReviewPage => match project_identity {
+            Some(identity) => super::review_page::write_review_page(
+                &rows,
+                &locations,
+                identity,
+                &mut body,
+                &mut report.problems,
+                progress,
+            ),
+            None => Err(std::io::Error::other(
+                "a review page needs its project's identity; export it with `replicant export --format review-html`",
+            )),
+        },
         ReviewFormat::Html => write_html(
             &rows,
             &locations,

@@ -89,6 +89,8 @@ fn run(spec: ExportSpec, sink: &Sink<ExportEvent>) {
             progress: &mut progress,
             reviews: &reviews,
             with_unlabelled: false,
+            // The desk exports files by their extension, never a review page.
+            project_identity: None,
         },
     )
     .map_err(|err: ExportError| err.to_string());

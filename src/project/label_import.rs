@@ -86,6 +86,94 @@ pub enum ImportError {
     Review(#[from] ReviewError),
 }
 
+/// The labels a review page saved (`replicant export --format review-html`).
+#[derive(Debug, serde::Deserialize)]
+struct PageLabels {
+    format: String,
+    version: u32,
+    page: String,
+    project: String,
+    reviewer: String,
+    labels: Vec<PageLabel>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PageLabel {
+    generation: String,
+    training: String,
+    generation_hash: String,
+    training_hash: String,
+    label: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Reads a file to import into `project`: labels saved from a review page (checked to come
+/// from a page this project exported), or an export (see [`read_export`]).
+pub fn read_for(project: &Project, path: &Path) -> Result<Vec<ImportedRow>, ImportError> {
+    let bad = |detail: String| ImportError::File {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        bad(format!(
+            "cannot be read ({e}); give a file `replicant export` or a review page wrote"
+        ))
+    })?;
+    let value: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+    let is_page = value
+        .as_ref()
+        .and_then(|v| v.get("format"))
+        .and_then(|f| f.as_str())
+        == Some(crate::export::PAGE_LABELS_FORMAT);
+    if !is_page {
+        return read_export(path);
+    }
+    let page: PageLabels = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "is a review page's labels but cannot be read ({e}); save them again from the page"
+        ))
+    })?;
+    if page.version != 1 {
+        return Err(bad(format!(
+            "was saved by a newer review page ({} version {}); import it with a newer replicant",
+            page.format, page.version
+        )));
+    }
+    if page.project != project.identity() {
+        return Err(bad(format!(
+            "was saved from a review page of another project (page {}, project {}; this project is {}): its labels would land on the wrong pairs. Import it into the project that exported the page (the same folder)",
+            page.page,
+            page.project,
+            project.identity()
+        )));
+    }
+    let reviewer = checked_reviewer(&page.reviewer)
+        .map_err(|e| bad(e.to_string()))?
+        .to_string();
+    let mut rows = Vec::with_capacity(page.labels.len());
+    for (n, item) in page.labels.into_iter().enumerate() {
+        let at = format!("label {}", n + 1);
+        let mut labels = BTreeMap::new();
+        if let Some(label) = parse_label(&item.label, &at).map_err(bad)? {
+            labels.insert(reviewer.clone(), label);
+        }
+        let mut notes = BTreeMap::new();
+        if !item.note.is_empty() {
+            notes.insert(reviewer.clone(), item.note);
+        }
+        rows.push(ImportedRow {
+            generation: item.generation,
+            training: item.training,
+            key: PairKey::new(&item.generation_hash, &item.training_hash),
+            labels,
+            notes,
+            adjudication: None,
+        });
+    }
+    Ok(rows)
+}
+
 /// Reads an export: JSON Lines for `.jsonl`/`.json`, CSV otherwise.
 pub fn read_export(path: &Path) -> Result<Vec<ImportedRow>, ImportError> {
     let bad = |detail: String| ImportError::File {
@@ -347,7 +435,7 @@ pub fn import_files(
 ) -> Result<Vec<ImportReport>, ImportError> {
     files
         .iter()
-        .map(|file| import_rows(project, file, &read_export(file)?))
+        .map(|file| import_rows(project, file, &read_for(project, file)?))
         .collect()
 }
 

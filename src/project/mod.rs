@@ -358,6 +358,17 @@ impl Project {
         })
     }
 
+    /// The project's identity: a digest of its folder (resolved) and what it audits. A review
+    /// page carries it, so that the labels saved from the page can only be imported into the
+    /// project that exported it (`replicant label import` checks it). Derived, not stored, so
+    /// exporting stays read-only; a project moved to another folder gets another identity.
+    pub fn identity(&self) -> String {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(absolute(&self.dir).to_string_lossy().as_bytes());
+        hasher.update(&serde_json::to_vec(&self.spec).unwrap_or_default());
+        hasher.finalize().to_hex()[..32].to_string()
+    }
+
     /// The embedding cache database.
     pub fn cache_path(&self) -> PathBuf {
         self.dir.join("cache.sqlite")
