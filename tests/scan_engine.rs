@@ -308,7 +308,8 @@ fn cli_writes_json_lines_and_csv_and_rejects_bad_usage() {
             "layout",
             "verified",
             "ranked_by",
-            "duplicates"
+            "duplicates",
+            "score"
         ]
     );
     // Fewer training images than 20 per generation: the cascade stays off, so every match is
@@ -322,6 +323,15 @@ fn cli_writes_json_lines_and_csv_and_rejects_bad_usage() {
             .and_then(|v| v.parse::<f32>().ok())
             .is_some_and(|v| (-1.0..=1.0).contains(&v))
     }));
+    // The score that ordered them: rows of one generation in falling score, none below its
+    // similarity (the re-rank only adds).
+    let number = |r: &csv::StringRecord, i: usize| -> f32 {
+        r.get(i).and_then(|v| v.parse().ok()).expect("a number")
+    };
+    for pair in records.windows(2).filter(|w| w[0].get(0) == w[1].get(0)) {
+        assert!(number(&pair[0], 10) >= number(&pair[1], 10), "{pair:?}");
+    }
+    assert!(records.iter().all(|r| number(r, 10) >= number(r, 4) - 1e-4));
     // The scan's own index of full SSCD embeddings: every match has a duplicate count.
     assert!(
         records

@@ -107,6 +107,7 @@ pub fn scan_results_parquet(results: &[GenerationMatches]) -> Result<Vec<u8>, St
         "training",
         "training_hash",
         "similarity",
+        "score",
         "layout",
         "verified",
         "region_x",
@@ -123,6 +124,7 @@ pub fn scan_results_parquet(results: &[GenerationMatches]) -> Result<Vec<u8>, St
         Column::count(),
         Column::text(),
         Column::text(),
+        Column::float(),
         Column::float(),
         Column::float(),
         Column::float(),
@@ -148,14 +150,15 @@ pub fn scan_results_parquet(results: &[GenerationMatches]) -> Result<Vec<u8>, St
             c[4].text_value(m.map(|m| m.training.as_str()));
             c[5].text_value(m.and_then(|m| m.training_hash.as_deref()));
             c[6].float_value(m.map(|m| m.similarity));
-            c[7].float_value(m.and_then(|m| m.layout));
-            c[8].float_value(m.and_then(|m| m.verification.as_ref().map(|v| v.score)));
+            c[7].float_value(m.and_then(|m| m.score));
+            c[8].float_value(m.and_then(|m| m.layout));
+            c[9].float_value(m.and_then(|m| m.verification.as_ref().map(|v| v.score)));
             let region = m.and_then(|m| m.region);
-            for (i, column) in c[9..13].iter_mut().enumerate() {
+            for (i, column) in c[10..14].iter_mut().enumerate() {
                 column.count_value(region.map(|r| r[i] as usize));
             }
-            c[13].text_value(m.and_then(|m| m.ranked_by.as_deref()));
-            c[14].count_value(m.and_then(|m| m.duplicates));
+            c[14].text_value(m.and_then(|m| m.ranked_by.as_deref()));
+            c[15].count_value(m.and_then(|m| m.duplicates));
         }
     }
     // Only the generation's name is never null.

@@ -44,6 +44,9 @@ struct JsonMatch<'a> {
     rank: usize,
     training: &'a str,
     similarity: f64,
+    /// The score that ordered the matches (see [`crate::ranking::matches::Match::score`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
     region: Option<[u32; 4]>,
     layout: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -89,6 +92,7 @@ pub fn write_scan_results(
                             rank: m.rank,
                             training: &m.training,
                             similarity: rounded(m.similarity),
+                            score: m.score.map(rounded),
                             region: m.region,
                             layout: m.layout.map(rounded),
                             verified: m.verification.as_ref().map(|v| rounded(v.score)),
@@ -114,6 +118,7 @@ pub fn write_scan_results(
                 "verified",
                 "ranked_by",
                 "duplicates",
+                "score",
             ])?;
             for result in results {
                 // Names and prompts are neutralised against spreadsheet formulas, as in
@@ -124,6 +129,7 @@ pub fn write_scan_results(
                     writer.write_record([
                         generation.as_ref(),
                         prompt.as_ref(),
+                        "",
                         "",
                         "",
                         "",
@@ -152,6 +158,8 @@ pub fn write_scan_results(
                             .map_or_else(String::new, |v| format!("{:.4}", rounded(v.score))),
                         m.ranked_by.as_deref().unwrap_or(""),
                         &m.duplicates.map_or_else(String::new, |d| d.to_string()),
+                        &m.score
+                            .map_or_else(String::new, |v| format!("{:.4}", rounded(v))),
                     ])?;
                 }
             }
@@ -181,6 +189,7 @@ mod tests {
                 rank: 1,
                 training: "x.jpg".into(),
                 similarity: 0.831_234,
+                score: Some(1.105_67),
                 region: None,
                 layout: Some(0.612_34),
                 verification: Some(crate::ranking::verify::Verification {
@@ -211,6 +220,7 @@ mod tests {
         assert_eq!(value["matches"][0]["rank"], 1);
         assert_eq!(value["matches"][0]["training"], "x.jpg");
         assert_eq!(value["matches"][0]["similarity"], 0.8312);
+        assert_eq!(value["matches"][0]["score"], 1.1057);
         assert!(value["matches"][0]["region"].is_null());
         assert_eq!(value["matches"][0]["layout"], 0.6123);
         assert_eq!(value["matches"][0]["verified"], 0.4568);
@@ -274,6 +284,7 @@ mod tests {
         assert_eq!(text("training").value(0), "x.jpg");
         // Parquet keeps the float32 value, not the 4 decimals of the text formats.
         assert_eq!(float("similarity").value(0), 0.831_234);
+        assert_eq!(float("score").value(0), 1.105_67);
         assert_eq!(float("layout").value(0), 0.612_34);
         assert_eq!(float("verified").value(0), 0.456_78);
         assert_eq!(
@@ -309,6 +320,7 @@ mod tests {
         assert_eq!(&rows[0][7], "0.4568");
         assert_eq!(&rows[0][8], "sscd-distilled+sscd");
         assert_eq!(&rows[0][9], "3");
+        assert_eq!(&rows[0][10], "1.1057");
         let mut hostile = sample();
         hostile[0].generation = "=HYPERLINK(\"x\")".into();
         hostile[0].prompt = Some("+1".into());

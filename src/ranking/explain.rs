@@ -99,6 +99,7 @@ mod tests {
             rank,
             training: format!("t{rank}.jpg"),
             similarity,
+            score: None,
             region,
             layout,
             verification: None,

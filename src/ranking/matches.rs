@@ -18,6 +18,11 @@ pub struct Match {
     pub training: String,
     /// Cosine similarity of the SSCD embeddings (1 means identical content).
     pub similarity: f32,
+    /// The score that ordered the matches: the similarity plus the layout agreement and
+    /// verification at their weights (see [`crate::ranking::layout::verified_rank_score`]);
+    /// the similarity itself without the re-rank. `None` in results saved before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f32>,
     /// The part of the generation that matched, `[x, y, w, h]` in generation pixels; `None`
     /// when the whole generation matched.
     pub region: Option<[u32; 4]>,

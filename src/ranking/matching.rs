@@ -297,7 +297,7 @@ pub(crate) fn assemble<E: From<IndexError>>(
     let matches = ranked
         .into_iter()
         .enumerate()
-        .map(|(rank, ranked)| to_match(rank + 1, ranked))
+        .map(|(rank, ranked)| to_match(rank + 1, ranked, settings))
         .collect();
     let mut hits = Vec::with_capacity(best_cells.len());
     for best in &best_cells {
@@ -333,6 +333,19 @@ type Ranked = (
 /// agreement and verification at their weights when the layout re-rank is on, without them
 /// when only centring asks for a sort. Stable: equal scores keep SSCD's order.
 fn sort_ranked(ranked: &mut [Ranked], settings: MatchSettings) {
+    ranked.sort_by(|(_, a, la, va, _), (_, b, lb, vb, _)| {
+        ranking_score(settings, *b, *lb, vb).total_cmp(&ranking_score(settings, *a, *la, va))
+    });
+}
+
+/// The score a candidate is ranked by: its ranking similarity (SSCD's, or the centred cosine)
+/// plus the layout agreement and verification at their weights when the re-rank is on.
+fn ranking_score(
+    settings: MatchSettings,
+    similarity: f32,
+    layout: Option<f32>,
+    verified: &Option<Verification>,
+) -> f32 {
     let ranking = if settings.layout_rerank {
         settings.ranking
     } else {
@@ -342,22 +355,23 @@ fn sort_ranked(ranked: &mut [Ranked], settings: MatchSettings) {
             ..settings.ranking
         }
     };
-    let score = |similarity: f32, layout: Option<f32>, verified: &Option<Verification>| {
-        verified_rank_score(
-            similarity,
-            layout,
-            verified.as_ref().map(|v| v.score),
-            &ranking,
-        )
-    };
-    ranked.sort_by(|(_, a, la, va, _), (_, b, lb, vb, _)| {
-        score(*b, *lb, vb).total_cmp(&score(*a, *la, va))
-    });
+    verified_rank_score(
+        similarity,
+        layout,
+        verified.as_ref().map(|v| v.score),
+        &ranking,
+    )
 }
 
 /// The match at `rank` (1 first) of a ranked candidate.
-fn to_match(rank: usize, (candidate, _, layout, verification, image): Ranked) -> Match {
+fn to_match(
+    rank: usize,
+    (candidate, ranking_similarity, layout, verification, image): Ranked,
+    settings: MatchSettings,
+) -> Match {
+    let score = ranking_score(settings, ranking_similarity, layout, &verification);
     Match {
+        score: Some(score),
         rank,
         training: image.name,
         similarity: candidate.similarity,
@@ -650,9 +664,21 @@ mod tests {
         assert!(!names(&without).contains(&"t11.png".to_string()));
         let with = run(Some(structure.as_ref()), settings(true));
         assert_eq!(names(&with)[0], "t11.png");
-        // Its similarity is SSCD's, computed from the stored vector.
+        // Its similarity is SSCD's, computed from the stored vector; the score that ranked it
+        // adds its layout and structure at their weights.
         let expected: f32 = base.iter().zip(&vectors[11]).map(|(a, b)| a * b).sum();
-        assert!((with.matches[0].similarity - expected).abs() < 1e-4);
+        let first = &with.matches[0];
+        assert!((first.similarity - expected).abs() < 1e-4);
+        let (layout, verified) = (
+            first.layout.expect("layout"),
+            first.verification.as_ref().expect("verified").score,
+        );
+        let score = expected + 0.3 * layout.max(0.0) + 0.2 * verified.max(0.0);
+        assert!(
+            (first.score.expect("score") - score).abs() < 1e-4,
+            "{first:?}"
+        );
+        assert!(with.matches.windows(2).all(|w| w[0].score >= w[1].score));
         // None drawn when the ranking asks for none, or without the re-rank.
         let mut none = settings(true);
         none.ranking.structure_candidates = 0;

@@ -122,6 +122,7 @@ mod tests {
                 rank: 1,
                 training: "t.jpg".into(),
                 similarity,
+                score: None,
                 region: None,
                 layout: None,
                 verification: None,
