@@ -70,4 +70,14 @@ try:
     seen["message"] = text("message")
 finally:
     driver.quit()
+# The saved file against its published schema, when jsonschema is there (CI installs it).
+try:
+    import jsonschema
+except ImportError:
+    seen["schema"] = "jsonschema not installed"
+else:
+    schema = os.path.join(os.path.dirname(__file__), "..", "docs", "schemas",
+                          "review-page-labels.v1.schema.json")
+    jsonschema.Draft202012Validator(json.load(open(schema))).validate(json.load(open(saved)))
+    seen["schema"] = "valid"
 print(json.dumps(seen))
