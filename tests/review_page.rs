@@ -127,7 +127,10 @@ fn a_reviewer_labels_in_a_browser_and_the_labels_land_in_the_project() {
     assert_eq!(seen["position_before_reload"], "4 / 6");
     assert_eq!(seen["position_after_reload"], "4 / 6");
     assert_eq!(seen["reviewer_after_reload"], "Ann Lee");
-    assert_eq!(seen["schema"], "valid", "docs/schemas/review-page-labels.v1.schema.json");
+    assert_eq!(
+        seen["schema"], "valid",
+        "docs/schemas/review-page-labels.v1.schema.json"
+    );
     let saved = PathBuf::from(seen["saved"].as_str().expect("a saved file"));
     let file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&saved).expect("saved")).expect("JSON");

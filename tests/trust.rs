@@ -547,8 +547,9 @@ fn small_things_that_misled_are_refused_or_said_once() {
     let (generations, training) = demo(dir.path(), 4, 2, 71);
     let project = dir.path().join("project");
 
-    // `--out results.parquet` wrote JSON Lines under that name; refused before scanning.
-    let parquet = dir.path().join("results.parquet");
+    // An `--out` extension that is not written (once `.parquet` wrote JSON Lines under that
+    // name; Parquet is written now) is refused before scanning.
+    let spreadsheet = dir.path().join("results.xlsx");
     let (code, _, stderr) = run(&mut replicant(&[
         "scan",
         "--generations",
@@ -558,12 +559,15 @@ fn small_things_that_misled_are_refused_or_said_once() {
         "--project",
         p(&project),
         "--out",
-        p(&parquet),
+        p(&spreadsheet),
     ]));
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains(".parquet"), "{stderr}");
     assert!(
-        !parquet.exists() && !project.exists(),
+        stderr.contains(".xlsx") && stderr.contains(".parquet"),
+        "{stderr}"
+    );
+    assert!(
+        !spreadsheet.exists() && !project.exists(),
         "nothing was scanned"
     );
 
