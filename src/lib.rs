@@ -10,8 +10,8 @@
 //!   (the project folder: spec, embedding cache, last scan, label store opening);
 //! - [`ranking`] (matching, regions, the cascade's rules, layout, explanations: no threads),
 //!   [`export`], [`review`] (the label store), [`index`], [`embed`] (models and runtime),
-//!   [`catalog`], [`decode`], [`align`], [`stats`] and [`jobs`] (what every background job
-//!   shares) are the floors below.
+//!   [`catalog`], [`prompts`] (prompt sets and phrase statistics), [`decode`], [`align`],
+//!   [`stats`] and [`jobs`] (what every background job shares) are the floors below.
 //!
 //! Nothing below `app` uses egui, eframe, winit or wgpu, so the command line and tests drive
 //! everything the desk does. The desk is the default-on `desk` feature; without it
@@ -31,6 +31,7 @@ pub mod fsutil;
 pub mod index;
 pub mod jobs;
 pub mod project;
+pub mod prompts;
 pub mod ranking;
 pub mod review;
 pub mod scan;

@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Some(cli::Command::Eval(args)) => cli::eval::eval(&args),
         Some(cli::Command::Report(args)) => cli::report::report(&args),
         Some(cli::Command::Plan(args)) => cli::report::plan(&args),
+        Some(cli::Command::Prompts(args)) => cli::prompts::prompts(&args),
         #[cfg(feature = "desk")]
         None => cli::desk::open_desk(
             replicant::app::StartMode::Resume,

@@ -334,6 +334,52 @@ pub fn estimate_copy_rate(bands: &[BandPrecision]) -> Option<CopyRateEstimate> {
     })
 }
 
+/// One-sided Fisher's exact test (the alternative: "greater") of the 2x2 table
+/// `[[a, b], [c, d]]`: the probability, with the margins fixed, of a count in the top-left
+/// cell of `a` or more. For prompt phrases, `a` generations with the phrase were replicated
+/// and `b` were not, `c` and `d` likewise without it: a small value says the phrase goes with
+/// copying more than chance would. The hypergeometric terms are summed in log space, so
+/// tables of a million generations do not overflow.
+pub fn fisher_exact_greater(a: usize, b: usize, c: usize, d: usize) -> f64 {
+    let n = a + b + c + d;
+    let (with, replicated) = (a + b, a + c);
+    // ln k! by a compensated (Kahan) running sum: a plain one drifts by about 1e-6 over a
+    // million terms, which shows in p-values near 1.
+    let ln_factorial: Vec<f64> = std::iter::once(0.0)
+        .chain((1..=n).scan((0.0f64, 0.0f64), |(sum, carry), k| {
+            let term = (k as f64).ln() - *carry;
+            let next = *sum + term;
+            *carry = (next - *sum) - term;
+            *sum = next;
+            Some(*sum)
+        }))
+        .collect();
+    let ln_choose = |n: usize, k: usize| ln_factorial[n] - ln_factorial[k] - ln_factorial[n - k];
+    let total = ln_choose(n, with);
+    let most = with.min(replicated);
+    let p: f64 = (a..=most)
+        .filter(|&x| with - x <= n - replicated)
+        .map(|x| (ln_choose(replicated, x) + ln_choose(n - replicated, with - x) - total).exp())
+        .sum();
+    p.min(1.0)
+}
+
+/// Benjamini-Hochberg q-values of `p_values` (in their order): the smallest false discovery
+/// rate at which each would be called, `min over j >= i of p(j) * m / j` over the p-values
+/// sorted ascending, capped at 1.
+pub fn benjamini_hochberg(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&x, &y| p_values[x].total_cmp(&p_values[y]));
+    let mut q = vec![1.0; m];
+    let mut running = 1.0f64;
+    for (rank, &i) in order.iter().enumerate().rev() {
+        running = running.min(p_values[i] * m as f64 / (rank + 1) as f64);
+        q[i] = running.min(1.0);
+    }
+    q
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,5 +522,29 @@ mod tests {
         assert_eq!(Some(a), bootstrap_mean_ci(&values, 500, 7));
         assert!(a[0] < 24.5 && 24.5 < a[1]);
         assert_eq!(bootstrap_mean_ci(&[], 10, 1), None);
+    }
+
+    #[test]
+    fn fisher_and_benjamini_hochberg_match_values_worked_by_hand() {
+        // [[3, 1], [1, 5]]: 10 generations, 4 with the phrase, 4 replicated. P(X >= 3) =
+        // (C(4,3) C(6,1) + C(4,4) C(6,0)) / C(10,4) = (24 + 1) / 210.
+        assert!((fisher_exact_greater(3, 1, 1, 5) - 25.0 / 210.0).abs() < 1e-12);
+        // [[5, 0], [0, 5]]: 1 / C(10,5) = 1 / 252.
+        assert!((fisher_exact_greater(5, 0, 0, 5) - 1.0 / 252.0).abs() < 1e-12);
+        // Nothing replicated with the phrase: every table counts, p = 1.
+        assert!((fisher_exact_greater(0, 4, 3, 3) - 1.0).abs() < 1e-12);
+        // A table with a million generations stays finite.
+        let p = fisher_exact_greater(40, 60, 19_000, 981_000);
+        assert!(p > 0.0 && p < 1e-20, "{p}");
+        // p = [0.01, 0.04, 0.03, 0.2]: sorted 0.01, 0.03, 0.04, 0.2 give 0.04, 0.06, 0.0533,
+        // 0.2; the running minimum from the end: 0.04, 0.0533, 0.0533, 0.2.
+        let q = benjamini_hochberg(&[0.01, 0.04, 0.03, 0.2]);
+        let expected = [0.04, 0.16 / 3.0, 0.16 / 3.0, 0.2];
+        assert!(
+            q.iter().zip(expected).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{q:?}"
+        );
+        assert_eq!(benjamini_hochberg(&[0.9, 0.8]), vec![0.9, 0.9]);
+        assert!(benjamini_hochberg(&[]).is_empty());
     }
 }

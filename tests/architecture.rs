@@ -70,7 +70,7 @@ const LAYERS: &[&[&str]] = &[
     &["review"],
     &["ranking"],
     &["index"],
-    &["embed", "catalog", "align"],
+    &["embed", "catalog", "align", "prompts"],
     &["decode"],
     &["stats", "fsutil", "demo", "jobs"],
 ];

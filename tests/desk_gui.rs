@@ -739,3 +739,98 @@ fn the_desk_opens_on_the_first_generation_at_the_scans_threshold() {
     assert!(harness.query_by_label("No generation selected.").is_none());
     harness.get_by_label_contains("threshold 0.80");
 }
+
+/// The prompt side in the desk: the statistics panel lists the phrases five of six prompts
+/// share; a click on one lists only their generations (a second click shows all again), and
+/// the pair view marks what the prompt shares with the training image's caption.
+#[test]
+fn a_phrase_in_the_statistics_panel_filters_the_list() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let Some(fixtures) = common::fixtures_dir() else {
+        return;
+    };
+    let augly = fixtures.join("facebookresearch-augly/augly");
+    let outputs = augly.join("tests/assets/image/dfdc_expected_output");
+    let (generations, training) = (
+        root.path().join("generations"),
+        root.path().join("training"),
+    );
+    let names = [
+        "test_hflip.png",
+        "test_crop.png",
+        "test_grayscale.png",
+        "test_blur.png",
+        "test_brightness.png",
+        "test_contrast.png",
+    ];
+    let mut metadata = String::new();
+    for (i, name) in names.iter().enumerate() {
+        common::link(&outputs, name, &generations);
+        let prompt = if i < 5 {
+            format!("take {i}: a Vintage Poster Print")
+        } else {
+            "a portrait".to_string()
+        };
+        metadata.push_str(&serde_json::json!({"file_name": name, "prompt": prompt}).to_string());
+        metadata.push('\n');
+    }
+    std::fs::write(generations.join("metadata.jsonl"), metadata).expect("metadata");
+    for name in ["dfdc_1.jpg", "dfdc_2.jpg"] {
+        common::link(&augly.join("tests/assets/image/inputs"), name, &training);
+    }
+    std::fs::write(
+        training.join("metadata.jsonl"),
+        "{\"file_name\": \"dfdc_1.jpg\", \"caption\": \"vintage poster print of a man indoors\"}\n",
+    )
+    .expect("captions");
+    let project = root.path().join("project");
+    common::scan(common::options(&generations, &[training], &project));
+    let mut harness = harness(StartMode::Project(project), egui::vec2(1280.0, 800.0));
+    step_until(&mut harness, "the scan", |app| {
+        app.desk().is_some_and(|d| !d.scanning()) && results(app) == 6
+    });
+    harness.state_mut().push(Command::ToggleStats);
+    step_until(&mut harness, "the evidence report", |app| {
+        app.desk().is_some_and(|d| d.report().last().is_some())
+    });
+    harness.run_steps(4);
+    let listed = |harness: &Harness<'_, DeskApp>| {
+        harness
+            .state()
+            .desk()
+            .map(|d| d.view().order().len())
+            .unwrap_or_default()
+    };
+    assert_eq!(listed(&harness), 6);
+    harness.get_by_label("vintage poster print").click();
+    harness.run_steps(4);
+    assert_eq!(listed(&harness), 5, "only the prompts using the phrase");
+    let filter = harness
+        .state()
+        .desk()
+        .and_then(|d| d.view().filter().phrase.clone());
+    assert_eq!(filter.as_deref(), Some("vintage poster print"));
+    // The pair view of the first: its prompt and dfdc_1.jpg's caption share the phrase.
+    let hflip = harness
+        .state()
+        .desk()
+        .and_then(|d| {
+            d.review()
+                .results()
+                .iter()
+                .position(|r| r.generation == "test_hflip.png")
+        })
+        .expect("test_hflip.png scanned");
+    harness.state_mut().push(Command::SelectGeneration(hflip));
+    step_until(&mut harness, "the pair's images", images_ready);
+    harness.run_steps(6);
+    if let Some(dir) = std::env::var_os("REPLICANT_SCREENSHOTS") {
+        let image = harness.render().expect("render");
+        image
+            .save(std::path::Path::new(&dir).join("desk_phrases.png"))
+            .expect("save");
+    }
+    harness.get_by_label("vintage poster print").click();
+    harness.run_steps(4);
+    assert_eq!(listed(&harness), 6, "a second click shows every generation");
+}

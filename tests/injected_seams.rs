@@ -182,7 +182,7 @@ fn run(
     let mut results = Vec::new();
     for event in handle.events.iter() {
         match event {
-            ScanEvent::Generation(result) => results.push(result),
+            ScanEvent::Generation(result) => results.push(*result),
             ScanEvent::Finished(summary) => return (results, *summary),
             ScanEvent::Failed(message) => panic!("scan failed: {message}"),
             ScanEvent::Cancelled => panic!("scan cancelled"),

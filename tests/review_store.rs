@@ -207,6 +207,10 @@ fn export_formats_match_the_labels_field_by_field() {
             "duplicates",
             "final_label",
             "adjudicated_by",
+            "generation_key",
+            "generation_url",
+            "training_key",
+            "training_url",
             "label:Ann Example",
             "note:Ann Example"
         ]
@@ -244,9 +248,11 @@ fn export_formats_match_the_labels_field_by_field() {
             matched.duplicates,
             "the duplicate count the scan gave the match"
         );
-        assert_eq!((&row[13], &row[15]), (label, label));
+        assert_eq!((&row[13], &row[19]), (label, label));
         assert_eq!(&row[14], "", "not adjudicated");
-        assert_eq!(&row[16], note.unwrap_or(""), "her own note column");
+        // Folders, not shards: no img2dataset key or url.
+        assert!((15..19).all(|i| row[i].is_empty()), "{row:?}");
+        assert_eq!(&row[20], note.unwrap_or(""), "her own note column");
         let bytes = std::fs::read(&result.generation_path).expect("generation");
         assert_eq!(&row[10], blake3::hash(&bytes).to_hex().as_str());
     }
@@ -274,10 +280,10 @@ fn export_formats_match_the_labels_field_by_field() {
         );
         assert_eq!(object["label"], row[4]);
         assert_eq!(object["final_label"], row[13]);
-        assert_eq!(object["reviewers"]["Ann Example"], row[15]);
+        assert_eq!(object["reviewers"]["Ann Example"], row[19]);
         assert_eq!(
             object["notes"]["Ann Example"].as_str().unwrap_or(""),
-            &row[16]
+            &row[20]
         );
         assert_eq!(object["reviewer"], row[5]);
         assert_eq!(object["note"], row[6]);

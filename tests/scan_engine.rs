@@ -309,7 +309,11 @@ fn cli_writes_json_lines_and_csv_and_rejects_bad_usage() {
             "verified",
             "ranked_by",
             "duplicates",
-            "score"
+            "score",
+            "generation_key",
+            "generation_url",
+            "training_key",
+            "training_url"
         ]
     );
     // Fewer training images than 20 per generation: the cascade stays off, so every match is

@@ -224,13 +224,18 @@ fn shards_workers_and_a_shared_index_give_the_scans_matches() {
         .find(|s| s.path == "00008.tar/000080000.jpg")
         .unwrap_or_else(|| panic!("damaged member not reported: {:?}", summary.skipped));
     assert!(bad.reason.contains("damaged"), "{}", bad.reason);
-    // Names are SHARD.tar/MEMBER, captions come from KEY.txt, bytes by offset.
+    // Names are SHARD.tar/MEMBER, captions come from KEY.txt, img2dataset's key and url from
+    // KEY.json, bytes by offset.
     let by_name: HashMap<&str, &common::Packed> =
         packed.iter().map(|p| (p.name.as_str(), p)).collect();
     let mut named = 0;
     for m in from_shards.iter().flat_map(|r| &r.matches) {
         if let Some(p) = by_name.get(m.training.as_str()) {
             assert_eq!(m.training_caption.as_deref(), Some(p.caption.as_str()));
+            assert_eq!(
+                (m.training_key.as_deref(), m.training_url.as_deref()),
+                (Some(p.key.as_str()), Some(p.url.as_str()))
+            );
             let bytes = m.training_path.read(MAX_IMAGE_FILE_BYTES).expect("member");
             assert_eq!(bytes, std::fs::read(&p.original).expect("original"));
             named += 1;
@@ -356,6 +361,20 @@ fn shards_workers_and_a_shared_index_give_the_scans_matches() {
         .zip(&from_index)
         .all(|(a, b)| a.generation == b.generation);
     assert!(same_names, "generations in the same order");
+    // The index keeps each sample's key and url (workers' parts, then the index's rows).
+    let mut keyed = 0;
+    for m in from_index.iter().flat_map(|r| &r.matches) {
+        if let Some(p) = by_name.get(m.training.as_str()) {
+            assert_eq!(
+                (m.training_key.as_deref(), m.training_url.as_deref()),
+                (Some(p.key.as_str()), Some(p.url.as_str())),
+                "{}",
+                m.training
+            );
+            keyed += 1;
+        }
+    }
+    assert!(keyed > 100, "only {keyed} matches from the index keyed");
     let first = &from_index[0].matches[0];
     assert!(
         first.training.starts_with("0000") && first.training.contains(".tar/"),

@@ -165,6 +165,8 @@ pub enum ListCommand {
     DisputedOnly(bool),
     /// Top-1 similarity range.
     Similarity(f32, f32),
+    /// Only generations whose prompt uses this phrase (normalised); `None` shows all.
+    Phrase(Option<String>),
 }
 
 /// Changes to the compare view.

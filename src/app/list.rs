@@ -86,6 +86,18 @@ pub fn list_ui(
             list(ListCommand::Text(text));
         }
     });
+    if let Some(phrase) = &filter.phrase {
+        ui.horizontal(|ui| {
+            ui.label(format!("Prompts using \"{phrase}\""));
+            if ui
+                .small_button("Clear")
+                .on_hover_text("Show every generation again")
+                .clicked()
+            {
+                list(ListCommand::Phrase(None));
+            }
+        });
+    }
     ui.horizontal(|ui| {
         egui::ComboBox::from_id_salt("sort")
             .selected_text(match filter.sort {

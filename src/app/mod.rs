@@ -19,6 +19,7 @@ mod menu;
 mod pair;
 mod pair_notes;
 mod panels;
+mod phrase_marks;
 mod scan_choices;
 pub mod settings;
 mod start;

@@ -132,11 +132,25 @@ fn pair_head_ui(
             );
         }
     });
+    let caption = result
+        .matches
+        .get(selected_match)
+        .and_then(|m| m.training_caption.as_deref());
     match &result.prompt {
         Some(prompt) => {
-            ui.add(
-                egui::Label::new(egui::RichText::new(format!("Prompt: {prompt}")).italics()).wrap(),
+            // The phrases it shares with the selected match's caption, marked in both.
+            let (marked, _, shared) = caption.map_or_else(
+                || (Vec::new(), Vec::new(), 0),
+                |c| super::phrase_marks::shared_marks(prompt, c),
             );
+            let response =
+                super::phrase_marks::marked_label(ui, "Prompt: ", prompt, &marked, true, false);
+            if shared > 0 {
+                response.on_hover_text(format!(
+                    "Marked: {shared} phrase{} shared with the training image's caption",
+                    if shared == 1 { "" } else { "s" }
+                ));
+            }
         }
         None => {
             ui.weak("No prompt found");
@@ -422,9 +436,16 @@ fn captions_ui(
                 });
             });
             if let Some(caption) = &m.training_caption {
-                columns[1].add(
-                    egui::Label::new(egui::RichText::new(format!("Caption: {caption}")).weak())
-                        .truncate(),
+                let marked = result.prompt.as_deref().map_or_else(Vec::new, |prompt| {
+                    super::phrase_marks::shared_marks(prompt, caption).1
+                });
+                super::phrase_marks::marked_label(
+                    &mut columns[1],
+                    "Caption: ",
+                    caption,
+                    &marked,
+                    false,
+                    true,
                 );
             }
         }

@@ -123,6 +123,9 @@ pub fn stats_ui(ui: &mut egui::Ui, desk: &Desk, settings: &Settings, out: &mut V
     }
     if let Some(report) = report {
         report_ui(ui, report);
+        ui.add_space(6.0);
+        ui.label(egui::RichText::new("Prompt phrases that go with copying").strong());
+        super::phrase_marks::phrases_ui(ui, report, desk.view().filter().phrase.as_deref(), out);
     }
 
     ui.add_space(6.0);

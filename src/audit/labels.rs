@@ -144,6 +144,8 @@ pub(crate) fn top_pairs(last: &LastScan, labels: &LabelSummary) -> Vec<TopPair> 
             generation_path: r.generation_path.clone(),
             training: m.training.clone(),
             training_path: m.training_path.clone(),
+            training_key: m.training_key.clone(),
+            training_url: m.training_url.clone(),
             similarity: m.similarity,
             label: labelled
                 .get(&(r.generation.as_str(), m.training.as_str()))

@@ -8,12 +8,14 @@
 //! [`cascade`].
 
 mod baseline;
+pub mod caption_sample;
 pub mod cascade;
 pub mod job;
 mod labels;
 mod options;
 mod own;
 mod prebuilt;
+pub mod prompt_phrases;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -126,6 +128,13 @@ pub fn audit_report(
     let pr_curve = stats::pr_curve(&labelled);
     let estimated_copy_rate = copy_rate(&last, &top1, &labels);
     let top_pairs = top_pairs(&last, &labels);
+    let prompts = prompt_phrases::prompt_side(
+        &project,
+        &last,
+        &labels,
+        threshold,
+        options.min_phrase_generations,
+    );
     let provenance = provenance(&project, &last, figures.index_text, figures.training_blake3);
     Ok(AuditReport {
         generations,
@@ -143,6 +152,8 @@ pub fn audit_report(
         estimated_copy_rate,
         generation_top1: top1,
         top_pairs,
+        prompt_phrases: prompts.phrases.clone(),
+        prompts,
         provenance,
     })
 }

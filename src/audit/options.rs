@@ -16,6 +16,8 @@ pub struct AuditOptions {
     pub store: crate::index::VectorStore,
     /// The models the baseline may run (the cascade's full model re-scores its shortlists).
     pub models: crate::embed::registry::Models,
+    /// The least number of generations a prompt phrase must be used by to be tested.
+    pub min_phrase_generations: usize,
 }
 
 impl Default for AuditOptions {
@@ -27,6 +29,7 @@ impl Default for AuditOptions {
             seed: 12_345,
             store: crate::index::VectorStore::default(),
             models: crate::embed::registry::Models::default(),
+            min_phrase_generations: crate::prompts::analysis::DEFAULT_MIN_GENERATIONS,
         }
     }
 }

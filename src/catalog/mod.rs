@@ -60,8 +60,21 @@ pub struct ImageEntry {
     pub sniffed: bool,
     /// The caption stored beside a tar member in its shard (`KEY.txt` or `KEY.json`).
     pub caption: Option<String>,
+    /// For a tar member, img2dataset's `key` and `url` of its sample.
+    pub sample: Option<ShardSample>,
     /// For a tar member, its shard's position in [`Catalog::shards`].
     pub shard: Option<usize>,
+}
+
+/// What img2dataset records of a sample in its `KEY.json`, kept so that every output can be
+/// joined back to the download (its parquet, its URL list).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardSample {
+    /// The sample's key (`KEY.json`'s `key`, else the member's name without its extension).
+    pub key: String,
+    /// The URL the image was downloaded from, when `KEY.json` gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// A tar shard found by a walk.
@@ -267,6 +280,7 @@ pub fn walk_images(root: &Path) -> Result<Catalog, CatalogError> {
             mtime_ns: mtime_ns(&meta),
             sniffed,
             caption: None,
+            sample: None,
             shard: None,
         });
     }
@@ -357,6 +371,7 @@ fn add_shard(catalog: &mut Catalog, path: &Path, rel: String, meta: &std::fs::Me
             mtime_ns: mtime,
             sniffed: false,
             caption: member.caption,
+            sample: Some(member.sample),
             shard: Some(index),
         });
     }

@@ -14,6 +14,10 @@ const TEXT_KEYS: &[&str] = &["prompt", "caption", "text"];
 #[derive(Debug, Default, Clone)]
 pub struct PromptIndex {
     by_rel_path: HashMap<String, String>,
+    /// The prompt-set ids given beside images (an `id` in a metadata row, or in a
+    /// `<stem>.json` sidecar): how a generation names the line of `replicant prompts sample`
+    /// it was made from when its file name does not.
+    ids: HashMap<String, String>,
 }
 
 impl PromptIndex {
@@ -22,6 +26,7 @@ impl PromptIndex {
     /// Unreadable or malformed metadata files become warnings.
     pub fn load(root: &Path, rel_paths: &[&str], warnings: &mut Vec<CatalogWarning>) -> Self {
         let mut by_rel_path = HashMap::new();
+        let mut ids = HashMap::new();
         for entry in walkdir::WalkDir::new(root)
             .follow_links(true)
             .sort_by_file_name()
@@ -40,9 +45,14 @@ impl PromptIndex {
             };
             match rows {
                 Ok(rows) => {
-                    for (file_name, text) in rows {
-                        let rel = super::relative_display(root, &dir.join(&file_name));
-                        by_rel_path.insert(rel, text);
+                    for row in rows {
+                        let rel = super::relative_display(root, &dir.join(&row.file_name));
+                        if let Some(id) = row.id {
+                            ids.insert(rel.clone(), id);
+                        }
+                        if let Some(text) = row.text {
+                            by_rel_path.insert(rel, text);
+                        }
                     }
                 }
                 Err(reason) => warnings.push(CatalogWarning {
@@ -53,6 +63,9 @@ impl PromptIndex {
             }
         }
         for rel in rel_paths {
+            if let Some(id) = sidecar_id(&root.join(rel).with_extension("json")) {
+                ids.insert((*rel).to_string(), id);
+            }
             let sidecar = sidecar_path(&root.join(rel));
             let shown = || super::relative_display(root, &sidecar);
             match read_sidecar(&sidecar) {
@@ -77,7 +90,12 @@ impl PromptIndex {
                 }
             }
         }
-        Self { by_rel_path }
+        Self { by_rel_path, ids }
+    }
+
+    /// The prompt-set id given beside the image at `rel_path`, if any.
+    pub fn id(&self, rel_path: &str) -> Option<&str> {
+        self.ids.get(rel_path).map(String::as_str)
     }
 
     /// The prompt or caption for the image at `rel_path`, if any was found beside it.
@@ -178,7 +196,36 @@ fn text_of(value: &serde_json::Value) -> Option<String> {
     })
 }
 
-fn read_metadata_jsonl(path: &Path) -> Result<Vec<(String, String)>, String> {
+/// One row of a metadata file: the image it describes, its text and its prompt-set id.
+struct MetadataRow {
+    file_name: String,
+    text: Option<String>,
+    id: Option<String>,
+}
+
+/// The `id` (or `prompt_id`) of a JSON object, as text (a number is taken as written).
+fn id_of(value: &serde_json::Value) -> Option<String> {
+    ["id", "prompt_id"]
+        .iter()
+        .find_map(|key| match value.get(*key)? {
+            serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+}
+
+/// The id in a `<stem>.json` sidecar beside an image: a small regular file only (as for text
+/// sidecars, a pipe or a huge file is not read).
+fn sidecar_id(path: &Path) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > 64 * 1024 {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    id_of(&value)
+}
+
+fn read_metadata_jsonl(path: &Path) -> Result<Vec<MetadataRow>, String> {
     let body = std::fs::read_to_string(path)
         .map_err(|err| format!("cannot read metadata file: {err}; prompts from it are ignored"))?;
     let mut rows = Vec::new();
@@ -195,14 +242,19 @@ fn read_metadata_jsonl(path: &Path) -> Result<Vec<(String, String)>, String> {
         let Some(file_name) = value.get("file_name").and_then(|v| v.as_str()) else {
             continue;
         };
-        if let Some(text) = text_of(&value) {
-            rows.push((file_name.to_string(), text));
+        let (text, id) = (text_of(&value), id_of(&value));
+        if text.is_some() || id.is_some() {
+            rows.push(MetadataRow {
+                file_name: file_name.to_string(),
+                text,
+                id,
+            });
         }
     }
     Ok(rows)
 }
 
-fn read_metadata_csv(path: &Path) -> Result<Vec<(String, String)>, String> {
+fn read_metadata_csv(path: &Path) -> Result<Vec<MetadataRow>, String> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
@@ -215,18 +267,32 @@ fn read_metadata_csv(path: &Path) -> Result<Vec<(String, String)>, String> {
     let Some(file_col) = column("file_name") else {
         return Err("no file_name column; prompts from this file are ignored".into());
     };
-    let Some(text_col) = TEXT_KEYS.iter().find_map(|k| column(k)) else {
-        return Err("no prompt, caption or text column; prompts from this file are ignored".into());
-    };
+    let text_col = TEXT_KEYS.iter().find_map(|k| column(k));
+    let id_col = column("id").or_else(|| column("prompt_id"));
+    if text_col.is_none() && id_col.is_none() {
+        return Err(
+            "no prompt, caption, text or id column; prompts from this file are ignored".into(),
+        );
+    }
     let mut rows = Vec::new();
     for record in reader.records() {
         let record =
             record.map_err(|err| format!("bad CSV row: {err}; prompts from this file ignored"))?;
-        if let (Some(file), Some(text)) = (record.get(file_col), record.get(text_col)) {
-            let text = text.trim();
-            if !text.is_empty() {
-                rows.push((file.trim().to_string(), text.to_string()));
-            }
+        let cell = |col: Option<usize>| {
+            col.and_then(|c| record.get(c))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+        };
+        let (text, id) = (cell(text_col), cell(id_col));
+        if let Some(file) = record.get(file_col)
+            && (text.is_some() || id.is_some())
+        {
+            rows.push(MetadataRow {
+                file_name: file.trim().to_string(),
+                text,
+                id,
+            });
         }
     }
     Ok(rows)

@@ -30,6 +30,9 @@ pub struct ShardMember {
     pub size: u64,
     /// The caption from `KEY.txt`, else the `caption` (or `text`, `prompt`) of `KEY.json`.
     pub caption: Option<String>,
+    /// img2dataset's `key` and `url` for the sample (from `KEY.json`; the key defaults to the
+    /// member's name without its extension).
+    pub sample: super::ShardSample,
 }
 
 /// How a shard was cut short, and what was lost.
@@ -69,16 +72,36 @@ fn extension_of(name: &str) -> Option<String> {
         .map(|dot| base[dot + 1..].to_ascii_lowercase())
 }
 
-/// The text of a `KEY.json` member that serves as a caption.
-fn caption_from_json(bytes: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    ["caption", "text", "prompt"].iter().find_map(|key| {
-        value
-            .get(key)
-            .and_then(|v| v.as_str())
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-    })
+/// What a `KEY.json` member holds that the tool keeps: the text that serves as a caption, and
+/// img2dataset's `key` and `url`.
+#[derive(Debug, Default)]
+struct JsonFields {
+    caption: Option<String>,
+    key: Option<String>,
+    url: Option<String>,
+}
+
+impl JsonFields {
+    /// The fields of a `KEY.json`; none where it is not a JSON object.
+    fn read(bytes: &[u8]) -> Self {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            return Self::default();
+        };
+        let text = |key: &str| {
+            value
+                .get(key)
+                .and_then(|v| v.as_str())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        Self {
+            caption: ["caption", "text", "prompt"]
+                .iter()
+                .find_map(|key| text(key)),
+            key: text("key"),
+            url: text("url"),
+        }
+    }
 }
 
 /// Reads at most [`MAX_CAPTION_BYTES`] of a member as text.
@@ -143,7 +166,7 @@ pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
     let mut archive = tar::Archive::new(std::io::BufReader::with_capacity(8 * 1024, file));
     let mut listing = ShardListing::default();
     let mut txt: HashMap<String, String> = HashMap::new();
-    let mut json: HashMap<String, String> = HashMap::new();
+    let mut json: HashMap<String, JsonFields> = HashMap::new();
     // The end of the last member's data, rounded up to a block: where the end-of-archive
     // marker (two zero blocks) must start.
     let mut data_end = 0u64;
@@ -233,6 +256,7 @@ pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
                             offset,
                             size,
                             caption: None,
+                            sample: super::ShardSample::default(),
                         })
                     }
                     Some("txt") => {
@@ -247,9 +271,8 @@ pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
                             .take(MAX_CAPTION_BYTES)
                             .read_to_end(&mut bytes)
                             .is_ok()
-                            && let Some(text) = caption_from_json(&bytes)
                         {
-                            json.insert(sample_key(&name).to_string(), text);
+                            json.insert(sample_key(&name).to_string(), JsonFields::read(&bytes));
                         }
                     }
                     // Other fields (class labels, arrays, audio) are not images, but an image
@@ -266,6 +289,7 @@ pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
                                 offset,
                                 size,
                                 caption: None,
+                                sample: super::ShardSample::default(),
                             });
                         }
                     }
@@ -280,11 +304,19 @@ pub fn list_shard(path: &Path) -> std::io::Result<ShardListing> {
     }
     for member in &mut listing.members {
         let key = sample_key(&member.name);
+        let fields = json.get(key);
         member.caption = txt
             .get(key)
             .filter(|t| !t.is_empty())
-            .or_else(|| json.get(key))
+            .or_else(|| fields.and_then(|f| f.caption.as_ref()))
             .cloned();
+        let stem = key.rsplit('/').next().unwrap_or(key);
+        member.sample = super::ShardSample {
+            key: fields
+                .and_then(|f| f.key.clone())
+                .unwrap_or_else(|| stem.to_string()),
+            url: fields.and_then(|f| f.url.clone()),
+        };
     }
     listing.truncated = cut.map(|detail| Truncation {
         members_read: listing.members.len(),
@@ -347,7 +379,7 @@ pub(crate) mod tests {
                 ("000000001.png", b"PNG-1"),
                 (
                     "000000001.json",
-                    br#"{"caption": "from json", "key": "000000001"}"#,
+                    br#"{"caption": "from json", "key": "sample-1", "url": 7}"#,
                 ),
                 ("000000001.cls", b"7"),
                 ("000000002.webp", b"WEBP-2"),
@@ -377,6 +409,21 @@ pub(crate) mod tests {
         assert_eq!(
             captions,
             [Some("a red barn"), Some("from json"), None, None]
+        );
+        // img2dataset's key and url from KEY.json; the member's stem where it has no key.
+        let samples: Vec<(&str, Option<&str>)> = listing
+            .members
+            .iter()
+            .map(|m| (m.sample.key.as_str(), m.sample.url.as_deref()))
+            .collect();
+        assert_eq!(
+            samples,
+            [
+                ("000000000", Some("u")),
+                ("sample-1", None),
+                ("000000002", None),
+                ("000000003", None)
+            ]
         );
         let bytes = std::fs::read(&shard).expect("read");
         let m = &listing.members[1];

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod export;
 pub mod label;
 pub mod progress;
+pub mod prompts;
 pub mod report;
 pub mod scan;
 pub mod setup;
@@ -54,4 +55,6 @@ pub enum Command {
     /// Draw a review plan: N generations from each similarity band, seeded, saved in the
     /// project (the desk's list can show only them).
     Plan(report::PlanArgs),
+    /// The prompt side of an audit: draw captions from a training set as prompts (`sample`).
+    Prompts(prompts::PromptsArgs),
 }

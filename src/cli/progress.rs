@@ -49,7 +49,7 @@ pub fn run_scan_with_progress(
                 }
             }
             ScanEvent::Skipped(_) | ScanEvent::Listed(_) => {}
-            ScanEvent::Generation(result) => results.push(result),
+            ScanEvent::Generation(result) => results.push(*result),
             ScanEvent::Finished(summary) => {
                 bar.finish_and_clear();
                 sort_by_top_similarity(&mut results);

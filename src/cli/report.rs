@@ -31,6 +31,10 @@ pub struct ReportArgs {
     /// The baseline's sampling seed (recorded in the report).
     #[arg(long, default_value_t = 12_345)]
     pub seed: u64,
+    /// The least number of generations a prompt phrase must be used by to be tested.
+    #[arg(long, default_value_t = replicant::prompts::analysis::DEFAULT_MIN_GENERATIONS as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_phrase_generations: u32,
     /// Replace --out if it exists.
     #[arg(long)]
     pub force: bool,
@@ -65,6 +69,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         target_precision: args.target_precision,
         baseline_sample: args.baseline_sample,
         seed: args.seed,
+        min_phrase_generations: args.min_phrase_generations as usize,
         ..AuditOptions::default()
     };
     let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -51,6 +51,11 @@ pub struct ScanArgs {
     /// The project folder for caches and results (default: under the data folder).
     #[arg(long, value_name = "DIR")]
     pub project: Option<PathBuf>,
+    /// A prompt set from `replicant prompts sample`: generations named after its ids (or given
+    /// one in a sidecar or metadata file) are linked to their prompt and its caption's training
+    /// image, and the summary and report say how many copy that image, another or nothing.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub prompts: Option<PathBuf>,
     /// Images per inference batch (0: 16 on the CPU, 128 on a GPU).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=1024))]
     pub batch: u16,
@@ -130,6 +135,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let mut options = ScanOptions::new(args.generations.clone(), args.training.clone());
     options.training_index = args.training_index.clone();
     options.project_dir = args.project.clone();
+    options.prompt_set = args.prompts.clone();
     options.model = args.model.request();
     options.batch_size = usize::from(args.batch);
     options.matching.top_k = usize::from(args.top_k);
@@ -321,6 +327,33 @@ fn print_summary(summary: &ScanSummary, out: Option<&std::path::Path>) {
         pct(summary.duplicate_rate()),
         ci(summary.duplicates)
     );
+    if let Some(split) = &summary.prompt_sources {
+        let share = |rate: &replicant::stats::Rate| {
+            format!(
+                "{} ({:.1}%, 95% CI {:.1}-{:.1}%)",
+                rate.count,
+                pct(rate.value),
+                pct(rate.ci95[0]),
+                pct(rate.ci95[1])
+            )
+        };
+        eprintln!(
+            "  prompt set:        {} generations linked to a sampled caption",
+            split.linked
+        );
+        eprintln!(
+            "    copy their caption's own training image: {}",
+            share(&split.own_source)
+        );
+        eprintln!(
+            "    copy another training image:             {}",
+            share(&split.other_training)
+        );
+        eprintln!(
+            "    copy nothing:                            {}",
+            share(&split.nothing)
+        );
+    }
     eprintln!(
         "  elapsed:           {:.1} s ({:.1} images/s)",
         summary.elapsed_secs, summary.images_per_sec

@@ -15,7 +15,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::review_row::ReviewRow;
+use super::review_row::{COLUMNS, Cell, ReviewRow, note_writers};
 use crate::ranking::matches::GenerationMatches;
 
 /// The version of the scan results' columns (see `docs/formats.md`).
@@ -116,6 +116,10 @@ pub fn scan_results_parquet(results: &[GenerationMatches]) -> Result<Vec<u8>, St
         "region_height",
         "ranked_by",
         "duplicates",
+        "generation_key",
+        "generation_url",
+        "training_key",
+        "training_url",
     ];
     let mut c: Vec<Column> = vec![
         Column::text(),
@@ -134,6 +138,10 @@ pub fn scan_results_parquet(results: &[GenerationMatches]) -> Result<Vec<u8>, St
         Column::count(),
         Column::text(),
         Column::count(),
+        Column::text(),
+        Column::text(),
+        Column::text(),
+        Column::text(),
     ];
     for result in results {
         let generation_hash = result.generation_hash.as_deref();
@@ -159,6 +167,10 @@ pub fn scan_results_parquet(results: &[GenerationMatches]) -> Result<Vec<u8>, St
             }
             c[14].text_value(m.and_then(|m| m.ranked_by.as_deref()));
             c[15].count_value(m.and_then(|m| m.duplicates));
+            c[16].text_value(result.key.as_deref());
+            c[17].text_value(result.url.as_deref());
+            c[18].text_value(m.and_then(|m| m.training_key.as_deref()));
+            c[19].text_value(m.and_then(|m| m.training_url.as_deref()));
         }
     }
     // Only the generation's name is never null.
@@ -170,91 +182,189 @@ pub fn scan_results_parquet(results: &[GenerationMatches]) -> Result<Vec<u8>, St
     write(columns, "scan-results", SCAN_PARQUET_VERSION)
 }
 
-/// The review set as Parquet: one row per labelled pair, with each reviewer's label and note
-/// in columns `label:NAME` and `note:NAME` (as the CSV has them).
+/// The review set as Parquet: one row per labelled pair, in the CSV's columns (typed), with
+/// each reviewer's label and note in columns `label:NAME` and `note:NAME`.
 pub fn review_set_parquet(rows: &[ReviewRow], reviewers: &[String]) -> Result<Vec<u8>, String> {
-    let text_names = [
-        "generation",
-        "training",
-        "label",
-        "reviewer",
-        "note",
-        "labelled_at",
-        "model",
-        "prompt",
-        "generation_hash",
-        "training_hash",
-        "final_label",
-        "adjudicated_by",
-    ];
-    let mut text: Vec<Column> = text_names.iter().map(|_| Column::text()).collect();
-    let (mut rank, mut similarity, mut duplicates) =
-        (Column::count(), Column::float(), Column::count());
-    let note_writers: Vec<&String> = rows
-        .iter()
-        .flat_map(|r| r.notes.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut labels: Vec<Column> = reviewers.iter().map(|_| Column::text()).collect();
-    let mut notes: Vec<Column> = note_writers.iter().map(|_| Column::text()).collect();
-    for row in rows {
-        let values = [
-            Some(row.generation.as_str()),
-            Some(row.training.as_str()),
-            Some(row.label.as_str()),
-            Some(row.reviewer.as_str()),
-            Some(row.note.as_str()),
-            Some(row.labelled_at.as_str()),
-            Some(row.model.as_str()),
-            row.prompt.as_deref(),
-            Some(row.generation_hash.as_str()),
-            Some(row.training_hash.as_str()),
-            Some(row.final_label.as_str()),
-            row.adjudicated_by.as_deref(),
-        ];
-        for (column, value) in text.iter_mut().zip(values) {
-            column.text_value(value);
-        }
-        rank.count_value(Some(row.rank));
-        similarity.float_value(Some(row.similarity));
-        duplicates.count_value(row.duplicates);
-        for (column, reviewer) in labels.iter_mut().zip(reviewers) {
-            column.text_value(row.reviewers.get(reviewer).map(String::as_str));
-        }
-        for (column, writer) in notes.iter_mut().zip(&note_writers) {
-            column.text_value(row.notes.get(*writer).map(String::as_str));
-        }
-    }
+    let note_writers = note_writers(rows);
     let label_names: Vec<String> = reviewers.iter().map(|r| format!("label:{r}")).collect();
     let note_names: Vec<String> = note_writers.iter().map(|r| format!("note:{r}")).collect();
     let mut columns: Vec<(&str, bool, Column)> = Vec::new();
-    let mut text = text.into_iter();
-    for name in text_names {
-        let column = text.next().expect("one column a name");
-        columns.push((name, matches!(name, "prompt" | "adjudicated_by"), column));
-        // The numbers follow the training image's name, as in the CSV.
-        if name == "training" {
-            columns.push(("rank", false, std::mem::replace(&mut rank, Column::count())));
-            columns.push((
-                "similarity",
-                false,
-                std::mem::replace(&mut similarity, Column::float()),
-            ));
+    for name in COLUMNS {
+        let mut column = match name {
+            "rank" | "duplicates" => Column::count(),
+            "similarity" => Column::float(),
+            _ => Column::text(),
+        };
+        for row in rows {
+            match row.cell(name) {
+                Cell::Text(text) => column.text_value(text),
+                Cell::Count(count) => column.count_value(count),
+                Cell::Similarity(similarity) => column.float_value(Some(similarity)),
+            }
+        }
+        // Columns that may be absent are nullable whatever these rows hold, so that every
+        // export of the format has one schema.
+        let nullable = matches!(
+            name,
+            "prompt"
+                | "adjudicated_by"
+                | "duplicates"
+                | "generation_key"
+                | "generation_url"
+                | "training_key"
+                | "training_url"
+        );
+        columns.push((name, nullable, column));
+    }
+    for (name, reviewer) in label_names.iter().zip(reviewers) {
+        let mut column = Column::text();
+        for row in rows {
+            column.text_value(row.reviewers.get(reviewer).map(String::as_str));
+        }
+        columns.push((name, true, column));
+    }
+    for (name, writer) in note_names.iter().zip(&note_writers) {
+        let mut column = Column::text();
+        for row in rows {
+            column.text_value(row.notes.get(*writer).map(String::as_str));
+        }
+        columns.push((name, true, column));
+    }
+    write(columns, "review-set", REVIEW_PARQUET_VERSION)
+}
+
+/// A Parquet file read back, for the tests of both tables: its metadata, column names, and
+/// columns by name and type.
+#[cfg(test)]
+pub(super) mod read_back {
+    use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, StringArray, UInt32Array};
+
+    pub struct ReadBack {
+        pub metadata: arrow_schema::Metadata,
+        pub names: Vec<String>,
+        batch: RecordBatch,
+    }
+
+    impl ReadBack {
+        /// Reads `bytes` (one batch).
+        pub fn of(bytes: Vec<u8>) -> Self {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("t.parquet");
+            std::fs::write(&path, bytes).expect("write");
+            let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                std::fs::File::open(&path).expect("open"),
+            )
+            .expect("a parquet file");
+            let metadata = builder.schema().metadata().clone();
+            let names = builder
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            let batch = builder
+                .build()
+                .expect("reader")
+                .next()
+                .expect("a batch")
+                .expect("batch");
+            Self {
+                metadata,
+                names,
+                batch,
+            }
+        }
+        pub fn rows(&self) -> usize {
+            self.batch.num_rows()
+        }
+        pub fn column(&self, name: &str) -> ArrayRef {
+            self.batch.column_by_name(name).expect(name).clone()
+        }
+        pub fn text(&self, name: &str) -> StringArray {
+            let column = self.column(name);
+            column
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect(name)
+                .clone()
+        }
+        pub fn count(&self, name: &str) -> UInt32Array {
+            let column = self.column(name);
+            column
+                .as_any()
+                .downcast_ref::<UInt32Array>()
+                .expect(name)
+                .clone()
+        }
+        pub fn float(&self, name: &str) -> Float32Array {
+            let column = self.column(name);
+            column
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .expect(name)
+                .clone()
         }
     }
-    columns.push(("duplicates", true, duplicates));
-    columns.extend(
-        label_names
-            .iter()
-            .zip(labels)
-            .map(|(n, c)| (n.as_str(), true, c)),
-    );
-    columns.extend(
-        note_names
-            .iter()
-            .zip(notes)
-            .map(|(n, c)| (n.as_str(), true, c)),
-    );
-    write(columns, "review-set", REVIEW_PARQUET_VERSION)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+
+    fn row(generation: &str, label: &str) -> ReviewRow {
+        ReviewRow {
+            generation: generation.into(),
+            training: "t.png".into(),
+            rank: 2,
+            similarity: 0.75,
+            label: label.into(),
+            reviewer: "ann".into(),
+            note: String::new(),
+            labelled_at: "2026-12-06T10:00:00Z".into(),
+            model: "sscd".into(),
+            prompt: None,
+            generation_hash: "gh".into(),
+            training_hash: "th".into(),
+            duplicates: Some(4),
+            final_label: label.into(),
+            reviewers: [("ann".to_string(), label.to_string())].into(),
+            notes: Default::default(),
+            adjudicated_by: None,
+            samples: crate::review::PairSamples {
+                training_key: Some("000000007".into()),
+                training_url: Some("https://example.org/t.jpg".into()),
+                ..Default::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_review_set_has_the_csvs_columns_typed_with_each_reviewers_own() {
+        let mut second = row("b.png", "distinct");
+        second.notes.insert("bob".into(), "=not a formula".into());
+        second.duplicates = None;
+        let read = read_back::ReadBack::of(
+            review_set_parquet(&[row("a.png", "near_copy"), second], &["ann".into()])
+                .expect("parquet"),
+        );
+        assert_eq!(read.metadata["replicant.format"], "review-set");
+        let mut expected: Vec<String> = COLUMNS.map(String::from).to_vec();
+        expected.extend(["label:ann".to_string(), "note:bob".to_string()]);
+        assert_eq!(read.names, expected);
+        assert_eq!(read.count("rank").value(1), 2);
+        assert_eq!(read.float("similarity").value(0), 0.75);
+        assert!(read.column("duplicates").is_null(1) && !read.column("duplicates").is_null(0));
+        assert_eq!(read.text("label").value(1), "distinct");
+        assert_eq!(read.text("label:ann").value(0), "near_copy");
+        assert_eq!(read.text("training_key").value(0), "000000007");
+        assert_eq!(
+            read.text("training_url").value(1),
+            "https://example.org/t.jpg"
+        );
+        assert!(read.column("generation_key").is_null(0));
+        // Text as written: Parquet readers evaluate nothing, so no formula guard.
+        assert_eq!(read.text("note:bob").value(1), "=not a formula");
+        assert!(read.text("note:bob").is_null(0) && read.column("prompt").is_null(0));
+    }
 }

@@ -39,6 +39,14 @@ pub struct AuditReport {
     pub generation_top1: Vec<f32>,
     /// The highest-similarity pairs, for the page.
     pub top_pairs: Vec<TopPair>,
+    /// The phrases of the generations' prompts, sorted by how strongly their use goes with
+    /// copying (one-sided Fisher's exact test; see [`crate::prompts::analysis`]).
+    #[serde(default)]
+    pub prompt_phrases: Vec<crate::prompts::analysis::PhraseStat>,
+    /// How `prompt_phrases` were counted, the top phrases in the training captions, and the
+    /// generations made from sampled captions by what they copy.
+    #[serde(default)]
+    pub prompts: crate::prompts::analysis::PromptSide,
     /// Where every number comes from.
     pub provenance: Provenance,
 }
@@ -163,6 +171,11 @@ pub struct TopPair {
     pub training: String,
     /// Where its bytes are.
     pub training_path: crate::catalog::ImageLocation,
+    /// img2dataset's key and URL of the training image's sample, for a shard member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_url: Option<String>,
     /// SSCD similarity.
     pub similarity: f32,
     /// Its final label, if any.

@@ -36,6 +36,7 @@ pub fn report_html(report: &AuditReport) -> String {
                 }
                 (labels(report))
                 (top_pairs(&report.top_pairs))
+                (prompt_side(report))
                 (provenance(report))
             }
         }
@@ -282,11 +283,84 @@ fn top_pairs(pairs: &[TopPair]) -> Markup {
                         br;
                         (p.generation)
                     }
-                    td { (thumb(&p.training_path)) br; (p.training) }
+                    td {
+                        (thumb(&p.training_path)) br; (p.training)
+                        @if let Some(url) = &p.training_url {
+                            br; span.muted { "url: " (url) }
+                        }
+                    }
                     td { (format!("{:.3}", p.similarity)) }
                     td { (pair_chip(p)) }
                 }
             }
+        }
+    }
+}
+
+/// The most phrases the page lists (the JSON has them all).
+const PHRASES_SHOWN: usize = 40;
+
+fn prompt_side(report: &AuditReport) -> Markup {
+    let side = &report.prompts;
+    let basis = if side.basis == "labels" {
+        "a generation counts as replicated when a reviewer's final label on one of its pairs is full or near copy (only labelled generations are counted)".to_string()
+    } else {
+        format!(
+            "a generation counts as replicated when its highest similarity is ≥ {:.2}",
+            report.threshold
+        )
+    };
+    let p = |v: f64| {
+        if v < 1e-4 {
+            format!("{v:.2e}")
+        } else {
+            format!("{v:.4}")
+        }
+    };
+    html! {
+        h2 { "Prompts: phrases that go with copying" }
+        @if let Some(split) = &side.sources {
+            p { "Generations made from captions sampled from the training set ("
+                (split.linked) " linked to their caption), by what they copy:" }
+            table {
+                tr { th { "copy their own caption's training image" } td { (rate(&split.own_source)) } }
+                tr { th { "copy another training image" } td { (rate(&split.other_training)) } }
+                tr { th { "copy nothing" } td { (rate(&split.nothing)) } }
+            }
+        }
+        @if report.prompt_phrases.is_empty() {
+            p.muted { "No phrase is used by " (side.min_generations) " or more of the "
+                (side.generations) " generations with a prompt." }
+        } @else {
+            p { "Every phrase of one to four words (case and punctuation normalised, function words not alone) used by at least "
+                (side.min_generations) " of the " (side.generations)
+                " generations with a prompt; " (basis) ". p: one-sided Fisher's exact test against the generations without the phrase; q: Benjamini-Hochberg over all "
+                (report.prompt_phrases.len()) " phrases tested. The first " (PHRASES_SHOWN.min(report.prompt_phrases.len())) " by p:" }
+            table {
+                tr { th { "phrase" } th { "generations" } th { "replicated" } th { "rate (95% interval)" } th { "p" } th { "q" } }
+                @for s in report.prompt_phrases.iter().take(PHRASES_SHOWN) {
+                    tr {
+                        td { (s.phrase) }
+                        td { (s.generations) }
+                        td { (s.replicated) }
+                        td { (format!("{:.1}% ({:.1}-{:.1}%)", s.rate * 100.0, s.ci95[0] * 100.0, s.ci95[1] * 100.0)) }
+                        td { (p(s.p_value)) }
+                        td { (p(s.q_value)) }
+                    }
+                }
+            }
+        }
+        @if !side.in_captions.is_empty() {
+            p { "The top phrases in the captions of the training images replicated, against all training captions:" }
+            table {
+                tr { th { "phrase" } th { "matched training images' captions" } th { "all training captions" } }
+                @for c in &side.in_captions {
+                    tr { td { (c.phrase) } td { (rate(&c.matched)) } td { (rate(&c.all)) } }
+                }
+            }
+        }
+        @if let Some(why) = &side.captions_unavailable {
+            p.muted { (why) }
         }
     }
 }

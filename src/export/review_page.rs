@@ -164,6 +164,7 @@ mod tests {
             reviewers: Default::default(),
             notes: Default::default(),
             adjudicated_by: None,
+            samples: Default::default(),
         }
     }
 

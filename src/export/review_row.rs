@@ -40,4 +40,81 @@ pub struct ReviewRow {
     /// Who adjudicated the pair, when its final label is an adjudication.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adjudicated_by: Option<String>,
+    /// img2dataset's key and url of both images, for images read from shards.
+    #[serde(flatten)]
+    pub samples: crate::review::PairSamples,
+}
+
+/// One cell of a review-set row, typed, for the tabular exports.
+pub(super) enum Cell<'a> {
+    /// Text; `None` where absent.
+    Text(Option<&'a str>),
+    /// A count; `None` where unknown.
+    Count(Option<usize>),
+    /// The similarity (already rounded to 4 decimals).
+    Similarity(f32),
+}
+
+impl ReviewRow {
+    /// The cell of column `name` (one of [`COLUMNS`]).
+    pub(super) fn cell(&self, name: &str) -> Cell<'_> {
+        fn text(value: &str) -> Cell<'_> {
+            Cell::Text(Some(value))
+        }
+        match name {
+            "generation" => text(&self.generation),
+            "training" => text(&self.training),
+            "rank" => Cell::Count(Some(self.rank)),
+            "similarity" => Cell::Similarity(self.similarity),
+            "label" => text(&self.label),
+            "reviewer" => text(&self.reviewer),
+            "note" => text(&self.note),
+            "labelled_at" => text(&self.labelled_at),
+            "model" => text(&self.model),
+            "prompt" => Cell::Text(self.prompt.as_deref()),
+            "generation_hash" => text(&self.generation_hash),
+            "training_hash" => text(&self.training_hash),
+            "duplicates" => Cell::Count(self.duplicates),
+            "final_label" => text(&self.final_label),
+            "adjudicated_by" => Cell::Text(self.adjudicated_by.as_deref()),
+            "generation_key" => Cell::Text(self.samples.generation_key.as_deref()),
+            "generation_url" => Cell::Text(self.samples.generation_url.as_deref()),
+            "training_key" => Cell::Text(self.samples.training_key.as_deref()),
+            "training_url" => Cell::Text(self.samples.training_url.as_deref()),
+            _ => Cell::Text(None),
+        }
+    }
+}
+
+/// The review set's columns before each reviewer's own, in the order every tabular export
+/// (CSV, Parquet) writes them.
+pub(super) const COLUMNS: [&str; 19] = [
+    "generation",
+    "training",
+    "rank",
+    "similarity",
+    "label",
+    "reviewer",
+    "note",
+    "labelled_at",
+    "model",
+    "prompt",
+    "generation_hash",
+    "training_hash",
+    "duplicates",
+    "final_label",
+    "adjudicated_by",
+    "generation_key",
+    "generation_url",
+    "training_key",
+    "training_url",
+];
+
+/// Everyone who wrote a note on `rows`, in name order: each gets a `note:NAME` column.
+pub(super) fn note_writers(rows: &[ReviewRow]) -> Vec<&String> {
+    rows.iter()
+        .flat_map(|r| r.notes.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }

@@ -11,7 +11,7 @@ use crate::fsutil::write_atomically;
 use crate::review::{LabelRecord, PairKey};
 
 use super::review_html::write_html;
-use super::review_row::ReviewRow;
+use super::review_row::{Cell, ReviewRow};
 
 /// The review set's file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -187,6 +187,7 @@ pub fn review_rows(
                 prompt: r.context.prompt.clone(),
                 generation_hash: r.key.generation_hash.clone(),
                 training_hash: r.key.training_hash.clone(),
+                samples: r.context.samples.clone(),
             }
         })
         .collect()
@@ -398,25 +399,7 @@ pub fn csv_text_uncell(text: &str) -> &str {
 
 fn write_csv(rows: &[ReviewRow], reviewers: &[String], out: &mut Vec<u8>) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    let mut header: Vec<String> = [
-        "generation",
-        "training",
-        "rank",
-        "similarity",
-        "label",
-        "reviewer",
-        "note",
-        "labelled_at",
-        "model",
-        "prompt",
-        "generation_hash",
-        "training_hash",
-        "duplicates",
-        "final_label",
-        "adjudicated_by",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut header: Vec<String> = super::review_row::COLUMNS.map(String::from).to_vec();
     // Two columns per reviewer, named after them (neutralised like any text cell): their
     // label and their note, so a review travels whole (`replicant label import`).
     header.extend(
@@ -424,12 +407,7 @@ fn write_csv(rows: &[ReviewRow], reviewers: &[String], out: &mut Vec<u8>) -> std
             .iter()
             .map(|r| csv_text_cell(&format!("label:{r}")).into_owned()),
     );
-    let note_writers: Vec<&String> = rows
-        .iter()
-        .flat_map(|r| r.notes.keys())
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let note_writers = super::review_row::note_writers(rows);
     header.extend(
         note_writers
             .iter()
@@ -437,23 +415,14 @@ fn write_csv(rows: &[ReviewRow], reviewers: &[String], out: &mut Vec<u8>) -> std
     );
     writer.write_record(&header)?;
     for row in rows {
-        let mut cells: Vec<String> = vec![
-            csv_text_cell(&row.generation).into_owned(),
-            csv_text_cell(&row.training).into_owned(),
-            row.rank.to_string(),
-            format!("{:.4}", row.similarity),
-            row.label.clone(),
-            csv_text_cell(&row.reviewer).into_owned(),
-            csv_text_cell(&row.note).into_owned(),
-            row.labelled_at.clone(),
-            csv_text_cell(&row.model).into_owned(),
-            csv_text_cell(row.prompt.as_deref().unwrap_or("")).into_owned(),
-            row.generation_hash.clone(),
-            row.training_hash.clone(),
-            row.duplicates.map_or_else(String::new, |d| d.to_string()),
-            row.final_label.clone(),
-            csv_text_cell(row.adjudicated_by.as_deref().unwrap_or("")).into_owned(),
-        ];
+        let mut cells: Vec<String> = super::review_row::COLUMNS
+            .iter()
+            .map(|name| match row.cell(name) {
+                Cell::Text(text) => csv_text_cell(text.unwrap_or("")).into_owned(),
+                Cell::Count(count) => count.map_or_else(String::new, |c| c.to_string()),
+                Cell::Similarity(similarity) => format!("{similarity:.4}"),
+            })
+            .collect();
         cells.extend(
             reviewers
                 .iter()

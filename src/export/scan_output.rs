@@ -55,12 +55,27 @@ struct JsonMatch<'a> {
     ranked_by: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     duplicates: Option<usize>,
+    /// img2dataset's key and URL of a training image read from a shard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    training_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    training_url: Option<&'a str>,
 }
 
 #[derive(serde::Serialize)]
 struct JsonGeneration<'a> {
     generation: &'a str,
     prompt: Option<&'a str>,
+    /// The id of the prompt-set line it was made from, and that caption's training image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prompt_source: Option<&'a str>,
+    /// img2dataset's key and URL of a generation read from a shard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
     matches: Vec<JsonMatch<'a>>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     notes: &'a [String],
@@ -84,6 +99,10 @@ pub fn write_scan_results(
                 let line = JsonGeneration {
                     generation: &result.generation,
                     prompt: result.prompt.as_deref(),
+                    prompt_id: result.prompt_source.as_ref().map(|s| s.id.as_str()),
+                    prompt_source: result.prompt_source.as_ref().map(|s| s.training.as_str()),
+                    key: result.key.as_deref(),
+                    url: result.url.as_deref(),
                     notes: &result.notes,
                     matches: result
                         .matches
@@ -98,6 +117,8 @@ pub fn write_scan_results(
                             verified: m.verification.as_ref().map(|v| rounded(v.score)),
                             ranked_by: m.ranked_by.as_deref(),
                             duplicates: m.duplicates,
+                            training_key: m.training_key.as_deref(),
+                            training_url: m.training_url.as_deref(),
                         })
                         .collect(),
                 };
@@ -119,26 +140,25 @@ pub fn write_scan_results(
                 "ranked_by",
                 "duplicates",
                 "score",
+                "generation_key",
+                "generation_url",
+                "training_key",
+                "training_url",
             ])?;
             for result in results {
                 // Names and prompts are neutralised against spreadsheet formulas, as in
                 // review-set exports (see `csv_text_cell`).
                 let prompt = csv_text_cell(result.prompt.as_deref().unwrap_or(""));
                 let generation = csv_text_cell(&result.generation);
+                let key = csv_text_cell(result.key.as_deref().unwrap_or(""));
+                let url = csv_text_cell(result.url.as_deref().unwrap_or(""));
                 if result.matches.is_empty() {
-                    writer.write_record([
-                        generation.as_ref(),
-                        prompt.as_ref(),
-                        "",
-                        "",
-                        "",
-                        "",
-                        "",
-                        "",
-                        "",
-                        "",
-                        "",
-                    ])?;
+                    let mut row = [""; 15];
+                    row[0] = generation.as_ref();
+                    row[1] = prompt.as_ref();
+                    row[11] = key.as_ref();
+                    row[12] = url.as_ref();
+                    writer.write_record(row)?;
                 }
                 for m in &result.matches {
                     let region = m
@@ -160,6 +180,10 @@ pub fn write_scan_results(
                         &m.duplicates.map_or_else(String::new, |d| d.to_string()),
                         &m.score
                             .map_or_else(String::new, |v| format!("{:.4}", rounded(v))),
+                        key.as_ref(),
+                        url.as_ref(),
+                        &csv_text_cell(m.training_key.as_deref().unwrap_or("")),
+                        &csv_text_cell(m.training_url.as_deref().unwrap_or("")),
                     ])?;
                 }
             }
@@ -185,6 +209,9 @@ mod tests {
             generation_path: "/g/sub/a.png".into(),
             generation_hash: None,
             prompt: Some("a \"quoted\", prompt".into()),
+            prompt_source: None,
+            key: Some("g-000001".into()),
+            url: Some("https://example.org/g.png".into()),
             matches: vec![Match {
                 rank: 1,
                 training: "x.jpg".into(),
@@ -199,10 +226,12 @@ mod tests {
                 }),
                 training_path: std::path::PathBuf::from("/t/x.jpg").into(),
                 training_caption: None,
+                training_key: Some("000000007".into()),
+                training_url: Some("=https://example.org/x.jpg".into()),
                 training_hash: None,
                 ranked_by: Some("sscd-distilled+sscd".into()),
                 duplicates: Some(3),
-                training_key: None,
+                index_key: None,
             }],
             region_hits: Vec::new(),
             collage: false,
@@ -226,11 +255,18 @@ mod tests {
         assert_eq!(value["matches"][0]["verified"], 0.4568);
         assert_eq!(value["matches"][0]["ranked_by"], "sscd-distilled+sscd");
         assert_eq!(value["matches"][0]["duplicates"], 3);
+        assert_eq!(value["key"], "g-000001");
+        assert_eq!(value["url"], "https://example.org/g.png");
+        assert_eq!(value["matches"][0]["training_key"], "000000007");
+        assert_eq!(
+            value["matches"][0]["training_url"],
+            "=https://example.org/x.jpg"
+        );
     }
 
     #[test]
     fn parquet_has_typed_columns_and_a_null_row_for_a_generation_without_matches() {
-        use arrow_array::{Array, Float32Array, StringArray, UInt32Array};
+        use arrow_array::Array;
         let mut results = sample();
         let mut empty = sample().remove(0);
         empty.generation = "b.png".into();
@@ -240,44 +276,14 @@ mod tests {
         results[0].matches[0].region = Some([10, 20, 64, 48]);
         let mut out = Vec::new();
         write_scan_results(&results, ScanOutputFormat::Parquet, &mut out).expect("write");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("m.parquet");
-        std::fs::write(&path, &out).expect("write file");
-        let file = std::fs::File::open(&path).expect("open");
-        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("a parquet file");
-        let metadata = builder.schema().metadata().clone();
-        assert_eq!(metadata["replicant.format"], "scan-results");
-        assert_eq!(metadata["replicant.format_version"], "1");
-        let batch = builder
-            .build()
-            .expect("reader")
-            .next()
-            .expect("a batch")
-            .expect("batch");
-        assert_eq!(batch.num_rows(), 2);
-        let column = |name: &str| batch.column_by_name(name).expect(name).clone();
-        let text = |name: &str| {
-            column(name)
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .expect(name)
-                .clone()
-        };
-        let count = |name: &str| {
-            column(name)
-                .as_any()
-                .downcast_ref::<UInt32Array>()
-                .expect(name)
-                .clone()
-        };
-        let float = |name: &str| {
-            column(name)
-                .as_any()
-                .downcast_ref::<Float32Array>()
-                .expect(name)
-                .clone()
-        };
+        let read = crate::export::parquet::read_back::ReadBack::of(out);
+        assert_eq!(read.metadata["replicant.format"], "scan-results");
+        assert_eq!(read.metadata["replicant.format_version"], "1");
+        assert_eq!(read.rows(), 2);
+        let column = |name: &str| read.column(name);
+        let text = |name: &str| read.text(name);
+        let count = |name: &str| read.count(name);
+        let float = |name: &str| read.float(name);
         assert_eq!(text("generation").value(0), "sub/a.png");
         assert_eq!(text("prompt").value(0), "a \"quoted\", prompt");
         assert_eq!(count("rank").value(0), 1);
@@ -293,6 +299,10 @@ mod tests {
         );
         assert_eq!(text("ranked_by").value(0), "sscd-distilled+sscd");
         assert_eq!(count("duplicates").value(0), 3);
+        assert_eq!(text("generation_key").value(0), "g-000001");
+        assert_eq!(text("generation_url").value(0), "https://example.org/g.png");
+        assert_eq!(text("training_key").value(0), "000000007");
+        assert_eq!(text("training_url").value(0), "=https://example.org/x.jpg");
         // The generation without a match: its name, nulls for the match.
         assert_eq!(text("generation").value(1), "b.png");
         for name in [
@@ -302,6 +312,8 @@ mod tests {
             "similarity",
             "region_x",
             "duplicates",
+            "training_key",
+            "training_url",
         ] {
             assert!(column(name).is_null(1), "{name} not null");
         }
@@ -321,6 +333,11 @@ mod tests {
         assert_eq!(&rows[0][8], "sscd-distilled+sscd");
         assert_eq!(&rows[0][9], "3");
         assert_eq!(&rows[0][10], "1.1057");
+        assert_eq!(&rows[0][11], "g-000001");
+        assert_eq!(&rows[0][12], "https://example.org/g.png");
+        assert_eq!(&rows[0][13], "000000007");
+        // A URL is text like any other: neutralised where a spreadsheet would evaluate it.
+        assert_eq!(&rows[0][14], "'=https://example.org/x.jpg");
         let mut hostile = sample();
         hostile[0].generation = "=HYPERLINK(\"x\")".into();
         hostile[0].prompt = Some("+1".into());

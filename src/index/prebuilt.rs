@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::{Dtype, IndexError, IndexStore, TrainingIndex};
-use crate::catalog::{ImageLocation, TarMember};
+use crate::catalog::{ImageLocation, ShardSample, TarMember};
 
 /// The manifest's file name.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -195,6 +195,8 @@ pub struct TrainingRow {
     pub height: u32,
     /// Its caption, if any.
     pub caption: Option<String>,
+    /// For a shard member, img2dataset's `key` and `url`.
+    pub sample: Option<ShardSample>,
     /// Its 32x32 luminance thumbnail (see [`crate::ranking::layout`]), if recorded.
     pub luma: Option<Vec<u8>>,
 }
@@ -225,7 +227,7 @@ impl RowWriter {
              CREATE TABLE rows (
                  key INTEGER PRIMARY KEY, name TEXT NOT NULL, location TEXT NOT NULL,
                  blake3 BLOB NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
-                 caption TEXT, luma BLOB);
+                 caption TEXT, luma BLOB, sample_key TEXT, url TEXT);
              BEGIN;",
         )
         .map_err(err)?;
@@ -242,7 +244,7 @@ impl RowWriter {
             .map_err(|e| prebuilt_err(&self.path, e.to_string()))?;
         let key = self.next_key;
         self.conn
-            .prepare_cached("INSERT INTO rows (key, name, location, blake3, width, height, caption, luma) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+            .prepare_cached("INSERT INTO rows (key, name, location, blake3, width, height, caption, luma, sample_key, url) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")
             .and_then(|mut stmt| {
                 stmt.execute(params![
                     key as i64,
@@ -252,7 +254,9 @@ impl RowWriter {
                     row.width,
                     row.height,
                     row.caption,
-                    row.luma
+                    row.luma,
+                    row.sample.as_ref().map(|s| s.key.as_str()),
+                    row.sample.as_ref().and_then(|s| s.url.as_deref())
                 ])
             })
             .map_err(|e| prebuilt_err(&self.path, e.to_string()))?;
@@ -273,6 +277,9 @@ impl RowWriter {
 pub struct RowStore {
     conn: Connection,
     path: PathBuf,
+    /// The row query: indexes built before samples' keys were kept lack those columns, and
+    /// read them as absent.
+    select: &'static str,
 }
 
 impl RowStore {
@@ -289,7 +296,36 @@ impl RowStore {
         }
         let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(|e| prebuilt_err(dir, format!("cannot open {ROWS_FILE}: {e}")))?;
-        Ok(Self { conn, path })
+        let has_samples = conn
+            .prepare("SELECT 1 FROM pragma_table_info('rows') WHERE name = 'sample_key'")
+            .and_then(|mut stmt| stmt.exists([]))
+            .map_err(|e| prebuilt_err(dir, format!("cannot read {ROWS_FILE}: {e}")))?;
+        let select = if has_samples {
+            "SELECT name, location, blake3, width, height, caption, luma, sample_key, url FROM rows WHERE key = ?1"
+        } else {
+            "SELECT name, location, blake3, width, height, caption, luma, NULL, NULL FROM rows WHERE key = ?1"
+        };
+        Ok(Self { conn, path, select })
+    }
+
+    /// The keys of the rows with a caption, in key order, and how many rows there are.
+    pub fn captioned_keys(&self) -> Result<(Vec<u64>, usize), IndexError> {
+        let err = |e: rusqlite::Error| prebuilt_err(&self.path, e.to_string());
+        let total: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM rows", [], |row| row.get(0))
+            .map_err(err)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key FROM rows WHERE trim(coalesce(caption, '')) != '' ORDER BY key")
+            .map_err(err)?;
+        let keys = stmt
+            .query_map([], |row| row.get::<_, i64>(0))
+            .map_err(err)?
+            .map(|key| key.map(|k| k as u64))
+            .collect::<Result<Vec<u64>, _>>()
+            .map_err(err)?;
+        Ok((keys, usize::try_from(total).unwrap_or(0)))
     }
 
     /// The row with `key`, if there is one.
@@ -297,7 +333,7 @@ impl RowStore {
         let err = |e: String| prebuilt_err(&self.path, e);
         let found = self
             .conn
-            .prepare_cached("SELECT name, location, blake3, width, height, caption, luma FROM rows WHERE key = ?1")
+            .prepare_cached(self.select)
             .and_then(|mut stmt| {
                 stmt.query_row(params![key as i64], |row| {
                     Ok((
@@ -308,12 +344,15 @@ impl RowStore {
                         row.get::<_, u32>(4)?,
                         row.get::<_, Option<String>>(5)?,
                         row.get::<_, Option<Vec<u8>>>(6)?,
+                        row.get::<_, Option<String>>(7)?,
+                        row.get::<_, Option<String>>(8)?,
                     ))
                 })
                 .optional()
             })
             .map_err(|e| err(e.to_string()))?;
-        let Some((name, location, blake3, width, height, caption, luma)) = found else {
+        let Some((name, location, blake3, width, height, caption, luma, sample_key, url)) = found
+        else {
             return Ok(None);
         };
         let location: ImageLocation = serde_json::from_str(&location)
@@ -328,6 +367,7 @@ impl RowStore {
             width,
             height,
             caption,
+            sample: sample_key.map(|key| ShardSample { key, url }),
             luma,
         }))
     }
@@ -494,6 +534,10 @@ mod tests {
             width: 640,
             height: 480,
             caption: Some("a barn".into()),
+            sample: Some(ShardSample {
+                key: "000000001".into(),
+                url: Some("https://example.org/barn.jpg".into()),
+            }),
             luma: Some(vec![1, 2, 3]),
         };
         assert_eq!(writer.push(&row).expect("push"), 0);
@@ -501,6 +545,7 @@ mod tests {
             name: "a/b.png".into(),
             location: row_location(Path::new("/data/folder"), "a/b.png", None),
             caption: None,
+            sample: None,
             luma: None,
             ..row.clone()
         };
@@ -510,5 +555,34 @@ mod tests {
         assert_eq!(store.row(0).expect("row"), Some(row));
         assert_eq!(store.row(1).expect("row"), Some(plain));
         assert_eq!(store.row(2).expect("row"), None);
+    }
+
+    #[test]
+    fn an_index_built_before_samples_were_kept_reads_them_as_absent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = Connection::open(dir.path().join(ROWS_FILE)).expect("open");
+        conn.execute_batch(
+            "CREATE TABLE rows (
+                 key INTEGER PRIMARY KEY, name TEXT NOT NULL, location TEXT NOT NULL,
+                 blake3 BLOB NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
+                 caption TEXT, luma BLOB);",
+        )
+        .expect("old table");
+        conn.execute(
+            "INSERT INTO rows VALUES (0, 'a.png', ?1, ?2, 4, 3, 'old', NULL)",
+            params![
+                serde_json::to_string(&row_location(Path::new("/d"), "a.png", None))
+                    .expect("location"),
+                [5u8; 32].as_slice()
+            ],
+        )
+        .expect("insert");
+        drop(conn);
+        let row = RowStore::open(dir.path())
+            .expect("open")
+            .row(0)
+            .expect("row")
+            .expect("present");
+        assert_eq!((row.caption.as_deref(), row.sample), (Some("old"), None));
     }
 }

@@ -105,10 +105,12 @@ mod tests {
             verification: None,
             training_path: ImageLocation::File(format!("/t/t{rank}.jpg").into()),
             training_caption: None,
+            training_key: None,
+            training_url: None,
             training_hash: None,
             ranked_by: None,
             duplicates: None,
-            training_key: None,
+            index_key: None,
         }
     }
 

@@ -40,6 +40,15 @@ pub struct Match {
     pub training_path: ImageLocation,
     /// The training image's caption, if one was found.
     pub training_caption: Option<String>,
+    /// For a shard member, img2dataset's `key` of the training image's sample (its
+    /// `KEY.json`'s, else the member's name without its extension), so that results join
+    /// back to the download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_key: Option<String>,
+    /// For a shard member, the URL its training image was downloaded from (its `KEY.json`'s
+    /// `url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_url: Option<String>,
     /// blake3 (hex) of the training image's bytes: with the generation's, the key its label
     /// is stored under.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,10 +63,10 @@ pub struct Match {
     /// index; `None` where the scan could not count (a prebuilt index, the cascade).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<usize>,
-    /// The training image's key in the index the scan searched (not saved: a key means
-    /// nothing outside its index).
+    /// The training image's key in the index the scan searched (not saved: it means nothing
+    /// outside its index).
     #[serde(skip)]
-    pub training_key: Option<u64>,
+    pub index_key: Option<u64>,
 }
 
 /// A generation and its closest training images.
@@ -73,6 +82,16 @@ pub struct GenerationMatches {
     pub generation_hash: Option<String>,
     /// The prompt it was made from, if one was found.
     pub prompt: Option<String>,
+    /// The prompt of a prompt set (`replicant prompts sample`) it was made from, and that
+    /// prompt's caption's training image, when the scan was given the set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_source: Option<crate::prompts::set::PromptLink>,
+    /// For a generation read from a shard, img2dataset's `key` of its sample.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// For a generation read from a shard, the `url` of its sample's `KEY.json`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
     /// Matches, likeliest source first (see [`Match::rank`]).
     pub matches: Vec<Match>,
     /// Each region's best training image, when regions were matched (for the collage map).

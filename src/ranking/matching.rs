@@ -43,6 +43,8 @@ pub(crate) struct TrainingImage {
     pub location: ImageLocation,
     /// Its caption.
     pub caption: Option<String>,
+    /// For a shard member, img2dataset's `key` and `url`.
+    pub sample: Option<crate::catalog::ShardSample>,
     /// Its layout thumbnail (see [`crate::ranking::layout::layout_luma`]), when known.
     pub luma: Option<Vec<f32>>,
     /// blake3 of its bytes, when known.
@@ -380,12 +382,14 @@ fn to_match(
         verification,
         training_path: image.location,
         training_caption: image.caption,
+        training_key: image.sample.as_ref().map(|s| s.key.clone()),
+        training_url: image.sample.and_then(|s| s.url),
         training_hash: image
             .hash
             .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
         ranked_by: None,
         duplicates: None,
-        training_key: Some(candidate.key),
+        index_key: Some(candidate.key),
     }
 }
 
@@ -487,6 +491,7 @@ mod tests {
             name: format!("t{i}.png"),
             location: ImageLocation::File(format!("/t/t{i}.png").into()),
             caption: None,
+            sample: None,
             luma,
             hash: None,
         }

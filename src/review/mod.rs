@@ -137,6 +137,27 @@ pub struct PairContext {
     /// The training image's duplicate count when labelled (see [`crate::ranking::matches::Match`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<usize>,
+    /// img2dataset's `key` and `url` of both images, for images read from shards.
+    #[serde(flatten)]
+    pub samples: PairSamples,
+}
+
+/// img2dataset's `key` and `url` of a pair's generation and training image, each present when
+/// that image was read from a shard (see [`crate::catalog::ShardSample`]).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct PairSamples {
+    /// The generation's sample key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_key: Option<String>,
+    /// The generation's sample url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation_url: Option<String>,
+    /// The training image's sample key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_key: Option<String>,
+    /// The URL the training image was downloaded from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training_url: Option<String>,
 }
 
 impl PairContext {
@@ -155,6 +176,12 @@ impl PairContext {
             generation_path: Some(generation.generation_path.clone()),
             training_path: Some(m.training_path.clone()),
             duplicates: m.duplicates,
+            samples: PairSamples {
+                generation_key: generation.key.clone(),
+                generation_url: generation.url.clone(),
+                training_key: m.training_key.clone(),
+                training_url: m.training_url.clone(),
+            },
         }
     }
 }

@@ -525,7 +525,7 @@ impl Coordinator<'_> {
                 self.models.cascade.is_some(),
                 assembled
                     .iter()
-                    .flat_map(|(_, m, _)| m.matches.iter().filter_map(|m| m.training_key)),
+                    .flat_map(|(_, m, _)| m.matches.iter().filter_map(|m| m.index_key)),
             );
             for (i, matched, composite) in assembled {
                 let reached = matched

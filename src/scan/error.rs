@@ -29,6 +29,9 @@ pub enum ScanError {
     /// The runtime or model could not be found.
     #[error("{0}")]
     Runtime(String),
+    /// The prompt set could not be read (its message names the file and the line).
+    #[error("{0}")]
+    PromptSet(String),
     /// The model failed.
     #[error(transparent)]
     Embed(#[from] EmbedError),

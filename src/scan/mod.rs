@@ -60,6 +60,9 @@ pub struct ScanOptions {
     pub store: VectorStore,
     /// The models the scan may run: names, files, the cascade's student, loading.
     pub models: Models,
+    /// A prompt set (`replicant prompts sample`): each generation named after one of its ids
+    /// (or given one beside it) is linked to that prompt and its caption's training image.
+    pub prompt_set: Option<PathBuf>,
 }
 
 /// How a scan matches and ranks generations: the match phase's options, one value.
@@ -119,6 +122,7 @@ impl ScanOptions {
             preset: None,
             store: VectorStore::default(),
             models: Models::default(),
+            prompt_set: None,
         }
     }
 
@@ -224,6 +228,10 @@ pub struct ScanSummary {
     pub blank_windows: usize,
     /// Generations whose regions match two or more training images at or above the threshold.
     pub collages: usize,
+    /// With a prompt set: the generations linked to it, by whether they copy their own
+    /// caption's training image, another one, or nothing (at the threshold).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt_sources: Option<crate::prompts::analysis::SourceSplit>,
     /// The prebuilt training index matched against, if one was given.
     #[serde(with = "crate::fsutil::serde_path::option")]
     pub training_index: Option<PathBuf>,
@@ -284,7 +292,7 @@ pub enum ScanEvent {
     /// A file was skipped (or a note about one that was scanned).
     Skipped(SkippedFile),
     /// One generation's matches.
-    Generation(GenerationMatches),
+    Generation(Box<GenerationMatches>),
     /// The scan ended.
     Finished(Box<ScanSummary>),
     /// The scan could not go on.

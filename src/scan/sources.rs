@@ -22,6 +22,10 @@ pub(crate) struct ImageRecord {
     pub source: usize,
     /// Prompt (generations) or caption (training) from a sidecar, metadata file or shard.
     pub text: Option<String>,
+    /// The prompt-set id given beside a generation (metadata row or `<stem>.json` sidecar).
+    pub given_id: Option<String>,
+    /// The prompt it was made from, once linked to the scan's prompt set.
+    pub prompt_source: Option<crate::prompts::set::PromptLink>,
     pub hash: Option<ContentHash>,
     pub png_prompt: Option<String>,
     /// What was noted about how it was read (a partial decode, a prompt cut short).
@@ -183,6 +187,8 @@ fn catalogue_one(
                 .get(&entry.rel_path)
                 .map(str::to_string)
                 .or_else(|| entry.caption.clone()),
+            given_id: prompts.id(&entry.rel_path).map(str::to_string),
+            prompt_source: None,
             entry,
             source,
             hash: None,

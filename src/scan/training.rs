@@ -133,6 +133,7 @@ impl TrainingLookup for SourcesLookup<'_> {
             name: record.display.clone(),
             location: record.entry.location.clone(),
             caption: record.text(),
+            sample: record.entry.sample.clone(),
             luma,
             hash: record.hash,
         }))
@@ -165,6 +166,7 @@ impl TrainingLookup for PrebuiltLookup<'_> {
             name: row.name,
             location: row.location,
             caption: row.caption,
+            sample: row.sample,
             luma: row
                 .luma
                 .map(|luma| luma.iter().map(|&v| f32::from(v)).collect()),
@@ -193,6 +195,7 @@ pub(crate) fn row_entry(row: crate::index::prebuilt::TrainingRow) -> ImageEntry 
         mtime_ns,
         sniffed: false,
         caption: row.caption,
+        sample: row.sample,
         shard: None,
     }
 }

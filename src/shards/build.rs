@@ -266,6 +266,7 @@ pub fn build_index(
                     width: row.width,
                     height: row.height,
                     caption: row.caption.clone(),
+                    sample: row.sample.clone(),
                     luma: row.layout_bytes(),
                 };
                 writer.push(&training).map_err(|e| PartError::Invalid {
@@ -439,6 +440,7 @@ mod tests {
                 width: 64,
                 height: 48,
                 caption: Some(format!("caption {i}")),
+                sample: None,
                 layout: PartRow::encode_layout(&[i as u8; 1024]),
             })
             .collect();
@@ -515,6 +517,7 @@ mod tests {
             width: 1,
             height: 1,
             caption: None,
+            sample: None,
             layout: String::new(),
         };
         assert_eq!(

@@ -54,6 +54,10 @@ pub struct PartRow {
     /// Its caption (`KEY.txt` or `KEY.json` in a shard; a sidecar or metadata file beside a
     /// plain file).
     pub caption: Option<String>,
+    /// For a shard member, img2dataset's `key` and `url` (absent in parts written before they
+    /// were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample: Option<crate::catalog::ShardSample>,
     /// Its 32x32 layout thumbnail (luminance bytes, row-major), base64.
     pub layout: String,
 }

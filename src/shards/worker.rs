@@ -468,6 +468,7 @@ fn assemble(
             width,
             height,
             caption: record.text(),
+            sample: record.entry.sample.clone(),
             layout: PartRow::encode_layout(&luma),
         });
         vectors.extend_from_slice(&vector);

@@ -69,7 +69,7 @@ pub fn scan(options: ScanOptions) -> (Vec<GenerationMatches>, ScanSummary) {
     let mut results = Vec::new();
     for event in handle.events.iter() {
         match event {
-            ScanEvent::Generation(result) => results.push(result),
+            ScanEvent::Generation(result) => results.push(*result),
             ScanEvent::Finished(summary) => {
                 sort_by_top_similarity(&mut results);
                 return (results, *summary);
@@ -206,6 +206,9 @@ pub struct Packed {
     pub original: PathBuf,
     /// The caption written beside it.
     pub caption: String,
+    /// The `key` and `url` of its `KEY.json`.
+    pub key: String,
+    pub url: String,
 }
 
 /// Packs `images` into WebDataset shards in `dir` as img2dataset writes them: shard
@@ -238,7 +241,8 @@ pub fn pack_shards(
                     .file_name()
                     .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
             );
-            let json = serde_json::json!({"key": key, "url": format!("https://example.org/{key}"), "caption": caption});
+            let url = format!("https://example.org/{key}.{ext}");
+            let json = serde_json::json!({"key": key, "url": url, "caption": caption});
             let member = format!("{key}.{ext}");
             for (name, data) in [
                 (member.clone(), bytes),
@@ -257,6 +261,8 @@ pub fn pack_shards(
                 name: format!("{shard_name}/{member}"),
                 original: image.clone(),
                 caption,
+                key,
+                url,
             });
         }
         builder.finish().expect("finish shard");

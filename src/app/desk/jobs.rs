@@ -49,7 +49,7 @@ pub(super) enum ScanNews {
     /// The generations it will match, listed before any is matched.
     Listed(Vec<crate::scan::PendingGeneration>),
     /// A generation's matches.
-    Generation(crate::ranking::matches::GenerationMatches),
+    Generation(Box<crate::ranking::matches::GenerationMatches>),
     /// Something the reviewer must be told.
     Message(String),
     /// It ended: finished (with the generations it matched, and its model's key), failed or

@@ -209,7 +209,7 @@ impl Desk {
                     self.view.invalidate();
                 }
                 ScanNews::Generation(result) => {
-                    self.review.upsert(result);
+                    self.review.upsert(*result);
                     self.view.invalidate();
                 }
                 ScanNews::Message(message) => messages.push(message),
@@ -483,6 +483,7 @@ impl Desk {
             ListCommand::CollagesOnly(on) => filter.collages_only = on,
             ListCommand::PlanOnly(on) => filter.plan_only = on,
             ListCommand::DisputedOnly(on) => filter.disputed_only = on,
+            ListCommand::Phrase(phrase) => filter.phrase = phrase,
             ListCommand::Similarity(min, max) => {
                 filter.min_similarity = min.clamp(-1.0, 1.0);
                 filter.max_similarity = max.clamp(-1.0, 1.0);

@@ -29,6 +29,8 @@ pub struct ListFilter {
     pub plan_only: bool,
     /// Show only generations waiting for adjudication.
     pub disputed_only: bool,
+    /// Show only generations whose prompt uses this phrase (normalised, whole words).
+    pub phrase: Option<String>,
 }
 
 impl Default for ListFilter {
@@ -42,6 +44,7 @@ impl Default for ListFilter {
             collages_only: false,
             plan_only: false,
             disputed_only: false,
+            phrase: None,
         }
     }
 }
@@ -314,6 +317,14 @@ impl ViewState {
                         .prompt
                         .as_deref()
                         .is_some_and(|p| p.to_lowercase().contains(&needle))
+                {
+                    return false;
+                }
+                if let Some(phrase) = &self.filter.phrase
+                    && !r
+                        .prompt
+                        .as_deref()
+                        .is_some_and(|p| crate::prompts::phrases::contains(p, phrase))
                 {
                     return false;
                 }

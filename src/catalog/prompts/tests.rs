@@ -198,6 +198,37 @@ fn sidecars_and_metadata_files_are_read() {
 }
 
 #[test]
+fn prompt_set_ids_come_from_metadata_rows_and_json_sidecars() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::write(
+        root.join("metadata.jsonl"),
+        "{\"file_name\": \"a.png\", \"id\": \"p000003\"}\n{\"file_name\": \"b.png\", \"prompt_id\": 12, \"prompt\": \"x\"}\n",
+    )
+    .expect("write");
+    std::fs::write(root.join("c.json"), "{\"id\": \"p000007\", \"seed\": 1}").expect("write");
+    std::fs::write(root.join("d.json"), "[1, 2]").expect("write");
+    let mut warnings = Vec::new();
+    let index = PromptIndex::load(root, &["a.png", "b.png", "c.png", "d.png"], &mut warnings);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(index.id("a.png"), Some("p000003"));
+    assert_eq!(index.id("b.png"), Some("12"));
+    assert_eq!((index.get("a.png"), index.get("b.png")), (None, Some("x")));
+    assert_eq!(index.id("c.png"), Some("p000007"));
+    assert_eq!(index.id("d.png"), None);
+    // A CSV with an id column and no text column is read for its ids.
+    let csv_dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        csv_dir.path().join("metadata.csv"),
+        "file_name,id\ne.png,p000009\n",
+    )
+    .expect("write");
+    let index = PromptIndex::load(csv_dir.path(), &["e.png"], &mut warnings);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(index.id("e.png"), Some("p000009"));
+}
+
+#[test]
 fn malformed_metadata_is_a_warning() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("metadata.jsonl"), "{broken\n").expect("write");

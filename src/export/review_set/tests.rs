@@ -40,6 +40,7 @@ fn csv_cells_that_would_be_formulas_are_neutralised_and_read_back() {
         reviewers: [("=evil".to_string(), "distinct".to_string())].into(),
         notes: Default::default(),
         adjudicated_by: None,
+        samples: Default::default(),
     };
     let mut body = Vec::new();
     write_csv(&[row], &["=evil".to_string()], &mut body).expect("csv");

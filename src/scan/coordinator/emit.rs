@@ -82,7 +82,7 @@ impl Emitted {
         self.fine_searched += usize::from(matched.fine_windows);
         for m in &mut matched.matches {
             m.ranked_by = Some(ranked_by.to_string());
-            m.duplicates = m.training_key.and_then(&mut *duplicates);
+            m.duplicates = m.index_key.and_then(&mut *duplicates);
         }
         let result = GenerationMatches {
             generation: record.display.clone(),
@@ -91,12 +91,15 @@ impl Emitted {
                 .hash
                 .map(|h| blake3::Hash::from_bytes(h).to_hex().to_string()),
             prompt: record.text(),
+            prompt_source: record.prompt_source.clone(),
+            key: record.entry.sample.as_ref().map(|s| s.key.clone()),
+            url: record.entry.sample.as_ref().and_then(|s| s.url.clone()),
             matches: matched.matches,
             region_hits: matched.region_hits,
             collage: matched.collage,
             notes: record.notes.clone(),
         };
-        events.send(ScanEvent::Generation(result.clone()));
+        events.send(ScanEvent::Generation(Box::new(result.clone())));
         self.results.push(result);
     }
 
@@ -160,12 +163,37 @@ impl Emitted {
             fine_windows: self.fine_searched,
             blank_windows: self.blank_windows,
             collages: self.results.iter().filter(|r| r.collage).count(),
+            prompt_sources: options
+                .prompt_set
+                .as_ref()
+                .map(|_| prompt_sources(&self.results, threshold)),
             training_index: options.training_index.clone(),
             save_error,
             project_dir: project.dir,
             settings,
         }
     }
+}
+
+/// The generations linked to a prompt, by what their matches at or above `threshold` copy.
+pub(crate) fn prompt_sources(
+    results: &[GenerationMatches],
+    threshold: f32,
+) -> crate::prompts::analysis::SourceSplit {
+    use crate::prompts::analysis::{SourceOutcome, SourceSplit};
+    let outcomes: Vec<SourceOutcome> = results
+        .iter()
+        .filter_map(|r| {
+            let source = r.prompt_source.as_ref()?;
+            let replicated = r
+                .matches
+                .iter()
+                .filter(|m| m.similarity >= threshold)
+                .filter_map(|m| m.training_hash.as_deref());
+            Some(SourceOutcome::of(replicated, &source.training_hash))
+        })
+        .collect();
+    SourceSplit::of(&outcomes, "threshold")
 }
 
 /// How many generations' best match is at or above `similarity`.

@@ -418,7 +418,7 @@ impl Rescoring {
         let duplicate_counts = matched
             .matches
             .iter()
-            .filter_map(|m| m.training_key)
+            .filter_map(|m| m.index_key)
             .map(|key| (key, cascade_duplicate_count(key, &self.near, &full_vector)))
             .collect();
         Ok(Some(Rescored::Matched {

@@ -72,12 +72,15 @@ pub(super) fn catalogue_both(
             }
         }
     };
-    let generations = catalogue(
+    let mut generations = catalogue(
         std::slice::from_ref(&options.generations),
         Side::Generation,
         &mut skipped,
         &mut notes,
     )?;
+    if let Some(path) = &options.prompt_set {
+        link_prompts(path, &mut generations, events)?;
+    }
     truncated.extend(generations.truncated.iter().cloned());
     events.send(ScanEvent::Listed(
         generations
@@ -103,6 +106,37 @@ pub(super) fn catalogue_both(
         notes,
         truncated,
     }))
+}
+
+/// Links each generation to the prompt of the set at `path` that it is named after (or that
+/// its sidecar or metadata file names), taking the prompt as its own where it has none.
+fn link_prompts(
+    path: &std::path::Path,
+    generations: &mut Catalogued,
+    events: &EventSink,
+) -> Result<(), ScanError> {
+    let set = crate::prompts::set::PromptSet::read(path).map_err(ScanError::PromptSet)?;
+    let mut linked = 0;
+    for record in &mut generations.records {
+        let Some(line) = set
+            .id_of(&record.entry.rel_path, record.given_id.as_deref())
+            .and_then(|id| set.get(id))
+        else {
+            continue;
+        };
+        if record.text.is_none() {
+            record.text = Some(line.prompt.clone());
+        }
+        record.prompt_source = Some(line.link());
+        linked += 1;
+    }
+    events.info(format!(
+        "prompt set {}: {linked} of {} generations linked to its {} prompts",
+        path.display(),
+        generations.records.len(),
+        set.len()
+    ));
+    Ok(())
 }
 
 /// Opens (or creates) the scan's project and takes its lock: one writer per project.

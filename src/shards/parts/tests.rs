@@ -35,6 +35,7 @@ fn row(i: usize) -> PartRow {
         width: 4,
         height: 3,
         caption: None,
+        sample: None,
         layout: PartRow::encode_layout(&[1, 2, 3]),
     }
 }
