@@ -95,9 +95,14 @@ fn last_json(stdout: &str) -> serde_json::Value {
 }
 
 /// Writes a shard of `images` then cuts it in the middle of the data of its image member
-/// `cut_at` (0-based); returns how many image members precede the cut.
-fn cut_shard(images: &[PathBuf], dir: &Path, number: usize, cut_at: usize) -> usize {
-    common::pack_shards(images, dir, images.len(), number);
+/// `cut_at` (0-based); returns how many image members precede the cut, and what was packed.
+fn cut_shard(
+    images: &[PathBuf],
+    dir: &Path,
+    number: usize,
+    cut_at: usize,
+) -> (usize, Vec<common::Packed>) {
+    let packed = common::pack_shards(images, dir, images.len(), number);
     let path = dir.join(format!("{number:05}.tar"));
     let mut archive = tar::Archive::new(std::fs::File::open(&path).expect("open"));
     let mut cut = None;
@@ -117,7 +122,7 @@ fn cut_shard(images: &[PathBuf], dir: &Path, number: usize, cut_at: usize) -> us
     let cut = cut.expect("member to cut");
     let bytes = std::fs::read(&path).expect("read");
     std::fs::write(&path, &bytes[..cut as usize]).expect("cut");
-    image_members
+    (image_members, packed)
 }
 
 #[test]
@@ -142,7 +147,7 @@ fn shards_workers_and_a_shared_index_give_the_scans_matches() {
         .collect();
     let shards = dir.path().join("shards");
     let packed = common::pack_shards(&kept, &shards, 40, 0);
-    let before_cut = cut_shard(&wallpapers, &shards, 9, 2);
+    let (before_cut, cut_members) = cut_shard(&wallpapers, &shards, 9, 2);
     assert_eq!(before_cut, 2);
     // A shard with a damaged member beside a good one.
     {
@@ -320,6 +325,44 @@ fn shards_workers_and_a_shared_index_give_the_scans_matches() {
     assert!(stderr.contains("--force"), "{stderr}");
     let (code, _, stderr) = run(&["index", "verify", &index_s]);
     assert_eq!(code, 0, "{stderr}");
+    // Captions drawn from the index's rows, as from the shards themselves: the same packed
+    // sample (caption, key, url) and its bytes' hash.
+    let prompts = dir.path().join("prompts.jsonl");
+    let (code, _, stderr) = run(&[
+        "prompts",
+        "sample",
+        "--training-index",
+        &index_s,
+        "--n",
+        "7",
+        "--seed",
+        "3",
+        "--out",
+        &prompts.to_string_lossy(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let drawn: Vec<serde_json::Value> = std::fs::read_to_string(&prompts)
+        .expect("prompts")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a line"))
+        .collect();
+    assert_eq!(drawn.len(), 7);
+    for line in &drawn {
+        let name = line["training"].as_str().expect("training");
+        let p = by_name
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not a packed sample"));
+        assert_eq!(line["prompt"], p.caption.as_str());
+        assert_eq!(
+            (line["key"].as_str(), line["url"].as_str()),
+            (Some(p.key.as_str()), Some(p.url.as_str()))
+        );
+        let bytes = std::fs::read(&p.original).expect("original");
+        assert_eq!(
+            line["training_hash"],
+            blake3::hash(&bytes).to_hex().as_str()
+        );
+    }
 
     let mut options = common::options(&generations, &[], &dir.path().join("project-index"));
     options.training_index = Some(index.clone());

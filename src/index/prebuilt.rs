@@ -555,6 +555,8 @@ mod tests {
         assert_eq!(store.row(0).expect("row"), Some(row));
         assert_eq!(store.row(1).expect("row"), Some(plain));
         assert_eq!(store.row(2).expect("row"), None);
+        // Only the first row has a caption: the one `prompts sample` may draw.
+        assert_eq!(store.captioned_keys().expect("keys"), (vec![0], 2));
     }
 
     #[test]
