@@ -350,7 +350,9 @@ fn prompt_side(report: &AuditReport) -> Markup {
                 }
             }
         }
-        @if !side.in_captions.is_empty() {
+        @if !side.in_captions.is_empty() && side.in_captions.iter().all(|c| c.all.total == 0) {
+            p.muted { "The training images have no captions, so the top phrases cannot be looked up in them." }
+        } @else if !side.in_captions.is_empty() {
             p { "The top phrases in the captions of the training images replicated, against all training captions:" }
             table {
                 tr { th { "phrase" } th { "matched training images' captions" } th { "all training captions" } }
