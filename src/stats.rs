@@ -338,30 +338,52 @@ pub fn estimate_copy_rate(bands: &[BandPrecision]) -> Option<CopyRateEstimate> {
 /// `[[a, b], [c, d]]`: the probability, with the margins fixed, of a count in the top-left
 /// cell of `a` or more. For prompt phrases, `a` generations with the phrase were replicated
 /// and `b` were not, `c` and `d` likewise without it: a small value says the phrase goes with
-/// copying more than chance would. The hypergeometric terms are summed in log space, so
-/// tables of a million generations do not overflow.
+/// copying more than chance would. Testing many tables of one total, build one
+/// [`FisherTables`] and ask it instead: this builds its log-factorials anew.
 pub fn fisher_exact_greater(a: usize, b: usize, c: usize, d: usize) -> f64 {
-    let n = a + b + c + d;
-    let (with, replicated) = (a + b, a + c);
-    // ln k! by a compensated (Kahan) running sum: a plain one drifts by about 1e-6 over a
-    // million terms, which shows in p-values near 1.
-    let ln_factorial: Vec<f64> = std::iter::once(0.0)
-        .chain((1..=n).scan((0.0f64, 0.0f64), |(sum, carry), k| {
-            let term = (k as f64).ln() - *carry;
-            let next = *sum + term;
-            *carry = (next - *sum) - term;
-            *sum = next;
-            Some(*sum)
-        }))
-        .collect();
-    let ln_choose = |n: usize, k: usize| ln_factorial[n] - ln_factorial[k] - ln_factorial[n - k];
-    let total = ln_choose(n, with);
-    let most = with.min(replicated);
-    let p: f64 = (a..=most)
-        .filter(|&x| with - x <= n - replicated)
-        .map(|x| (ln_choose(replicated, x) + ln_choose(n - replicated, with - x) - total).exp())
-        .sum();
-    p.min(1.0)
+    FisherTables::new(a + b + c + d).greater(a, b, c, d)
+}
+
+/// Fisher's exact tests of 2x2 tables up to a total of `n`, sharing one table of ln k!: the
+/// hypergeometric terms are summed in log space, so tables of a million generations do not
+/// overflow, and the thousands of phrases of one audit cost one table, not one each.
+pub struct FisherTables {
+    ln_factorial: Vec<f64>,
+}
+
+impl FisherTables {
+    /// The log-factorials of 0 to `n`.
+    pub fn new(n: usize) -> Self {
+        // ln k! by a compensated (Kahan) running sum: a plain one drifts by about 1e-6 over a
+        // million terms, which shows in p-values near 1.
+        let ln_factorial = std::iter::once(0.0)
+            .chain((1..=n).scan((0.0f64, 0.0f64), |(sum, carry), k| {
+                let term = (k as f64).ln() - *carry;
+                let next = *sum + term;
+                *carry = (next - *sum) - term;
+                *sum = next;
+                Some(*sum)
+            }))
+            .collect();
+        Self { ln_factorial }
+    }
+
+    /// [`fisher_exact_greater`] of `[[a, b], [c, d]]`, whose total must be at most the `n`
+    /// these tables were built for.
+    pub fn greater(&self, a: usize, b: usize, c: usize, d: usize) -> f64 {
+        let n = a + b + c + d;
+        let (with, replicated) = (a + b, a + c);
+        let ln_factorial = &self.ln_factorial;
+        let ln_choose =
+            |n: usize, k: usize| ln_factorial[n] - ln_factorial[k] - ln_factorial[n - k];
+        let total = ln_choose(n, with);
+        let most = with.min(replicated);
+        let p: f64 = (a..=most)
+            .filter(|&x| with - x <= n - replicated)
+            .map(|x| (ln_choose(replicated, x) + ln_choose(n - replicated, with - x) - total).exp())
+            .sum();
+        p.min(1.0)
+    }
 }
 
 /// Benjamini-Hochberg q-values of `p_values` (in their order): the smallest false discovery

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::phrases::phrases;
-use crate::stats::{Rate, benjamini_hochberg, fisher_exact_greater};
+use crate::stats::{FisherTables, Rate, benjamini_hochberg};
 
 /// The default least number of generations a phrase must be used by to be tested.
 pub const DEFAULT_MIN_GENERATIONS: usize = 5;
@@ -54,6 +54,8 @@ pub fn phrase_stats(
         }
     }
     users.retain(|_, who| who.len() >= min_generations.max(1));
+    // Every phrase's table has the same total: one table of log-factorials serves them all.
+    let fisher = FisherTables::new(total);
     let mut stats: Vec<PhraseStat> = users
         .into_iter()
         .map(|(phrase, who)| {
@@ -68,7 +70,7 @@ pub fn phrase_stats(
                 replicated: a,
                 rate: rate.value,
                 ci95: rate.ci95,
-                p_value: fisher_exact_greater(a, b, c, d),
+                p_value: fisher.greater(a, b, c, d),
                 q_value: 1.0,
             }
         })
