@@ -177,10 +177,7 @@ pub fn write_prompt_set(lines: &[PromptLine], out: &Path, force: bool) -> Result
         ));
     }
     let mut bytes = Vec::new();
-    for line in lines {
-        serde_json::to_writer(&mut bytes, line).map_err(|e| e.to_string())?;
-        bytes.push(b'\n');
-    }
+    crate::prompts::set::write_lines(lines, &mut bytes).map_err(|e| e.to_string())?;
     crate::fsutil::write_atomically(out, &bytes).map_err(|e| {
         format!(
             "{}: {e}; {}",

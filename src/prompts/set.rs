@@ -51,6 +51,15 @@ impl PromptLine {
     }
 }
 
+/// Writes `lines` to `out` as a prompt set, one JSON object a line, in their order.
+pub fn write_lines(lines: &[PromptLine], out: &mut dyn Write) -> std::io::Result<()> {
+    for line in lines {
+        serde_json::to_writer(&mut *out, line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
 /// A prompt set read from its file, by id.
 #[derive(Debug, Clone, Default)]
 pub struct PromptSet {
@@ -58,13 +67,6 @@ pub struct PromptSet {
 }
 
 impl PromptSet {
-    /// The set of `lines` (a later line with the same id is refused by [`PromptSet::read`]).
-    pub fn new(lines: Vec<PromptLine>) -> Self {
-        Self {
-            by_id: lines.into_iter().map(|l| (l.id.clone(), l)).collect(),
-        }
-    }
-
     /// Reads a prompt set file. A line that is not a prompt, or repeats an id, is an error
     /// naming the line: a set is written by `replicant prompts sample`, so damage is worth
     /// stopping for.
@@ -100,22 +102,6 @@ impl PromptSet {
         Ok(Self { by_id })
     }
 
-    /// Writes the set's lines to `out`, in id order.
-    pub fn write(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        let mut lines: Vec<&PromptLine> = self.by_id.values().collect();
-        lines.sort_by(|a, b| a.id.cmp(&b.id));
-        for line in lines {
-            serde_json::to_writer(&mut *out, line)?;
-            out.write_all(b"\n")?;
-        }
-        Ok(())
-    }
-
-    /// The line with `id`.
-    pub fn get(&self, id: &str) -> Option<&PromptLine> {
-        self.by_id.get(id)
-    }
-
     /// How many prompts the set holds.
     pub fn len(&self) -> usize {
         self.by_id.len()
@@ -126,15 +112,14 @@ impl PromptSet {
         self.by_id.is_empty()
     }
 
-    /// The id a generation carries: the one its sidecar or metadata file gives, else its file
-    /// name without the extension, if the set holds it.
-    pub fn id_of<'a>(&'a self, rel_path: &str, given: Option<&str>) -> Option<&'a str> {
-        if let Some(given) = given {
-            return self.by_id.get(given).map(|l| l.id.as_str());
-        }
-        let name = rel_path.rsplit('/').next().unwrap_or(rel_path);
-        let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
-        self.by_id.get(stem).map(|l| l.id.as_str())
+    /// The prompt a generation was made from: the one whose id its sidecar or metadata file
+    /// gives, else the one named by its file name without the extension, if the set holds it.
+    pub fn line_of(&self, rel_path: &str, given: Option<&str>) -> Option<&PromptLine> {
+        let id = given.unwrap_or_else(|| {
+            let name = rel_path.rsplit('/').next().unwrap_or(rel_path);
+            name.rsplit_once('.').map_or(name, |(stem, _)| stem)
+        });
+        self.by_id.get(id)
     }
 }
 
@@ -156,20 +141,21 @@ mod tests {
 
     #[test]
     fn a_set_round_trips_and_links_generations_by_name_or_given_id() {
-        let set = PromptSet::new(vec![line("p000001"), line("p000002")]);
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("prompts.jsonl");
         let mut bytes = Vec::new();
-        set.write(&mut bytes).expect("write");
+        write_lines(&[line("p000001"), line("p000002")], &mut bytes).expect("write");
         std::fs::write(&path, &bytes).expect("save");
         let read = PromptSet::read(&path).expect("read");
         assert_eq!(read.len(), 2);
-        assert_eq!(read.get("p000002"), Some(&line("p000002")));
-        assert_eq!(read.id_of("out/p000001.png", None), Some("p000001"));
-        assert_eq!(read.id_of("out/p000009.png", None), None);
-        assert_eq!(read.id_of("img_0.png", Some("p000002")), Some("p000002"));
+        assert_eq!(read.line_of("p000002.png", None), Some(&line("p000002")));
+        let id_of =
+            |rel: &str, given: Option<&str>| read.line_of(rel, given).map(|l| l.id.as_str());
+        assert_eq!(id_of("out/p000001.png", None), Some("p000001"));
+        assert_eq!(id_of("out/p000009.png", None), None);
+        assert_eq!(id_of("img_0.png", Some("p000002")), Some("p000002"));
         // A given id that the set does not hold links nothing (the name is not tried).
-        assert_eq!(read.id_of("p000001.png", Some("other")), None);
+        assert_eq!(id_of("p000001.png", Some("other")), None);
     }
 
     #[test]

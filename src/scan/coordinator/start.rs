@@ -118,10 +118,7 @@ fn link_prompts(
     let set = crate::prompts::set::PromptSet::read(path).map_err(ScanError::PromptSet)?;
     let mut linked = 0;
     for record in &mut generations.records {
-        let Some(line) = set
-            .id_of(&record.entry.rel_path, record.given_id.as_deref())
-            .and_then(|id| set.get(id))
-        else {
+        let Some(line) = set.line_of(&record.entry.rel_path, record.given_id.as_deref()) else {
             continue;
         };
         if record.text.is_none() {
