@@ -36,11 +36,23 @@ pub fn pair_ui(
         return;
     };
     let selected_match = desk.view().selected_match();
+    let current = result.matches.get(selected_match);
+    let marks = super::phrase_marks::SharedMarks::of(
+        result.prompt.as_deref(),
+        current.and_then(|m| m.training_caption.as_deref()),
+    );
     egui::Panel::top("pair-head").show(ui, |ui| {
-        pair_head_ui(ui, desk, thumbs, settings, (i, result), selected_match, out);
+        pair_head_ui(
+            ui,
+            desk,
+            thumbs,
+            settings,
+            (i, result),
+            (selected_match, &marks),
+            out,
+        );
     });
 
-    let current = result.matches.get(selected_match);
     egui::Panel::bottom("pair-labels").show(ui, |ui| super::labels::labels_ui(ui, desk, out));
 
     let gen_location = crate::catalog::ImageLocation::File(result.generation_path.clone());
@@ -65,7 +77,7 @@ pub fn pair_ui(
         );
     });
     egui::Panel::bottom("pair-captions").show(ui, |ui| {
-        captions_ui(ui, desk, result, current, (gen_image, train_image));
+        captions_ui(ui, desk, result, current, (gen_image, train_image), &marks);
     });
     let a = gen_image.map(|u| u.image);
     let b = train_image.map(|u| u.image);
@@ -111,15 +123,16 @@ pub fn pair_ui(
     }
 }
 
-/// The pair view's head: the generation's name, top similarity, prompt and notes, its
-/// matches, and the selected pair's notes.
+/// The pair view's head: the generation's name, top similarity, prompt (its phrases shared
+/// with the selected match's caption marked) and notes, its matches, and the selected pair's
+/// notes.
 fn pair_head_ui(
     ui: &mut egui::Ui,
     desk: &Desk,
     thumbs: &mut ThumbnailCache,
     settings: &Settings,
     (i, result): (usize, &GenerationMatches),
-    selected_match: usize,
+    (selected_match, marks): (usize, &super::phrase_marks::SharedMarks),
     out: &mut Vec<Command>,
 ) {
     ui.horizontal(|ui| {
@@ -132,19 +145,18 @@ fn pair_head_ui(
             );
         }
     });
-    let caption = result
-        .matches
-        .get(selected_match)
-        .and_then(|m| m.training_caption.as_deref());
     match &result.prompt {
         Some(prompt) => {
             // The phrases it shares with the selected match's caption, marked in both.
-            let (marked, _, shared) = caption.map_or_else(
-                || (Vec::new(), Vec::new(), 0),
-                |c| super::phrase_marks::shared_marks(prompt, c),
+            let response = super::phrase_marks::marked_label(
+                ui,
+                "Prompt: ",
+                prompt,
+                &marks.prompt,
+                true,
+                false,
             );
-            let response =
-                super::phrase_marks::marked_label(ui, "Prompt: ", prompt, &marked, true, false);
+            let shared = marks.phrases;
             if shared > 0 {
                 response.on_hover_text(format!(
                     "Marked: {shared} phrase{} shared with the training image's caption",
@@ -391,6 +403,7 @@ fn captions_ui(
     result: &GenerationMatches,
     current: Option<&Match>,
     (gen_image, train_image): (Option<Uploaded>, Option<Uploaded>),
+    marks: &super::phrase_marks::SharedMarks,
 ) {
     let gen_location = crate::catalog::ImageLocation::File(result.generation_path.clone());
     ui.columns(2, |columns| {
@@ -436,14 +449,11 @@ fn captions_ui(
                 });
             });
             if let Some(caption) = &m.training_caption {
-                let marked = result.prompt.as_deref().map_or_else(Vec::new, |prompt| {
-                    super::phrase_marks::shared_marks(prompt, caption).1
-                });
                 super::phrase_marks::marked_label(
                     &mut columns[1],
                     "Caption: ",
                     caption,
-                    &marked,
+                    &marks.caption,
                     false,
                     true,
                 );

@@ -46,21 +46,31 @@ pub fn marked_label(
     ui.add(egui::Label::new(job).wrap())
 }
 
-/// The marks of the phrases `prompt` and `caption` share, in each.
-pub fn shared_marks(
-    prompt: &str,
-    caption: &str,
-) -> (
-    Vec<std::ops::Range<usize>>,
-    Vec<std::ops::Range<usize>>,
-    usize,
-) {
-    let common = shared(prompt, caption);
-    (
-        marks(prompt, &common),
-        marks(caption, &common),
-        common.len(),
-    )
+/// What the pair view marks: the phrases a generation's prompt shares with the selected
+/// match's caption, as byte ranges in each. Found once per frame for both places that show them.
+#[derive(Default)]
+pub struct SharedMarks {
+    /// In the prompt.
+    pub prompt: Vec<std::ops::Range<usize>>,
+    /// In the caption.
+    pub caption: Vec<std::ops::Range<usize>>,
+    /// How many phrases are shared.
+    pub phrases: usize,
+}
+
+impl SharedMarks {
+    /// The marks of `prompt` and `caption`; none when either is missing.
+    pub fn of(prompt: Option<&str>, caption: Option<&str>) -> Self {
+        let (Some(prompt), Some(caption)) = (prompt, caption) else {
+            return Self::default();
+        };
+        let common = shared(prompt, caption);
+        Self {
+            prompt: marks(prompt, &common),
+            caption: marks(caption, &common),
+            phrases: common.len(),
+        }
+    }
 }
 
 /// The most phrases the panel lists.
