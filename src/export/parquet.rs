@@ -15,7 +15,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::review_row::{COLUMNS, Cell, ReviewRow, note_writers};
+use super::review_row::{COLUMNS, Cell, Kind, ReviewRow, note_writers};
 use crate::ranking::matches::GenerationMatches;
 
 /// The version of the scan results' columns (see `docs/formats.md`).
@@ -189,32 +189,20 @@ pub fn review_set_parquet(rows: &[ReviewRow], reviewers: &[String]) -> Result<Ve
     let label_names: Vec<String> = reviewers.iter().map(|r| format!("label:{r}")).collect();
     let note_names: Vec<String> = note_writers.iter().map(|r| format!("note:{r}")).collect();
     let mut columns: Vec<(&str, bool, Column)> = Vec::new();
-    for name in COLUMNS {
-        let mut column = match name {
-            "rank" | "duplicates" => Column::count(),
-            "similarity" => Column::float(),
-            _ => Column::text(),
+    for spec in COLUMNS {
+        let mut column = match spec.kind {
+            Kind::Count => Column::count(),
+            Kind::Similarity => Column::float(),
+            Kind::Text => Column::text(),
         };
         for row in rows {
-            match row.cell(name) {
+            match row.cell(spec.name) {
                 Cell::Text(text) => column.text_value(text),
                 Cell::Count(count) => column.count_value(count),
                 Cell::Similarity(similarity) => column.float_value(Some(similarity)),
             }
         }
-        // Columns that may be absent are nullable whatever these rows hold, so that every
-        // export of the format has one schema.
-        let nullable = matches!(
-            name,
-            "prompt"
-                | "adjudicated_by"
-                | "duplicates"
-                | "generation_key"
-                | "generation_url"
-                | "training_key"
-                | "training_url"
-        );
-        columns.push((name, nullable, column));
+        columns.push((spec.name, spec.nullable, column));
     }
     for (name, reviewer) in label_names.iter().zip(reviewers) {
         let mut column = Column::text();
@@ -349,7 +337,7 @@ mod tests {
                 .expect("parquet"),
         );
         assert_eq!(read.metadata["replicant.format"], "review-set");
-        let mut expected: Vec<String> = COLUMNS.map(String::from).to_vec();
+        let mut expected: Vec<String> = COLUMNS.map(|c| c.name.to_string()).to_vec();
         expected.extend(["label:ann".to_string(), "note:bob".to_string()]);
         assert_eq!(read.names, expected);
         assert_eq!(read.count("rank").value(1), 2);

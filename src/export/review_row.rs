@@ -86,28 +86,53 @@ impl ReviewRow {
     }
 }
 
+/// How a column is typed in the tabular exports (Parquet's types; CSV writes them as text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Text,
+    Count,
+    Similarity,
+}
+
+/// One of the review set's columns: its name, type, and whether it may be absent (nullable in
+/// every export of the format, whatever the rows hold, so that the schema is one).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ColumnSpec {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub nullable: bool,
+}
+
+const fn column(name: &'static str, kind: Kind, nullable: bool) -> ColumnSpec {
+    ColumnSpec {
+        name,
+        kind,
+        nullable,
+    }
+}
+
 /// The review set's columns before each reviewer's own, in the order every tabular export
-/// (CSV, Parquet) writes them.
-pub(super) const COLUMNS: [&str; 19] = [
-    "generation",
-    "training",
-    "rank",
-    "similarity",
-    "label",
-    "reviewer",
-    "note",
-    "labelled_at",
-    "model",
-    "prompt",
-    "generation_hash",
-    "training_hash",
-    "duplicates",
-    "final_label",
-    "adjudicated_by",
-    "generation_key",
-    "generation_url",
-    "training_key",
-    "training_url",
+/// (CSV, Parquet) writes them; [`ReviewRow::cell`] gives each one's value.
+pub(super) const COLUMNS: [ColumnSpec; 19] = [
+    column("generation", Kind::Text, false),
+    column("training", Kind::Text, false),
+    column("rank", Kind::Count, false),
+    column("similarity", Kind::Similarity, false),
+    column("label", Kind::Text, false),
+    column("reviewer", Kind::Text, false),
+    column("note", Kind::Text, false),
+    column("labelled_at", Kind::Text, false),
+    column("model", Kind::Text, false),
+    column("prompt", Kind::Text, true),
+    column("generation_hash", Kind::Text, false),
+    column("training_hash", Kind::Text, false),
+    column("duplicates", Kind::Count, true),
+    column("final_label", Kind::Text, false),
+    column("adjudicated_by", Kind::Text, true),
+    column("generation_key", Kind::Text, true),
+    column("generation_url", Kind::Text, true),
+    column("training_key", Kind::Text, true),
+    column("training_url", Kind::Text, true),
 ];
 
 /// Everyone who wrote a note on `rows`, in name order: each gets a `note:NAME` column.

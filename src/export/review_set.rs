@@ -399,7 +399,9 @@ pub fn csv_text_uncell(text: &str) -> &str {
 
 fn write_csv(rows: &[ReviewRow], reviewers: &[String], out: &mut Vec<u8>) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    let mut header: Vec<String> = super::review_row::COLUMNS.map(String::from).to_vec();
+    let mut header: Vec<String> = super::review_row::COLUMNS
+        .map(|c| c.name.to_string())
+        .to_vec();
     // Two columns per reviewer, named after them (neutralised like any text cell): their
     // label and their note, so a review travels whole (`replicant label import`).
     header.extend(
@@ -417,7 +419,7 @@ fn write_csv(rows: &[ReviewRow], reviewers: &[String], out: &mut Vec<u8>) -> std
     for row in rows {
         let mut cells: Vec<String> = super::review_row::COLUMNS
             .iter()
-            .map(|name| match row.cell(name) {
+            .map(|spec| match row.cell(spec.name) {
                 Cell::Text(text) => csv_text_cell(text.unwrap_or("")).into_owned(),
                 Cell::Count(count) => count.map_or_else(String::new, |c| c.to_string()),
                 Cell::Similarity(similarity) => format!("{similarity:.4}"),
