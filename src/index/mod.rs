@@ -514,6 +514,16 @@ pub(crate) mod tests {
         v
     }
 
+    /// An exact float32 index of `vectors`, keyed by their position (for the tests of what
+    /// searches one).
+    pub(crate) fn f32_index(vectors: &[Vec<f32>]) -> Box<dyn TrainingIndex> {
+        let params = IndexParams {
+            dims: vectors.first().map_or(0, Vec::len),
+            dtype: Dtype::F32,
+        };
+        build(&*VectorStore::default(), params, &keyed(vectors, 1)).expect("index")
+    }
+
     fn keyed(vectors: &[Vec<f32>], step: u64) -> Vec<(u64, &[f32])> {
         vectors
             .iter()

@@ -475,7 +475,8 @@ fn centred_cosine(a: &[f32], b: &[f32], mean: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::index::{Dtype, IndexParams, VectorStore, build, tests::unit};
+    use crate::index::tests::{f32_index, unit};
+    use crate::index::{Dtype, IndexParams, VectorStore, build};
 
     struct Fake(Vec<TrainingImage>);
 
@@ -538,16 +539,7 @@ mod tests {
             .collect();
         crate::embed::l2_normalise(&mut second);
         let vectors = [near, second, unit(9, dims)];
-        let keyed: Vec<(u64, &[f32])> = vectors
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as u64, v.as_slice()))
-            .collect();
-        let params = IndexParams {
-            dims,
-            dtype: Dtype::F32,
-        };
-        let index = build(&*VectorStore::default(), params, &keyed).expect("index");
+        let index = f32_index(&vectors);
         let lookup = Fake(vec![
             image(0, Some(band(3))),
             image(1, Some(band(20))),
@@ -619,16 +611,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let keyed: Vec<(u64, &[f32])> = vectors
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (i as u64, v.as_slice()))
-            .collect();
-        let params = IndexParams {
-            dims,
-            dtype: Dtype::F32,
-        };
-        let index = build(&*VectorStore::default(), params, &keyed).expect("index");
+        let index = f32_index(&vectors);
         let lumas: Vec<Vec<f32>> = (0..12)
             .map(|i| band(if i == 11 { 20 } else { 3 + i }))
             .collect();
